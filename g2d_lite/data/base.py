@@ -1,0 +1,184 @@
+"""The one dataset contract every loader in the kit follows.
+
+A sample is ``(inputs, target)`` where ``inputs`` maps modality name -> tensor. Datasets state
+their modalities, task and classes in a :class:`DatasetInfo`, and come as a
+:class:`DatasetSplits` with train, validation and test (always a validation split, so the honest
+protocol is always possible).
+
+Datasets that fit in memory are :class:`TensorMultimodalDataset`: training iterates them by
+slicing whole tensors, with no per-sample Python work. Larger ones (memory-mapped caches with
+augmentation) implement ``__getitem__`` and are batched by a DataLoader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch.utils.data import Dataset
+
+Task = Literal["classification", "regression"]
+TASKS: tuple[str, ...] = ("classification", "regression")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+MODALITY_KINDS: tuple[str, ...] = ("spectrogram", "image", "video", "vector")
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """Shape and kind of one modality, per sample (no batch dimension).
+
+    ``kind`` picks a sensible default encoder: spectrogram/image -> 2-D CNN, video ->
+    frames folded into the batch (shape ``(C, T, H, W)``), vector -> MLP.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODALITY_KINDS:
+            raise ValueError(
+                f"modality {self.name!r}: unknown kind {self.kind!r}; valid kinds: {MODALITY_KINDS}"
+            )
+
+    @property
+    def channels(self) -> int:
+        """Input channels for a CNN (1 for vectors, where it is unused)."""
+        return self.shape[0] if self.kind != "vector" else 1
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset before seeing a sample."""
+
+    name: str
+    modalities: tuple[ModalitySpec, ...]
+    task: Task = "classification"
+    class_names: tuple[str, ...] = ()
+    target_dim: int = 1  # regression outputs per sample
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; valid tasks: {TASKS}")
+        if self.task == "classification" and len(self.class_names) < 2:
+            raise ValueError("a classification dataset needs at least two class_names")
+        names = [m.name for m in self.modalities]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate modality names: {names}")
+
+    @property
+    def modality_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.modalities)
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of the model's output layer: classes, or regression targets."""
+        return len(self.class_names) if self.task == "classification" else self.target_dim
+
+    def spec(self, modality: str) -> ModalitySpec:
+        """The spec of one modality, or a clear error listing the valid names."""
+        for m in self.modalities:
+            if m.name == modality:
+                return m
+        raise KeyError(f"unknown modality {modality!r}; this dataset has {self.modality_names}")
+
+
+class MultimodalDataset(Dataset):
+    """Base class: ``dataset[i] -> (dict[str, Tensor], target)``.
+
+    ``deterministic`` says whether the same index always yields the same tensors (no random
+    augmentation). Teacher outputs are cached only for deterministic datasets.
+    """
+
+    info: DatasetInfo
+    split: str
+    deterministic: bool = True
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def as_tensors(self) -> tuple[dict[str, torch.Tensor], torch.Tensor] | None:
+        """All samples as stacked tensors when they fit in memory, else ``None``."""
+        return None
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """All targets, in index order (used for stratification and class counts)."""
+        return torch.stack([self[i][1] for i in range(len(self))])
+
+
+class TensorMultimodalDataset(MultimodalDataset):
+    """An in-memory dataset: one tensor per modality plus a target tensor, all length N."""
+
+    def __init__(
+        self,
+        info: DatasetInfo,
+        split: str,
+        inputs: Mapping[str, torch.Tensor],
+        targets: torch.Tensor,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; valid splits: {SPLITS}")
+        if set(inputs) != set(info.modality_names):
+            raise ValueError(
+                f"inputs have modalities {sorted(inputs)}, info declares {info.modality_names}"
+            )
+        n = len(targets)
+        for name, tensor in inputs.items():
+            if len(tensor) != n:
+                raise ValueError(f"modality {name!r} has {len(tensor)} samples, targets have {n}")
+            expected = info.spec(name).shape
+            if tuple(tensor.shape[1:]) != tuple(expected):
+                raise ValueError(
+                    f"modality {name!r} has sample shape {tuple(tensor.shape[1:])}, "
+                    f"info declares {expected}"
+                )
+        expected_dtype = torch.long if info.task == "classification" else torch.float32
+        if targets.dtype != expected_dtype:
+            raise TypeError(f"{info.task} targets must be {expected_dtype}, got {targets.dtype}")
+        self.info = info
+        self.split = split
+        self.inputs = {name: inputs[name] for name in info.modality_names}
+        self._targets = targets
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {m: t[index] for m, t in self.inputs.items()}, self._targets[index]
+
+    def as_tensors(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return self.inputs, self._targets
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self._targets
+
+
+@dataclass
+class DatasetSplits:
+    """Train, validation and test splits of one dataset, sharing one :class:`DatasetInfo`."""
+
+    info: DatasetInfo
+    train: MultimodalDataset
+    validation: MultimodalDataset
+    test: MultimodalDataset
+
+    def __getitem__(self, split: str) -> MultimodalDataset:
+        if split not in SPLITS:
+            raise KeyError(f"unknown split {split!r}; valid splits: {SPLITS}")
+        return getattr(self, split)
+
+    def sizes(self) -> dict[str, int]:
+        """Samples per split, e.g. for a notebook's dataset summary."""
+        return {s: len(self[s]) for s in SPLITS}
+
+
+class MissingDatasetError(FileNotFoundError):
+    """A prepared dataset cache is missing; the message names the script that builds it."""
