@@ -1,0 +1,226 @@
+"""One flat configuration for every run, named profiles, and the named methods of the paper.
+
+Flat on purpose: the same names work as papermill parameters, command-line ``key=value``
+overrides and notebook sliders. Unknown keys are errors that list the valid ones.
+
+Profiles:
+- ``smoke``: the calibrated synthetic recipe (reference/synthetic.md §2), about a minute per
+  notebook on 2 CPU cores; what CI and the committed notebooks run.
+- ``classroom``: the same data, 45 epochs (a wider margin between methods, a few minutes).
+- ``paper``: the official CREMA-D recipe (SGD 1e-3, momentum 0.9, weight decay 1e-4,
+  StepLR 200/0.1, 300 epochs, batch 16, late fusion, SMP epochs 0–150, ResNet-18), for a GPU.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from g2d_lite.data import DATASETS
+from g2d_lite.losses import loss_weights
+from g2d_lite.models import ENCODERS, FUSIONS
+
+BALANCERS: tuple[str, ...] = ("none", "smp", "ogm", "ogm_ge")
+LOSSES: tuple[str, ...] = ("ce", "feature", "logit", "g2d")
+LOSS_ALIASES: dict[str, str] = {"joint": "ce", "umt": "feature"}
+SELECTIONS: tuple[str, ...] = ("validation", "test", "last")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+TEACHER_CACHE: tuple[str, ...] = ("auto", "never")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides a training run. ``None`` means "derive it" (see each comment)."""
+
+    # data
+    dataset: str = "synthetic"  # a name in g2d_lite.data.DATASETS
+    data_root: str | None = None  # prepared cache folder (None: the dataset's default location)
+    data_options: dict[str, Any] = field(default_factory=dict)  # loader knobs, e.g. synthetic ones
+    modalities: tuple[str, ...] | None = None  # subset of the dataset's modalities (None: all)
+    # model
+    encoder: str = "auto"  # resnet18 | small_cnn | mlp | auto (small CNN, MLP for vectors)
+    fusion: str = "late"  # late | sum | concat | film | gated
+    # loss (DESIGN §2.1): the variant sets feature/logit weights unless given explicitly
+    loss: str = "g2d"  # ce (joint) | feature (UMT) | logit | g2d
+    task_weight: float = 1.0
+    feature_weight: float | None = None  # None: from the loss variant (alpha)
+    logit_weight: float | None = None  # None: from the loss variant (beta)
+    temperature: float = 1.0
+    # balancing (DESIGN §2.2-2.3)
+    balance: str = "smp"  # none | smp | ogm | ogm_ge
+    balance_start_epoch: int = 0
+    balance_end_epoch: int | None = None  # inclusive; None: epochs // 2 (official 0-150 of 300)
+    smp_scope: str = "conv"  # conv (faithful) | all
+    smp_mode: str = "zero"  # zero (faithful) | skip
+    smp_schedule: str = "batch"  # batch (faithful) | staged
+    smp_suppression: str = "complete"  # complete (G2D) | partial
+    smp_alpha: float = 1.0  # partial suppression strength
+    smp_stage_epochs: tuple[int, ...] | None = None  # staged schedule stage lengths
+    ogm_alpha: float = 0.8  # OGM-GE's CREMA-D value
+    # optimisation
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_step: int | None = 20  # StepLR step in epochs (None: constant learning rate)
+    lr_gamma: float = 0.1
+    epochs: int = 30
+    batch_size: int = 64
+    drop_last: bool = True
+    # run
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool | None = None  # bf16 autocast; None: on for CUDA
+    channels_last: bool | None = None  # None: on for CUDA with CNN encoders
+    compile: bool = False  # torch.compile the model
+    selection: str = "validation"  # validation (honest) | test (paper protocol) | last
+    eval_every: int = 1  # evaluate validation and test every N epochs (and at the last)
+    teacher_cache: str = "auto"  # auto: cache teacher outputs for deterministic inputs | never
+    num_workers: int = 0  # DataLoader workers for on-disk datasets
+    progress: bool = True  # progress bars (G2D_LITE_PROGRESS=0 turns them off everywhere)
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", self.dataset, tuple(DATASETS))
+        _check_choice("encoder", self.encoder, ENCODERS + ("auto",))
+        _check_choice("fusion", self.fusion, FUSIONS)
+        _check_choice("loss", self.loss, LOSSES + tuple(LOSS_ALIASES))
+        _check_choice("balance", self.balance, BALANCERS)
+        _check_choice("selection", self.selection, SELECTIONS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
+        for name in ("epochs", "batch_size", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+    @property
+    def loss_variant(self) -> str:
+        """The canonical loss name (aliases resolved)."""
+        return LOSS_ALIASES.get(self.loss, self.loss)
+
+    @property
+    def distillation_weights(self) -> tuple[float, float]:
+        """(feature, logit) KD weights: the loss variant's, unless set explicitly."""
+        feature, logit = loss_weights(self.loss_variant)
+        if self.feature_weight is not None:
+            feature = self.feature_weight
+        if self.logit_weight is not None:
+            logit = self.logit_weight
+        return feature, logit
+
+    @property
+    def needs_teachers(self) -> bool:
+        """Whether a student under this config learns from (or is prioritised by) teachers."""
+        return any(w > 0 for w in self.distillation_weights) or self.balance == "smp"
+
+    @property
+    def window_end(self) -> int:
+        """Last epoch (inclusive) of the SMP/OGM window."""
+        return self.epochs // 2 if self.balance_end_epoch is None else self.balance_end_epoch
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy with ``overrides`` applied; unknown keys raise with the valid list."""
+        _check_keys(overrides)
+        return dataclasses.replace(self, **_normalise(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Config:
+        _check_keys(values)
+        return cls(**_normalise(dict(values)))
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {},
+    "classroom": {"epochs": 45, "lr_step": 30},
+    "paper": {
+        "dataset": "cremad",
+        "encoder": "resnet18",
+        "lr": 1e-3,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "lr_step": 200,
+        "lr_gamma": 0.1,
+        "epochs": 300,
+        "batch_size": 16,
+        "drop_last": False,
+        "balance_end_epoch": 150,
+        "selection": "test",
+        "num_workers": 8,
+    },
+}
+
+# The paper's methods and ablations as config overrides (DESIGN §2.3, reference/paper.md §7).
+METHODS: dict[str, dict[str, Any]] = {
+    "joint": {"loss": "ce", "balance": "none"},
+    "joint+smp": {"loss": "ce", "balance": "smp"},
+    "ogm": {"loss": "ce", "balance": "ogm"},
+    "ogm_ge": {"loss": "ce", "balance": "ogm_ge"},
+    "umt": {"loss": "feature", "balance": "none"},
+    "umt+smp": {"loss": "feature", "balance": "smp"},
+    "logit_kd": {"loss": "logit", "balance": "none"},
+    "g2d_no_smp": {"loss": "g2d", "balance": "none"},
+    "g2d": {"loss": "g2d", "balance": "smp"},
+    "g2d_partial": {"loss": "g2d", "balance": "smp", "smp_suppression": "partial"},
+}
+
+
+def resolve(profile: str = "smoke", method: str | None = None, **overrides: Any) -> Config:
+    """Profile defaults, then a named method's settings, then explicit overrides.
+
+    ``None`` overrides are ignored, so notebook parameters can default to "take the profile's".
+    """
+    _check_choice("profile", profile, tuple(PROFILES))
+    values: dict[str, Any] = dict(PROFILES[profile])
+    if method is not None:
+        _check_choice("method", method, tuple(METHODS))
+        values.update(METHODS[method])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config.from_dict(values)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Parse command-line ``key=value`` pairs; values are Python literals or plain strings."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"override {pair!r} is not of the form key=value")
+        try:
+            parsed[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            parsed[key.strip()] = raw
+    _check_keys(parsed)
+    return parsed
+
+
+def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(valid)}")
+
+
+def _check_keys(values: Mapping[str, Any]) -> None:
+    valid = {f.name for f in fields(Config)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Lists from JSON/YAML become tuples so configs stay hashable and comparable."""
+    for key in ("modalities", "smp_stage_epochs"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    return values

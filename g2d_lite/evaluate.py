@@ -1,0 +1,121 @@
+"""Evaluation: predictions of a teacher or student over a split, and their metrics.
+
+Classification reports accuracy (%) of the fused logits and of every branch (the paper's
+"unimodal accuracy inside multimodal training"); regression reports mean absolute error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from g2d_lite.batches import batch_order, iterate_batches
+from g2d_lite.data.base import MultimodalDataset
+from g2d_lite.models.classifiers import UnimodalClassifier
+
+
+@dataclass
+class Predictions:
+    """Outputs over a whole split, on CPU, in dataset order."""
+
+    logits: torch.Tensor
+    branch_logits: dict[str, torch.Tensor] | None
+    features: dict[str, torch.Tensor]
+    targets: torch.Tensor
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when enabled; a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    dataset: MultimodalDataset,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    amp: bool = False,
+    num_workers: int = 0,
+) -> Predictions:
+    """Run ``model`` (eval mode) over ``dataset``; works for teachers and students alike."""
+    device = device or torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    logits, targets = [], []
+    features: dict[str, list[torch.Tensor]] = {}
+    branches: dict[str, list[torch.Tensor]] | None = {}
+    order = batch_order(len(dataset), batch_size, shuffle=False)
+    for batch in iterate_batches(dataset, order, num_workers=num_workers):
+        batch = batch.to(device)
+        with autocast(device, amp):
+            out = model(batch.inputs)
+        if isinstance(model, UnimodalClassifier):
+            feats, branch, fused = {model.modality: out.features}, None, out.logits
+        else:
+            feats, branch, fused = out.features, out.branch_logits, out.logits
+        logits.append(fused.float().cpu())
+        targets.append(batch.targets.cpu())
+        for m, f in feats.items():
+            features.setdefault(m, []).append(f.float().cpu())
+        if branch is None:
+            branches = None
+        elif branches is not None:
+            for m, b in branch.items():
+                branches.setdefault(m, []).append(b.float().cpu())
+    model.train(was_training)
+    return Predictions(
+        torch.cat(logits),
+        None if branches is None else {m: torch.cat(v) for m, v in branches.items()},
+        {m: torch.cat(v) for m, v in features.items()},
+        torch.cat(targets),
+    )
+
+
+def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
+    """Accuracy in % (classification) or mean absolute error (regression)."""
+    if task == "classification":
+        return (outputs.argmax(dim=1) == targets).float().mean().item() * 100.0
+    return (
+        (outputs.reshape(targets.shape[0], -1) - targets.reshape(targets.shape[0], -1))
+        .abs()
+        .mean()
+        .item()
+    )
+
+
+def metric_name(task: str) -> str:
+    """``acc`` for classification, ``mae`` for regression: the key used in every history."""
+    return "acc" if task == "classification" else "mae"
+
+
+def metrics(pred: Predictions, task: str) -> dict[str, float]:
+    """``{"acc": fused, "acc/<m>": branch m, "loss": task loss}`` (``mae`` for regression)."""
+    name = metric_name(task)
+    result = {name: score(pred.logits, pred.targets, task)}
+    if task == "classification":
+        result["loss"] = F.cross_entropy(pred.logits, pred.targets).item()
+    else:
+        result["loss"] = F.mse_loss(
+            pred.logits.reshape(len(pred.targets), -1), pred.targets.reshape(len(pred.targets), -1)
+        ).item()
+    for m, b in (pred.branch_logits or {}).items():
+        result[f"{name}/{m}"] = score(b, pred.targets, task)
+    return result
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: MultimodalDataset,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    amp: bool = False,
+) -> dict[str, float]:
+    """Metrics of ``model`` on ``dataset`` (see :func:`metrics`)."""
+    return metrics(predict(model, dataset, batch_size, device, amp), dataset.info.task)

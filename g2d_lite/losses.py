@@ -1,0 +1,173 @@
+"""The G²D loss (DESIGN §2.1) and the ablation variants built from it.
+
+    L = task_weight · L_task + Σ_m feature_weight · L_feat^m + Σ_m logit_weight · L_logit^m
+
+Classification follows the official code (`student.py`) term for term: cross-entropy on the
+fused logits, ``F.mse_loss`` between student and teacher features, and
+``F.kl_div(log_softmax(l_s/T), softmax(l_t^m/T), "batchmean") · T²`` with the **fused** student
+logits l_s on the student side. All weights default to 1 and T to 1, the official values.
+
+Regression is ours (the paper claims it, the official code has none): the task loss is
+MSE(ŷ_s, y), logit distillation is MSE(ŷ_s, ŷ_t^m) and feature distillation is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from g2d_lite.data.base import TASKS
+
+# (feature_weight, logit_weight); "feature" is UMT, "ce" is joint training.
+LOSS_VARIANTS: dict[str, tuple[float, float]] = {
+    "ce": (0.0, 0.0),
+    "feature": (1.0, 0.0),
+    "logit": (0.0, 1.0),
+    "g2d": (1.0, 1.0),
+}
+LOSS_ALIASES: dict[str, str] = {"joint": "ce", "umt": "feature"}
+
+
+def loss_weights(name: str) -> tuple[float, float]:
+    """Return ``(feature_weight, logit_weight)`` for a variant name or alias ("joint", "umt")."""
+    key = LOSS_ALIASES.get(name, name)
+    if key not in LOSS_VARIANTS:
+        valid = sorted([*LOSS_VARIANTS, *LOSS_ALIASES])
+        raise ValueError(f"unknown loss variant {name!r}; valid names: {valid}")
+    return LOSS_VARIANTS[key]
+
+
+def check_target(target: Tensor, task: str) -> None:
+    """Raise a ValueError that says how to fix a task name or a target dtype that will not work.
+
+    Classification needs class indices (an integer dtype, ideally torch.long); regression needs
+    floating-point targets.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {TASKS}")
+    is_index = not (target.is_floating_point() or target.is_complex() or target.dtype == torch.bool)
+    if task == "classification" and not is_index:
+        raise ValueError(
+            f"classification targets must be class indices of an integer dtype (torch.long), "
+            f"got {target.dtype}; pass target.long() (soft or one-hot targets are not supported)"
+        )
+    if task == "regression" and not target.is_floating_point():
+        raise ValueError(
+            f"regression targets must be floating point, got {target.dtype}; pass target.float()"
+        )
+
+
+def align_regression(
+    prediction: Tensor, target: Tensor, name: str = "target"
+) -> tuple[Tensor, Tensor]:
+    """View regression outputs and targets as (B, d), turning (B,) into (B, 1), and check that
+    the shapes agree (``F.mse_loss`` would otherwise broadcast silently to a wrong value)."""
+    prediction = prediction.unsqueeze(1) if prediction.ndim == 1 else prediction
+    target = target.unsqueeze(1) if target.ndim == 1 else target
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"regression output shape {tuple(prediction.shape)} does not match {name} shape "
+            f"{tuple(target.shape)}; expected (B, d) outputs for (B,) or (B, d) targets"
+        )
+    return prediction, target
+
+
+def g2d_loss(
+    fused_logits: Tensor,
+    student_features: Mapping[str, Tensor] | None,
+    teacher_logits: Mapping[str, Tensor] | None,
+    teacher_features: Mapping[str, Tensor] | None,
+    target: Tensor,
+    feature_weight: float = 1.0,
+    logit_weight: float = 1.0,
+    temperature: float = 1.0,
+    task: str = "classification",
+    task_weight: float = 1.0,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """G²D loss: task loss on the fused output plus per-modality feature and logit distillation.
+
+    Returns ``(total, parts)``. ``parts`` holds the detached, *unweighted* terms ``"task"``,
+    ``"feature/<m>"`` and ``"logit/<m>"``. A family whose weight is 0 is not computed at all,
+    so its teacher inputs (and ``student_features`` when ``feature_weight == 0``) may be None.
+    Teacher tensors are detached: teachers are frozen constants, as in the official code.
+
+    Classification: ``task = CE(l_s, y)``, ``feature/m = MSE(f_s^m, f_t^m)`` (element mean, as
+    ``F.mse_loss``), ``logit/m = KL(softmax(l_t^m/T) ‖ softmax(l_s/T))`` with batchmean and T².
+    Regression (the kit's definition): ``task = MSE(ŷ_s, y)``, ``logit/m = MSE(ŷ_s, ŷ_t^m)``
+    (``temperature`` is unused), features as above; (B,) targets are compared with (B, 1) outputs.
+    """
+    weights = {"feature_weight": feature_weight, "logit_weight": logit_weight}
+    for name, value in {**weights, "task_weight": task_weight}.items():
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_target(target, task)
+
+    inputs: dict[str, Mapping[str, Tensor] | None] = {}
+    if feature_weight > 0:
+        inputs |= {"student_features": student_features, "teacher_features": teacher_features}
+    if logit_weight > 0:
+        inputs["teacher_logits"] = teacher_logits
+    modalities = _same_modalities(inputs)
+
+    if task == "classification":
+        task_loss = F.cross_entropy(fused_logits, target.long())
+    else:
+        task_loss = F.mse_loss(*align_regression(fused_logits, target))
+    total = task_weight * task_loss
+    parts = {"task": task_loss.detach()}
+    for m in modalities:
+        if feature_weight > 0:
+            term = _feature_kd(student_features[m], teacher_features[m].detach(), m)
+            total = total + feature_weight * term
+            parts[f"feature/{m}"] = term.detach()
+        if logit_weight > 0:
+            term = _logit_kd(fused_logits, teacher_logits[m].detach(), temperature, task, m)
+            total = total + logit_weight * term
+            parts[f"logit/{m}"] = term.detach()
+    return total, parts
+
+
+def _same_modalities(inputs: Mapping[str, Mapping[str, Tensor] | None]) -> list[str]:
+    """Modality names shared by every input dict, in the first dict's order; errors otherwise."""
+    for name, value in inputs.items():
+        if value is None:
+            family = "feature_weight" if "features" in name else "logit_weight"
+            raise ValueError(f"{name} is None but {family} > 0; pass it or set {family}=0")
+    if not inputs:
+        return []
+    (first, reference), *others = inputs.items()
+    for name, value in others:
+        if set(value) != set(reference):
+            raise ValueError(
+                f"{first} and {name} name different modalities: only in {first}: "
+                f"{sorted(set(reference) - set(value))}, only in {name}: "
+                f"{sorted(set(value) - set(reference))}"
+            )
+    return list(reference)
+
+
+def _feature_kd(student: Tensor, teacher: Tensor, modality: str) -> Tensor:
+    if student.shape != teacher.shape:
+        raise ValueError(
+            f"features of {modality!r}: student shape {tuple(student.shape)} != teacher shape "
+            f"{tuple(teacher.shape)}; the student encoder must output the teacher's feature size"
+        )
+    return F.mse_loss(student, teacher)
+
+
+def _logit_kd(student: Tensor, teacher: Tensor, temperature: float, task: str, m: str) -> Tensor:
+    if task == "regression":
+        return F.mse_loss(*align_regression(student, teacher, f"teacher output of {m!r}"))
+    if student.shape != teacher.shape:
+        raise ValueError(
+            f"logits of {m!r}: fused student shape {tuple(student.shape)} != teacher shape "
+            f"{tuple(teacher.shape)}; student and teachers must predict the same classes"
+        )
+    log_p_student = F.log_softmax(student / temperature, dim=1)
+    p_teacher = F.softmax(teacher / temperature, dim=1)
+    return F.kl_div(log_p_student, p_teacher, reduction="batchmean") * temperature**2

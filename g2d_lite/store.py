@@ -1,0 +1,100 @@
+"""Load-or-train: every notebook runs alone, reusing models another notebook already trained.
+
+A run's folder name carries a hash of everything that decides its numbers (the config, the
+role, the modality, the teachers it learned from and the kit version), so a changed setting
+never reuses a stale model. A finished run folder is read back; an unfinished one resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from torch import nn
+
+import g2d_lite
+from g2d_lite.checkpoint import load_checkpoint
+from g2d_lite.config import Config
+from g2d_lite.data.base import DatasetSplits
+from g2d_lite.models.classifiers import build_student, build_teacher
+from g2d_lite.train import TrainResult, train_student, train_teacher
+
+# Settings that change speed or logging but never the numbers.
+_NOT_IN_KEY = ("progress", "num_workers", "device", "data_root")
+
+
+def run_key(
+    cfg: Config, role: str, modality: str | None = None, parents: tuple[str, ...] = ()
+) -> str:
+    """A short stable hash of what decides a run's results."""
+    values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY}
+    payload = {
+        "config": values,
+        "role": role,
+        "modality": modality,
+        "parents": parents,
+        "version": g2d_lite.__version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :12
+    ]
+
+
+def load_model(checkpoint: str | Path) -> nn.Module:
+    """Rebuild a teacher or student from a checkpoint written by the training loop."""
+    state = load_checkpoint(checkpoint)
+    cfg = Config.from_dict(state["config"])
+    if state["role"] == "teacher":
+        model = build_teacher(state["info"], state["modality"], cfg.encoder)
+    else:
+        model = build_student(state["info"], cfg.encoder, cfg.fusion, cfg.modalities)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def load_run(run_dir: str | Path) -> TrainResult:
+    """Read a finished run folder back: selected weights, histories and metrics."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    best = run_dir / "checkpoints" / "best.pt"
+    model = load_model(best if best.is_file() else run_dir / "checkpoints" / "last.pt")
+    steps_file = run_dir / "steps.csv"
+    steps = pd.read_csv(steps_file) if steps_file.stat().st_size > 1 else pd.DataFrame()
+    cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
+    return TrainResult(model, pd.read_csv(run_dir / "history.csv"), steps, metrics, cfg, run_dir)
+
+
+def _finished(run_dir: Path) -> bool:
+    return (run_dir / "metrics.json").is_file()
+
+
+def load_or_train_teacher(
+    cfg: Config, data: DatasetSplits, modality: str, artifact_dir: str | Path
+) -> TrainResult:
+    """The teacher of ``modality`` under ``cfg``: read from ``artifact_dir`` or trained there."""
+    run_dir = Path(artifact_dir) / f"teacher-{modality}-{run_key(cfg, 'teacher', modality)}"
+    if _finished(run_dir):
+        return load_run(run_dir)
+    return train_teacher(cfg, data, modality, run_dir=run_dir)
+
+
+def load_or_train_student(
+    cfg: Config,
+    data: DatasetSplits,
+    teachers: Mapping[str, TrainResult] | None,
+    artifact_dir: str | Path,
+    name: str | None = None,
+) -> TrainResult:
+    """A student (joint, G²D, an ablation) under ``cfg``, distilled from ``teachers``' models."""
+    used = teachers if cfg.needs_teachers else None
+    parents = tuple(sorted(str(t.run_dir.name) for t in (used or {}).values() if t.run_dir))
+    label = name or f"{cfg.loss_variant}-{cfg.balance}"
+    run_dir = Path(artifact_dir) / f"student-{label}-{run_key(cfg, 'student', None, parents)}"
+    if _finished(run_dir):
+        return load_run(run_dir)
+    models = {m: t.model for m, t in (used or {}).items()} or None
+    return train_student(cfg, data, models, run_dir=run_dir)

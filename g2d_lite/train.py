@@ -1,0 +1,555 @@
+"""One training loop for unimodal teachers, the joint baseline, the G²D student and every ablation.
+
+The loop, per batch: forward -> G²D loss (its variant decides which terms are on) -> backward
+-> per-encoder gradient norms -> SMP or OGM coefficients applied to the encoders' gradients ->
+optimizer step (DESIGN §2.2: masking happens after backward and before the step). Per epoch it
+records a history row, evaluates validation and test, keeps the best and last checkpoints
+(atomically) and can be resumed from the last one with nothing lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from g2d_lite.batches import Batch, batch_order, iterate_batches
+from g2d_lite.checkpoint import (
+    atomic_write_text,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    versions,
+)
+from g2d_lite.config import Config
+from g2d_lite.data.base import DatasetSplits
+from g2d_lite.distributed import DistContext, gather_cat, init_distributed
+from g2d_lite.evaluate import autocast, metric_name, metrics, predict
+from g2d_lite.losses import g2d_loss
+from g2d_lite.models.classifiers import build_student, build_teacher
+from g2d_lite.progress import progress
+from g2d_lite.seeding import epoch_generator, seed_everything
+from g2d_lite.smp import OGM, SMP, teacher_confidence
+from g2d_lite.teachers import TeacherBank, TeacherCache
+
+ROLES: tuple[str, ...] = ("teacher", "student")
+# Config fields that may differ when resuming (they do not change the numbers).
+_RESUMABLE_CHANGES = {"progress", "num_workers", "device", "data_root"}
+
+Callback = Callable[["Trainer", int], None]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept on disk."""
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``model`` holds the selected epoch's weights (see ``metrics``)."""
+
+    model: nn.Module
+    history: pd.DataFrame
+    steps: pd.DataFrame
+    metrics: dict[str, Any]
+    config: Config
+    run_dir: Path | None = None
+
+
+@dataclass
+class _EpochStats:
+    """Running sums over one epoch's batches."""
+
+    count: int = 0
+    batches: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, key: str, value: float, weight: float = 1.0) -> None:
+        self.sums[key] += value * weight
+
+    def row(self) -> dict[str, float]:
+        out = {}
+        for key, total in self.sums.items():
+            per_sample = key.startswith(("train/", "correct/"))
+            out[key] = total / (self.count if per_sample else max(self.batches, 1))
+        return out
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available; an explicit ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no CUDA GPU is visible; use device='cpu'")
+    return device
+
+
+def _grad_norm(module: nn.Module) -> float:
+    norms = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
+
+
+class Trainer:
+    """Trains one model (a teacher for one modality, or a multimodal student) under a config."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        data: DatasetSplits,
+        role: str = "student",
+        modality: str | None = None,
+        teachers: TeacherBank | Mapping[str, nn.Module] | None = None,
+        run_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
+        self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
+        self.task = data.info.task
+        self.metric = metric_name(self.task)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.device = resolve_device(cfg.device)
+        self.ctx: DistContext = init_distributed(self.device)
+        seed_everything(cfg.seed)
+        if role == "teacher":
+            if modality is None:
+                raise ValueError(
+                    f"a teacher needs a modality; choose from {data.info.modality_names}"
+                )
+            self.modality = modality
+            self.model = build_teacher(data.info, modality, cfg.encoder)
+        else:
+            self.modality = None
+            self.model = build_student(data.info, cfg.encoder, cfg.fusion, cfg.modalities)
+        self.model.to(self.device)
+        self.channels_last = self._use_channels_last()
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.amp = cfg.amp if cfg.amp is not None else self.device.type == "cuda"
+        self.forward_model: nn.Module = self.model
+        if self.ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.forward_model = torch.compile(self.forward_model)
+        self.feature_weight, self.logit_weight = self._loss_weights()
+        self.smp, self.ogm = self._balancer()
+        self.teachers = self._teacher_bank(teachers)
+        self.teacher_cache: TeacherCache | None = None
+        self.optimizer = self._optimizer()
+        self.scheduler = (
+            torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.lr_step, cfg.lr_gamma)
+            if cfg.lr_step
+            else None
+        )
+        self.history: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self.start_epoch = 0
+        self.global_step = 0
+        self.train_seconds = 0.0
+
+    # ----------------------------------------------------------------- setup helpers
+    def _use_channels_last(self) -> bool:
+        if self.cfg.channels_last is not None:
+            return self.cfg.channels_last
+        return self.device.type == "cuda" and self.cfg.encoder in ("resnet18", "small_cnn", "auto")
+
+    def _loss_weights(self) -> tuple[float, float]:
+        return (0.0, 0.0) if self.role == "teacher" else self.cfg.distillation_weights
+
+    def _balancer(self) -> tuple[SMP | None, OGM | None]:
+        cfg = self.cfg
+        if self.role == "teacher" or cfg.balance == "none":
+            return None, None
+        if cfg.balance == "smp":
+            smp = SMP(
+                start_epoch=cfg.balance_start_epoch,
+                end_epoch=cfg.window_end,
+                scope=cfg.smp_scope,
+                mode=cfg.smp_mode,
+                schedule=cfg.smp_schedule,
+                suppression=cfg.smp_suppression,
+                alpha=cfg.smp_alpha,
+                stage_epochs=list(cfg.smp_stage_epochs) if cfg.smp_stage_epochs else None,
+            )
+            return smp, None
+        if cfg.fusion in ("film", "gated"):
+            raise ValueError(
+                f"OGM needs per-modality branch logits, which {cfg.fusion!r} fusion does not have;"
+                " use late, sum or concat fusion"
+            )
+        ogm = OGM(
+            start_epoch=cfg.balance_start_epoch,
+            end_epoch=cfg.window_end,
+            alpha=cfg.ogm_alpha,
+            gradient_noise=cfg.balance == "ogm_ge",
+            scope=cfg.smp_scope,
+        )
+        return None, ogm
+
+    def _teacher_bank(
+        self, teachers: TeacherBank | Mapping[str, nn.Module] | None
+    ) -> TeacherBank | None:
+        if self.role == "teacher" or not self.cfg.needs_teachers:
+            return None
+        if teachers is None:
+            raise ValueError(
+                f"loss {self.cfg.loss!r} with balance {self.cfg.balance!r} needs unimodal teachers;"
+                " train them first (train_teacher for each modality) and pass teachers={...}"
+            )
+        bank = teachers if isinstance(teachers, TeacherBank) else TeacherBank(teachers)
+        student = set(self.model.modalities)
+        if set(bank.modalities) != student:
+            raise ValueError(
+                f"teachers cover modalities {sorted(bank.modalities)} but the student has"
+                f" {sorted(student)}; pass exactly one teacher per student modality"
+            )
+        return bank.to(self.device)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=self.cfg.lr, momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay
+        )
+
+    # ----------------------------------------------------------------- checkpoints
+    def _checkpoint_path(self, name: str) -> Path | None:
+        return self.run_dir / "checkpoints" / f"{name}.pt" if self.run_dir else None
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "modality": self.modality,
+            "config": self.cfg.to_dict(),
+            "info": self.data.info,
+            "epoch": epoch,
+            "global_step": self.global_step,
+            "train_seconds": self.train_seconds,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "history": self.history,
+            "steps": self.steps,
+            "rng": rng_state(),
+        }
+
+    def _resume(self) -> bool:
+        path = self._checkpoint_path("last")
+        if path is None or not path.is_file():
+            return False
+        state = load_checkpoint(path, map_location=self.device)
+        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
+        current = {k: v for k, v in self.cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
+        if json.dumps(saved, sort_keys=True, default=str) != json.dumps(
+            current, sort_keys=True, default=str
+        ):
+            changed = sorted(k for k in current if saved.get(k) != current[k])
+            raise ValueError(
+                f"{self.run_dir} holds a run with a different config (changed: {changed});"
+                " use a new run folder or resume=False"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.history, self.steps = state["history"], state["steps"]
+        self.global_step, self.train_seconds = state["global_step"], state["train_seconds"]
+        self.start_epoch = state["epoch"] + 1
+        set_rng_state(state["rng"])
+        return True
+
+    # ----------------------------------------------------------------- one batch
+    def _inputs(self, batch: Batch) -> dict[str, torch.Tensor]:
+        if not self.channels_last:
+            return batch.inputs
+        return {
+            m: x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+            for m, x in batch.inputs.items()
+        }
+
+    def _teacher_outputs(self, batch: Batch, inputs: Mapping[str, torch.Tensor]):
+        if self.teachers is None:
+            return None, None
+        if self.teacher_cache is not None:
+            return self.teacher_cache.lookup(batch.indices, self.device)
+        with autocast(self.device, self.amp):
+            return self.teachers(inputs)
+
+    def _loss(self, out, batch: Batch, t_features, t_logits):
+        if self.role == "teacher":
+            return g2d_loss(
+                out.logits.float(), None, None, None, batch.targets, 0.0, 0.0, task=self.task
+            )
+        return g2d_loss(
+            out.logits.float(),
+            {m: f.float() for m, f in out.features.items()},
+            t_logits,
+            t_features,
+            batch.targets,
+            feature_weight=self.feature_weight,
+            logit_weight=self.logit_weight,
+            temperature=self.cfg.temperature,
+            task=self.task,
+            task_weight=self.cfg.task_weight,
+        )
+
+    def _balance(self, epoch: int, out, batch: Batch, t_logits) -> dict[str, float] | None:
+        """SMP or OGM coefficients for this batch, decided on the global batch, then applied."""
+        record: dict[str, Any] = {"step": self.global_step, "epoch": epoch}
+        targets = gather_cat(batch.targets, self.ctx)
+        kappa = None
+        if t_logits is not None:
+            rho = teacher_confidence(
+                {m: gather_cat(lg, self.ctx) for m, lg in t_logits.items()}, targets, self.task
+            )
+            record.update({f"rho/{m}": r for m, r in rho.items()})
+            if self.smp is not None:
+                kappa = self.smp.coefficients(rho, epoch)
+                self.smp.apply(self.model.encoders, kappa)
+        if self.ogm is not None:
+            branches = {
+                m: gather_cat(b.detach().float(), self.ctx) for m, b in out.branch_logits.items()
+            }
+            kappa = self.ogm.coefficients(branches, targets, epoch)
+            noise = epoch_generator(self.cfg.seed, self.global_step, 1, self.device)
+            self.ogm.apply(self.model.encoders, kappa, generator=noise)
+        if kappa is not None:
+            record.update({f"kappa/{m}": k for m, k in kappa.items()})
+        if len(record) > 2:
+            self.steps.append(record)
+        return kappa
+
+    def _train_batch(self, epoch: int, batch: Batch, stats: _EpochStats) -> None:
+        batch = batch.to(self.device, non_blocking=True)
+        inputs = self._inputs(batch)
+        with autocast(self.device, self.amp):
+            out = self.forward_model(inputs)
+        t_features, t_logits = self._teacher_outputs(batch, inputs)
+        total, parts = self._loss(out, batch, t_features, t_logits)
+        if not torch.isfinite(total):
+            last = self._checkpoint_path("last")
+            raise NonFiniteLossError(
+                f"non-finite loss {total.item()} at epoch {epoch}, step {self.global_step} "
+                f"(parts: { {k: round(v.item(), 4) for k, v in parts.items()} }). "
+                + (f"The last good checkpoint is kept at {last}. " if last else "")
+                + "Lower the learning rate or check the inputs for NaN/inf."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        encoders = self.model.encoders
+        for m, enc in encoders.items():
+            stats.add(f"grad_norm/{m}", _grad_norm(enc))
+        kappa = self._balance(epoch, out, batch, t_logits) if self.role == "student" else None
+        self.optimizer.step()
+        self.global_step += 1
+        n = len(batch.targets)
+        stats.count += n
+        stats.batches += 1
+        stats.add("train/loss", total.item(), n)
+        for key, value in parts.items():
+            stats.add(f"train/{key}", value.item(), n)
+        self._add_train_scores(stats, out, batch)
+        for m in encoders:
+            stats.add(f"kappa/{m}", 1.0 if kappa is None else kappa[m])
+
+    def _add_train_scores(self, stats: _EpochStats, out, batch: Batch) -> None:
+        if self.task != "classification":
+            return
+        targets = batch.targets
+        stats.add(f"train/{self.metric}", (out.logits.argmax(1) == targets).sum().item() * 100.0)
+        for m, b in (getattr(out, "branch_logits", None) or {}).items():
+            stats.add(f"train/{self.metric}/{m}", (b.argmax(1) == targets).sum().item() * 100.0)
+
+    # ----------------------------------------------------------------- epochs
+    def _prepare_teachers(self) -> None:
+        if self.teachers is None:
+            return
+        if self.cfg.teacher_cache == "auto" and self.data.train.deterministic:
+            self.teacher_cache = self.teachers.precompute(self.data.train, device=self.device)
+        if self.smp is not None and self.cfg.smp_schedule == "staged":
+            logits = (
+                self.teacher_cache.logits
+                if self.teacher_cache
+                else predict_teacher_logits(self.teachers, self.data, self.device)
+            )
+            self.smp.rank(teacher_confidence(logits, self.data.train.targets, self.task))
+
+    def _evaluate(self, row: dict[str, Any]) -> None:
+        for split in ("validation", "test"):
+            pred = predict(
+                self.model,
+                self.data[split],
+                device=self.device,
+                amp=self.amp,
+                num_workers=self.cfg.num_workers,
+            )
+            prefix = "val" if split == "validation" else "test"
+            row.update({f"{prefix}/{k}": v for k, v in metrics(pred, self.task).items()})
+
+    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        cfg = self.cfg
+        started = time.perf_counter()
+        self.model.train()
+        order = batch_order(
+            len(self.data.train),
+            cfg.batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            epoch=epoch,
+            drop_last=cfg.drop_last,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+        )
+        stats = _EpochStats()
+        batches = iterate_batches(
+            self.data.train, order, cfg.num_workers, pin_memory=self.device.type == "cuda"
+        )
+        for batch in batches:
+            self._train_batch(epoch, batch, stats)
+        row: dict[str, Any] = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update(stats.row())
+        if self.scheduler:
+            self.scheduler.step()
+        self.train_seconds += time.perf_counter() - started
+        if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
+            self._evaluate(row)
+        row["seconds"] = time.perf_counter() - started
+        return row
+
+    def fit(self, resume: bool = True) -> TrainResult:
+        """Train to ``cfg.epochs``, resuming from ``run_dir``'s last checkpoint when present."""
+        if self.run_dir is not None and self.ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
+        if resume:
+            self._resume()
+        self._prepare_teachers()
+        name = self.modality if self.role == "teacher" else self.cfg.loss_variant
+        epochs = range(self.start_epoch, self.cfg.epochs)
+        for epoch in progress(
+            epochs,
+            self.cfg.progress and self.ctx.is_main,
+            desc=f"{self.role} {name}",
+            total=len(epochs),
+        ):
+            row = self._run_epoch(epoch)
+            self.history.append(row)
+            self._save(epoch, row)
+            for callback in self.callbacks:
+                callback(self, epoch)
+        return self._finish()
+
+    def _selection_score(self, row: Mapping[str, Any], prefix: str) -> float | None:
+        value = row.get(f"{prefix}/{self.metric}")
+        if value is None:
+            return None
+        return value if self.metric == "acc" else -value
+
+    def _best_epoch(self, prefix: str) -> int:
+        """Best evaluated epoch on ``prefix`` (a later tie wins, like the official ``>=``)."""
+        best, best_epoch = -math.inf, self.history[-1]["epoch"]
+        for row in self.history:
+            value = self._selection_score(row, prefix)
+            if value is not None and value >= best:
+                best, best_epoch = value, row["epoch"]
+        return best_epoch
+
+    def _selected_epoch(self) -> int:
+        if self.cfg.selection == "last":
+            return self.history[-1]["epoch"]
+        return self._best_epoch("val" if self.cfg.selection == "validation" else "test")
+
+    def _save(self, epoch: int, row: Mapping[str, Any]) -> None:
+        if self.run_dir is None or not self.ctx.is_main:
+            return
+        state = self._state(epoch)
+        save_checkpoint(self._checkpoint_path("last"), state)
+        if self._selected_epoch() == epoch and f"val/{self.metric}" in row:
+            save_checkpoint(self._checkpoint_path("best"), state)
+        pd.DataFrame(self.history).to_csv(self.run_dir / "history.csv", index=False)
+
+    def _split_metrics(self, epoch: int, prefix: str) -> dict[str, float]:
+        row = next(r for r in self.history if r["epoch"] == epoch)
+        return {k[len(prefix) + 1 :]: v for k, v in row.items() if k.startswith(prefix + "/")}
+
+    def _finish(self) -> TrainResult:
+        selected = self._selected_epoch()
+        protocols = {
+            "honest": self._best_epoch("val"),
+            "paper": self._best_epoch("test"),
+            "last": self.history[-1]["epoch"],
+        }
+        result_metrics: dict[str, Any] = {
+            "role": self.role,
+            "modality": self.modality,
+            "dataset": self.data.info.name,
+            "task": self.task,
+            "metric": self.metric,
+            "seed": self.cfg.seed,
+            "epochs": self.cfg.epochs,
+            "selection": self.cfg.selection,
+            "selected_epoch": selected,
+            "validation": self._split_metrics(selected, "val"),
+            "test": self._split_metrics(selected, "test"),
+            "protocols": {
+                name: {"epoch": e, "test": self._split_metrics(e, "test")}
+                for name, e in protocols.items()
+            },
+            "train_seconds": self.train_seconds,
+            "steps": self.global_step,
+            "versions": versions(),
+        }
+        best = self._checkpoint_path("best")
+        if best is not None and best.is_file() and selected != self.history[-1]["epoch"]:
+            self.model.load_state_dict(load_checkpoint(best, self.device)["model"])
+        self.model.eval()
+        history, steps = pd.DataFrame(self.history), pd.DataFrame(self.steps)
+        if self.run_dir is not None and self.ctx.is_main:
+            history.to_csv(self.run_dir / "history.csv", index=False)
+            steps.to_csv(self.run_dir / "steps.csv", index=False)
+            atomic_write_text(self.run_dir / "metrics.json", json.dumps(result_metrics, indent=2))
+        return TrainResult(self.model, history, steps, result_metrics, self.cfg, self.run_dir)
+
+
+def predict_teacher_logits(
+    teachers: TeacherBank, data: DatasetSplits, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Every teacher's logits over the training split (for the staged SMP ranking)."""
+    return {m: predict(t, data.train, device=device).logits for m, t in teachers.teachers.items()}
+
+
+def train_teacher(
+    cfg: Config,
+    data: DatasetSplits,
+    modality: str,
+    run_dir: str | Path | None = None,
+    resume: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> TrainResult:
+    """Train the unimodal teacher of ``modality`` alone (CE or MSE only)."""
+    return Trainer(cfg, data, "teacher", modality, run_dir=run_dir, callbacks=callbacks).fit(resume)
+
+
+def train_student(
+    cfg: Config,
+    data: DatasetSplits,
+    teachers: TeacherBank | Mapping[str, nn.Module] | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> TrainResult:
+    """Train a multimodal model: joint (loss "ce"), UMT, G²D, with SMP/OGM as configured."""
+    trainer = Trainer(cfg, data, "student", teachers=teachers, run_dir=run_dir, callbacks=callbacks)
+    return trainer.fit(resume)
