@@ -1,0 +1,107 @@
+"""What every numbered notebook does in its second cell, and how it hands results back.
+
+Conventions (reference/notebooks.md §9): the first code cell is tagged ``parameters`` and holds
+literals only; the second calls :func:`setup`, which resolves the config, seeds, styles plots,
+switches progress bars and creates the output folder. Each notebook ends with
+:func:`save_metrics`, writing ``OUTPUT_DIR/metrics.json`` that papermill runs and tests read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import g2d_lite
+from g2d_lite.checkpoint import atomic_write_text
+from g2d_lite.config import Config, resolve
+from g2d_lite.data import DatasetSplits, load_dataset
+from g2d_lite.seeding import seed_everything
+
+FIGURE_DPI = 80  # keeps committed notebooks light
+
+
+def set_style() -> None:
+    """One plot style for every figure: seaborn whitegrid, colour-blind palette, small dpi."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({"figure.figsize": (7.0, 3.6), "figure.dpi": FIGURE_DPI})
+
+
+def setup(
+    profile: str = "smoke",
+    seed: int = 0,
+    output_dir: str | Path = "../runs/latest",
+    progress: bool = True,
+    method: str | None = None,
+    **overrides: Any,
+) -> Config:
+    """Resolve the run's config, seed everything, style plots and create ``output_dir``.
+
+    ``overrides`` that are ``None`` keep the profile's value, so notebook parameters like
+    ``EPOCHS = None`` mean "the profile decides".
+    """
+    if os.environ.get("G2D_LITE_PROGRESS", "1") in ("0", "false", "no"):
+        progress = False
+    cfg = resolve(profile, method=method, seed=seed, progress=progress, **overrides)
+    seed_everything(cfg.seed)
+    set_style()
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def load_data(cfg: Config) -> DatasetSplits:
+    """The config's dataset; the synthetic one is generated from the run's seed."""
+    options = dict(cfg.data_options)
+    if cfg.dataset == "synthetic":
+        options.setdefault("seed", cfg.seed)
+    return load_dataset(cfg.dataset, cfg.data_root, **options)
+
+
+def describe(cfg: Config) -> str:
+    """A device- and path-free summary of the config, stable enough for nbval to compare."""
+    keys = (
+        "dataset",
+        "encoder",
+        "fusion",
+        "epochs",
+        "batch_size",
+        "lr",
+        "weight_decay",
+        "lr_step",
+        "balance_end_epoch",
+        "selection",
+        "seed",
+    )
+    return "\n".join(f"{k:>18}: {getattr(cfg, k)}" for k in keys)
+
+
+def environment() -> dict[str, str]:
+    """Versions and device, printed at the top of notebooks (not compared by nbval)."""
+    return {
+        "g2d_lite": g2d_lite.__version__,
+        "torch": torch.__version__,
+        "cuda": str(torch.cuda.is_available()),
+        "threads": str(torch.get_num_threads()),
+    }
+
+
+def save_metrics(
+    output_dir: str | Path, metrics: dict[str, Any], name: str = "metrics.json"
+) -> Path:
+    """Atomically write ``metrics`` as JSON into ``output_dir``; returns the file path."""
+    path = Path(output_dir) / name
+    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    return path
+
+
+def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
+    """Save a matplotlib figure as PNG beside the metrics (for reports and the README)."""
+    path = Path(output_dir) / f"{name}.png"
+    fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
+    return path
