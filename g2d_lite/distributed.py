@@ -54,3 +54,14 @@ def barrier(ctx: DistContext) -> None:
     """Wait for every rank (no-op when alone)."""
     if ctx.enabled:
         dist.barrier()
+
+
+def broadcast_buffers(module: torch.nn.Module, ctx: DistContext) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP syncs buffers at the start of each forward, so after an epoch every rank holds the
+    statistics of its own last batch; syncing before evaluation keeps the replicas identical.
+    """
+    if ctx.enabled:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)

@@ -33,7 +33,13 @@ from g2d_lite.checkpoint import (
 )
 from g2d_lite.config import Config
 from g2d_lite.data.base import DatasetSplits
-from g2d_lite.distributed import DistContext, gather_cat, init_distributed
+from g2d_lite.distributed import (
+    DistContext,
+    barrier,
+    broadcast_buffers,
+    gather_cat,
+    init_distributed,
+)
 from g2d_lite.evaluate import autocast, metric_name, metrics, predict
 from g2d_lite.losses import g2d_loss
 from g2d_lite.models.classifiers import build_student, build_teacher
@@ -418,6 +424,7 @@ class Trainer:
         )
         for batch in batches:
             self._train_batch(epoch, batch, stats)
+        broadcast_buffers(self.model, self.ctx)
         row: dict[str, Any] = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
         row.update(stats.row())
         if self.scheduler:
@@ -485,6 +492,7 @@ class Trainer:
         return {k[len(prefix) + 1 :]: v for k, v in row.items() if k.startswith(prefix + "/")}
 
     def _finish(self) -> TrainResult:
+        barrier(self.ctx)  # rank 0 has written the final checkpoints before anyone reads them
         selected = self._selected_epoch()
         protocols = {
             "honest": self._best_epoch("val"),

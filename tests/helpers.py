@@ -1,0 +1,18 @@
+"""Small, fast fixtures shared by the package tests."""
+
+from __future__ import annotations
+
+from g2d_lite.config import Config, resolve
+from g2d_lite.data import DatasetSplits, load_dataset
+
+
+def tiny_data(seed: int = 0, **knobs) -> DatasetSplits:
+    """The default synthetic dataset at a size that trains in well under a second per epoch."""
+    return load_dataset("synthetic", seed=seed, n_train=192, n_validation=64, n_test=64, **knobs)
+
+
+def tiny_config(**overrides) -> Config:
+    """The smoke profile shrunk to a few epochs of small batches."""
+    values = {"epochs": 3, "batch_size": 32, "progress": False, "lr_step": 2}
+    values.update(overrides)
+    return resolve("smoke", **values)
