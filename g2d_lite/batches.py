@@ -19,11 +19,14 @@ from g2d_lite.seeding import epoch_generator
 
 
 class Batch(NamedTuple):
+    """Inputs by modality, targets, and the samples' dataset indices (for cached teachers)."""
+
     inputs: dict[str, torch.Tensor]
     targets: torch.Tensor
     indices: torch.Tensor
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        """Move inputs and targets to ``device`` (indices stay on CPU for cache lookups)."""
         return Batch(
             {m: x.to(device, non_blocking=non_blocking) for m, x in self.inputs.items()},
             self.targets.to(device, non_blocking=non_blocking),

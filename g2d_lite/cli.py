@@ -91,6 +91,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (also used to render ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m g2d_lite",
         description=__doc__,
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the exit status (2 on a bad config or missing file)."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "teacher":

@@ -82,6 +82,9 @@ class Config:
     teacher_cache: str = "auto"  # auto: cache teacher outputs for deterministic inputs | never
     num_workers: int = 0  # DataLoader workers for on-disk datasets
     progress: bool = True  # progress bars (G2D_LITE_PROGRESS=0 turns them off everywhere)
+    tensorboard: bool = (
+        False  # also log each epoch's row to run_dir/tensorboard (needs tensorboard)
+    )
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, tuple(DATASETS))
@@ -131,13 +134,16 @@ class Config:
         return dataclasses.replace(self, **_normalise(overrides))
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values, as stored in run folders and checkpoints."""
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
+        """Stable (sorted) JSON, written as a run folder's config.json."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
+        """Rebuild a config from :meth:`to_dict` output (unknown keys are errors)."""
         _check_keys(values)
         return cls(**_normalise(dict(values)))
 

@@ -24,7 +24,7 @@ from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
-_NOT_IN_KEY = ("progress", "num_workers", "device", "data_root")
+_NOT_IN_KEY = ("progress", "num_workers", "device", "data_root", "tensorboard")
 
 
 def run_key(

@@ -50,7 +50,7 @@ from g2d_lite.teachers import TeacherBank, TeacherCache
 
 ROLES: tuple[str, ...] = ("teacher", "student")
 # Config fields that may differ when resuming (they do not change the numbers).
-_RESUMABLE_CHANGES = {"progress", "num_workers", "device", "data_root"}
+_RESUMABLE_CHANGES = {"progress", "num_workers", "device", "data_root", "tensorboard"}
 
 Callback = Callable[["Trainer", int], None]
 
@@ -163,6 +163,7 @@ class Trainer:
         self.start_epoch = 0
         self.global_step = 0
         self.train_seconds = 0.0
+        self.tensorboard = self._tensorboard_writer()
 
     # ----------------------------------------------------------------- setup helpers
     def _use_channels_last(self) -> bool:
@@ -229,6 +230,17 @@ class Trainer:
         return torch.optim.SGD(
             params, lr=self.cfg.lr, momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay
         )
+
+    def _tensorboard_writer(self):
+        if not self.cfg.tensorboard or self.run_dir is None or not self.ctx.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise ImportError(
+                "tensorboard=True needs the tensorboard package: pip install tensorboard"
+            ) from error
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
 
     # ----------------------------------------------------------------- checkpoints
     def _checkpoint_path(self, name: str) -> Path | None:
@@ -486,6 +498,11 @@ class Trainer:
         if self._selected_epoch() == epoch and f"val/{self.metric}" in row:
             save_checkpoint(self._checkpoint_path("best"), state)
         pd.DataFrame(self.history).to_csv(self.run_dir / "history.csv", index=False)
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                if key != "epoch" and isinstance(value, (int, float)):
+                    self.tensorboard.add_scalar(key, value, epoch)
+            self.tensorboard.flush()
 
     def _split_metrics(self, epoch: int, prefix: str) -> dict[str, float]:
         row = next(r for r in self.history if r["epoch"] == epoch)

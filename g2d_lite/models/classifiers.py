@@ -18,11 +18,15 @@ from g2d_lite.models.fusion import build_fusion
 
 
 class TeacherOutput(NamedTuple):
+    """A teacher's pooled features and logits."""
+
     features: torch.Tensor
     logits: torch.Tensor
 
 
 class StudentOutput(NamedTuple):
+    """Per-modality features, per-modality branch logits (None for FiLM/gated), fused logits."""
+
     features: dict[str, torch.Tensor]
     branch_logits: dict[str, torch.Tensor] | None
     logits: torch.Tensor

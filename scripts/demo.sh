@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up .venv if needed, then run the four notebooks on the embedded synthetic dataset and print
+# the final results table. Extra arguments go to the runner (e.g. --profile classroom).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh
+exec .venv/bin/python -m g2d_lite.run demo "$@"
