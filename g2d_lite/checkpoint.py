@@ -7,10 +7,8 @@ and the config and library versions for provenance.
 
 from __future__ import annotations
 
-import os
 import platform
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 import g2d_lite
+from g2d_lite.atomic import atomic_write
 
 
 def versions() -> dict[str, str]:
@@ -33,31 +32,10 @@ def versions() -> dict[str, str]:
     }
 
 
-def atomic_write_bytes(path: str | Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Atomically replace a text file (config, metrics, history)."""
-    atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Atomically save ``state`` (plus versions) with ``torch.save``."""
     state = {**state, "versions": versions()}
-    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 import g2d_lite
-from g2d_lite.checkpoint import atomic_write_text
+from g2d_lite.atomic import atomic_write_text
 from g2d_lite.config import Config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
 from g2d_lite.seeding import seed_everything

@@ -22,9 +22,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from g2d_lite.atomic import atomic_write_text
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import (
-    atomic_write_text,
     load_checkpoint,
     rng_state,
     save_checkpoint,

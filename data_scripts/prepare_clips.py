@@ -1,0 +1,11 @@
+"""Thin front-end: the logic is g2d_lite.data.prepare.clips (run with --help for the options)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from g2d_lite.data.prepare.clips import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Audio front-ends: WAV reading (soundfile), resampling, fixed-length clips, log-STFT, noise.
+
+Waveforms are 1-D float32 arrays or tensors; spectrograms come from ``torch.stft`` with a
+periodic Hann window and ``center=True`` with zero padding, which is what ``librosa.stft``
+(the official code's front-end) does by default since librosa 0.10.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio.transforms as AT
+
+# What reading a damaged file can raise (soundfile's errors are RuntimeErrors); such a sample
+# is reported and counted, not fatal.
+AUDIO_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, ValueError, EOFError)
+
+
+def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
+    """A WAV file (path or open binary file) as a mono float32 waveform and its sample rate.
+
+    Channels are averaged. Raises ``ValueError`` for a file with no samples, so an empty
+    recording is reported like a corrupt one instead of producing a silent spectrogram.
+    """
+    data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+    if data.shape[0] == 0:
+        raise ValueError("the file holds no audio samples")
+    return data.mean(axis=1), int(rate)
+
+
+@lru_cache(maxsize=8)
+def _resampler(rate: int, target: int) -> AT.Resample:
+    # The module builds its sinc kernel once; torchaudio.functional.resample rebuilds it per call.
+    return AT.Resample(rate, target)
+
+
+def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``wave`` at ``target`` Hz (torchaudio's windowed-sinc resampler; a no-op if equal)."""
+    if rate == target:
+        return wave.astype(np.float32, copy=False)
+    with torch.no_grad():
+        return _resampler(rate, target)(torch.from_numpy(np.ascontiguousarray(wave))).numpy()
+
+
+def loop_to_length(wave: np.ndarray, length: int) -> np.ndarray:
+    """Repeat ``wave`` end to end until it is ``length`` long, then cut: the official code's
+    tiling (CREMA-D: 3 s from a clip tiled 3x; VGGSound: tiled to >= 10 s)."""
+    return np.resize(wave, length).astype(np.float32, copy=False)
+
+
+def centre_to_length(wave: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop a long waveform, or centre it in zeros if short (AV-MNIST's 1 s window)."""
+    if len(wave) >= length:
+        start = (len(wave) - length) // 2
+        return wave[start : start + length].astype(np.float32, copy=False)
+    out = np.zeros(length, np.float32)
+    start = (length - len(wave)) // 2
+    out[start : start + len(wave)] = wave
+    return out
+
+
+def log_stft(waves: torch.Tensor, n_fft: int, hop: int, eps: float = 1e-7) -> torch.Tensor:
+    """``log(|STFT| + eps)`` of one waveform ``(n,)`` or a batch ``(B, n)``.
+
+    Output ``(..., n_fft // 2 + 1, 1 + n // hop)``; no normalisation, as in the official code.
+    """
+    window = torch.hann_window(n_fft, dtype=waves.dtype)
+    spec = torch.stft(waves, n_fft=n_fft, hop_length=hop, window=window, center=True,
+                      pad_mode="constant", return_complex=True)
+    return torch.log(spec.abs() + eps)
+
+
+def noise_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``noise`` scaled so that ``signal`` power over it is ``snr_db`` decibels.
+
+    Powers are means of squares; a silent signal or noise gets no noise added.
+    """
+    p_signal = float(np.mean(np.square(signal, dtype=np.float64)))
+    p_noise = float(np.mean(np.square(noise, dtype=np.float64)))
+    if p_signal == 0.0 or p_noise == 0.0:
+        return np.zeros_like(noise, dtype=np.float32)
+    gain = np.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return (noise * gain).astype(np.float32)

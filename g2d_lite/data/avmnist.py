@@ -1,0 +1,97 @@
+"""AV-MNIST loader: audio spectrogram (1, 112, 112) + image (1, 28, 28), digits 0-9.
+
+Build the cache first with ``python data_scripts/prepare_avmnist.py`` (AV-MNIST-lite from MNIST
+and FSDD). The loader reads G2D's layout (``image/``, ``audio/``, ``*_labels.npy``; uint8 divided
+by 255), so it also opens MultiBench's published ``avmnist`` folder: with no validation files,
+the last twelfth of train becomes validation (MultiBench's 55k / 5k).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from g2d_lite.data.base import (
+    SPLITS,
+    DatasetInfo,
+    DatasetSplits,
+    ModalitySpec,
+    MultimodalDataset,
+    TensorMultimodalDataset,
+)
+from g2d_lite.data.cache import read_meta, why_missing
+from g2d_lite.data.paths import missing_dataset, resolve_root
+from g2d_lite.data.readers import MemmapDataset, ScaledRows
+
+SHAPES = {"audio": (1, 112, 112), "image": (1, 28, 28)}
+IN_MEMORY_BYTES = 1 << 30  # float32 size up to which splits are held as tensors
+
+
+def _files(root: Path, split: str) -> dict[str, Path]:
+    return {"audio": root / "audio" / f"{split}_data.npy",
+            "image": root / "image" / f"{split}_data.npy",
+            "labels": root / f"{split}_labels.npy"}
+
+
+def _rows(root: Path) -> dict[str, tuple[str, np.ndarray]]:
+    """Per split: the file split it is read from and the rows it takes."""
+    for split in ("train", "test"):
+        absent = [str(p) for p in _files(root, split).values() if not p.is_file()]
+        if absent:
+            raise missing_dataset("avmnist", root, why_missing(root, f"missing {absent[0]}"))
+    n_train = len(np.load(_files(root, "train")["labels"], mmap_mode="r"))
+    n_test = len(np.load(_files(root, "test")["labels"], mmap_mode="r"))
+    rows = {"train": ("train", np.arange(n_train)), "test": ("test", np.arange(n_test))}
+    if _files(root, "validation")["labels"].is_file():
+        n_val = len(np.load(_files(root, "validation")["labels"], mmap_mode="r"))
+        rows["validation"] = ("validation", np.arange(n_val))
+    else:
+        cut = n_train - max(1, round(n_train / 12))
+        rows["train"] = ("train", np.arange(cut))
+        rows["validation"] = ("train", np.arange(cut, n_train))
+    return rows
+
+
+def _split(
+    info: DatasetInfo, root: Path, split: str, source: str, rows: np.ndarray, in_memory: bool
+) -> MultimodalDataset:
+    files = _files(root, source)
+    labels = np.load(files["labels"]).astype(np.int64)
+    if not in_memory:
+        readers = {m: ScaledRows(files[m], SHAPES[m]) for m in SHAPES}
+        return MemmapDataset(info, split, rows, labels, readers, deterministic=True)
+    inputs = {}
+    for modality, shape in SHAPES.items():
+        data = np.load(files[modality], mmap_mode="r")[rows]
+        inputs[modality] = torch.from_numpy(data.astype(np.float32) / 255.0).reshape(-1, *shape)
+    return TensorMultimodalDataset(info, split, inputs, torch.from_numpy(labels[rows]))
+
+
+def load_avmnist(
+    root: str | os.PathLike[str] | None = None, *, in_memory: bool | None = None
+) -> DatasetSplits:
+    """AV-MNIST as train/validation/test, values in [0, 1].
+
+    ``in_memory``: hold every split as float32 tensors (fast slicing, no DataLoader); the
+    default does so when that takes at most 1 GiB (AV-MNIST-lite: ~0.5 GB) and memory-maps
+    the uint8 files otherwise (the 70k build, MultiBench's release).
+    """
+    path = resolve_root("avmnist", root)
+    rows = _rows(path)
+    meta = read_meta(path) or {}
+    if in_memory is None:
+        per_sample = 4 * sum(int(np.prod(s)) for s in SHAPES.values())
+        in_memory = per_sample * sum(len(r) for _, r in rows.values()) <= IN_MEMORY_BYTES
+    info = DatasetInfo(
+        name="avmnist",
+        modalities=tuple(ModalitySpec(m, s, "spectrogram" if m == "audio" else "image")
+                         for m, s in SHAPES.items()),
+        task="classification",
+        class_names=tuple(meta.get("class_names", [str(d) for d in range(10)])),
+        extra={"root": str(path), "params": meta.get("params", {})},
+    )
+    splits = {s: _split(info, path, s, *rows[s], in_memory=in_memory) for s in SPLITS}
+    return DatasetSplits(info=info, **splits)

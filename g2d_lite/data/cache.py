@@ -1,0 +1,254 @@
+"""Prepared-dataset caches: resumable sharded builds with atomic writes, memory-mapped reads.
+
+A build cuts its samples into shards. A finished shard is a folder of ``.npy`` files that appears
+in one atomic rename, so a killed build loses at most the shard in flight and a rerun skips every
+shard already there. When all shards exist they are concatenated into the final arrays, and
+``meta.json`` is written last: its presence (with the same identity) means the cache is complete.
+Nothing written holds a timestamp or an absolute path, so rebuilds are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from g2d_lite.atomic import atomic_write, atomic_write_bytes
+from g2d_lite.data.paths import missing_dataset
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+WORK_DIR = ".build"
+
+
+class BuildError(RuntimeError):
+    """A build cannot go on as asked; the message says what to pass or fix."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A sample left out of the cache, and why (reported in the summary and meta.json)."""
+
+    key: str
+    reason: str
+
+
+@dataclass
+class Shard:
+    """One shard's output: arrays whose first axis runs over samples, their keys, the skipped."""
+
+    arrays: dict[str, np.ndarray]
+    keys: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Canonical JSON (sorted keys, fixed indent): equal objects give equal bytes."""
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` made atomic (the .npy header holds no timestamp)."""
+    atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(array), allow_pickle=False))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, streamed (caches can be many GB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_meta(root: Path) -> dict[str, Any] | None:
+    """The cache's meta.json, or ``None`` while the cache is absent or unfinished."""
+    path = Path(root) / META_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def require_meta(name: str, root: Path) -> dict[str, Any]:
+    """meta.json of a complete cache, or a :class:`MissingDatasetError` naming the script."""
+    meta = read_meta(root)
+    if meta is None:
+        raise missing_dataset(name, Path(root), why_missing(Path(root), "no meta.json"))
+    return meta
+
+
+def why_missing(root: Path, otherwise: str) -> str:
+    """Why a cache cannot be read: an interrupted build (say so: rerunning resumes it) or else."""
+    if (root / WORK_DIR).is_dir():
+        return "an interrupted build is there: rerun the same command to resume it"
+    return otherwise
+
+
+def _normalised(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON, so identities compare equal across runs."""
+    return json.loads(json_bytes(obj))
+
+
+class ShardedBuild:
+    """A resumable build of one cache folder.
+
+    ``identity`` holds everything that decides the cache's bytes (recipe parameters, source
+    digests). A complete cache with the same identity is left alone; a complete or partial one
+    with another identity is an error unless ``force`` discards it. ``shard_size`` must also
+    match to resume, since it decides which samples each finished shard holds.
+    """
+
+    def __init__(
+        self, root: Path, identity: Mapping[str, Any], shard_size: int, force: bool = False
+    ) -> None:
+        self.root = Path(root)
+        self.identity = _normalised(dict(identity, format=FORMAT_VERSION))
+        self.work = self.root / WORK_DIR
+        self._written: list[str] = []
+        meta = read_meta(self.root)
+        if force:
+            self._discard(meta)
+            meta = None
+        self.complete = meta is not None and meta.get("identity") == self.identity
+        self.meta = meta if self.complete else None
+        if meta is not None and not self.complete:
+            raise BuildError(
+                f"{self.root} holds a cache built with other settings or sources; pass --force "
+                "to rebuild it, or choose another --out"
+            )
+        if self.complete:
+            shutil.rmtree(self.work, ignore_errors=True)  # left by a crash after meta.json
+            return
+        marker = self.work / "identity.json"
+        work = {"identity": self.identity, "shard_size": shard_size}
+        if marker.is_file() and (before := json.loads(marker.read_text())) != work:
+            hint = (
+                f"--shard-size {before['shard_size']}"
+                if before["identity"] == self.identity
+                else "the same options"
+            )
+            raise BuildError(
+                f"{self.work} holds an interrupted build with other settings; rerun with {hint} "
+                "to resume it, or pass --force to discard it"
+            )
+        atomic_write_bytes(marker, json_bytes(work))
+
+    def _discard(self, meta: dict[str, Any] | None) -> None:
+        """Remove what an earlier build wrote (only its own files: --out may hold others)."""
+        (self.root / META_FILE).unlink(missing_ok=True)
+        for name in (meta or {}).get("files", {}):
+            (self.root / name).unlink(missing_ok=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _shard_dir(self, index: int) -> Path:
+        return self.work / f"shard-{index:06d}"
+
+    def has_shard(self, index: int) -> bool:
+        """Whether shard ``index`` was finished by this or an earlier (interrupted) run."""
+        return self._shard_dir(index).is_dir()
+
+    def write_shard(self, index: int, shard: Shard) -> None:
+        """Write a shard's files into a temporary folder, then rename it into place."""
+        final = self._shard_dir(index)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name, array in shard.arrays.items():
+            atomic_save_npy(tmp / f"{name}.npy", array)
+        record = {"keys": shard.keys, "skipped": [vars(s) for s in shard.skipped]}
+        atomic_write_bytes(tmp / "shard.json", json_bytes(record))
+        os.replace(tmp, final)
+
+    def read_shard(self, index: int) -> Shard:
+        """A finished shard, its arrays memory-mapped."""
+        folder = self._shard_dir(index)
+        record = json.loads((folder / "shard.json").read_text())
+        arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(folder.glob("*.npy"))}
+        skipped = [Skipped(**s) for s in record["skipped"]]
+        return Shard(arrays=arrays, keys=record["keys"], skipped=skipped)
+
+    def consolidate(
+        self,
+        num_shards: int,
+        outputs: Mapping[str, str] | None = None,
+        convert: Callable[[str, np.ndarray], np.ndarray] | None = None,
+    ) -> Shard:
+        """Concatenate every shard's arrays, in shard order, into the cache's final files.
+
+        ``outputs`` maps a shard array name to its file (default ``<name>.npy``); ``convert``
+        maps each shard's piece before it is written (e.g. quantising with train statistics).
+        Returns all keys and skipped samples, in order.
+        """
+        shards = [self.read_shard(i) for i in range(num_shards)]
+        names = sorted({name for shard in shards for name in shard.arrays})
+        for name in names:
+            pieces = [s.arrays[name] for s in shards if name in s.arrays]
+            if convert is not None:
+                pieces = [convert(name, p) for p in pieces]
+            target = (outputs or {}).get(name, f"{name}.npy")
+            self._concatenate(target, pieces)
+        keys = [k for s in shards for k in s.keys]
+        skipped = [k for s in shards for k in s.skipped]
+        return Shard(arrays={}, keys=keys, skipped=skipped)
+
+    def _concatenate(self, relative: str, pieces: Sequence[np.ndarray]) -> None:
+        """Stream ``pieces`` into one .npy without holding them all in memory."""
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # memmap needs a real path
+        shape = (sum(len(p) for p in pieces), *pieces[0].shape[1:])
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=pieces[0].dtype, shape=shape)
+        start = 0
+        for piece in pieces:
+            out[start : start + len(piece)] = piece
+            start += len(piece)
+        out.flush()
+        del out
+        os.replace(tmp, path)
+        self._written.append(relative)
+
+    def save_array(self, relative: str, array: np.ndarray) -> None:
+        """Write one more final array (an index, a split) atomically."""
+        atomic_save_npy(self.root / relative, array)
+        self._written.append(relative)
+
+    def save_text(self, relative: str, text: str) -> None:
+        """Write one more final text file (an index listing) atomically."""
+        atomic_write_bytes(self.root / relative, text.encode())
+        self._written.append(relative)
+
+    def finish(self, meta: Mapping[str, Any]) -> dict[str, Any]:
+        """Write meta.json (with the identity and every file's size and SHA-256) last."""
+        paths = {name: self.root / name for name in sorted(set(self._written))}
+        files = {n: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for n, p in paths.items()}
+        full = _normalised(dict(meta, identity=self.identity, files=files))
+        atomic_write_bytes(self.root / META_FILE, json_bytes(full))
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.complete, self.meta = True, full
+        return full
+
+
+class LazyArray:
+    """A memory-mapped ``.npy`` opened on first use, and reopened (not copied) in each worker.
+
+    Pickling a ``np.memmap`` copies its data, so DataLoader workers started with ``spawn``
+    would each receive the whole array; this class sends only the path.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._array: np.ndarray | None = None
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return self._array
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_array": None}

@@ -1,0 +1,215 @@
+"""The shared build for audio + video caches (CREMA-D, AVE, Kinetics-Sounds, VGGSound).
+
+Every clip becomes one log-STFT (float16) and its 1-fps frames (uint8). Cache layout::
+
+    audio.npy         (N, F, T) float16  log(|STFT| + 1e-7)
+    frames.npy        (sum of frame counts, H, W, 3) uint8, clip after clip
+    frame_counts.npy  (N,) int64         frames stored per clip
+    labels.npy        (N,) int64
+    index.csv         row,key,label       the clip behind each row
+    splits/<scheme>_<split>.npy           row indices, split in train/validation/test
+    meta.json         recipe, sources, counts, skipped clips with reasons, file checksums
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from g2d_lite.data.audio import log_stft, loop_to_length, read_wav, resample
+from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped, file_sha256
+from g2d_lite.data.paths import resolve_root
+from g2d_lite.data.prepare.common import Summary, chunked, run_shards
+from g2d_lite.data.splits import stratified_split
+from g2d_lite.data.video import VIDEO_ERRORS, decode_audio, frames_at_1fps, segment_centres
+
+# A split scheme: split name -> cache rows.
+Scheme = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class AudioRecipe:
+    """Waveform -> fixed-length log-STFT."""
+
+    sample_rate: int
+    seconds: float
+    n_fft: int
+    hop: int
+
+    @property
+    def length(self) -> int:
+        return round(self.sample_rate * self.seconds)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_fft // 2 + 1, 1 + self.length // self.hop
+
+
+@dataclass(frozen=True)
+class ClipRecipe:
+    """How one clip is turned into cache rows."""
+
+    audio: AudioRecipe
+    frame_size: tuple[int, int]
+    frames_per_clip: int | None  # None keeps every 1-fps frame (CREMA-D)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One sample to build: a video, and a WAV file unless the soundtrack is read from video."""
+
+    key: str
+    label: int
+    video: Path
+    audio: Path | None = None
+    split: str = ""  # the dataset's own split for this clip, if it has one
+
+
+def spectrogram(wave: np.ndarray, rate: int, recipe: AudioRecipe) -> np.ndarray:
+    """The official front-end: resample, loop to length, clip to +-1, log-STFT; float16."""
+    wave = loop_to_length(resample(wave, rate, recipe.sample_rate), recipe.length)
+    wave = np.clip(wave, -1.0, 1.0)
+    return log_stft(torch.from_numpy(wave), recipe.n_fft, recipe.hop).numpy().astype(np.float16)
+
+
+class ClipError(Exception):
+    """A clip that cannot go into the cache; the message is the reason reported for it."""
+
+
+def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's spectrogram and frames, or a :class:`ClipError` saying what is wrong."""
+    try:
+        wave, rate = read_wav(clip.audio) if clip.audio else decode_audio(clip.video)
+    except VIDEO_ERRORS as error:
+        raise ClipError(f"unreadable audio: {type(error).__name__}: {error}") from error
+    try:
+        frames = frames_at_1fps(clip.video, recipe.frame_size)
+    except VIDEO_ERRORS as error:
+        raise ClipError(f"unreadable video: {type(error).__name__}: {error}") from error
+    wanted = recipe.frames_per_clip
+    if wanted is not None:
+        if len(frames) < wanted:
+            raise ClipError(f"too few frames: {len(frames)} at 1 fps, {wanted} needed")
+        frames = frames[segment_centres(len(frames), wanted)]
+    return spectrogram(wave, rate, recipe.audio), frames
+
+
+def process_clips(clips: Sequence[Clip], recipe: ClipRecipe) -> Shard:
+    """Decode one shard of clips; a clip that fails is recorded as skipped with its reason."""
+    specs, frames, counts, labels, keys, skipped = [], [], [], [], [], []
+    for clip in clips:
+        try:
+            spec, clip_frames = _clip_arrays(clip, recipe)
+        except ClipError as error:
+            skipped.append(Skipped(clip.key, str(error)))
+            continue
+        specs.append(spec)
+        frames.append(clip_frames)
+        counts.append(len(clip_frames))
+        labels.append(clip.label)
+        keys.append(clip.key)
+    height, width = recipe.frame_size
+    arrays = {
+        "audio": np.stack(specs) if specs else np.zeros((0, *recipe.audio.shape), np.float16),
+        "frames": np.concatenate(frames) if frames else np.zeros((0, height, width, 3), np.uint8),
+        "frame_counts": np.asarray(counts, dtype=np.int64),
+        "labels": np.asarray(labels, dtype=np.int64),
+    }
+    return Shard(arrays=arrays, keys=keys, skipped=skipped)
+
+
+def listing_digest(clips: Sequence[Clip]) -> str:
+    """A cheap fingerprint of the inputs: every clip's key, label, split, file names and sizes.
+
+    Hashing every video would take longer than decoding them on large sets; sizes catch a
+    replaced or re-downloaded file, which is what would make a resumed build inconsistent.
+    """
+    digest = hashlib.sha256()
+    for clip in clips:
+        files = [p for p in (clip.video, clip.audio) if p is not None]
+        sizes = ",".join(f"{p.name}:{p.stat().st_size}" for p in files)
+        digest.update(f"{clip.key}\t{clip.label}\t{clip.split}\t{sizes}\n".encode())
+    return digest.hexdigest()
+
+
+def carve_validation(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> Scheme:
+    """Split ``rows`` into train and validation, stratified by label and seeded."""
+    validation, train = stratified_split(labels[rows], [fraction], seed)
+    return {"train": rows[train], "validation": rows[validation]}
+
+
+def annotation_sources(files: Sequence[Path]) -> dict[str, str]:
+    """SHA-256 of each annotation/split file, by file name, for meta.json."""
+    return {path.name: file_sha256(path) for path in files}
+
+
+@dataclass(frozen=True)
+class AVBuild:
+    """Everything dataset-specific that the shared build needs."""
+
+    name: str
+    class_names: tuple[str, ...]
+    recipe: ClipRecipe
+    clips: list[Clip]
+    listing_skipped: list[Skipped]  # found while listing (missing files, bad names)
+    params: dict[str, Any]  # dataset options that change the cache (beyond the recipe)
+    sources: dict[str, Any]  # annotation checksums, licence, attribution
+    schemes: Callable[[list[str], np.ndarray], tuple[dict[str, Scheme], list[str]]]
+    split_hints: Mapping[str, str] | None = None  # why a scheme is absent, and how to add it
+
+
+def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
+    """Build (or resume, or confirm) an audio + video cache and return its summary."""
+    if not spec.clips:
+        raise BuildError(f"{spec.name}: no clips to build from (see the skipped list: "
+                         f"{[vars(s) for s in spec.listing_skipped[:5]]})")
+    root = resolve_root(spec.name, args.out)
+    params = dict(spec.params, recipe=asdict(spec.recipe))
+    identity = {"dataset": spec.name, "params": params,
+                "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips))}
+    build = ShardedBuild(root, identity, args.shard_size, force=args.force)
+    if build.complete:
+        return Summary(spec.name, root, build.meta, seconds=0.0)
+    chunks = chunked(spec.clips, args.shard_size)
+    work = partial(process_clips, recipe=spec.recipe)
+    counts = run_shards(build, chunks, work, desc=spec.name, progress=not args.no_progress,
+                        workers=args.workers)
+    result = build.consolidate(len(chunks))
+    labels = np.load(root / "labels.npy")
+    index = io.StringIO()
+    writer = csv.writer(index, lineterminator="\n")  # quotes class names holding commas
+    writer.writerow(["row", "key", "label"])
+    writer.writerows([row, key, spec.class_names[label]]
+                     for row, (key, label) in enumerate(zip(result.keys, labels, strict=True)))
+    build.save_text("index.csv", index.getvalue())
+    schemes, notes = spec.schemes(result.keys, labels)
+    for scheme, splits in schemes.items():
+        for split, rows in splits.items():
+            build.save_array(f"splits/{scheme}_{split}.npy", np.sort(rows).astype(np.int64))
+    skipped = spec.listing_skipped + result.skipped
+    meta = build.finish({
+        "dataset": spec.name,
+        "params": params,
+        "sources": identity["sources"],
+        "class_names": list(spec.class_names),
+        "audio_shape": list(spec.recipe.audio.shape),
+        "samples": len(result.keys),
+        "skipped": [vars(s) for s in skipped],
+        "split_schemes": sorted(schemes),
+        "split_hints": dict(spec.split_hints or {}),
+        "splits": {f"{scheme}": {s: len(r) for s, r in splits.items()}
+                   for scheme, splits in schemes.items()},
+        "notes": notes,
+    })
+    return Summary(spec.name, root, meta, seconds=0.0, shards=counts, notes=notes)
+

@@ -1,0 +1,359 @@
+"""Build AV-MNIST-lite: MNIST digits paired with noisy spoken digits (FSDD), in G2D's layout.
+
+The recipe (reference/data.md section 5) reproduces the published AV-MNIST imbalance from data
+anyone may download: images keep only ``--image-energy`` of their PCA energy (fit on train), and
+audio comes from speakers never heard in training, under noise. Cache layout, as the official
+AVMNIST loader reads it, plus a validation split::
+
+    image/{train,validation,test}_data.npy   (N, 784) uint8
+    audio/{train,validation,test}_data.npy   (N, 112, 112) uint8, log-STFT scaled with train min/max
+    {train,validation,test}_labels.npy       (N,) int64
+    pairing/{split}_image.npy                index into the MNIST file the split came from
+    pairing/{split}_audio.npy                line number in recordings.txt (the FSDD file)
+    recordings.txt, meta.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from g2d_lite.data.audio import centre_to_length, log_stft, loop_to_length, noise_at_snr
+from g2d_lite.data.base import SPLITS
+from g2d_lite.data.cache import BuildError, Shard, ShardedBuild
+from g2d_lite.data.paths import resolve_root
+from g2d_lite.data.prepare.common import (
+    Summary,
+    add_common_arguments,
+    chunked,
+    run_main,
+    run_shards,
+)
+from g2d_lite.data.prepare.mnist_fsdd import (
+    FSDD_URL,
+    LICENCES,
+    MNIST_URL,
+    PINS,
+    TEST_FILES,
+    TRAIN_FILES,
+    Recording,
+    download_sources,
+    read_fsdd,
+    read_mnist,
+)
+from g2d_lite.data.splits import stratified_split
+
+CLIP = 8000  # 1 s window at FSDD's 8 kHz
+N_FFT, HOP, SIDE = 222, 71, 112  # 112 frequency bins; 113 frames, the first 112 kept
+SPLIT_CODE = {"train": 0, "validation": 1, "test": 2}
+
+DESCRIPTION = """\
+Build AV-MNIST-lite: MNIST images paired with spoken digits from the Free Spoken Digit Dataset.
+
+Sources (either --download, or local copies with --mnist-dir and --fsdd-dir):
+  MNIST (LeCun, Cortes, Burges): IDX .gz files; the 60k training set is used when present,
+  else the 10k test set is split 8,000 / 2,000 (--test-fraction).
+  FSDD v1.0.10 (CC BY-SA 4.0): 3,000 WAVs, 6 speakers x 10 digits x 50 takes, 8 kHz.
+Recipe (reference/data.md section 5): image PCA keeping --image-energy of the variance (fit
+on train); audio split by speaker (--test-speakers held out); white or babble noise at
+--snr-db; 1 s at 8 kHz; log-STFT (n_fft 222, hop 71) -> 112 x 112, scaled to uint8 with the
+train min/max; each image paired with a recording of the same digit from its split's speakers,
+cycling through a seeded permutation (stored as index arrays). Validation: --val-fraction of
+the train images, paired with --val-speakers' recordings (default nicolas), so validation is
+speaker-disjoint like test; with --val-speakers '' it uses held-out takes of the train speakers
+instead (then validation audio accuracy overstates test accuracy about twofold).
+"""
+
+
+def speaker_splits(
+    recordings: Sequence[Recording], args: argparse.Namespace
+) -> dict[str, np.ndarray]:
+    """Recording indices per split: test speakers held out; validation speakers or takes."""
+    speakers = sorted({r.speaker for r in recordings})
+    named = set(args.test_speakers) | set(args.val_speakers)
+    if not named <= set(speakers):
+        raise BuildError(f"unknown speakers {sorted(named - set(speakers))}; FSDD has {speakers}")
+    if set(args.test_speakers) & set(args.val_speakers):
+        raise BuildError("--test-speakers and --val-speakers must not overlap")
+    who = np.asarray([r.speaker for r in recordings])
+    test = np.flatnonzero(np.isin(who, args.test_speakers))
+    if args.val_speakers:
+        validation = np.flatnonzero(np.isin(who, args.val_speakers))
+        train = np.flatnonzero(~np.isin(who, args.test_speakers + args.val_speakers))
+    else:
+        rest = np.flatnonzero(~np.isin(who, args.test_speakers))
+        digits = [recordings[i].digit for i in rest]  # by digit: every digit gets takes
+        held, kept = stratified_split(digits, [args.val_fraction], args.seed)
+        validation, train = rest[held], rest[kept]
+    return {"train": train, "validation": validation, "test": test}
+
+
+def image_splits(
+    mnist: dict[str, np.ndarray], args: argparse.Namespace
+) -> dict[str, tuple[str, np.ndarray]]:
+    """Per split: which MNIST file its images come from, and the indices into it."""
+
+    def kept(file: str) -> np.ndarray:  # --subset: a stratified share of each file
+        labels = mnist[f"{file}-labels-idx1-ubyte"]
+        if args.subset >= 1.0:
+            return np.arange(len(labels))
+        return stratified_split(labels, [args.subset], args.seed)[0]
+
+    if "train-labels-idx1-ubyte" in mnist:
+        pool_file, pool, test = "train", kept("train"), ("t10k", kept("t10k"))
+    else:
+        rows = kept("t10k")
+        test_part, pool_part = stratified_split(
+            mnist["t10k-labels-idx1-ubyte"][rows], [args.test_fraction], args.seed)
+        pool_file, pool, test = "t10k", rows[pool_part], ("t10k", rows[test_part])
+    labels = mnist[f"{pool_file}-labels-idx1-ubyte"][pool]
+    validation, train = stratified_split(labels, [args.val_fraction], args.seed)
+    return {"train": (pool_file, pool[train]), "validation": (pool_file, pool[validation]),
+            "test": test}
+
+
+def pca_degrade(
+    train: np.ndarray, splits: dict[str, np.ndarray], energy: float
+) -> tuple[dict[str, np.ndarray], int, float]:
+    """Images rebuilt from the top principal components holding ``energy`` of the variance.
+
+    The PCA is fit on ``train`` only. Returns the degraded uint8 images per split, the number
+    of components and the variance share they keep (``energy >= 1`` keeps the images as they
+    are).
+    """
+    if energy >= 1.0:
+        return splits, train.shape[1], 1.0
+    x = torch.from_numpy(train.astype(np.float64))
+    mean = x.mean(dim=0)
+    centred = x - mean
+    values, vectors = torch.linalg.eigh(centred.T @ centred / max(len(x) - 1, 1))
+    values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
+    ratio = torch.cumsum(values, 0) / values.sum()
+    k = int(torch.searchsorted(ratio, torch.tensor(energy, dtype=ratio.dtype))) + 1
+    basis = vectors[:, :k]
+
+    def rebuild(images: np.ndarray) -> np.ndarray:
+        z = torch.from_numpy(images.astype(np.float64)) - mean
+        return (z @ basis @ basis.T + mean).round().clamp(0, 255).to(torch.uint8).numpy()
+
+    return {s: rebuild(v) for s, v in splits.items()}, k, float(ratio[k - 1])
+
+
+def pair_recordings(
+    labels: np.ndarray, pool: np.ndarray, recordings: Sequence[Recording], split: str, seed: int
+) -> np.ndarray:
+    """For each image, a recording of the same digit from ``pool``, cycling a seeded order."""
+    digits = np.asarray([recordings[i].digit for i in pool], dtype=np.int64)
+    paired = np.zeros(len(labels), dtype=np.int64)
+    for digit in range(10):
+        images = np.flatnonzero(labels == digit)
+        candidates = pool[digits == digit]
+        if len(images) and not len(candidates):
+            raise BuildError(f"no usable FSDD recording of digit {digit} for the {split} split")
+        if len(images):
+            rng = np.random.default_rng([seed, SPLIT_CODE[split], digit])
+            order = candidates[rng.permutation(len(candidates))]
+            paired[images] = order[np.arange(len(images)) % len(order)]
+    return paired
+
+
+@dataclass(frozen=True)
+class AudioPlan:
+    """What the spectrogram shards need: the recordings, their pairing, the noise recipe."""
+
+    recordings: tuple[Recording, ...]
+    paired: dict[str, np.ndarray]  # split -> recording index per sample
+    pools: dict[str, np.ndarray]  # split -> recordings of that split (babble sources)
+    snr_db: float
+    noise: str
+    seed: int
+
+
+def noisy_clip(plan: AudioPlan, split: str, index: int) -> np.ndarray:
+    """Sample ``index`` of ``split``: its recording in a 1 s window plus seeded noise."""
+    clean = plan.recordings[plan.paired[split][index]].wave
+    window = centre_to_length(clean, CLIP)
+    if np.isinf(plan.snr_db):
+        return window
+    rng = np.random.default_rng([plan.seed, SPLIT_CODE[split], index])
+    if plan.noise == "white":
+        noise = rng.standard_normal(CLIP).astype(np.float32)
+    else:  # babble: three utterances drawn from the split, looped and randomly shifted
+        picks = rng.choice(plan.pools[split], size=3)
+        noise = sum(np.roll(loop_to_length(plan.recordings[i].wave, CLIP), rng.integers(CLIP))
+                    for i in picks)
+    return window + noise_at_snr(clean, noise, plan.snr_db)
+
+
+def spectrogram_shard(samples: Sequence[tuple[str, int]], plan: AudioPlan) -> Shard:
+    """Log-STFTs (float16, quantised later with train statistics) of one shard's samples."""
+    split = samples[0][0]
+    waves = torch.from_numpy(np.stack([noisy_clip(plan, s, i) for s, i in samples]))
+    specs = log_stft(waves, N_FFT, HOP, eps=1e-6)[..., :SIDE].numpy().astype(np.float16)
+    return Shard(arrays={f"audio_{split}": specs}, keys=[f"{s}/{i}" for s, i in samples])
+
+
+def quantise(name: str, spec: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Log-spectrogram values mapped to 0..255 with the train split's min and max."""
+    scaled = (np.asarray(spec, dtype=np.float32) - low) / max(high - low, 1e-12) * 255.0
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def train_range(
+    build: ShardedBuild, chunks: Sequence[Sequence[tuple[str, int]]]
+) -> tuple[float, float]:
+    """Min and max of the train split's log-spectrograms, read back from the shards."""
+    train = [build.read_shard(i).arrays["audio_train"] for i, c in enumerate(chunks)
+             if c[0][0] == "train"]
+    return min(float(a.min()) for a in train), max(float(a.max()) for a in train)
+
+
+def _speaker_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prepare_avmnist.py", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_argument_group("sources")
+    source.add_argument("--mnist-dir", type=Path,
+                        help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
+                        "(and, optionally, the train-*.gz files)")
+    source.add_argument("--fsdd-dir", type=Path, help="FSDD's recordings/ folder of .wav files")
+    source.add_argument("--download", action="store_true",
+                        help="download MNIST and FSDD v1.0.10 and check their checksums")
+    source.add_argument("--mnist-url", default=MNIST_URL,
+                        help="MNIST base URL (default: %(default)s)")
+    source.add_argument("--fsdd-url", default=FSDD_URL,
+                        help="FSDD archive URL (default: %(default)s)")
+    source.add_argument("--download-dir", type=Path, default=None,
+                        help="where downloads go (default: _downloads/avmnist beside the cache)")
+    source.add_argument("--expect", action="append", default=[], metavar="NAME=SHA256",
+                        help=f"accept another SHA-256 for a download; NAME in {sorted(PINS)}")
+    source.add_argument("--no-mnist-train", action="store_true",
+                        help="ignore (do not download) MNIST's 60k training set: build the "
+                        "calibrated lite version from the 10k test digits")
+    recipe = p.add_argument_group("recipe")
+    recipe.add_argument("--image-energy", type=float, default=0.25,
+                        help="share of PCA variance the images keep (1 = clean; "
+                        "default: %(default)s)")
+    recipe.add_argument("--test-speakers", type=_speaker_list, default=["theo", "yweweler"],
+                        help="comma-separated FSDD speakers held out for test "
+                        "(default: theo,yweweler)")
+    recipe.add_argument("--val-speakers", type=_speaker_list, default=["nicolas"],
+                        help="comma-separated speakers held out for validation (default: "
+                        "nicolas); pass '' to hold out --val-fraction of the train speakers' "
+                        "takes instead")
+    recipe.add_argument("--val-fraction", type=float, default=0.1,
+                        help="validation share of the train images and takes "
+                        "(default: %(default)s)")
+    recipe.add_argument("--test-fraction", type=float, default=0.2,
+                        help="test share of the 10k MNIST test digits when the training set is "
+                        "absent (default: %(default)s, i.e. 8,000 / 2,000)")
+    recipe.add_argument("--snr-db", type=float, default=0.0,
+                        help="signal-to-noise ratio of the added noise in dB; inf = clean "
+                        "(default: %(default)s)")
+    recipe.add_argument("--noise", choices=("white", "babble"), default="white",
+                        help="white Gaussian noise, or babble of other FSDD utterances")
+    recipe.add_argument("--seed", type=int, default=0, help="seed of splits, pairing and noise")
+    recipe.add_argument("--subset", type=float, default=1.0,
+                        help="use this stratified share of the MNIST images, for quick tests and "
+                        "demos (default: %(default)s, all)")
+    add_common_arguments(p, "avmnist", shard_size=500)
+    return p
+
+
+def _local_sources(args: argparse.Namespace) -> tuple[Path, Path]:
+    if args.mnist_dir is None or args.fsdd_dir is None:
+        raise BuildError("pass --download, or both --mnist-dir (the folder with "
+                         "t10k-images-idx3-ubyte.gz) and --fsdd-dir (FSDD's recordings/ folder)")
+    for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
+        if not folder.is_dir():
+            raise BuildError(f"{flag} folder not found: {folder}")
+    return args.mnist_dir, args.fsdd_dir
+
+
+def build(args: argparse.Namespace) -> Summary:
+    """Read (or download) the sources, then build or resume the cache."""
+    if args.download:
+        default = resolve_root("avmnist", args.out).parent / "_downloads" / "avmnist"
+        mnist_dir, fsdd_dir, urls = download_sources(
+            args.download_dir or default, args.mnist_url, args.fsdd_url,
+            with_train=not args.no_mnist_train, expect=args.expect, progress=not args.no_progress)
+    else:
+        (mnist_dir, fsdd_dir), urls = _local_sources(args), {}
+    absent = [f"{n}.gz" for n in TEST_FILES if not (mnist_dir / f"{n}.gz").is_file()]
+    if absent:
+        raise BuildError(f"--mnist-dir {mnist_dir} lacks {absent}")
+    use_train = not args.no_mnist_train and all((mnist_dir / f"{n}.gz").is_file()
+                                                 for n in TRAIN_FILES)
+    mnist, sources = {}, {}
+    for name in TEST_FILES + (TRAIN_FILES if use_train else ()):
+        mnist[name], sources[name] = read_mnist(mnist_dir, name)
+    recordings, skipped, fsdd = read_fsdd(fsdd_dir)
+    params = {name: getattr(args, name) for name in (
+        "image_energy", "test_speakers", "val_speakers", "val_fraction", "test_fraction",
+        "snr_db", "noise", "seed", "subset")}
+    params["mnist_train"] = use_train
+    params["snr_db"] = None if np.isinf(args.snr_db) else args.snr_db  # JSON has no inf
+    root = resolve_root("avmnist", args.out)
+    identity = {"dataset": "avmnist", "params": params,
+                "sources": {"mnist": sources, "fsdd": fsdd}}
+    cache = ShardedBuild(root, identity, args.shard_size, force=args.force)
+    if cache.complete:
+        return Summary("avmnist", root, cache.meta, seconds=0.0)
+
+    picked = image_splits(mnist, args)
+    raw = {s: mnist[f"{f}-images-idx3-ubyte"][i].reshape(len(i), -1)
+           for s, (f, i) in picked.items()}
+    labels = {s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64)
+              for s, (f, i) in picked.items()}
+    empty = [s for s in SPLITS if len(labels[s]) == 0]
+    if empty:
+        raise BuildError(f"too few MNIST images for the {empty} split(s); raise the fractions")
+    images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
+    pools = speaker_splits(recordings, args)
+    paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
+    plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)
+    chunks = [c for s in SPLITS
+              for c in chunked([(s, i) for i in range(len(labels[s]))], args.shard_size)]
+    counts = run_shards(cache, chunks, partial(spectrogram_shard, plan=plan), desc="avmnist",
+                        progress=not args.no_progress)
+    low, high = train_range(cache, chunks)
+    cache.consolidate(len(chunks), outputs={f"audio_{s}": f"audio/{s}_data.npy" for s in SPLITS},
+                      convert=partial(quantise, low=low, high=high))
+    for s in SPLITS:
+        cache.save_array(f"image/{s}_data.npy", images[s])
+        cache.save_array(f"{s}_labels.npy", labels[s])
+        cache.save_array(f"pairing/{s}_image.npy", picked[s][1].astype(np.int64))
+        cache.save_array(f"pairing/{s}_audio.npy", paired[s])
+    cache.save_text("recordings.txt", "".join(f"{r.name}\n" for r in recordings))
+    speakers = {s: sorted({recordings[i].speaker for i in pools[s]}) for s in SPLITS}
+    meta = cache.finish({
+        "dataset": "avmnist",
+        "params": params,
+        "sources": identity["sources"],
+        "downloaded_from": urls,
+        "licences": LICENCES,
+        "class_names": [str(d) for d in range(10)],
+        "samples": sum(len(v) for v in labels.values()),
+        "splits": {s: len(labels[s]) for s in SPLITS},
+        "skipped": [vars(s) for s in skipped],
+        "image": {"source_file": {s: picked[s][0] for s in SPLITS},
+                  "pca_components": components, "variance_kept": kept},
+        "audio": {"log_min": low, "log_max": high, "speakers": speakers,
+                  "validation": "held-out speakers" if args.val_speakers else
+                  f"{args.val_fraction:.0%} of the train speakers' takes, held out"},
+    })
+    return Summary("avmnist", root, meta, seconds=0.0, shards=counts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point (``data_scripts/prepare_avmnist.py``)."""
+    return run_main(parser(), build, argv)

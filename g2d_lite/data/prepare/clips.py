@@ -1,0 +1,294 @@
+"""Build AVE, Kinetics-Sounds or VGGSound caches from a folder of clips and the label lists.
+
+One path for all three: every clip (any container FFmpeg reads, with a soundtrack) gives a 10 s
+log-STFT of its audio and 3 frames picked at segment centres among its 1-fps frames. Only the
+label lists differ, and each dataset's own annotation format is read as published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from g2d_lite.data.base import SPLITS
+from g2d_lite.data.cache import BuildError, Skipped
+from g2d_lite.data.prepare.avcache import (
+    AudioRecipe,
+    AVBuild,
+    Clip,
+    ClipRecipe,
+    Scheme,
+    annotation_sources,
+    build_av_cache,
+    carve_validation,
+)
+from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
+
+# G2D's VGGSound front-end, used for all three (G2D has no AVE or KS loader): 16 kHz, n_fft 256,
+# hop 128. 10 s are stored (129 x 1251); loaders show a 5 s window (129 x 626).
+AUDIO = AudioRecipe(sample_rate=16000, seconds=10.0, n_fft=256, hop=128)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
+# The 31-class version peers use; my_train.txt / my_test.txt label indices point into it.
+KS_CLASSES = (
+    "blowing_nose", "blowing_out_candles", "bowling", "chopping_wood", "dribbling_basketball",
+    "laughing", "mowing_lawn", "playing_accordion", "playing_bagpipes", "playing_bass_guitar",
+    "playing_clarinet", "playing_drums", "playing_guitar", "playing_harmonica",
+    "playing_keyboard", "playing_organ", "playing_piano", "playing_saxophone",
+    "playing_trombone", "playing_trumpet", "playing_violin", "playing_xylophone",
+    "ripping_paper", "shoveling_snow", "shuffling_cards", "singing", "stomping_grapes",
+    "tap_dancing", "tapping_guitar", "tapping_pen", "tickling",
+)
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "validation", "valid": "validation",
+               "validation": "validation", "test": "test", "testing": "test"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One annotated clip: its key, class name, split, and file names it may have."""
+
+    key: str
+    label: str
+    split: str
+    stems: tuple[str, ...]
+
+
+Rows = tuple[list[Row], list[Skipped]]
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    text = path.read_text(encoding="utf-8-sig")
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def ave_rows(folder: Path) -> Rows:
+    """AVE's trainSet.txt / valSet.txt / testSet.txt: ``Category&VideoID&Quality&Start&End``."""
+    rows, bad = [], []
+    for split, name in (("train", "trainSet.txt"), ("validation", "valSet.txt"),
+                        ("test", "testSet.txt")):
+        for n, line in _lines(folder / name):
+            fields = line.split("&")
+            if len(fields) >= 2 and fields[1] == "VideoID":
+                continue  # header line
+            if len(fields) < 2 or not fields[1]:
+                bad.append(Skipped(f"{name}:{n}", f"bad annotation line: {line[:80]!r}"))
+                continue
+            rows.append(Row(fields[1], fields[0], split, (fields[1],)))
+    return rows, bad
+
+
+def kinetics_sounds_rows(folder: Path) -> Rows:
+    """OGM-GE's my_train.txt / my_test.txt: ``<youtube id>_<start>,<duration>,<class index>``."""
+    rows, bad = [], []
+    for split, name in (("train", "my_train.txt"), ("test", "my_test.txt")):
+        for n, line in _lines(folder / name):
+            fields = line.split(",")
+            try:
+                clip, duration, label = fields[0], int(fields[1]), KS_CLASSES[int(fields[2])]
+            except (IndexError, ValueError):
+                bad.append(Skipped(f"{name}:{n}", f"bad annotation line: {line[:80]!r}"))
+                continue
+            youtube_id, _, start = clip.rpartition("_")
+            stems = (clip,)
+            if start.isdigit():  # the Kinetics release names clips <id>_<start>_<end> (6 digits)
+                stems += (f"{youtube_id}_{int(start):06d}_{int(start) + duration:06d}",)
+            rows.append(Row(clip, label, split, stems))
+    return rows, bad
+
+
+def vggsound_rows(folder: Path) -> Rows:
+    """vggsound.csv: ``youtube_id,start_seconds,label,split`` (a header row is optional)."""
+    rows, bad = [], []
+    with open(folder / "vggsound.csv", newline="", encoding="utf-8-sig") as f:
+        for n, fields in enumerate(csv.reader(f), 1):
+            if len(fields) >= 4 and not fields[1].strip().isdigit() and n == 1:
+                continue  # header
+            if len(fields) < 4 or not fields[1].strip().isdigit():
+                bad.append(Skipped(f"vggsound.csv:{n}", f"bad annotation line: {fields!r:.80}"))
+                continue
+            youtube_id, start = fields[0].strip(), int(fields[1])
+            key = f"{youtube_id}_{start:06d}"
+            stems = (key, f"{youtube_id}_{start}", f"{key}_{start + 10:06d}")
+            rows.append(Row(key, fields[2].strip(), fields[3].strip(), stems))
+    return rows, bad
+
+
+def csv_rows(path: Path) -> Rows:
+    """A generic list: CSV with a ``clip,label,split`` header; clip is the file name stem."""
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"clip", "label", "split"} <= set(reader.fieldnames):
+            raise BuildError(f"{path} must be a CSV with a header clip,label,split")
+        for record in reader:
+            clip = record["clip"].strip()
+            rows.append(Row(clip, record["label"].strip(), record["split"].strip(), (clip,)))
+    return rows, []
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A dataset's annotation files, their parser, class list and provenance."""
+
+    files: tuple[str, ...]
+    parse: Callable[[Path], Rows]
+    classes: tuple[str, ...] | None  # None: sorted class names found in the annotations
+    about: str
+
+
+FORMATS = {
+    "ave": DatasetFormat(
+        ("trainSet.txt", "valSet.txt", "testSet.txt"), ave_rows, None,
+        "AVE (Tian et al., ECCV 2018): 4,143 ten-second YouTube clips, 28 event classes, "
+        "official split 3,339 / 402 / 402 (trainSet/valSet/testSet.txt). Download the "
+        "AVE_Dataset zip linked from github.com/YapengTian/AVE-ECCV18 (videos in AVE/); "
+        "no licence is stated (YouTube-derived). Classes: the 28 category names, sorted "
+        "(as OGM-GE)."),
+    "kinetics_sounds": DatasetFormat(
+        ("my_train.txt", "my_test.txt"), kinetics_sounds_rows, KS_CLASSES,
+        "Kinetics-Sounds: a sound-relevant 31-class subset of Kinetics-400; clip lists "
+        "my_train.txt (14,799) / my_test.txt (2,597) from github.com/GeWu-Lab/OGM-GE_CVPR2022 "
+        "(data/KineticSound), class index -> name in the order of BML's KS.json (alphabetical). "
+        "Videos from github.com/cvdfoundation/kinetics-dataset (annotations CC BY 4.0, videos "
+        "YouTube). Validation is carved from train."),
+    "vggsound": DatasetFormat(
+        ("vggsound.csv",), vggsound_rows, None,
+        "VGGSound (Chen et al., ICASSP 2020): ~200k ten-second YouTube clips, 309 classes; "
+        "vggsound.csv (youtube_id,start,label,split; train/test) from "
+        "www.robots.ox.ac.uk/~vgg/data/vggsound/ (annotations CC BY 4.0). Clips named "
+        "<youtube_id>_<start, 6 digits>.mp4. Classes sorted by name. Validation is carved "
+        "from train."),
+}
+
+DESCRIPTION = """\
+Build an AVE, Kinetics-Sounds or VGGSound cache: audio log-STFT + video frames.
+
+Every clip's soundtrack is decoded (PyAV), resampled to 16 kHz, tiled to 10 s, clipped to +-1
+and turned into log(|STFT| + 1e-7) with n_fft 256, hop 128 (129 x 1251, float16; loaders show
+5 s windows, 129 x 626, as G2D's VGGSound loader). Frames are taken at 1 fps and
+--frames-per-clip of them kept at segment centres, resized to --frame-size (uint8).
+--root is searched recursively for clips; --annotations holds the dataset's own label files.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    epilog = "datasets:\n" + "\n".join(
+        textwrap.fill(f"{name}: {fmt.about} Annotation files: {', '.join(fmt.files)}.",
+                      width=92, initial_indent="  ", subsequent_indent="    ",
+                      break_on_hyphens=False)
+        for name, fmt in FORMATS.items())
+    p = argparse.ArgumentParser(prog="prepare_clips.py", description=DESCRIPTION, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, choices=sorted(FORMATS))
+    p.add_argument("--root", type=Path, required=True,
+                   help="folder of clips, searched recursively (AVE: the AVE_Dataset folder)")
+    p.add_argument("--annotations", type=Path, default=None,
+                   help="folder with the dataset's annotation files (default: --root)")
+    p.add_argument("--labels", type=Path, default=None,
+                   help="use this CSV (header clip,label,split) instead of the annotation files")
+    p.add_argument("--frames-per-clip", type=int, default=3, help="frames kept per clip")
+    p.add_argument("--frame-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"),
+                   help="stored frame size (default: 224 224)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="validation share carved from train when the dataset has no validation "
+                   "split (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation draw")
+    add_common_arguments(p, "<dataset>", shard_size=32, parallel=True)
+    return p
+
+
+def video_index(root: Path) -> dict[str, Path]:
+    """Every video file under ``root`` by file-name stem (the first in sorted order wins)."""
+    index: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+            index.setdefault(path.stem, path)
+    return index
+
+
+def clips_from_rows(
+    rows: Sequence[Row], classes: Sequence[str], videos: dict[str, Path]
+) -> tuple[list[Clip], list[Skipped]]:
+    """Rows matched to video files; duplicates, unknown splits and missing files reported."""
+    by_key: dict[str, list[Row]] = {}
+    for row in rows:
+        by_key.setdefault(row.key, []).append(row)
+    class_index = {name: i for i, name in enumerate(classes)}
+    clips, skipped = [], []
+    for key in sorted(by_key):
+        found = by_key[key]
+        row = found[0]
+        split = SPLIT_NAMES.get(row.split.lower())
+        path = next((videos[s] for s in row.stems if s in videos), None)
+        if len({(r.label, r.split) for r in found}) > 1:
+            labels = sorted({f"{r.label}/{r.split}" for r in found})
+            skipped.append(Skipped(key, f"conflicting annotations: {labels}"))
+        elif split is None:
+            skipped.append(Skipped(key, f"unknown split: {row.split!r}"))
+        elif row.label not in class_index:
+            skipped.append(Skipped(key, f"unknown class: {row.label!r}"))
+        elif path is None:
+            skipped.append(Skipped(key, f"missing video: no file named {' or '.join(row.stems)}"))
+        else:
+            clips.append(Clip(key=key, label=class_index[row.label], video=path, split=split))
+    return clips, skipped
+
+
+def official_scheme(
+    keys: Sequence[str], labels: np.ndarray, split_of: dict[str, str], fraction: float, seed: int
+) -> tuple[Scheme, list[str]]:
+    """The dataset's own split; validation carved from train when it has none."""
+    rows = {s: np.asarray([i for i, k in enumerate(keys) if split_of[k] == s], np.int64)
+            for s in SPLITS}
+    notes = []
+    if len(rows["validation"]) == 0:
+        rows.update(carve_validation(rows["train"], labels, fraction, seed))
+        notes.append(f"validation: {fraction:.0%} of train, stratified by class (seed {seed})")
+    return rows, notes
+
+
+def build(args: argparse.Namespace) -> Summary:
+    """Read the label lists, match clips, then build or resume the cache."""
+    fmt = FORMATS[args.dataset]
+    if not args.root.is_dir():
+        raise BuildError(f"{args.dataset}: clip folder not found: {args.root}; pass --root the "
+                         "folder holding the dataset's videos")
+    folder = args.annotations or args.root
+    files = [args.labels] if args.labels else [folder / name for name in fmt.files]
+    absent = [str(p) for p in files if not p.is_file()]
+    if absent:
+        raise BuildError(f"{args.dataset}: annotation files not found: {absent}; pass "
+                         f"--annotations the folder holding {', '.join(fmt.files)} (or --labels "
+                         "a CSV with clip,label,split)")
+    rows, bad = csv_rows(args.labels) if args.labels else fmt.parse(folder)
+    classes = fmt.classes if fmt.classes and not args.labels else sorted({r.label for r in rows})
+    clips, skipped = clips_from_rows(rows, classes, video_index(args.root))
+    split_of = {clip.key: clip.split for clip in clips}
+
+    def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
+        official, notes = official_scheme(keys, labels, split_of, args.val_fraction, args.seed)
+        return {"official": official}, notes
+
+    if args.frames_per_clip < 1:
+        raise BuildError(f"--frames-per-clip must be at least 1, got {args.frames_per_clip}")
+    spec = AVBuild(
+        name=args.dataset,
+        class_names=tuple(classes),
+        recipe=ClipRecipe(AUDIO, tuple(args.frame_size), frames_per_clip=args.frames_per_clip),
+        clips=clips,
+        listing_skipped=bad + skipped,
+        params={"val_fraction": args.val_fraction, "seed": args.seed},
+        sources={"annotations": annotation_sources(files), "about": fmt.about},
+        schemes=schemes,
+    )
+    return build_av_cache(spec, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point (``data_scripts/prepare_clips.py``)."""
+    return run_main(parser(), build, argv)

@@ -1,0 +1,185 @@
+"""What every preparation script shares: common options, the shard loop, the summary, errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from tqdm import tqdm
+
+from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped
+from g2d_lite.data.paths import default_root
+
+T = TypeVar("T")
+
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser, name: str, shard_size: int, parallel: bool = False
+) -> None:
+    """Options every script takes: where to write, rebuilding, shard size, progress."""
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"cache folder to write (default: {default_root(name)}; "
+                        "$G2D_LITE_DATA/<name> when that variable is set)")
+    parser.add_argument("--force", action="store_true",
+                        help="discard what an earlier (complete or interrupted) build left at "
+                        "--out and rebuild; without it a rerun resumes, or does nothing")
+    parser.add_argument("--shard-size", type=int, default=shard_size,
+                        help="samples per shard, the unit of resumable work (default: %(default)s)")
+    if parallel:
+        parser.add_argument("--workers", type=int, default=1,
+                            help="processes decoding shards in parallel (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """``items`` cut into consecutive shards of ``size`` (the last may be shorter)."""
+    if size < 1:
+        raise BuildError(f"--shard-size must be at least 1, got {size}")
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass
+class ShardCounts:
+    computed: int = 0
+    resumed: int = 0
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # worker processes share the cores; no oversubscription
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch single-threaded, then restore: small LAPACK/FFT calls (a 784 x 784 eigh, 1 s
+    STFTs) run many times faster without thread hand-offs, and results cannot depend on the
+    thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_shards(
+    build: ShardedBuild,
+    chunks: Sequence[Sequence[Any]],
+    work: Callable[[Sequence[Any]], Shard],
+    *,
+    desc: str,
+    progress: bool,
+    workers: int = 1,
+) -> ShardCounts:
+    """Compute and write every shard not already finished, in order or ``workers`` at a time.
+
+    Each shard is written as soon as it is computed, so an interruption loses only shards in
+    flight. ``work`` must be a picklable module-level function (or a partial of one) when
+    ``workers > 1``.
+    """
+    counts = ShardCounts()
+    pending = [i for i in range(len(chunks)) if not build.has_shard(i)]
+    counts.resumed = len(chunks) - len(pending)
+    total = sum(len(c) for c in chunks)
+    done = total - sum(len(chunks[i]) for i in pending)
+    with tqdm(total=total, initial=done, unit="sample", desc=desc, disable=not progress) as bar:
+        if workers <= 1:
+            for i in pending:
+                build.write_shard(i, work(chunks[i]))
+                counts.computed += 1
+                bar.update(len(chunks[i]))
+            return counts
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+            for start in range(0, len(pending), workers):
+                wave = pending[start : start + workers]
+                for i, shard in zip(wave, pool.map(work, [chunks[i] for i in wave]), strict=True):
+                    build.write_shard(i, shard)
+                    counts.computed += 1
+                    bar.update(len(chunks[i]))
+    return counts
+
+
+def _size(num_bytes: float) -> str:
+    if num_bytes < 1000:
+        return f"{int(num_bytes)} B"
+    for unit in ("kB", "MB"):
+        num_bytes /= 1000
+        if num_bytes < 1000:
+            return f"{num_bytes:.1f} {unit}"
+    return f"{num_bytes / 1000:.1f} GB"
+
+
+@dataclass
+class Summary:
+    """What a build did; printed at the end of every script."""
+
+    name: str
+    root: Path
+    meta: dict[str, Any]
+    seconds: float
+    shards: ShardCounts | None = None  # None: the cache was already complete
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return int(self.meta["samples"])
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [Skipped(**s) for s in self.meta["skipped"]]
+
+    @property
+    def cache_bytes(self) -> int:
+        files = self.meta["files"].values()
+        return sum(f["bytes"] for f in files) + (self.root / "meta.json").stat().st_size
+
+    def render(self, examples: int = 10) -> str:
+        """A few lines for the terminal: samples, skips by reason, shards, size."""
+        lines = [f"{self.name}: {self.samples:,} samples in {self.root} "
+                 f"({_size(self.cache_bytes)}), {self.seconds:.1f} s"]
+        if self.shards is None:
+            lines.append("  the cache was already complete with these settings: nothing to do "
+                         "(--force rebuilds it)")
+        else:
+            lines.append(f"  shards: {self.shards.computed} computed, "
+                         f"{self.shards.resumed} resumed from an earlier run")
+        lines.append(f"  splits: {self.meta['splits']}")
+        skipped = self.skipped
+        if skipped:
+            reasons = Counter(s.reason.split(":")[0] for s in skipped)
+            by_reason = ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items()))
+            lines.append(f"  skipped: {len(skipped)} ({by_reason}); all listed in meta.json")
+            lines += [f"    {s.key}: {s.reason}" for s in skipped[:examples]]
+            if len(skipped) > examples:
+                lines.append(f"    ... and {len(skipped) - examples} more")
+        else:
+            lines.append("  skipped: 0")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def run_main(
+    parser: argparse.ArgumentParser,
+    build: Callable[[argparse.Namespace], Summary],
+    argv: Sequence[str] | None,
+) -> int:
+    """Parse ``argv``, build, print the summary; a :class:`BuildError` prints and exits 2."""
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        with one_torch_thread():  # parallelism comes from --workers processes
+            summary = build(args)
+    except BuildError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    summary.seconds = time.perf_counter() - started
+    print(summary.render())
+    return 0

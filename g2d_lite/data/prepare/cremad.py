@@ -1,0 +1,173 @@
+"""Build the CREMA-D cache from the official release (AudioWAV/*.wav + VideoFlash/*.flv)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from g2d_lite.data.cache import BuildError, Skipped
+from g2d_lite.data.prepare.avcache import (
+    AudioRecipe,
+    AVBuild,
+    Clip,
+    ClipRecipe,
+    Scheme,
+    annotation_sources,
+    build_av_cache,
+    carve_validation,
+)
+from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
+from g2d_lite.data.splits import stratified_split
+
+# The official code's label order: {NEU: 0, HAP: 1, SAD: 2, FEA: 3, DIS: 4, ANG: 5}.
+EMOTIONS = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
+CLASS_NAMES = ("neutral", "happy", "sad", "fear", "disgust", "anger")
+# 22,050 Hz, 3 s, n_fft 512, hop 353 -> 257 x 188, as the official CremadDataset.
+AUDIO = AudioRecipe(sample_rate=22050, seconds=3.0, n_fft=512, hop=353)
+NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")  # actor_sentence_emotion_level
+SPLIT_CSVS = ("train.csv", "test.csv")
+SPLIT_DIR_URL = "https://github.com/rAIson-Lab/G2D/tree/main/data/CREMAD"
+LICENCE = ("Open Database License 1.0 (database) and Database Contents License 1.0 (contents); "
+           "Cao et al., CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset, IEEE TAC 2014")
+
+DESCRIPTION = f"""\
+Build the CREMA-D cache (audio log-STFT + video frames at 1 fps) from the official release.
+
+CREMA-D: 7,442 clips of 91 actors speaking 12 sentences with 6 emotions (Cao et al., IEEE
+TAC 2014; ODbL 1.0 / DbCL 1.0). Get it with git lfs from
+https://github.com/CheyneyComputerScience/CREMA-D; --root is that folder (it holds
+AudioWAV/ and VideoFlash/).
+
+Recipe (the official code's): audio resampled to 22,050 Hz, tiled to 3 s, clipped to +-1,
+log(|STFT| + 1e-7) with n_fft 512, hop 353 -> 257 x 188 (float16); every 1-fps frame resized
+to --frame-size (uint8). Labels NEU HAP SAD FEA DIS ANG -> 0..5.
+
+Splits: "paper" = the official train.csv (6,698) / test.csv (744), with a stratified, seeded
+validation part carved from train; needs --split-dir with those two CSVs from
+{SPLIT_DIR_URL}.
+"stratified" = a seeded split by sample, stratified by emotion (actors are shared, as in the
+paper split), --val-fraction / --test-fraction of the clips.
+"""
+
+
+def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
+    """Every clip of the release with both files, and the ones left out with reasons."""
+    audio_dir, video_dir = root / "AudioWAV", root / "VideoFlash"
+    if not audio_dir.is_dir() or not video_dir.is_dir():
+        raise BuildError(
+            f"CREMA-D folder {root} has no AudioWAV/ and VideoFlash/ folders: pass --root the "
+            "CREMA-D release folder (git clone of CheyneyComputerScience/CREMA-D, with git lfs)"
+        )
+    wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
+    flvs = {p.stem: p for p in video_dir.glob("*.flv")}
+    clips, skipped = [], []
+    for key in sorted(wavs.keys() | flvs.keys()):
+        match = NAME.match(key)
+        if match is None or match.group(3) not in EMOTIONS:
+            skipped.append(Skipped(key, "unrecognised file name: expected actor_sentence_"
+                                   f"emotion_level with an emotion in {EMOTIONS}"))
+        elif key not in wavs:
+            skipped.append(Skipped(key, f"missing audio: no AudioWAV/{key}.wav"))
+        elif key not in flvs:
+            skipped.append(Skipped(key, f"missing video: no VideoFlash/{key}.flv"))
+        else:
+            label = EMOTIONS.index(match.group(3))
+            clips.append(Clip(key=key, label=label, video=flvs[key], audio=wavs[key]))
+    return clips, skipped
+
+
+def read_split_csv(path: Path) -> list[str]:
+    """Clip ids of an official split CSV (``id,EMOTION`` rows, no header, CRLF or LF)."""
+    text = path.read_text(encoding="utf-8-sig")
+    return [line.split(",")[0].strip() for line in text.splitlines() if line.strip()]
+
+
+def paper_scheme(
+    keys: Sequence[str], labels: np.ndarray, csvs: dict[str, list[str]], fraction: float, seed: int
+) -> tuple[Scheme, list[str]]:
+    """The official train/test lists mapped to cache rows, validation carved from train."""
+    row = {key: i for i, key in enumerate(keys)}
+    rows, notes = {}, []
+    for split, listed in csvs.items():
+        absent = [k for k in listed if k not in row]
+        if absent:
+            notes.append(f"paper split: {len(absent)} {split} clips listed in the official CSV "
+                         f"are not in the cache (missing or unreadable), e.g. {absent[:3]}")
+        rows[split] = np.asarray([row[k] for k in listed if k in row], dtype=np.int64)
+    unlisted = len(keys) - len(rows["train"]) - len(rows["test"])
+    if unlisted:
+        notes.append(f"paper split: {unlisted} cached clips are in neither official CSV")
+    return {**carve_validation(rows["train"], labels, fraction, seed), "test": rows["test"]}, notes
+
+
+def stratified_scheme(labels: np.ndarray, val: float, test: float, seed: int) -> Scheme:
+    """A seeded split by sample, stratified by emotion."""
+    validation, test_rows, train = stratified_split(labels, [val, test], seed)
+    return {"train": train, "validation": validation, "test": test_rows}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prepare_cremad.py", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, required=True,
+                   help="the CREMA-D release folder (holds AudioWAV/ and VideoFlash/)")
+    p.add_argument("--split-dir", type=Path, default=None,
+                   help=f"folder with the official train.csv and test.csv ({SPLIT_DIR_URL}); "
+                   "without it only the 'stratified' split is built")
+    p.add_argument("--frame-size", type=int, nargs=2, default=(256, 341), metavar=("H", "W"),
+                   help="stored frame size (default: 256 341, short side 256 at CREMA-D's 4:3)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="validation share: of paper-train, and of all clips for 'stratified'")
+    p.add_argument("--test-fraction", type=float, default=0.1,
+                   help="test share of all clips for the 'stratified' split")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split draws")
+    add_common_arguments(p, "cremad", shard_size=64, parallel=True)
+    return p
+
+
+def build(args: argparse.Namespace) -> Summary:
+    """Check the inputs, then build or resume the cache."""
+    if not args.root.is_dir():
+        raise BuildError(f"CREMA-D folder not found: {args.root}; pass --root the release "
+                         "folder holding AudioWAV/ and VideoFlash/")
+    csvs: dict[str, list[str]] = {}
+    if args.split_dir is not None:
+        paths = [args.split_dir / name for name in SPLIT_CSVS]
+        if not all(p.is_file() for p in paths):
+            raise BuildError(f"--split-dir {args.split_dir} must hold train.csv and test.csv "
+                             f"(download them from {SPLIT_DIR_URL})")
+        csvs = {"train": read_split_csv(paths[0]), "test": read_split_csv(paths[1])}
+    clips, skipped = list_clips(args.root)
+
+    def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
+        out = {"stratified": stratified_scheme(labels, args.val_fraction, args.test_fraction,
+                                               args.seed)}
+        notes: list[str] = []
+        if csvs:
+            out["paper"], notes = paper_scheme(keys, labels, csvs, args.val_fraction, args.seed)
+        return out, notes
+
+    split_files = [args.split_dir / n for n in SPLIT_CSVS] if csvs else []
+    spec = AVBuild(
+        name="cremad",
+        class_names=CLASS_NAMES,
+        recipe=ClipRecipe(AUDIO, tuple(args.frame_size), frames_per_clip=None),
+        clips=clips,
+        listing_skipped=skipped,
+        params={"val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
+                "seed": args.seed},
+        sources={"split_csvs": annotation_sources(split_files), "licence": LICENCE},
+        schemes=schemes,
+        split_hints={"paper": "Rebuild with --split-dir pointing to the official train.csv and "
+                     f"test.csv ({SPLIT_DIR_URL}) to add the paper split."},
+    )
+    return build_av_cache(spec, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point (``data_scripts/prepare_cremad.py``)."""
+    return run_main(parser(), build, argv)

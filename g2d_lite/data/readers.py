@@ -1,0 +1,186 @@
+"""The loader side of prepared caches: a memory-mapped dataset and its per-modality readers.
+
+A reader turns one cache row into one modality's tensor. Readers hold paths (via
+:class:`~g2d_lite.data.cache.LazyArray`), not arrays, so a dataset pickles cheaply into
+DataLoader workers. Random augmentation draws from torch's generator, which the DataLoader
+seeds per worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torchvision.transforms import v2
+
+from g2d_lite.data.base import (
+    SPLITS,
+    DatasetInfo,
+    DatasetSplits,
+    ModalitySpec,
+    MultimodalDataset,
+)
+from g2d_lite.data.cache import LazyArray, require_meta
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The official loaders call np.random.seed(999) before drawing frames, on every access.
+OFFICIAL_FRAME_SEED = 999
+
+
+class Reader(Protocol):
+    def __call__(self, row: int) -> torch.Tensor: ...
+
+
+class MemmapDataset(MultimodalDataset):
+    """Samples read on demand from memory-mapped cache files, one reader per modality."""
+
+    def __init__(
+        self,
+        info: DatasetInfo,
+        split: str,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        readers: Mapping[str, Reader],
+        deterministic: bool,
+    ) -> None:
+        if set(readers) != set(info.modality_names):
+            raise ValueError(f"readers {sorted(readers)} != modalities {info.modality_names}")
+        self.info = info
+        self.split = split
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self._targets = torch.as_tensor(np.asarray(labels)[self.rows], dtype=torch.long)
+        self.readers = dict(readers)
+        self.deterministic = deterministic
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        row = int(self.rows[index])
+        return {name: read(row) for name, read in self.readers.items()}, self._targets[index]
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self._targets
+
+
+class ScaledRows:
+    """Row ``i`` of a uint8 array as float32 ``/ 255`` in a given shape (AV-MNIST's arrays)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...]) -> None:
+        self.source = LazyArray(path)
+        self.shape = shape
+
+    def __call__(self, row: int) -> torch.Tensor:
+        values = np.asarray(self.source.array[row], dtype=np.float32) / 255.0
+        return torch.from_numpy(values).reshape(self.shape)
+
+
+class Spectrograms:
+    """Row ``i`` of an ``(N, F, T)`` float16 spectrogram array as float32 ``(1, F, width)``.
+
+    With ``width`` shorter than ``T``, training takes a random crop in time (the official
+    VGGSound loader's random 5 s window) and evaluation the centre crop.
+    """
+
+    def __init__(self, path: Path, width: int | None, train: bool) -> None:
+        self.source = LazyArray(path)
+        self.width = width
+        self.train = train
+
+    def __call__(self, row: int) -> torch.Tensor:
+        spec = self.source.array[row]
+        total = spec.shape[-1]
+        if self.width is not None and self.width < total:
+            slack = total - self.width
+            start = int(torch.randint(slack + 1, ())) if self.train else slack // 2
+            spec = spec[:, start : start + self.width]
+        return torch.from_numpy(np.asarray(spec, dtype=np.float32))[None]
+
+
+def frame_transform(size: int, train: bool) -> v2.Compose:
+    """The paper's per-frame transform on a uint8 ``(3, H, W)`` tensor.
+
+    Train: RandomResizedCrop + horizontal flip; evaluation: Resize to ``size x size``; both
+    then ImageNet normalisation.
+    """
+    geometry = (
+        [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
+        if train
+        else [v2.Resize((size, size), antialias=True)]
+    )
+    scale = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return v2.Compose(geometry + scale)
+
+
+class Frames:
+    """The frames of clip ``i`` as ``(3, T, size, size)``, each frame transformed on its own."""
+
+    def __init__(self, path: Path, picks: np.ndarray, size: int, train: bool) -> None:
+        self.source = LazyArray(path)
+        self.picks = picks
+        self.transform = frame_transform(size, train)
+
+    def __call__(self, row: int) -> torch.Tensor:
+        clip = torch.from_numpy(np.ascontiguousarray(self.source.array[self.picks[row]]))
+        frames = [self.transform(frame.permute(2, 0, 1)) for frame in clip]
+        return torch.stack(frames, dim=1)
+
+
+def official_frame_picks(counts: np.ndarray, frames: int) -> np.ndarray:
+    """Which stored frames each clip shows: ``(N, frames)`` indices into the frame array.
+
+    Reproduces the official quirk on purpose: ``np.random.seed(999)`` then ``choice`` before
+    every draw, so a clip always shows the same frames (train and test alike) and the choice
+    depends only on how many frames the clip has. Clips with fewer frames than asked repeat
+    some (the official code would fail on them).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    memo: dict[int, np.ndarray] = {}
+    for count in np.unique(counts):
+        rng = np.random.RandomState(OFFICIAL_FRAME_SEED)
+        memo[int(count)] = rng.choice(int(count), size=frames, replace=bool(count < frames))
+    return np.stack([offsets[i] + memo[int(c)] for i, c in enumerate(counts)]).astype(np.int64)
+
+
+def load_av_cache(
+    name: str, root: Path, scheme: str, frames: int, audio_width: int | None, image_size: int
+) -> DatasetSplits:
+    """An audio + video cache (CREMA-D, AVE, Kinetics-Sounds, VGGSound) as DatasetSplits."""
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1, got {frames}")
+    meta = require_meta(name, root)
+    schemes = meta["split_schemes"]
+    if scheme not in schemes:
+        hint = meta.get("split_hints", {}).get(scheme, "")
+        raise ValueError(f"{name}: unknown split {scheme!r}; this cache has {schemes}. {hint}")
+    labels = np.load(root / "labels.npy")
+    counts = np.load(root / "frame_counts.npy")
+    bins, steps = meta["audio_shape"]
+    width = steps if audio_width is None else min(audio_width, steps)
+    info = DatasetInfo(
+        name=name,
+        modalities=(
+            ModalitySpec("audio", (1, bins, width), "spectrogram"),
+            ModalitySpec("visual", (3, frames, image_size, image_size), "video"),
+        ),
+        task="classification",
+        class_names=tuple(meta["class_names"]),
+        extra={"root": str(root), "split_scheme": scheme, "params": meta["params"]},
+    )
+    picks = official_frame_picks(counts, frames)
+    splits = {}
+    for split in SPLITS:
+        train = split == "train"
+        readers = {
+            "audio": Spectrograms(root / "audio.npy", audio_width, train),
+            "visual": Frames(root / "frames.npy", picks, image_size, train),
+        }
+        rows = np.load(root / "splits" / f"{scheme}_{split}.npy")
+        splits[split] = MemmapDataset(info, split, rows, labels, readers, deterministic=not train)
+    return DatasetSplits(info=info, **splits)

@@ -1,0 +1,204 @@
+"""AVE, Kinetics-Sounds and VGGSound preparation and loading on generated clip folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from g2d_lite.data import MissingDatasetError, load_dataset
+from g2d_lite.data.cache import WORK_DIR
+from g2d_lite.data.clips import load_ave, load_vggsound
+from g2d_lite.data.prepare import avcache
+from g2d_lite.data.prepare import clips as prepare
+from tests.data_fixtures import garbage, tree_hashes, write_clip
+
+REPO = Path(__file__).resolve().parents[1]
+AVE_CLASSES = ("Bark", "Church bell", "Male speech, man speaking")
+VGG_CLASSES = ("dog barking", "playing piano", "rain")
+
+
+def make_ave(root: Path) -> Path:
+    """AVE_Dataset/: AVE/<id>.mp4 and trainSet/valSet/testSet.txt (with header lines).
+
+    Two train, one validation, one test clip per class, plus trouble: a garbage video, a
+    listed clip with no file, a 1 s clip (too few frames) and a conflicting duplicate.
+    """
+    header = "Category&VideoID&Quality&StartTime&EndTime\n"
+    files = {"trainSet.txt": [], "valSet.txt": [], "testSet.txt": []}
+    for label, name in enumerate(AVE_CLASSES):
+        for i, file in enumerate(["trainSet.txt", "trainSet.txt", "valSet.txt", "testSet.txt"]):
+            video_id = f"ave{label}{i}"
+            write_clip(root / "AVE" / f"{video_id}.mp4", label)
+            files[file].append(f"{name}&{video_id}&good&0&10")
+    garbage(root / "AVE" / "broken.mp4")
+    write_clip(root / "AVE" / "short.mp4", 0, seconds=1.2)
+    write_clip(root / "AVE" / "twice.mp4", 0)
+    files["trainSet.txt"] += ["Bark&broken&good&0&10", "Bark&gone&good&0&10",
+                              "Bark&short&good&0&10", "Bark&twice&good&0&10"]
+    files["testSet.txt"].append("Church bell&twice&good&0&10")
+    for file, lines in files.items():
+        (root / file).write_text(header + "\n".join(lines) + "\n")
+    return root
+
+
+def make_kinetics_sounds(root: Path) -> Path:
+    """Kinetics-style files (<id>_<start>_<end>.mp4, nested) and OGM-GE's my_*.txt lists."""
+    lines = {"my_train.txt": [], "my_test.txt": []}
+    for label in (0, 5, 30):
+        for i, file in enumerate(["my_train.txt"] * 5 + ["my_test.txt"]):
+            youtube_id = f"ks{label:02d}{i}xxxxxx"[:11]
+            name = f"{youtube_id}_{i:06d}_{i + 10:06d}.mp4"
+            write_clip(root / "videos" / prepare.KS_CLASSES[label] / name, label)
+            lines[file].append(f"{youtube_id}_{i},10,{label}")
+    lines["my_train.txt"].append("not-a-valid-line")
+    for file, rows in lines.items():
+        (root / file).write_text("\n".join(rows) + "\n")
+    return root
+
+
+def make_vggsound(root: Path) -> Path:
+    """<id>_<start, 6 digits>.mp4 and vggsound.csv (with a header row)."""
+    rows = ["youtube_id,start_seconds,label,split"]
+    for label, name in enumerate(VGG_CLASSES):
+        for i, split in enumerate(["train"] * 5 + ["test"]):
+            youtube_id, start = f"vgg{label}{i}", 30 + i
+            write_clip(root / "clips" / f"{youtube_id}_{start:06d}.mp4", label)
+            rows.append(f"{youtube_id},{start},{name},{split}")
+    (root / "vggsound.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+MAKERS = {"ave": make_ave, "kinetics_sounds": make_kinetics_sounds, "vggsound": make_vggsound}
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("clips")
+    return {name: make(base / name) for name, make in MAKERS.items()}
+
+
+def build(dataset: str, root: Path, out: Path, *extra: str) -> int:
+    argv = ["--dataset", dataset, "--root", str(root), "--out", str(out), "--no-progress",
+            "--shard-size", "5", "--frame-size", "24", "24", *extra]
+    return prepare.main(argv)
+
+
+@pytest.fixture(scope="module")
+def built(roots: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("clips-cache")
+    for name, root in roots.items():
+        assert build(name, root, base / name) == 0
+    return {name: base / name for name in roots}
+
+
+def test_ave_official_split_classes_and_reported_trouble(built: dict[str, Path]) -> None:
+    meta = json.loads((built["ave"] / "meta.json").read_text())
+    assert meta["class_names"] == sorted(AVE_CLASSES)
+    assert meta["splits"]["official"] == {"train": 6, "validation": 3, "test": 3}
+    reasons = {s["key"]: s["reason"].split(":")[0] for s in meta["skipped"]}
+    assert reasons == {"broken": "unreadable audio", "gone": "missing video",
+                       "short": "too few frames", "twice": "conflicting annotations"}
+    with open(built["ave"] / "index.csv", newline="") as f:
+        index = list(csv.DictReader(f))
+    labels = np.load(built["ave"] / "labels.npy")
+    for row, label in zip(index, labels, strict=True):
+        assert row["label"] == AVE_CLASSES[int(row["key"][3])]  # keys are ave<class><i>
+        assert meta["class_names"][label] == row["label"]
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_cache_arrays_and_loader_tensors(built: dict[str, Path], name: str) -> None:
+    root = built[name]
+    audio, frames = np.load(root / "audio.npy"), np.load(root / "frames.npy")
+    counts = np.load(root / "frame_counts.npy")
+    assert audio.shape[1:] == (129, 1251) and audio.dtype == np.float16
+    assert set(counts) == {3} and frames.shape == (3 * len(audio), 24, 24, 3)
+    assert frames.dtype == np.uint8
+    data = load_dataset(name, root=str(root), image_size=32)
+    sizes = data.sizes()
+    assert sizes["validation"] >= 1 and sum(sizes.values()) == len(audio)
+    assert data.info.spec("audio").shape == (1, 129, 626)
+    assert data.info.spec("visual").shape == (3, 3, 32, 32)
+    inputs, target = data.train[0]
+    assert inputs["audio"].shape == (1, 129, 626) and inputs["audio"].dtype == torch.float32
+    assert inputs["visual"].shape == (3, 3, 32, 32) and target.dtype == torch.long
+    assert torch.equal(data.test[0][0]["audio"], data.test[0][0]["audio"])  # centre window
+    assert not data.train.deterministic and data.validation.deterministic
+
+
+def test_kinetics_sounds_uses_the_31_class_list(built: dict[str, Path]) -> None:
+    meta = json.loads((built["kinetics_sounds"] / "meta.json").read_text())
+    assert meta["class_names"] == list(prepare.KS_CLASSES)
+    assert set(np.load(built["kinetics_sounds"] / "labels.npy")) == {0, 5, 30}
+    assert [s["key"] for s in meta["skipped"]] == ["my_train.txt:16"]
+    assert any("carved from train" in n or "of train" in n for n in meta["notes"])
+
+
+def test_rebuild_is_byte_identical(roots: dict[str, Path], built: dict[str, Path],
+                                   tmp_path: Path) -> None:
+    extra = ("--shard-size", "4", "--workers", "2")
+    assert build("vggsound", roots["vggsound"], tmp_path / "v", *extra) == 0
+    assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
+
+
+def test_interrupted_build_resumes(roots: dict[str, Path], built: dict[str, Path],
+                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = avcache.process_clips
+    calls: list[int] = []
+
+    def crash_on_third(clips, recipe):
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash")
+        calls.append(len(clips))
+        return real(clips, recipe)
+
+    monkeypatch.setattr(avcache, "process_clips", crash_on_third)
+    with pytest.raises(RuntimeError):
+        build("vggsound", roots["vggsound"], tmp_path / "v")
+    assert len(list((tmp_path / "v" / WORK_DIR).glob("shard-*"))) == 2
+    calls.clear()
+    monkeypatch.setattr(avcache, "process_clips",
+                        lambda clips, recipe: calls.append(len(clips)) or real(clips, recipe))
+    assert build("vggsound", roots["vggsound"], tmp_path / "v") == 0
+    assert calls == [5, 3]  # 18 clips in shards of 5: two were kept, two are left
+    assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
+
+
+def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
+    rows = ["clip,label,split"] + [
+        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 else 'train'}"
+        for label, name in enumerate(VGG_CLASSES) for i in range(6)]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "vggsound"
+    code = build("vggsound", roots["vggsound"], out, "--labels", str(tmp_path / "labels.csv"))
+    assert code == 0
+    assert load_vggsound(out).sizes()["test"] == 3
+
+
+def test_missing_inputs_and_cache_name_the_fix(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pattern = r"data_scripts/prepare_clips\.py --dataset ave"
+    with pytest.raises(MissingDatasetError, match=pattern):
+        load_ave(tmp_path / "nowhere")
+    assert build("ave", tmp_path / "nowhere", tmp_path / "a") == 2
+    assert "pass --root" in capsys.readouterr().err
+    assert build("vggsound", roots["ave"], tmp_path / "a") == 2
+    assert "--annotations" in capsys.readouterr().err
+
+
+def test_script_runs_as_a_file(monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["prepare_clips.py", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(REPO / "data_scripts" / "prepare_clips.py"), run_name="__main__")
+    help_text = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert all(s in help_text for s in ("trainSet.txt", "my_train.txt", "vggsound.csv"))
