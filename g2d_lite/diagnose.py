@@ -1,0 +1,485 @@
+"""Diagnostics that explain modality imbalance and what G²D does about it (notebooks 02 and 03).
+
+Every function returns a tidy :class:`pandas.DataFrame` (one observation per row) so notebooks
+can print it and :mod:`g2d_lite.plots` can draw it. Scores use the run's metric: accuracy in %
+for classification (higher is better), mean absolute error for regression (lower is better).
+
+- :func:`score_table` / :func:`gap_table`: the paper's Figure 1 — each teacher alone against its
+  branch inside joint training and inside G²D, the gap and how much of it G²D recovers.
+- :func:`teacher_confidence_table`: train confidence against test accuracy per teacher. SMP keys
+  on the *training* confidence, which rewards memorisation, not test skill.
+- :func:`learning_curves`, :func:`task_loss_curves`, :func:`gradient_norms`: why the weak branch
+  stalls (the fused training loss reaches ~0 and its encoder's gradient shrinks).
+- :func:`linear_cka` / :func:`feature_alignment`: how close a student's features are to each
+  teacher's (what feature distillation asks for).
+- :func:`modality_drop`: how much fused accuracy each modality carries at evaluation.
+- :func:`accuracy_by_informative`: accuracy on samples whose modalities carry the class or not
+  (synthetic data only: it knows which samples are informative).
+- :func:`confidence_timeline` / :func:`leader_share`: which modality SMP let lead, step by step.
+- :func:`synthetic_expectations`: what the synthetic knobs predict before any training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from g2d_lite.data.base import DatasetInfo, DatasetSplits, MultimodalDataset
+from g2d_lite.evaluate import Predictions, metric_name, predict, score
+from g2d_lite.smp import teacher_confidence
+from g2d_lite.train import TrainResult
+
+FUSED = "fused"  # the ``output`` label of a student's fused prediction
+ALL = "all"  # the ``leader`` label of a step where every modality trained
+
+
+def higher_is_better(metric: str) -> bool:
+    """Accuracy rises with skill, mean absolute error falls."""
+    return metric == "acc"
+
+
+def predictions(model: nn.Module, dataset: MultimodalDataset) -> Predictions:
+    """:func:`g2d_lite.evaluate.predict` on the model's own device (a model trained in this
+    session may live on a GPU, one read back from the artifact cache on the CPU)."""
+    device = next(model.parameters()).device
+    return predict(model, dataset, device=device)
+
+
+def _metric(run: TrainResult) -> str:
+    return run.metrics.get("metric", "acc")
+
+
+# --------------------------------------------------------------------------------------------
+# Figure 1: teachers against branches
+
+
+def score_table(
+    teachers: Mapping[str, TrainResult],
+    students: Mapping[str, TrainResult],
+    split: str = "test",
+) -> pd.DataFrame:
+    """Scores of each teacher (on its modality) and of each student's branches and fused output.
+
+    Columns ``model, output, metric, score``; ``model`` is ``"teacher"`` or a key of
+    ``students`` (e.g. "joint", "G²D"), ``output`` a modality name or ``"fused"``. Numbers come
+    from the runs' selected epochs (``metrics[split]``), so no model is re-evaluated.
+    """
+    rows = []
+    for modality, run in teachers.items():
+        metric = _metric(run)
+        rows.append(("teacher", modality, metric, run.metrics[split][metric]))
+    for name, run in students.items():
+        metric = _metric(run)
+        values = run.metrics[split]
+        rows.append((name, FUSED, metric, values[metric]))
+        for modality in teachers:
+            key = f"{metric}/{modality}"
+            if key in values:
+                rows.append((name, modality, metric, values[key]))
+    return pd.DataFrame(rows, columns=["model", "output", "metric", "score"])
+
+
+def gap_table(
+    teacher: Mapping[str, float],
+    joint: Mapping[str, float],
+    student: Mapping[str, float] | None = None,
+    metric: str = "acc",
+) -> pd.DataFrame:
+    """Per modality: teacher score, branch in joint training, branch in the student (G²D).
+
+    ``gap`` is how far the joint branch falls short of its teacher (positive = worse, in the
+    metric's units) and ``recovery`` the share of that gap the student closes, in %
+    (``100 · (student − joint) / (teacher − joint)``; NaN when there is no gap to close).
+    """
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    rows = []
+    for m, t in teacher.items():
+        row = {"modality": m, "teacher": t, "joint": joint[m], "gap": sign * (t - joint[m])}
+        if student is not None:
+            row["g2d"] = student[m]
+            row["recovery"] = (
+                100.0 * (student[m] - joint[m]) / (t - joint[m]) if row["gap"] > 0 else math.nan
+            )
+        rows.append(row)
+    columns = ["modality", "teacher", "joint"] + (["g2d"] if student is not None else [])
+    columns += ["gap"] + (["recovery"] if student is not None else [])
+    return pd.DataFrame(rows)[columns]
+
+
+def gap_from_runs(
+    teachers: Mapping[str, TrainResult],
+    joint: TrainResult,
+    student: TrainResult | None = None,
+    split: str = "test",
+) -> pd.DataFrame:
+    """:func:`gap_table` read from trained runs' ``metrics[split]``."""
+    metric = _metric(joint)
+
+    def branches(run: TrainResult) -> dict[str, float]:
+        return {m: run.metrics[split][f"{metric}/{m}"] for m in teachers}
+
+    teacher = {m: run.metrics[split][metric] for m, run in teachers.items()}
+    return gap_table(
+        teacher, branches(joint), branches(student) if student is not None else None, metric
+    )
+
+
+def teacher_confidence_table(
+    teachers: Mapping[str, nn.Module],
+    data: DatasetSplits,
+    splits: tuple[str, ...] = ("train", "test"),
+) -> pd.DataFrame:
+    """Each teacher's score and mean true-class confidence ρ per split.
+
+    SMP compares these confidences on *training* batches: a teacher that memorised its training
+    set looks confident there even when it is the weaker one on test, and SMP freezes it.
+    Columns ``modality, split, metric, score, confidence``.
+    """
+    task = data.info.task
+    metric = metric_name(task)
+    rows = []
+    for m, model in teachers.items():
+        for split in splits:
+            pred = predictions(model, data[split])
+            rho = teacher_confidence({m: pred.logits}, pred.targets, task)[m]
+            rows.append((m, split, metric, score(pred.logits, pred.targets, task), rho))
+    return pd.DataFrame(rows, columns=["modality", "split", "metric", "score", "confidence"])
+
+
+# --------------------------------------------------------------------------------------------
+# Curves from the training histories
+
+
+def _modality_of(run: TrainResult) -> str | None:
+    return run.metrics.get("modality")
+
+
+def learning_curves(runs: Mapping[str, TrainResult], split: str = "val") -> pd.DataFrame:
+    """Per-epoch scores of every run's outputs on ``split`` ("val" or "test").
+
+    Columns ``run, epoch, output, metric, score``; a teacher's single output is named after its
+    modality, a student's are ``"fused"`` and its branches.
+    """
+    frames = []
+    for name, run in runs.items():
+        metric, h = _metric(run), run.history
+        prefix = f"{split}/{metric}"
+        own = _modality_of(run)
+        for column in [c for c in h.columns if c == prefix or c.startswith(prefix + "/")]:
+            output = column[len(prefix) + 1 :] or (own or FUSED)
+            part = h[["epoch", column]].dropna().rename(columns={column: "score"})
+            frames.append(part.assign(run=name, output=output, metric=metric))
+    return pd.concat(frames, ignore_index=True)[["run", "epoch", "output", "metric", "score"]]
+
+
+def task_loss_curves(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
+    """Per-epoch training task loss (CE on the fused logits for students) of every run.
+
+    When it reaches ~0 the fused prediction is already right on the training set and the task
+    loss stops pushing any encoder — including the one that has not learned yet.
+    Columns ``run, epoch, loss``.
+    """
+    frames = [
+        run.history[["epoch", "train/task"]].rename(columns={"train/task": "loss"}).assign(run=name)
+        for name, run in runs.items()
+    ]
+    return pd.concat(frames, ignore_index=True)[["run", "epoch", "loss"]]
+
+
+def gradient_norms(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
+    """Per-epoch mean gradient norm of each encoder (``grad_norm/<m>`` in the histories).
+
+    The training loop measures them after ``backward()`` and *before* SMP masks anything, so for
+    G²D they show how hard the loss pulls on an encoder, not how far it moved.
+    Columns ``run, epoch, modality, grad_norm``.
+    """
+    frames = []
+    for name, run in runs.items():
+        for column in [c for c in run.history.columns if c.startswith("grad_norm/")]:
+            part = run.history[["epoch", column]].rename(columns={column: "grad_norm"})
+            frames.append(part.assign(run=name, modality=column.split("/", 1)[1]))
+    return pd.concat(frames, ignore_index=True)[["run", "epoch", "modality", "grad_norm"]]
+
+
+def gradient_norm_summary(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
+    """Per run and encoder: the gradient norm in the first epoch, at its peak, in the last, and
+    the last as a share of the peak (how much the pull has faded by the end).
+
+    Columns ``run, modality, first, peak, peak_epoch, last, last_over_peak``.
+    """
+    norms = gradient_norms(runs)
+    rows = []
+    for (name, modality), g in norms.groupby(["run", "modality"], sort=False):
+        g = g.sort_values("epoch")
+        peak = g.loc[g["grad_norm"].idxmax()]
+        last = g["grad_norm"].iloc[-1]
+        rows.append(
+            {
+                "run": name,
+                "modality": modality,
+                "first": g["grad_norm"].iloc[0],
+                "peak": peak["grad_norm"],
+                "peak_epoch": int(peak["epoch"]),
+                "last": last,
+                "last_over_peak": last / peak["grad_norm"] if peak["grad_norm"] > 0 else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Feature alignment (CKA)
+
+
+def linear_cka(x: Tensor, y: Tensor) -> float:
+    """Linear centred kernel alignment (Kornblith et al., ICML 2019) of two feature sets.
+
+    ``x`` is (n, d1), ``y`` is (n, d2): the same n samples through two networks. With columns
+    centred, CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F): 1 for identical representations, invariant to
+    orthogonal rotations and isotropic scaling of either side, near 0 for unrelated ones. It
+    compares representations of different widths and bases, which a plain MSE cannot.
+    """
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"CKA needs the same samples on both sides: {x.shape[0]} != {y.shape[0]}")
+    x = x.detach().reshape(x.shape[0], -1).double()
+    y = y.detach().reshape(y.shape[0], -1).double()
+    x = x - x.mean(dim=0, keepdim=True)
+    y = y - y.mean(dim=0, keepdim=True)
+    denominator = torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)
+    if denominator == 0:
+        raise ValueError("CKA is undefined for constant features (zero variance on one side)")
+    return ((y.T @ x).square().sum() / denominator).item()
+
+
+def feature_alignment(
+    teachers: Mapping[str, nn.Module],
+    students: Mapping[str, nn.Module],
+    dataset: MultimodalDataset,
+) -> pd.DataFrame:
+    """Linear CKA between each teacher's features and each student's features of that modality.
+
+    Feature distillation pulls the student's encoders towards the teachers'; CKA measures how
+    similar the representations are regardless of scale and basis. Columns
+    ``student, modality, cka``.
+    """
+    teacher_features = {m: predictions(t, dataset).features[m] for m, t in teachers.items()}
+    rows = []
+    for name, model in students.items():
+        features = predictions(model, dataset).features
+        for m, reference in teacher_features.items():
+            rows.append((name, m, linear_cka(reference, features[m])))
+    return pd.DataFrame(rows, columns=["student", "modality", "cka"])
+
+
+# --------------------------------------------------------------------------------------------
+# Modality drop and informative samples
+
+
+@torch.no_grad()
+def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
+    """How much the fused score falls when one modality's features carry no sample information.
+
+    Each modality in turn has its features replaced by their mean over ``dataset`` and the rest
+    of the model (the fusion) runs unchanged. The mean, not zero: encoder features end in
+    ReLU + pooling, so they are non-negative with a non-zero mean, and an all-zero vector is a
+    point the fusion never saw in training (for late fusion it leaves only the head's bias, a
+    shift of every logit). The mean keeps the modality's average contribution and removes only
+    what distinguishes one sample from another, which is what "contribution" should measure.
+
+    Columns ``modality, metric, full, without, contribution`` where ``contribution`` is how much
+    worse the score gets without the modality (positive = it helped).
+    """
+    task = dataset.info.task
+    metric = metric_name(task)
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    pred = predictions(model, dataset)
+    device = next(model.parameters()).device
+    features = {m: f.to(device) for m, f in pred.features.items()}
+    full = score(pred.logits, pred.targets, task)
+    was_training = model.training
+    model.eval()
+    rows = []
+    for m, f in features.items():
+        dropped = {**features, m: f.mean(dim=0, keepdim=True).expand_as(f)}
+        logits, _ = model.fusion(dropped)
+        without = score(logits.float().cpu(), pred.targets, task)
+        rows.append((m, metric, full, without, sign * (full - without)))
+    model.train(was_training)
+    return pd.DataFrame(rows, columns=["modality", "metric", "full", "without", "contribution"])
+
+
+def informative_flags(info: DatasetInfo, split: str) -> dict[str, Tensor]:
+    """Per-sample flags "this modality carries the target" of a synthetic split."""
+    flags = info.extra.get("informative")
+    if not flags:
+        raise ValueError(
+            f"dataset {info.name!r} does not record which samples are informative; "
+            "only the synthetic dataset (g2d_lite.data.synthetic) does"
+        )
+    return dict(flags[split])
+
+
+def informative_groups(flags: Mapping[str, Tensor]) -> list[str]:
+    """Each sample's group: the informative modalities joined by "+", or "none"."""
+    names = list(flags)
+    stacked = torch.stack([flags[m].bool() for m in names], dim=1).tolist()
+    return [
+        "+".join(m for m, on in zip(names, row, strict=True) if on) or "none" for row in stacked
+    ]
+
+
+def accuracy_by_informative(
+    pred: Predictions,
+    flags: Mapping[str, Tensor],
+    model: str = "model",
+    task: str = "classification",
+) -> pd.DataFrame:
+    """Scores of every output of one model within each informative group of samples.
+
+    On the synthetic data a sample's modality either carries the class or not (noise, a blank
+    frame). Grouping by that shows *where* a model fails: joint training's fused output is weak
+    exactly where only the starved modality carries the class. A teacher's single output is
+    named after its modality. Columns ``model, informative, output, n, metric, score``.
+    """
+    groups = np.array(informative_groups(flags))
+    outputs = {FUSED: pred.logits, **(pred.branch_logits or {})}
+    if pred.branch_logits is None and len(pred.features) == 1:
+        outputs = {next(iter(pred.features)): pred.logits}
+    metric = metric_name(task)
+    rows = []
+    for group in sorted(set(groups), key=lambda g: (g == "none", -g.count("+"), g)):
+        index = torch.from_numpy(groups == group)
+        for output, logits in outputs.items():
+            value = score(logits[index], pred.targets[index], task)
+            rows.append((model, group, output, int(index.sum()), metric, value))
+    columns = ["model", "informative", "output", "n", "metric", "score"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# SMP timelines
+
+
+def _kappa_columns(steps: pd.DataFrame) -> list[str]:
+    columns = [c for c in steps.columns if c.startswith("kappa/")]
+    if not columns:
+        raise ValueError(
+            "these steps have no kappa/<modality> columns: the run used no SMP or OGM "
+            "(balance='none'); pass the steps of a run with balance='smp'"
+        )
+    return columns
+
+
+def leaders(steps: pd.DataFrame) -> pd.Series:
+    """Which modality led each step: the one whose κ = 1 while the others' are below 1.
+
+    ``"all"`` when every κ = 1 (outside the SMP window, or a tie). With three or more
+    modalities several may lead at once; they are joined by "+".
+    """
+    columns = _kappa_columns(steps)
+    names = [c.split("/", 1)[1] for c in columns]
+    full = steps[columns].to_numpy() >= 1.0
+    labels = [
+        ALL if row.all() else "+".join(n for n, on in zip(names, row, strict=True) if on) or "none"
+        for row in full
+    ]
+    return pd.Series(labels, index=steps.index, name="leader")
+
+
+def confidence_timeline(steps: pd.DataFrame) -> pd.DataFrame:
+    """The steps in long form: teacher confidence ρ^m and coefficient κ^m per step and modality,
+    with the step's leader. Columns ``step, epoch, modality, rho, kappa, leader``."""
+    lead = leaders(steps)
+    frames = []
+    for column in _kappa_columns(steps):
+        m = column.split("/", 1)[1]
+        rho = steps.get(f"rho/{m}", math.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "step": steps["step"],
+                    "epoch": steps["epoch"],
+                    "modality": m,
+                    "rho": rho,
+                    "kappa": steps[column],
+                    "leader": lead,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def leader_share(steps: pd.DataFrame, by_epoch: bool = False) -> pd.DataFrame:
+    """Share of steps each leader led, overall or per epoch (``by_epoch``).
+
+    Columns ``[epoch,] leader, steps, share`` with ``share`` in % of the steps in the group.
+    """
+    frame = steps[["epoch"]].assign(leader=leaders(steps))
+    keys = ["epoch", "leader"] if by_epoch else ["leader"]
+    counts = frame.groupby(keys).size().rename("steps").reset_index()
+    totals = counts.groupby("epoch")["steps"].transform("sum") if by_epoch else len(frame)
+    return counts.assign(share=100.0 * counts["steps"] / totals)
+
+
+# --------------------------------------------------------------------------------------------
+# What the synthetic knobs predict
+
+
+def train_confidence_cap(informative: float, uninformative: str, n_classes: int) -> float:
+    """The mean true-class confidence a teacher can reach at most on a synthetic training set.
+
+    Informative samples can be fitted perfectly. Uninformative ``"noise"`` or ``"random_class"``
+    samples are all different, so a network can memorise them too (cap 1). ``"blank"`` samples
+    are identical all-zero inputs with random labels: the best a network can output on them is
+    the class prior, worth 1/C on average, so the cap is ``p + (1 − p) / C``. It is the value
+    for the expected informative share and balanced labels; a finite training set drawn with a
+    few more informative samples, or with unevenly spread labels on its blanks, lets a teacher
+    land slightly above it.
+    """
+    if uninformative == "blank":
+        return informative + (1.0 - informative) / n_classes
+    return 1.0
+
+
+def synthetic_expectations(info: DatasetInfo) -> pd.DataFrame:
+    """Per modality of a synthetic dataset: its knobs, its test ceiling and its train cap.
+
+    ``bayes_ceiling`` (%) bounds the teacher's *test* accuracy; ``train_confidence_cap`` bounds
+    the teacher's *training* confidence, which is what SMP compares. SMP lets the modality with
+    the lowest training confidence lead, so a modality whose cap is below the others' is the
+    expected leader once the others have memorised their training sets.
+    """
+    extra = info.extra
+    if extra.get("generator") != "g2d_lite.data.synthetic":
+        raise ValueError(f"dataset {info.name!r} is not the synthetic one; no knobs to read")
+    n_classes = extra["params"]["n_classes"]
+    ceilings = extra.get("bayes_ceilings", {})
+    rows = []
+    for m in extra["modalities"]:
+        rows.append(
+            {
+                "modality": m["name"],
+                "pattern": m["pattern"],
+                "amplitude": m["amplitude"],
+                "informative": m["informative"],
+                "uninformative": m["uninformative"],
+                "bayes_ceiling": 100.0 * ceilings.get(m["name"], math.nan),
+                "train_confidence_cap": train_confidence_cap(
+                    m["informative"], m["uninformative"], n_classes
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def expected_leader(expectations: pd.DataFrame) -> str | None:
+    """The modality SMP should let lead according to the train-confidence caps, or ``None``
+    when the lowest cap is shared (then it depends on which teacher memorises faster)."""
+    caps = expectations.set_index("modality")["train_confidence_cap"]
+    lowest = caps[caps == caps.min()]
+    return str(lowest.index[0]) if len(lowest) == 1 else None
