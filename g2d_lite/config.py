@@ -9,6 +9,10 @@ Profiles:
 - ``classroom``: the same data, 45 epochs (a wider margin between methods, a few minutes).
 - ``paper``: the official CREMA-D recipe (SGD 1e-3, momentum 0.9, weight decay 1e-4,
   StepLR 200/0.1, 300 epochs, batch 16, late fusion, SMP epochs 0–150, ResNet-18), for a GPU.
+
+Teachers keep their last epoch by default (``teacher_selection``): SMP ranks modalities by the
+teachers' confidence on *training* batches, and an early, validation-selected teacher has not yet
+fitted its training set, which can flip which encoder SMP freezes (notebook 02 shows this).
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class Config:
     channels_last: bool | None = None  # None: on for CUDA with CNN encoders
     compile: bool = False  # torch.compile the model
     selection: str = "validation"  # validation (honest) | test (paper protocol) | last
+    teacher_selection: str = "last"  # the checkpoint a teacher keeps (see below)
     eval_every: int = 1  # evaluate validation and test every N epochs (and at the last)
     teacher_cache: str = "auto"  # auto: cache teacher outputs for deterministic inputs | never
     num_workers: int = 0  # DataLoader workers for on-disk datasets
@@ -93,6 +98,7 @@ class Config:
         _check_choice("loss", self.loss, LOSSES + tuple(LOSS_ALIASES))
         _check_choice("balance", self.balance, BALANCERS)
         _check_choice("selection", self.selection, SELECTIONS)
+        _check_choice("teacher_selection", self.teacher_selection, SELECTIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
         for name in ("epochs", "batch_size", "eval_every"):

@@ -485,10 +485,15 @@ class Trainer:
                 best, best_epoch = value, row["epoch"]
         return best_epoch
 
+    @property
+    def selection(self) -> str:
+        """How this run picks its epoch: ``teacher_selection`` for teachers, else ``selection``."""
+        return self.cfg.teacher_selection if self.role == "teacher" else self.cfg.selection
+
     def _selected_epoch(self) -> int:
-        if self.cfg.selection == "last":
+        if self.selection == "last":
             return self.history[-1]["epoch"]
-        return self._best_epoch("val" if self.cfg.selection == "validation" else "test")
+        return self._best_epoch("val" if self.selection == "validation" else "test")
 
     def _save(self, epoch: int, row: Mapping[str, Any]) -> None:
         if self.run_dir is None or not self.ctx.is_main:
@@ -524,7 +529,7 @@ class Trainer:
             "metric": self.metric,
             "seed": self.cfg.seed,
             "epochs": self.cfg.epochs,
-            "selection": self.cfg.selection,
+            "selection": self.selection,
             "selected_epoch": selected,
             "validation": self._split_metrics(selected, "val"),
             "test": self._split_metrics(selected, "test"),

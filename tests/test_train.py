@@ -169,3 +169,11 @@ def test_regression_trains_with_mae(tmp_path):
     result = train_student(cfg, data, teachers)
     assert {"mae", "mae/audio", "mae/visual"} <= set(result.metrics["test"])
     assert "rho/audio" in result.steps.columns
+
+
+def test_teachers_keep_their_last_epoch_unless_told_otherwise(data):
+    last = train_teacher(tiny_config(selection="validation"), data, "audio")
+    assert last.metrics["selection"] == "last"
+    assert last.metrics["selected_epoch"] == 2
+    by_val = train_teacher(tiny_config(teacher_selection="validation"), data, "audio")
+    assert by_val.metrics["selected_epoch"] == by_val.metrics["protocols"]["honest"]["epoch"]
