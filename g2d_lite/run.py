@@ -1,0 +1,432 @@
+"""Papermill runner for the numbered notebooks: ``python -m g2d_lite.run TARGET [options]``.
+
+    python -m g2d_lite.run 01                            # one notebook -> runs/01/
+    python -m g2d_lite.run 03 --profile classroom -p SEED 1 --out runs/g2d-seed1
+    python -m g2d_lite.run 03 -f params/paper.yaml       # GPU: the official CREMA-D recipe
+    python -m g2d_lite.run 04 --grid SEED=0,1,2          # one run per grid point, then mean ± std
+    python -m g2d_lite.run 04 -f params/ablation_ci.yaml # a grid from a file (lists are axes)
+    python -m g2d_lite.run demo                          # 01 -> 04 on synthetic data, smoke
+    python -m g2d_lite.run all -f params/classroom.yaml  # 01 -> 04 with any parameters
+    python -m g2d_lite.run refresh                       # re-execute the committed notebooks
+
+Parameters come from ``--profile NAME`` (``params/NAME.yaml``), then ``-f`` files, then ``-p``,
+later ones winning. Names are checked against each notebook's ``parameters`` cell before
+anything runs (papermill itself only warns about a typo). In a params file a *list* value is a
+grid axis. Notebooks run with ``notebooks/`` as working directory, kernel ``python3`` and
+progress bars off; each writes its ``metrics.json`` and figures into its run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import papermill as pm
+import yaml
+
+from g2d_lite.results import load_rows, summarise
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+EXERCISE_DIR = NOTEBOOK_DIR / "exercises"
+PARAMS_DIR = REPO_ROOT / "params"
+RUNS_DIR = REPO_ROOT / "runs"
+KERNEL = "python3"
+NORMALISE_ARGS: tuple[str, ...] = (
+    "--keep-output",
+    "--keep-count",
+    "--extra-keys",
+    "metadata.papermill cell.metadata.papermill cell.metadata.execution metadata.widgets",
+)
+# Headless runs: no progress bars (they freeze as 0 % widgets). Refresh runs on CPU with one
+# thread: results then do not depend on the core count, and shared cores are not oversubscribed.
+RUN_ENV: dict[str, str] = {"G2D_LITE_PROGRESS": "0"}
+REFRESH_ENV: dict[str, str] = {
+    **RUN_ENV,
+    "CUDA_VISIBLE_DEVICES": "",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+Params = dict[str, Any]
+
+
+class RunError(RuntimeError):
+    """A run could not start or a notebook failed; the message says what to do."""
+
+
+# ------------------------------------------------------------------------------ notebooks
+def numbered_notebooks() -> list[Path]:
+    """``notebooks/NN_*.ipynb`` in order."""
+    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise RunError(
+            f"no numbered notebooks in {NOTEBOOK_DIR}; run from a clone of the repository "
+            "installed with `pip install -e .`"
+        )
+    return found
+
+
+def exercise_notebooks() -> list[Path]:
+    """The instructor versions of the exercises (student copies are generated, never run)."""
+    return sorted(EXERCISE_DIR.glob("*.ipynb"))
+
+
+def find_notebook(key: str) -> Path:
+    """A notebook by number or name prefix ("01", "04_ablations", "ex01") or by path."""
+    path = Path(key)
+    if path.suffix == ".ipynb" and path.is_file():
+        return path.resolve()
+    candidates = [*numbered_notebooks(), *exercise_notebooks()]
+    matches = [nb for nb in candidates if nb.stem.startswith(key)]
+    if len(matches) != 1:
+        names = ", ".join(nb.stem for nb in candidates)
+        problem = "matches several notebooks" if matches else "matches no notebook"
+        raise RunError(f"{key!r} {problem}; give a number or a name prefix of: {names}")
+    return matches[0]
+
+
+@functools.cache
+def declared_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's parameters cell as papermill parses it: name -> type, default, help
+    (read once per process)."""
+    return pm.inspect_notebook(str(notebook))
+
+
+# ------------------------------------------------------------------------------ parameters
+def parse_value(raw: str) -> Any:
+    """Coerce a command-line value the way ``papermill -p`` does: bool, None, int, float, str."""
+    literals = {"True": True, "False": False, "None": None}
+    if raw in literals:
+        return literals[raw]
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def load_params_file(path: str | Path) -> Params:
+    """A YAML mapping of parameter names to values (a list value is a grid axis)."""
+    path = Path(path)
+    if not path.is_file():
+        available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
+        raise RunError(f"parameter file {path} not found; the kit ships: {available}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise RunError(f"{path} must hold a mapping NAME: value, got {type(values).__name__}")
+    return values
+
+
+def profile_params(profile: str) -> Params:
+    """``params/<profile>.yaml`` when the kit ships one, else just ``PROFILE``."""
+    path = PARAMS_DIR / f"{profile}.yaml"
+    values = load_params_file(path) if path.is_file() else {}
+    return {**values, "PROFILE": profile}
+
+
+def check_parameter_names(params: Mapping[str, Any], notebooks: Sequence[Path]) -> None:
+    """Every name must be a parameter of at least one of ``notebooks``; else list the valid ones."""
+    valid: set[str] = set()
+    for nb in notebooks:
+        valid |= set(declared_parameters(nb))
+    valid.discard("OUTPUT_DIR")  # set by the runner from --out
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        where = ", ".join(nb.stem for nb in notebooks)
+        raise RunError(
+            f"unknown parameter(s) {unknown} for {where}; valid names: {', '.join(sorted(valid))}"
+        )
+
+
+def split_grid(params: Mapping[str, Any]) -> tuple[Params, dict[str, list[Any]]]:
+    """Separate fixed values from grid axes (the list values)."""
+    fixed = {k: v for k, v in params.items() if not isinstance(v, list)}
+    axes = {k: v for k, v in params.items() if isinstance(v, list)}
+    for name, values in axes.items():
+        if not values:
+            raise RunError(f"grid axis {name} has no values; give at least one")
+    return fixed, axes
+
+
+def parse_grid_option(specs: Iterable[str]) -> dict[str, list[Any]]:
+    """``["SEED=0,1,2", "EPOCHS=5,10"]`` -> ``{"SEED": [0, 1, 2], "EPOCHS": [5, 10]}``."""
+    axes = {}
+    for spec in specs:
+        name, sep, raw = spec.partition("=")
+        if not sep or not raw:
+            raise RunError(f"--grid {spec!r} must look like NAME=v1,v2 (for example SEED=0,1,2)")
+        axes[name.strip()] = [parse_value(v.strip()) for v in raw.split(",")]
+    return axes
+
+
+def grid_points(axes: Mapping[str, list[Any]]) -> list[Params]:
+    """The Cartesian product of the axes, in the order given."""
+    names = list(axes)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """A folder name for a grid point, e.g. ``SEED=1_EPOCHS=5``."""
+    return "_".join(f"{k}={v}" for k, v in point.items()).replace("/", "-") or "default"
+
+
+def for_notebook(params: Mapping[str, Any], notebook: Path) -> Params:
+    """The subset of ``params`` that ``notebook`` declares (runs of several notebooks share one
+    parameter set; each notebook gets its own names)."""
+    declared = declared_parameters(notebook)
+    return {k: v for k, v in params.items() if k in declared}
+
+
+# ------------------------------------------------------------------------------ execution
+def execute(
+    notebook: Path,
+    output: Path,
+    params: Mapping[str, Any],
+    cwd: Path = NOTEBOOK_DIR,
+    log_output: bool = False,
+    timeout: int | None = None,
+    env: Mapping[str, str] = RUN_ENV,
+) -> Path:
+    """Execute ``notebook`` into ``output`` (its folder is created) with papermill.
+
+    ``env`` is set for the kernel. A failing cell raises :class:`RunError` that names the cell,
+    the error and where the executed notebook (with the traceback) was written.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=dict(params),
+            cwd=str(cwd),
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=log_output,
+            execution_timeout=timeout,
+            coalesce_streams=True,  # one stdout output per cell, however the kernel flushed it
+        )
+    except pm.PapermillExecutionError as error:
+        raise RunError(
+            f"{notebook.name} failed in cell {error.cell_index} (exec count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}\n  the executed notebook is {output}"
+        ) from error
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return output
+
+
+def run_notebook(
+    notebook: Path, params: Mapping[str, Any], run_dir: Path, log_output: bool = False
+) -> Path:
+    """One papermill run into ``run_dir``: the executed notebook plus its metrics and figures.
+
+    ``OUTPUT_DIR`` is set to ``run_dir`` (absolute, so it does not depend on the kernel's cwd).
+    """
+    run_dir = run_dir.resolve()
+    values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
+    print(f"running {notebook.name} -> {run_dir}", flush=True)
+    return execute(notebook, run_dir / notebook.name, values, log_output=log_output)
+
+
+def normalise(paths: Sequence[Path], verify: bool = False) -> bool:
+    """Normalise notebooks with nbstripout, keeping outputs and execution counts but dropping
+    papermill, timing and widget metadata. ``verify`` only checks; returns True if clean."""
+    flags = ["--verify"] if verify else []
+    command = [sys.executable, "-m", "nbstripout", *NORMALISE_ARGS, *flags, *map(str, paths)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 and not verify:
+        raise RunError(f"nbstripout failed on {list(map(str, paths))}: {done.stderr.strip()}")
+    return done.returncode == 0
+
+
+def refresh(notebooks: Sequence[Path], failed_dir: Path = RUNS_DIR / "refresh-failed") -> None:
+    """Re-execute committed notebooks in place with no parameters, on CPU, then normalise them.
+
+    Each notebook runs in a temporary copy with its own folder as working directory; the
+    original is replaced only when the run succeeds (a failed run is kept in ``failed_dir``).
+    """
+    with tempfile.TemporaryDirectory(prefix="g2d-refresh-") as tmp:
+        for nb in notebooks:
+            print(f"refreshing {nb.relative_to(REPO_ROOT)}", flush=True)
+            output = Path(tmp) / nb.name
+            try:
+                execute(nb, output, {}, cwd=nb.parent, env=REFRESH_ENV)
+            except RunError:
+                if output.is_file():
+                    failed_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(output, failed_dir / nb.name)
+                raise
+            normalise([output])
+            changed = output.read_bytes() != nb.read_bytes()
+            shutil.copy(output, nb)
+            print(f"  {'updated' if changed else 'unchanged'}", flush=True)
+
+
+# ------------------------------------------------------------------------------ tables
+def results_table(
+    run_dirs: Sequence[Path], labels: Mapping[Path, Params] | None = None
+) -> pd.DataFrame:
+    """Rows of every run folder's ``metrics.json`` summarised as mean ± std per method (and per
+    grid axis other than the seed)."""
+    files = [d / "metrics.json" for d in run_dirs]
+    extra = {str(d / "metrics.json"): dict(v) for d, v in (labels or {}).items()}
+    rows = load_rows(files, extra)
+    axes = sorted({k for v in (labels or {}).values() for k in v} - {"SEED"})
+    return summarise(rows, by=[*axes, "method"])
+
+
+def print_table(title: str, table: pd.DataFrame) -> None:
+    print(f"\n{title}")
+    print(table.to_string(index=False) if not table.empty else "(no result rows)")
+
+
+def print_outputs(run_dirs: Sequence[Path]) -> None:
+    """Where the executed notebooks and figures of these runs are."""
+    print("\nexecuted notebooks and figures:")
+    for d in run_dirs:
+        files = sorted(p.name for p in d.iterdir() if p.suffix in (".ipynb", ".png"))
+        print(f"  {d}: {', '.join(files)}")
+
+
+# ------------------------------------------------------------------------------ commands
+def _params(args: argparse.Namespace) -> tuple[Params, Params]:
+    """(values from --profile and -f files, values from -p). Files are shared by every notebook,
+    so their names are checked against all of them; -p names against the notebook(s) run."""
+    shared: Params = profile_params(args.profile) if args.profile else {}
+    for file in args.file:
+        shared.update(load_params_file(file))
+    explicit = {name: parse_value(value) for name, value in args.param}
+    if "OUTPUT_DIR" in {**shared, **explicit}:
+        raise RunError("choose the run folder with --out; the runner sets OUTPUT_DIR itself")
+    check_parameter_names(shared, numbered_notebooks())
+    return shared, explicit
+
+
+def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
+    notebooks = numbered_notebooks()
+    fixed, axes = split_grid(params)
+    if axes:
+        raise RunError(f"grid axes {sorted(axes)} need a single notebook, e.g. `run 04 --grid`")
+    out = Path(args.out) if args.out else RUNS_DIR / args.target
+    run_dirs = []
+    for nb in notebooks:
+        run_dir = out / nb.stem[:2]
+        run_notebook(nb, fixed, run_dir, args.log_output)
+        run_dirs.append(run_dir.resolve())
+    print_table("results (test accuracy %, mean ± std over seeds)", results_table(run_dirs))
+    print_outputs(run_dirs)
+
+
+def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> None:
+    fixed, axes = split_grid(params)
+    if not axes:
+        run_dir = Path(args.out) if args.out else RUNS_DIR / notebook.stem[:2]
+        run_notebook(notebook, fixed, run_dir, args.log_output)
+        print_table("results (test accuracy %)", results_table([run_dir]))
+        print_outputs([run_dir.resolve()])
+        return
+    out = Path(args.out) if args.out else RUNS_DIR / f"{notebook.stem[:2]}-grid"
+    labels: dict[Path, Params] = {}
+    for point in grid_points(axes):
+        run_dir = (out / point_name(point)).resolve()
+        run_notebook(notebook, {**fixed, **point}, run_dir, args.log_output)
+        labels[run_dir] = point
+    table = results_table(list(labels), labels)
+    table.to_csv(out / "summary.csv", index=False)
+    print_table(f"grid results over {len(labels)} runs (test accuracy %, mean ± std)", table)
+    print(f"\nsummary table: {out / 'summary.csv'}")
+    print_outputs(list(labels))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m g2d_lite.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "target",
+        help="a notebook (01..04, or a name prefix), all, demo (all on synthetic data), refresh",
+    )
+    parser.add_argument("--profile", help="smoke | classroom | paper: loads params/PROFILE.yaml")
+    parser.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter (typed like papermill -p)",
+    )
+    parser.add_argument(
+        "-f", "--file", action="append", default=[], help="YAML parameter file (repeatable)"
+    )
+    parser.add_argument(
+        "--grid", action="append", default=[], metavar="NAME=V1,V2", help="a grid axis"
+    )
+    parser.add_argument("--out", help="run folder (default runs/<target>)")
+    parser.add_argument("--log-output", action="store_true", help="stream cell outputs")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NOTEBOOK", help="refresh: just these notebooks"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; returns 0, 1 when a notebook failed, 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    if args.log_output:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        if args.target == "refresh":
+            if args.param or args.file or args.grid or args.profile:
+                raise RunError("refresh takes no parameters: it reruns the committed defaults")
+            chosen = args.only or []
+            notebooks = [find_notebook(k) for k in chosen] or [
+                *numbered_notebooks(),
+                *exercise_notebooks(),
+            ]
+            refresh(notebooks)
+            return 0
+        shared, explicit = _params(args)
+        if args.target in ("all", "demo"):
+            check_parameter_names(explicit, numbered_notebooks())
+            if args.grid:
+                raise RunError("--grid needs a single notebook, e.g. `run 04 --grid SEED=0,1,2`")
+            params = {**shared, **explicit}
+            if args.target == "demo":
+                params = {"PROFILE": "smoke", **params, "DATASET": "synthetic"}
+            _run_pipeline(args, params)
+        else:
+            notebook = find_notebook(args.target)
+            grid = parse_grid_option(args.grid)
+            check_parameter_names({**explicit, **grid}, [notebook])
+            _run_single(args, notebook, {**shared, **explicit, **grid})
+    except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        failed = isinstance(error.__cause__, pm.PapermillExecutionError)
+        return 1 if failed else 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
