@@ -1,5 +1,5 @@
 # Convenience targets; each one is a thin wrapper over a command documented in the README.
-.PHONY: setup demo test lint refresh-notebooks student-exercises lock bench-imbalance bench-throughput bench-gpu
+.PHONY: setup demo test lint nbval refresh-notebooks student-exercises grid-ci classroom lock bench-imbalance bench-throughput bench-gpu
 
 setup:
 	bash scripts/setup_env.sh
@@ -15,6 +15,15 @@ lint: setup
 
 refresh-notebooks: setup
 	.venv/bin/python -m g2d_lite.run refresh
+
+nbval: setup
+	OMP_NUM_THREADS=1 G2D_LITE_PROGRESS=0 .venv/bin/pytest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+grid-ci: setup
+	.venv/bin/python -m g2d_lite.run 04 -f params/ablation_ci.yaml
+
+classroom: setup
+	.venv/bin/python -m g2d_lite.run all --profile classroom
 
 student-exercises: setup
 	.venv/bin/python -m g2d_lite.exercises build --out build/student

@@ -154,6 +154,32 @@ class Config:
         return cls(**_normalise(dict(values)))
 
 
+# Settings a unimodal teacher never reads: teachers trained under configs that differ only in these
+# are the same teacher (the artifact store reuses them).
+STUDENT_ONLY: frozenset[str] = frozenset(
+    {
+        "modalities",
+        "fusion",
+        "loss",
+        "task_weight",
+        "feature_weight",
+        "logit_weight",
+        "temperature",
+        "balance",
+        "balance_start_epoch",
+        "balance_end_epoch",
+        "smp_scope",
+        "smp_mode",
+        "smp_schedule",
+        "smp_suppression",
+        "smp_alpha",
+        "smp_stage_epochs",
+        "ogm_alpha",
+        "selection",
+        "teacher_cache",
+    }
+)
+
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {},
     "classroom": {"epochs": 45, "lr_step": 30},

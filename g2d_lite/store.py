@@ -1,12 +1,14 @@
 """Load-or-train: every notebook runs alone, reusing models another notebook already trained.
 
 A run's folder name carries a hash of everything that decides its numbers (the config, the
-role, the modality, the teachers it learned from and the kit version), so a changed setting
-never reuses a stale model. A finished run folder is read back; an unfinished one resumes.
+role, the modality, the teachers it learned from, the kit version and its source code), so a
+changed setting or a code change never reuses a stale model. A finished run folder is read
+back; an unfinished one resumes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -18,26 +20,38 @@ from torch import nn
 
 import g2d_lite
 from g2d_lite.checkpoint import load_checkpoint
-from g2d_lite.config import Config
+from g2d_lite.config import STUDENT_ONLY, Config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
-_NOT_IN_KEY = ("progress", "num_workers", "device", "data_root", "tensorboard")
+_NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the package's source: a code change invalidates every cached model, even
+    when the version number was not bumped."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(g2d_lite.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def run_key(
     cfg: Config, role: str, modality: str | None = None, parents: tuple[str, ...] = ()
 ) -> str:
     """A short stable hash of what decides a run's results."""
-    values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_IN_KEY}
+    ignored = _NOT_IN_KEY | (STUDENT_ONLY if role == "teacher" else {"teacher_selection"})
+    values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
     payload = {
         "config": values,
         "role": role,
         "modality": modality,
         "parents": parents,
         "version": g2d_lite.__version__,
+        "code": code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
         :12

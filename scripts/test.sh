@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 export G2D_LITE_PROGRESS=0
+# One torch thread: results then match the committed notebooks bit for bit, and 2-core runners
+# are not oversubscribed. The papermill tests train into artifacts/, which nbval then reuses.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+export G2D_LITE_TEST_ARTIFACT_DIR="${G2D_LITE_TEST_ARTIFACT_DIR:-$PWD/artifacts}"
 .venv/bin/ruff check .
 exec .venv/bin/pytest tests notebooks --nbval-lax --nbval-current-env \
-  --nbval-sanitize-with tests/nbval_sanitize.cfg --durations=15 "$@"
+  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 --durations=15 "$@"

@@ -177,3 +177,12 @@ def test_teachers_keep_their_last_epoch_unless_told_otherwise(data):
     assert last.metrics["selected_epoch"] == 2
     by_val = train_teacher(tiny_config(teacher_selection="validation"), data, "audio")
     assert by_val.metrics["selected_epoch"] == by_val.metrics["protocols"]["honest"]["epoch"]
+
+
+def test_teachers_are_shared_across_student_settings(data, tmp_path):
+    cfg = tiny_config(epochs=1)
+    first = load_or_train_teacher(cfg, data, "audio", tmp_path)
+    again = load_or_train_teacher(
+        cfg.replace(loss="ce", balance="ogm", fusion="concat"), data, "audio", tmp_path
+    )
+    assert again.run_dir == first.run_dir
