@@ -12,7 +12,7 @@ branches'* scores and damps the dominant ones softly.
 from __future__ import annotations
 
 import math
-from collections.abc import ItemsView, Mapping, Sequence
+from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -108,6 +108,19 @@ def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> I
             f"{unknown}, encoders without kappa {missing}; encoders: {sorted(encoders)}"
         )
     return kappa.items()
+
+
+def _modulated(
+    encoders: Mapping[str, nn.Module], kappa: Mapping[str, float], scope: str
+) -> Iterator[tuple[nn.Parameter, float]]:
+    """``(parameter, κ)`` for each in-scope parameter with a gradient, of every encoder whose
+    κ != 1: the gradients SMP and OGM rescale."""
+    for m, k in _matched(encoders, kappa):
+        if k == 1:
+            continue
+        for p in scoped_parameters(encoders[m], scope):
+            if p.grad is not None:
+                yield p, k
 
 
 @dataclass
@@ -236,16 +249,11 @@ class SMP(_Window):
     def apply(self, encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> None:
         """Scale the scoped gradients of every encoder whose κ != 1 (mode "zero"), or drop them
         when κ == 0 (mode "skip"). Call after ``backward()`` and before ``optimizer.step()``."""
-        for m, k in _matched(encoders, kappa):
-            if k == 1:
-                continue
-            for p in scoped_parameters(encoders[m], self.scope):
-                if p.grad is None:
-                    continue
-                if self.mode == "skip" and k == 0:
-                    p.grad = None
-                else:
-                    p.grad.mul_(k)
+        for p, k in _modulated(encoders, kappa, self.scope):
+            if self.mode == "skip" and k == 0:
+                p.grad = None
+            else:
+                p.grad.mul_(k)
 
 
 @dataclass
@@ -299,17 +307,12 @@ class OGM(_Window):
         noise. Draws come from ``generator`` when given (it must live on the gradients' device);
         seed it identically on every DDP rank so the ranks stay in sync.
         """
-        for m, k in _matched(encoders, kappa):
-            if k == 1:
-                continue
-            for p in scoped_parameters(encoders[m], self.scope):
-                if p.grad is None:
-                    continue
-                if self.gradient_noise:
-                    std = p.grad.std() + 1e-8
-                    noise = torch.randn(
-                        p.grad.shape, generator=generator, device=p.grad.device, dtype=p.grad.dtype
-                    )
-                    p.grad.mul_(k).add_(noise.mul_(std))
-                else:
-                    p.grad.mul_(k)
+        for p, k in _modulated(encoders, kappa, self.scope):
+            if self.gradient_noise:
+                std = p.grad.std() + 1e-8
+                noise = torch.randn(
+                    p.grad.shape, generator=generator, device=p.grad.device, dtype=p.grad.dtype
+                )
+                p.grad.mul_(k).add_(noise.mul_(std))
+            else:
+                p.grad.mul_(k)
