@@ -81,6 +81,7 @@ class Config:
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
     channels_last: bool | None = None  # None: on for CUDA with CNN encoders
     compile: bool = False  # torch.compile the model
+    deterministic: bool = True  # deterministic kernels (bit-exact CPU reruns); off: cuDNN autotune
     selection: str = "validation"  # validation (honest) | test (paper protocol) | last
     teacher_selection: str = "last"  # the checkpoint a teacher keeps (see below)
     eval_every: int = 1  # evaluate validation and test every N epochs (and at the last)
@@ -197,6 +198,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "balance_end_epoch": 150,
         "selection": "test",
         "num_workers": 8,
+        "deterministic": False,
     },
 }
 

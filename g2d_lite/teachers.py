@@ -28,10 +28,17 @@ class TeacherCache:
     features: dict[str, torch.Tensor]
     logits: dict[str, torch.Tensor]
 
+    def to(self, device: torch.device) -> TeacherCache:
+        """The cache on ``device`` (on a GPU, lookups then never copy from host memory)."""
+        return TeacherCache(
+            {m: f.to(device) for m, f in self.features.items()},
+            {m: lg.to(device) for m, lg in self.logits.items()},
+        )
+
     def lookup(self, indices: torch.Tensor, device: torch.device | None = None) -> TeacherOutputs:
         """Teacher outputs for the samples at ``indices``."""
-        features = {m: f[indices].to(device) for m, f in self.features.items()}
-        logits = {m: lg[indices].to(device) for m, lg in self.logits.items()}
+        features = {m: f[indices.to(f.device)].to(device) for m, f in self.features.items()}
+        logits = {m: lg[indices.to(lg.device)].to(device) for m, lg in self.logits.items()}
         return features, logits
 
 

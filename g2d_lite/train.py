@@ -73,20 +73,23 @@ class TrainResult:
 
 @dataclass
 class _EpochStats:
-    """Running sums over one epoch's batches."""
+    """Running sums over one epoch's batches, kept as tensors on the training device so a step
+    never waits for the GPU; they are read once, at the end of the epoch."""
 
     count: int = 0
     batches: int = 0
-    sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    sums: dict[str, torch.Tensor | float] = field(default_factory=lambda: defaultdict(float))
 
-    def add(self, key: str, value: float, weight: float = 1.0) -> None:
-        self.sums[key] += value * weight
+    def add(self, key: str, value: torch.Tensor | float, weight: float = 1.0) -> None:
+        if isinstance(value, torch.Tensor):
+            value = value.detach().double()
+        self.sums[key] = self.sums[key] + value * weight
 
     def row(self) -> dict[str, float]:
         out = {}
         for key, total in self.sums.items():
-            per_sample = key.startswith(("train/", "correct/"))
-            out[key] = total / (self.count if per_sample else max(self.batches, 1))
+            per_sample = key.startswith("train/")
+            out[key] = float(total) / (self.count if per_sample else max(self.batches, 1))
         return out
 
 
@@ -100,9 +103,12 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _grad_norm(module: nn.Module) -> float:
-    norms = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(norms)).item() if norms else 0.0
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all of a module's gradients, as a tensor (no device sync)."""
+    grads = [p.grad.detach() for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
 
 
 class Trainer:
@@ -126,7 +132,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.device = resolve_device(cfg.device)
         self.ctx: DistContext = init_distributed(self.device)
-        seed_everything(cfg.seed)
+        seed_everything(cfg.seed, cfg.deterministic)
         if role == "teacher":
             if modality is None:
                 raise ValueError(
@@ -164,6 +170,7 @@ class Trainer:
         self.global_step = 0
         self.train_seconds = 0.0
         self.tensorboard = self._tensorboard_writer()
+        self._best_weights: dict[str, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- setup helpers
     def _use_channels_last(self) -> bool:
@@ -375,9 +382,9 @@ class Trainer:
         n = len(batch.targets)
         stats.count += n
         stats.batches += 1
-        stats.add("train/loss", total.item(), n)
+        stats.add("train/loss", total, n)
         for key, value in parts.items():
-            stats.add(f"train/{key}", value.item(), n)
+            stats.add(f"train/{key}", value, n)
         self._add_train_scores(stats, out, batch)
         for m in encoders:
             stats.add(f"kappa/{m}", 1.0 if kappa is None else kappa[m])
@@ -386,16 +393,17 @@ class Trainer:
         if self.task != "classification":
             return
         targets = batch.targets
-        stats.add(f"train/{self.metric}", (out.logits.argmax(1) == targets).sum().item() * 100.0)
+        stats.add(f"train/{self.metric}", (out.logits.argmax(1) == targets).sum() * 100.0)
         for m, b in (getattr(out, "branch_logits", None) or {}).items():
-            stats.add(f"train/{self.metric}/{m}", (b.argmax(1) == targets).sum().item() * 100.0)
+            stats.add(f"train/{self.metric}/{m}", (b.argmax(1) == targets).sum() * 100.0)
 
     # ----------------------------------------------------------------- epochs
     def _prepare_teachers(self) -> None:
         if self.teachers is None:
             return
         if self.cfg.teacher_cache == "auto" and self.data.train.deterministic:
-            self.teacher_cache = self.teachers.precompute(self.data.train, device=self.device)
+            cache = self.teachers.precompute(self.data.train, device=self.device)
+            self.teacher_cache = cache.to(self.device)
         if self.smp is not None and self.cfg.smp_schedule == "staged":
             logits = (
                 self.teacher_cache.logits
@@ -496,11 +504,18 @@ class Trainer:
         return self._best_epoch("val" if self.selection == "validation" else "test")
 
     def _save(self, epoch: int, row: Mapping[str, Any]) -> None:
-        if self.run_dir is None or not self.ctx.is_main:
+        is_best = self._selected_epoch() == epoch and f"val/{self.metric}" in row
+        if self.run_dir is None:  # no folder: keep the selected weights in memory instead
+            if is_best:
+                self._best_weights = {
+                    k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
+                }
+            return
+        if not self.ctx.is_main:
             return
         state = self._state(epoch)
         save_checkpoint(self._checkpoint_path("last"), state)
-        if self._selected_epoch() == epoch and f"val/{self.metric}" in row:
+        if is_best:
             save_checkpoint(self._checkpoint_path("best"), state)
         pd.DataFrame(self.history).to_csv(self.run_dir / "history.csv", index=False)
         if self.tensorboard is not None:
@@ -541,9 +556,12 @@ class Trainer:
             "steps": self.global_step,
             "versions": versions(),
         }
-        best = self._checkpoint_path("best")
-        if best is not None and best.is_file() and selected != self.history[-1]["epoch"]:
-            self.model.load_state_dict(load_checkpoint(best, self.device)["model"])
+        if selected != self.history[-1]["epoch"]:
+            best = self._checkpoint_path("best")
+            if best is not None and best.is_file():
+                self.model.load_state_dict(load_checkpoint(best, self.device)["model"])
+            elif self._best_weights is not None:
+                self.model.load_state_dict(self._best_weights)
         self.model.eval()
         history, steps = pd.DataFrame(self.history), pd.DataFrame(self.steps)
         if self.run_dir is not None and self.ctx.is_main:

@@ -22,8 +22,11 @@ CREMAD_EMOTIONS = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
 
 def tree_hashes(root: Path) -> dict[str, str]:
     """SHA-256 of every file under ``root`` by relative path (to compare two builds)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def tone(label: int, seconds: float, rate: int, seed: int) -> np.ndarray:
@@ -150,8 +153,13 @@ def make_cremad(root: Path, actors: int = 2) -> list[str]:
             key = cremad_key(actor, emotion)
             seconds = 1.2 + 0.4 * (actor % 2)
             write_wav(root / "AudioWAV" / f"{key}.wav", tone(label, seconds, 16000, actor), 16000)
-            write_video(root / "VideoFlash" / f"{key}.flv", seconds + 0.8, label, codec="flv",
-                        container="flv")
+            write_video(
+                root / "VideoFlash" / f"{key}.flv",
+                seconds + 0.8,
+                label,
+                codec="flv",
+                container="flv",
+            )
             keys.append(key)
     return keys
 

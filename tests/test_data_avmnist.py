@@ -33,8 +33,18 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def build(out: Path, sources: tuple[Path, Path], *extra: str) -> int:
     mnist, fsdd = sources
-    argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(out),
-            "--no-progress", "--shard-size", "40", *extra]
+    argv = [
+        "--mnist-dir",
+        str(mnist),
+        "--fsdd-dir",
+        str(fsdd),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--shard-size",
+        "40",
+        *extra,
+    ]
     return prepare.main(argv)
 
 
@@ -70,17 +80,26 @@ def test_pairing_matches_digits_and_holds_out_speakers(built: Path) -> None:
         paired = [names[i] for i in np.load(built / "pairing" / f"{split}_audio.npy")]
         assert [int(n.split("_")[0]) for n in paired] == labels.tolist()
         speakers[split] = {n.split("_")[1] for n in paired}
-    assert speakers == {"train": {"george", "jackson", "lucas"}, "validation": {"nicolas"},
-                        "test": {"theo", "yweweler"}}
+    assert speakers == {
+        "train": {"george", "jackson", "lucas"},
+        "validation": {"nicolas"},
+        "test": {"theo", "yweweler"},
+    }
 
 
 def test_validation_from_held_out_takes(sources: tuple[Path, Path], tmp_path: Path) -> None:
     assert build(tmp_path / "avmnist", sources, "--val-speakers", "") == 0
     names = (tmp_path / "avmnist" / "recordings.txt").read_text().split()
-    used = {s: {names[i] for i in np.load(tmp_path / "avmnist" / "pairing" / f"{s}_audio.npy")}
-            for s in ("train", "validation")}
-    assert {n.split("_")[1] for n in used["validation"]} <= {"george", "jackson", "lucas",
-                                                            "nicolas"}
+    used = {
+        s: {names[i] for i in np.load(tmp_path / "avmnist" / "pairing" / f"{s}_audio.npy")}
+        for s in ("train", "validation")
+    }
+    assert {n.split("_")[1] for n in used["validation"]} <= {
+        "george",
+        "jackson",
+        "lucas",
+        "nicolas",
+    }
     assert not used["train"] & used["validation"]  # same speakers, other takes
 
 
@@ -111,8 +130,9 @@ def test_rebuild_is_byte_identical_and_rerun_does_nothing(
     assert tree_hashes(again) == before
 
 
-def test_other_settings_need_force(built: Path, sources: tuple[Path, Path], tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_other_settings_need_force(
+    built: Path, sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "avmnist"
     assert build(out, sources) == 0
     assert build(out, sources, "--snr-db", "10") == 2
@@ -176,8 +196,16 @@ def test_missing_cache_and_missing_sources_name_the_fix(
         load_avmnist(tmp_path / "nowhere")
     assert prepare.main(["--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "--download" in capsys.readouterr().err
-    code = prepare.main(["--mnist-dir", str(tmp_path / "no-mnist"), "--fsdd-dir", str(tmp_path),
-                         "--out", str(tmp_path / "x")])
+    code = prepare.main(
+        [
+            "--mnist-dir",
+            str(tmp_path / "no-mnist"),
+            "--fsdd-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2 and "--mnist-dir folder not found" in capsys.readouterr().err
 
 
@@ -187,7 +215,8 @@ def test_multibench_layout_without_validation_files(built: Path, tmp_path: Path)
         (tmp_path / sub).mkdir()
         for split in ("train", "test"):
             (tmp_path / sub / f"{split}_data.npy").write_bytes(
-                (built / sub / f"{split}_data.npy").read_bytes())
+                (built / sub / f"{split}_data.npy").read_bytes()
+            )
     for split in ("train", "test"):
         (tmp_path / f"{split}_labels.npy").write_bytes((built / f"{split}_labels.npy").read_bytes())
     data = load_avmnist(tmp_path)
@@ -209,8 +238,15 @@ def test_download_from_urls_with_checksums(
     mnist, fsdd = sources
     archive = fsdd_archive(fsdd, tmp_path / "v1.0.10.tar.gz")
     urls = ["--mnist-url", mnist.as_uri(), "--fsdd-url", archive.as_uri(), "--no-mnist-train"]
-    common = ["--download", *urls, "--download-dir", str(tmp_path / "dl"), "--no-progress",
-              "--shard-size", "40"]
+    common = [
+        "--download",
+        *urls,
+        "--download-dir",
+        str(tmp_path / "dl"),
+        "--no-progress",
+        "--shard-size",
+        "40",
+    ]
     # The fixtures are not the official files: the pinned checksums reject them, clearly.
     assert prepare.main([*common, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
@@ -223,26 +259,39 @@ def test_download_from_urls_with_checksums(
     assert meta["downloaded_from"][mnist_fsdd.FSDD_KEY] == archive.as_uri()
     assert meta["sources"] == json.loads((built / "meta.json").read_text())["sources"]
     assert (out / "audio" / "test_data.npy").read_bytes() == (
-        built / "audio" / "test_data.npy").read_bytes()
+        built / "audio" / "test_data.npy"
+    ).read_bytes()
     wrong = ["--expect", f"{mnist_fsdd.FSDD_KEY}={'0' * 64}"]
     assert prepare.main([*common, *_digest_args(mnist, fsdd), *wrong, "--out", str(out)]) == 2
     assert f"checksum mismatch for {mnist_fsdd.FSDD_KEY}" in capsys.readouterr().err
 
 
-def test_script_runs_as_a_file(monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_script_runs_as_a_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "argv", ["prepare_avmnist.py", "--help"])
     with pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(REPO / "data_scripts" / "prepare_avmnist.py"), run_name="__main__")
     assert exit_.value.code == 0 and "--image-energy" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not (SHARED / "mnist").is_dir() or not (SHARED / "fsdd").is_dir(),
-                    reason=f"real MNIST/FSDD not found at {SHARED} (../shared/data beside repo)")
+@pytest.mark.skipif(
+    not (SHARED / "mnist").is_dir() or not (SHARED / "fsdd").is_dir(),
+    reason=f"real MNIST/FSDD not found at {SHARED} (../shared/data beside repo)",
+)
 def test_real_data_each_modality_is_above_chance(tmp_path: Path) -> None:
     out = tmp_path / "avmnist"
-    argv = ["--mnist-dir", str(SHARED / "mnist"), "--fsdd-dir", str(SHARED / "fsdd" / "recordings"),
-            "--out", str(out), "--subset", "0.2", "--no-progress"]
+    argv = [
+        "--mnist-dir",
+        str(SHARED / "mnist"),
+        "--fsdd-dir",
+        str(SHARED / "fsdd" / "recordings"),
+        "--out",
+        str(out),
+        "--subset",
+        "0.2",
+        "--no-progress",
+    ]
     assert prepare.main(argv) == 0
     meta = json.loads((out / "meta.json").read_text())
     assert meta["sources"]["fsdd"]["official"]
@@ -257,8 +306,10 @@ def test_real_data_each_modality_is_above_chance(tmp_path: Path) -> None:
 def _linear_probe(data, modality: str, pool: int) -> float:
     """Test accuracy of an L2-regularised logistic regression on average-pooled inputs."""
     torch.manual_seed(0)
-    feats = {s: F.avg_pool2d(data[s].as_tensors()[0][modality], pool).flatten(1)
-             for s in ("train", "test")}
+    feats = {
+        s: F.avg_pool2d(data[s].as_tensors()[0][modality], pool).flatten(1)
+        for s in ("train", "test")
+    }
     mean, std = feats["train"].mean(0), feats["train"].std(0) + 1e-3
     x, y = (feats["train"] - mean) / std, data.train.targets
     weight = torch.zeros(x.shape[1], 10, requires_grad=True)

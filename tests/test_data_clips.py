@@ -40,8 +40,12 @@ def make_ave(root: Path) -> Path:
     garbage(root / "AVE" / "broken.mp4")
     write_clip(root / "AVE" / "short.mp4", 0, seconds=1.2)
     write_clip(root / "AVE" / "twice.mp4", 0)
-    files["trainSet.txt"] += ["Bark&broken&good&0&10", "Bark&gone&good&0&10",
-                              "Bark&short&good&0&10", "Bark&twice&good&0&10"]
+    files["trainSet.txt"] += [
+        "Bark&broken&good&0&10",
+        "Bark&gone&good&0&10",
+        "Bark&short&good&0&10",
+        "Bark&twice&good&0&10",
+    ]
     files["testSet.txt"].append("Church bell&twice&good&0&10")
     for file, lines in files.items():
         (root / file).write_text(header + "\n".join(lines) + "\n")
@@ -85,8 +89,21 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def build(dataset: str, root: Path, out: Path, *extra: str) -> int:
-    argv = ["--dataset", dataset, "--root", str(root), "--out", str(out), "--no-progress",
-            "--shard-size", "5", "--frame-size", "24", "24", *extra]
+    argv = [
+        "--dataset",
+        dataset,
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--shard-size",
+        "5",
+        "--frame-size",
+        "24",
+        "24",
+        *extra,
+    ]
     return prepare.main(argv)
 
 
@@ -103,8 +120,12 @@ def test_ave_official_split_classes_and_reported_trouble(built: dict[str, Path])
     assert meta["class_names"] == sorted(AVE_CLASSES)
     assert meta["splits"]["official"] == {"train": 6, "validation": 3, "test": 3}
     reasons = {s["key"]: s["reason"].split(":")[0] for s in meta["skipped"]}
-    assert reasons == {"broken": "unreadable audio", "gone": "missing video",
-                       "short": "too few frames", "twice": "conflicting annotations"}
+    assert reasons == {
+        "broken": "unreadable audio",
+        "gone": "missing video",
+        "short": "too few frames",
+        "twice": "conflicting annotations",
+    }
     with open(built["ave"] / "index.csv", newline="") as f:
         index = list(csv.DictReader(f))
     labels = np.load(built["ave"] / "labels.npy")
@@ -141,15 +162,17 @@ def test_kinetics_sounds_uses_the_31_class_list(built: dict[str, Path]) -> None:
     assert any("carved from train" in n or "of train" in n for n in meta["notes"])
 
 
-def test_rebuild_is_byte_identical(roots: dict[str, Path], built: dict[str, Path],
-                                   tmp_path: Path) -> None:
+def test_rebuild_is_byte_identical(
+    roots: dict[str, Path], built: dict[str, Path], tmp_path: Path
+) -> None:
     extra = ("--shard-size", "4", "--workers", "2")
     assert build("vggsound", roots["vggsound"], tmp_path / "v", *extra) == 0
     assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
 
 
-def test_interrupted_build_resumes(roots: dict[str, Path], built: dict[str, Path],
-                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_build_resumes(
+    roots: dict[str, Path], built: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = avcache.process_clips
     calls: list[int] = []
 
@@ -164,8 +187,11 @@ def test_interrupted_build_resumes(roots: dict[str, Path], built: dict[str, Path
         build("vggsound", roots["vggsound"], tmp_path / "v")
     assert len(list((tmp_path / "v" / WORK_DIR).glob("shard-*"))) == 2
     calls.clear()
-    monkeypatch.setattr(avcache, "process_clips",
-                        lambda clips, recipe: calls.append(len(clips)) or real(clips, recipe))
+    monkeypatch.setattr(
+        avcache,
+        "process_clips",
+        lambda clips, recipe: calls.append(len(clips)) or real(clips, recipe),
+    )
     assert build("vggsound", roots["vggsound"], tmp_path / "v") == 0
     assert calls == [5, 3]  # 18 clips in shards of 5: two were kept, two are left
     assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
@@ -174,7 +200,9 @@ def test_interrupted_build_resumes(roots: dict[str, Path], built: dict[str, Path
 def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
     rows = ["clip,label,split"] + [
         f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 else 'train'}"
-        for label, name in enumerate(VGG_CLASSES) for i in range(6)]
+        for label, name in enumerate(VGG_CLASSES)
+        for i in range(6)
+    ]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "vggsound"
     code = build("vggsound", roots["vggsound"], out, "--labels", str(tmp_path / "labels.csv"))
@@ -194,8 +222,9 @@ def test_missing_inputs_and_cache_name_the_fix(
     assert "--annotations" in capsys.readouterr().err
 
 
-def test_script_runs_as_a_file(monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_script_runs_as_a_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "argv", ["prepare_clips.py", "--help"])
     with pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(REPO / "data_scripts" / "prepare_clips.py"), run_name="__main__")

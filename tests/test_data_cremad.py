@@ -37,8 +37,19 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def build(out: Path, release: tuple[Path, Path], *extra: str) -> int:
     root, splits = release
-    argv = ["--root", str(root), "--split-dir", str(splits), "--out", str(out), "--no-progress",
-            "--shard-size", "4", *FRAME, *extra]
+    argv = [
+        "--root",
+        str(root),
+        "--split-dir",
+        str(splits),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--shard-size",
+        "4",
+        *FRAME,
+        *extra,
+    ]
     return prepare.main(argv)
 
 
@@ -75,8 +86,10 @@ def test_paper_and_stratified_splits(built: Path) -> None:
     assert paper["test"] == 4  # keys[14:], all readable
     assert any("not in the cache" in note for note in meta["notes"])
     for scheme in ("paper", "stratified"):
-        rows = [set(np.load(built / "splits" / f"{scheme}_{s}.npy")) for s in
-                ("train", "validation", "test")]
+        rows = [
+            set(np.load(built / "splits" / f"{scheme}_{s}.npy"))
+            for s in ("train", "validation", "test")
+        ]
         assert all(rows) and not (rows[0] & rows[1] or rows[0] & rows[2] or rows[1] & rows[2])
 
 
@@ -93,8 +106,12 @@ def test_loader_gives_the_paper_tensors(built: Path) -> None:
     assert torch.equal(first, again)  # evaluation: Resize only
     two = load_cremad(built, "stratified", frames=2, image_size=64)
     assert two.validation[0][0]["visual"].shape == (3, 2, 64, 64)
-    assert torch.equal(two.test.targets, torch.as_tensor(np.load(built / "labels.npy"))[
-        np.load(built / "splits" / "stratified_test.npy")])
+    assert torch.equal(
+        two.test.targets,
+        torch.as_tensor(np.load(built / "labels.npy"))[
+            np.load(built / "splits" / "stratified_test.npy")
+        ],
+    )
 
 
 def test_official_frame_choice_is_reproduced() -> None:
@@ -133,9 +150,11 @@ def test_interrupted_build_resumes(
         load_cremad(out)
 
     calls.clear()
-    monkeypatch.setattr(avcache, "process_clips",
-                        lambda clips, recipe: calls.append([c.key for c in clips]) or
-                        real(clips, recipe))
+    monkeypatch.setattr(
+        avcache,
+        "process_clips",
+        lambda clips, recipe: calls.append([c.key for c in clips]) or real(clips, recipe),
+    )
     assert build(out, release) == 0
     redone = {key for shard in calls for key in shard}
     assert len(calls) == 3 and not redone & set(done)  # 5 shards of 4 (17 clips), 2 kept
@@ -159,13 +178,22 @@ def test_missing_inputs_and_cache_name_the_fix(
     assert prepare.main(["--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")]) == 2
     assert "pass --root" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    code = prepare.main(["--root", str(tmp_path / "empty"), "--split-dir", str(tmp_path),
-                         "--out", str(tmp_path / "c")])
+    code = prepare.main(
+        [
+            "--root",
+            str(tmp_path / "empty"),
+            "--split-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "c"),
+        ]
+    )
     assert code == 2 and "train.csv and test.csv" in capsys.readouterr().err
 
 
-def test_script_runs_as_a_file(monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_script_runs_as_a_file(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "argv", ["prepare_cremad.py", "--help"])
     with pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(REPO / "data_scripts" / "prepare_cremad.py"), run_name="__main__")

@@ -186,3 +186,10 @@ def test_teachers_are_shared_across_student_settings(data, tmp_path):
         cfg.replace(loss="ce", balance="ogm", fusion="concat"), data, "audio", tmp_path
     )
     assert again.run_dir == first.run_dir
+
+
+def test_without_a_run_folder_the_model_holds_the_selected_epoch(data):
+    from g2d_lite.evaluate import evaluate
+
+    result = train_teacher(tiny_config(epochs=4, teacher_selection="test"), data, "visual")
+    assert evaluate(result.model, data.test)["acc"] == pytest.approx(result.metrics["test"]["acc"])

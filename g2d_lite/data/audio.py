@@ -70,8 +70,15 @@ def log_stft(waves: torch.Tensor, n_fft: int, hop: int, eps: float = 1e-7) -> to
     Output ``(..., n_fft // 2 + 1, 1 + n // hop)``; no normalisation, as in the official code.
     """
     window = torch.hann_window(n_fft, dtype=waves.dtype)
-    spec = torch.stft(waves, n_fft=n_fft, hop_length=hop, window=window, center=True,
-                      pad_mode="constant", return_complex=True)
+    spec = torch.stft(
+        waves,
+        n_fft=n_fft,
+        hop_length=hop,
+        window=window,
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
     return torch.log(spec.abs() + eps)
 
 

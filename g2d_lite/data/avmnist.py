@@ -31,9 +31,11 @@ IN_MEMORY_BYTES = 1 << 30  # float32 size up to which splits are held as tensors
 
 
 def _files(root: Path, split: str) -> dict[str, Path]:
-    return {"audio": root / "audio" / f"{split}_data.npy",
-            "image": root / "image" / f"{split}_data.npy",
-            "labels": root / f"{split}_labels.npy"}
+    return {
+        "audio": root / "audio" / f"{split}_data.npy",
+        "image": root / "image" / f"{split}_data.npy",
+        "labels": root / f"{split}_labels.npy",
+    }
 
 
 def _rows(root: Path) -> dict[str, tuple[str, np.ndarray]]:
@@ -87,8 +89,10 @@ def load_avmnist(
         in_memory = per_sample * sum(len(r) for _, r in rows.values()) <= IN_MEMORY_BYTES
     info = DatasetInfo(
         name="avmnist",
-        modalities=tuple(ModalitySpec(m, s, "spectrogram" if m == "audio" else "image")
-                         for m, s in SHAPES.items()),
+        modalities=tuple(
+            ModalitySpec(m, s, "spectrogram" if m == "audio" else "image")
+            for m, s in SHAPES.items()
+        ),
         task="classification",
         class_names=tuple(meta.get("class_names", [str(d) for d in range(10)])),
         extra={"root": str(path), "params": meta.get("params", {})},

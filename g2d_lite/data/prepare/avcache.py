@@ -171,45 +171,56 @@ class AVBuild:
 def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     """Build (or resume, or confirm) an audio + video cache and return its summary."""
     if not spec.clips:
-        raise BuildError(f"{spec.name}: no clips to build from (see the skipped list: "
-                         f"{[vars(s) for s in spec.listing_skipped[:5]]})")
+        raise BuildError(
+            f"{spec.name}: no clips to build from (see the skipped list: "
+            f"{[vars(s) for s in spec.listing_skipped[:5]]})"
+        )
     root = resolve_root(spec.name, args.out)
     params = dict(spec.params, recipe=asdict(spec.recipe))
-    identity = {"dataset": spec.name, "params": params,
-                "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips))}
+    identity = {
+        "dataset": spec.name,
+        "params": params,
+        "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips)),
+    }
     build = ShardedBuild(root, identity, args.shard_size, force=args.force)
     if build.complete:
         return Summary(spec.name, root, build.meta, seconds=0.0)
     chunks = chunked(spec.clips, args.shard_size)
     work = partial(process_clips, recipe=spec.recipe)
-    counts = run_shards(build, chunks, work, desc=spec.name, progress=not args.no_progress,
-                        workers=args.workers)
+    counts = run_shards(
+        build, chunks, work, desc=spec.name, progress=not args.no_progress, workers=args.workers
+    )
     result = build.consolidate(len(chunks))
     labels = np.load(root / "labels.npy")
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\n")  # quotes class names holding commas
     writer.writerow(["row", "key", "label"])
-    writer.writerows([row, key, spec.class_names[label]]
-                     for row, (key, label) in enumerate(zip(result.keys, labels, strict=True)))
+    writer.writerows(
+        [row, key, spec.class_names[label]]
+        for row, (key, label) in enumerate(zip(result.keys, labels, strict=True))
+    )
     build.save_text("index.csv", index.getvalue())
     schemes, notes = spec.schemes(result.keys, labels)
     for scheme, splits in schemes.items():
         for split, rows in splits.items():
             build.save_array(f"splits/{scheme}_{split}.npy", np.sort(rows).astype(np.int64))
     skipped = spec.listing_skipped + result.skipped
-    meta = build.finish({
-        "dataset": spec.name,
-        "params": params,
-        "sources": identity["sources"],
-        "class_names": list(spec.class_names),
-        "audio_shape": list(spec.recipe.audio.shape),
-        "samples": len(result.keys),
-        "skipped": [vars(s) for s in skipped],
-        "split_schemes": sorted(schemes),
-        "split_hints": dict(spec.split_hints or {}),
-        "splits": {f"{scheme}": {s: len(r) for s, r in splits.items()}
-                   for scheme, splits in schemes.items()},
-        "notes": notes,
-    })
+    meta = build.finish(
+        {
+            "dataset": spec.name,
+            "params": params,
+            "sources": identity["sources"],
+            "class_names": list(spec.class_names),
+            "audio_shape": list(spec.recipe.audio.shape),
+            "samples": len(result.keys),
+            "skipped": [vars(s) for s in skipped],
+            "split_schemes": sorted(schemes),
+            "split_hints": dict(spec.split_hints or {}),
+            "splits": {
+                f"{scheme}": {s: len(r) for s, r in splits.items()}
+                for scheme, splits in schemes.items()
+            },
+            "notes": notes,
+        }
+    )
     return Summary(spec.name, root, meta, seconds=0.0, shards=counts, notes=notes)
-

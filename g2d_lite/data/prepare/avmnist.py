@@ -110,12 +110,16 @@ def image_splits(
     else:
         rows = kept("t10k")
         test_part, pool_part = stratified_split(
-            mnist["t10k-labels-idx1-ubyte"][rows], [args.test_fraction], args.seed)
+            mnist["t10k-labels-idx1-ubyte"][rows], [args.test_fraction], args.seed
+        )
         pool_file, pool, test = "t10k", rows[pool_part], ("t10k", rows[test_part])
     labels = mnist[f"{pool_file}-labels-idx1-ubyte"][pool]
     validation, train = stratified_split(labels, [args.val_fraction], args.seed)
-    return {"train": (pool_file, pool[train]), "validation": (pool_file, pool[validation]),
-            "test": test}
+    return {
+        "train": (pool_file, pool[train]),
+        "validation": (pool_file, pool[validation]),
+        "test": test,
+    }
 
 
 def pca_degrade(
@@ -186,8 +190,10 @@ def noisy_clip(plan: AudioPlan, split: str, index: int) -> np.ndarray:
         noise = rng.standard_normal(CLIP).astype(np.float32)
     else:  # babble: three utterances drawn from the split, looped and randomly shifted
         picks = rng.choice(plan.pools[split], size=3)
-        noise = sum(np.roll(loop_to_length(plan.recordings[i].wave, CLIP), rng.integers(CLIP))
-                    for i in picks)
+        noise = sum(
+            np.roll(loop_to_length(plan.recordings[i].wave, CLIP), rng.integers(CLIP))
+            for i in picks
+        )
     return window + noise_at_snr(clean, noise, plan.snr_db)
 
 
@@ -209,8 +215,11 @@ def train_range(
     build: ShardedBuild, chunks: Sequence[Sequence[tuple[str, int]]]
 ) -> tuple[float, float]:
     """Min and max of the train split's log-spectrograms, read back from the shards."""
-    train = [build.read_shard(i).arrays["audio_train"] for i, c in enumerate(chunks)
-             if c[0][0] == "train"]
+    train = [
+        build.read_shard(i).arrays["audio_train"]
+        for i, c in enumerate(chunks)
+        if c[0][0] == "train"
+    ]
     return min(float(a.min()) for a in train), max(float(a.max()) for a in train)
 
 
@@ -219,60 +228,113 @@ def _speaker_list(text: str) -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="prepare_avmnist.py", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="prepare_avmnist.py",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = p.add_argument_group("sources")
-    source.add_argument("--mnist-dir", type=Path,
-                        help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
-                        "(and, optionally, the train-*.gz files)")
+    source.add_argument(
+        "--mnist-dir",
+        type=Path,
+        help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
+        "(and, optionally, the train-*.gz files)",
+    )
     source.add_argument("--fsdd-dir", type=Path, help="FSDD's recordings/ folder of .wav files")
-    source.add_argument("--download", action="store_true",
-                        help="download MNIST and FSDD v1.0.10 and check their checksums")
-    source.add_argument("--mnist-url", default=MNIST_URL,
-                        help="MNIST base URL (default: %(default)s)")
-    source.add_argument("--fsdd-url", default=FSDD_URL,
-                        help="FSDD archive URL (default: %(default)s)")
-    source.add_argument("--download-dir", type=Path, default=None,
-                        help="where downloads go (default: _downloads/avmnist beside the cache)")
-    source.add_argument("--expect", action="append", default=[], metavar="NAME=SHA256",
-                        help=f"accept another SHA-256 for a download; NAME in {sorted(PINS)}")
-    source.add_argument("--no-mnist-train", action="store_true",
-                        help="ignore (do not download) MNIST's 60k training set: build the "
-                        "calibrated lite version from the 10k test digits")
+    source.add_argument(
+        "--download",
+        action="store_true",
+        help="download MNIST and FSDD v1.0.10 and check their checksums",
+    )
+    source.add_argument(
+        "--mnist-url", default=MNIST_URL, help="MNIST base URL (default: %(default)s)"
+    )
+    source.add_argument(
+        "--fsdd-url", default=FSDD_URL, help="FSDD archive URL (default: %(default)s)"
+    )
+    source.add_argument(
+        "--download-dir",
+        type=Path,
+        default=None,
+        help="where downloads go (default: _downloads/avmnist beside the cache)",
+    )
+    source.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="NAME=SHA256",
+        help=f"accept another SHA-256 for a download; NAME in {sorted(PINS)}",
+    )
+    source.add_argument(
+        "--no-mnist-train",
+        action="store_true",
+        help="ignore (do not download) MNIST's 60k training set: build the "
+        "calibrated lite version from the 10k test digits",
+    )
     recipe = p.add_argument_group("recipe")
-    recipe.add_argument("--image-energy", type=float, default=0.25,
-                        help="share of PCA variance the images keep (1 = clean; "
-                        "default: %(default)s)")
-    recipe.add_argument("--test-speakers", type=_speaker_list, default=["theo", "yweweler"],
-                        help="comma-separated FSDD speakers held out for test "
-                        "(default: theo,yweweler)")
-    recipe.add_argument("--val-speakers", type=_speaker_list, default=["nicolas"],
-                        help="comma-separated speakers held out for validation (default: "
-                        "nicolas); pass '' to hold out --val-fraction of the train speakers' "
-                        "takes instead")
-    recipe.add_argument("--val-fraction", type=float, default=0.1,
-                        help="validation share of the train images and takes "
-                        "(default: %(default)s)")
-    recipe.add_argument("--test-fraction", type=float, default=0.2,
-                        help="test share of the 10k MNIST test digits when the training set is "
-                        "absent (default: %(default)s, i.e. 8,000 / 2,000)")
-    recipe.add_argument("--snr-db", type=float, default=0.0,
-                        help="signal-to-noise ratio of the added noise in dB; inf = clean "
-                        "(default: %(default)s)")
-    recipe.add_argument("--noise", choices=("white", "babble"), default="white",
-                        help="white Gaussian noise, or babble of other FSDD utterances")
+    recipe.add_argument(
+        "--image-energy",
+        type=float,
+        default=0.25,
+        help="share of PCA variance the images keep (1 = clean; default: %(default)s)",
+    )
+    recipe.add_argument(
+        "--test-speakers",
+        type=_speaker_list,
+        default=["theo", "yweweler"],
+        help="comma-separated FSDD speakers held out for test (default: theo,yweweler)",
+    )
+    recipe.add_argument(
+        "--val-speakers",
+        type=_speaker_list,
+        default=["nicolas"],
+        help="comma-separated speakers held out for validation (default: "
+        "nicolas); pass '' to hold out --val-fraction of the train speakers' "
+        "takes instead",
+    )
+    recipe.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="validation share of the train images and takes (default: %(default)s)",
+    )
+    recipe.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="test share of the 10k MNIST test digits when the training set is "
+        "absent (default: %(default)s, i.e. 8,000 / 2,000)",
+    )
+    recipe.add_argument(
+        "--snr-db",
+        type=float,
+        default=0.0,
+        help="signal-to-noise ratio of the added noise in dB; inf = clean (default: %(default)s)",
+    )
+    recipe.add_argument(
+        "--noise",
+        choices=("white", "babble"),
+        default="white",
+        help="white Gaussian noise, or babble of other FSDD utterances",
+    )
     recipe.add_argument("--seed", type=int, default=0, help="seed of splits, pairing and noise")
-    recipe.add_argument("--subset", type=float, default=1.0,
-                        help="use this stratified share of the MNIST images, for quick tests and "
-                        "demos (default: %(default)s, all)")
+    recipe.add_argument(
+        "--subset",
+        type=float,
+        default=1.0,
+        help="use this stratified share of the MNIST images, for quick tests and "
+        "demos (default: %(default)s, all)",
+    )
     add_common_arguments(p, "avmnist", shard_size=500)
     return p
 
 
 def _local_sources(args: argparse.Namespace) -> tuple[Path, Path]:
     if args.mnist_dir is None or args.fsdd_dir is None:
-        raise BuildError("pass --download, or both --mnist-dir (the folder with "
-                         "t10k-images-idx3-ubyte.gz) and --fsdd-dir (FSDD's recordings/ folder)")
+        raise BuildError(
+            "pass --download, or both --mnist-dir (the folder with "
+            "t10k-images-idx3-ubyte.gz) and --fsdd-dir (FSDD's recordings/ folder)"
+        )
     for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
         if not folder.is_dir():
             raise BuildError(f"{flag} folder not found: {folder}")
@@ -284,36 +346,54 @@ def build(args: argparse.Namespace) -> Summary:
     if args.download:
         default = resolve_root("avmnist", args.out).parent / "_downloads" / "avmnist"
         mnist_dir, fsdd_dir, urls = download_sources(
-            args.download_dir or default, args.mnist_url, args.fsdd_url,
-            with_train=not args.no_mnist_train, expect=args.expect, progress=not args.no_progress)
+            args.download_dir or default,
+            args.mnist_url,
+            args.fsdd_url,
+            with_train=not args.no_mnist_train,
+            expect=args.expect,
+            progress=not args.no_progress,
+        )
     else:
         (mnist_dir, fsdd_dir), urls = _local_sources(args), {}
     absent = [f"{n}.gz" for n in TEST_FILES if not (mnist_dir / f"{n}.gz").is_file()]
     if absent:
         raise BuildError(f"--mnist-dir {mnist_dir} lacks {absent}")
-    use_train = not args.no_mnist_train and all((mnist_dir / f"{n}.gz").is_file()
-                                                 for n in TRAIN_FILES)
+    use_train = not args.no_mnist_train and all(
+        (mnist_dir / f"{n}.gz").is_file() for n in TRAIN_FILES
+    )
     mnist, sources = {}, {}
     for name in TEST_FILES + (TRAIN_FILES if use_train else ()):
         mnist[name], sources[name] = read_mnist(mnist_dir, name)
     recordings, skipped, fsdd = read_fsdd(fsdd_dir)
-    params = {name: getattr(args, name) for name in (
-        "image_energy", "test_speakers", "val_speakers", "val_fraction", "test_fraction",
-        "snr_db", "noise", "seed", "subset")}
+    params = {
+        name: getattr(args, name)
+        for name in (
+            "image_energy",
+            "test_speakers",
+            "val_speakers",
+            "val_fraction",
+            "test_fraction",
+            "snr_db",
+            "noise",
+            "seed",
+            "subset",
+        )
+    }
     params["mnist_train"] = use_train
     params["snr_db"] = None if np.isinf(args.snr_db) else args.snr_db  # JSON has no inf
     root = resolve_root("avmnist", args.out)
-    identity = {"dataset": "avmnist", "params": params,
-                "sources": {"mnist": sources, "fsdd": fsdd}}
+    identity = {"dataset": "avmnist", "params": params, "sources": {"mnist": sources, "fsdd": fsdd}}
     cache = ShardedBuild(root, identity, args.shard_size, force=args.force)
     if cache.complete:
         return Summary("avmnist", root, cache.meta, seconds=0.0)
 
     picked = image_splits(mnist, args)
-    raw = {s: mnist[f"{f}-images-idx3-ubyte"][i].reshape(len(i), -1)
-           for s, (f, i) in picked.items()}
-    labels = {s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64)
-              for s, (f, i) in picked.items()}
+    raw = {
+        s: mnist[f"{f}-images-idx3-ubyte"][i].reshape(len(i), -1) for s, (f, i) in picked.items()
+    }
+    labels = {
+        s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
+    }
     empty = [s for s in SPLITS if len(labels[s]) == 0]
     if empty:
         raise BuildError(f"too few MNIST images for the {empty} split(s); raise the fractions")
@@ -321,13 +401,22 @@ def build(args: argparse.Namespace) -> Summary:
     pools = speaker_splits(recordings, args)
     paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
     plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)
-    chunks = [c for s in SPLITS
-              for c in chunked([(s, i) for i in range(len(labels[s]))], args.shard_size)]
-    counts = run_shards(cache, chunks, partial(spectrogram_shard, plan=plan), desc="avmnist",
-                        progress=not args.no_progress)
+    chunks = [
+        c for s in SPLITS for c in chunked([(s, i) for i in range(len(labels[s]))], args.shard_size)
+    ]
+    counts = run_shards(
+        cache,
+        chunks,
+        partial(spectrogram_shard, plan=plan),
+        desc="avmnist",
+        progress=not args.no_progress,
+    )
     low, high = train_range(cache, chunks)
-    cache.consolidate(len(chunks), outputs={f"audio_{s}": f"audio/{s}_data.npy" for s in SPLITS},
-                      convert=partial(quantise, low=low, high=high))
+    cache.consolidate(
+        len(chunks),
+        outputs={f"audio_{s}": f"audio/{s}_data.npy" for s in SPLITS},
+        convert=partial(quantise, low=low, high=high),
+    )
     for s in SPLITS:
         cache.save_array(f"image/{s}_data.npy", images[s])
         cache.save_array(f"{s}_labels.npy", labels[s])
@@ -335,22 +424,32 @@ def build(args: argparse.Namespace) -> Summary:
         cache.save_array(f"pairing/{s}_audio.npy", paired[s])
     cache.save_text("recordings.txt", "".join(f"{r.name}\n" for r in recordings))
     speakers = {s: sorted({recordings[i].speaker for i in pools[s]}) for s in SPLITS}
-    meta = cache.finish({
-        "dataset": "avmnist",
-        "params": params,
-        "sources": identity["sources"],
-        "downloaded_from": urls,
-        "licences": LICENCES,
-        "class_names": [str(d) for d in range(10)],
-        "samples": sum(len(v) for v in labels.values()),
-        "splits": {s: len(labels[s]) for s in SPLITS},
-        "skipped": [vars(s) for s in skipped],
-        "image": {"source_file": {s: picked[s][0] for s in SPLITS},
-                  "pca_components": components, "variance_kept": kept},
-        "audio": {"log_min": low, "log_max": high, "speakers": speakers,
-                  "validation": "held-out speakers" if args.val_speakers else
-                  f"{args.val_fraction:.0%} of the train speakers' takes, held out"},
-    })
+    meta = cache.finish(
+        {
+            "dataset": "avmnist",
+            "params": params,
+            "sources": identity["sources"],
+            "downloaded_from": urls,
+            "licences": LICENCES,
+            "class_names": [str(d) for d in range(10)],
+            "samples": sum(len(v) for v in labels.values()),
+            "splits": {s: len(labels[s]) for s in SPLITS},
+            "skipped": [vars(s) for s in skipped],
+            "image": {
+                "source_file": {s: picked[s][0] for s in SPLITS},
+                "pca_components": components,
+                "variance_kept": kept,
+            },
+            "audio": {
+                "log_min": low,
+                "log_max": high,
+                "speakers": speakers,
+                "validation": "held-out speakers"
+                if args.val_speakers
+                else f"{args.val_fraction:.0%} of the train speakers' takes, held out",
+            },
+        }
+    )
     return Summary("avmnist", root, meta, seconds=0.0, shards=counts)
 
 

@@ -36,16 +36,47 @@ AUDIO = AudioRecipe(sample_rate=16000, seconds=10.0, n_fft=256, hop=128)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
 # The 31-class version peers use; my_train.txt / my_test.txt label indices point into it.
 KS_CLASSES = (
-    "blowing_nose", "blowing_out_candles", "bowling", "chopping_wood", "dribbling_basketball",
-    "laughing", "mowing_lawn", "playing_accordion", "playing_bagpipes", "playing_bass_guitar",
-    "playing_clarinet", "playing_drums", "playing_guitar", "playing_harmonica",
-    "playing_keyboard", "playing_organ", "playing_piano", "playing_saxophone",
-    "playing_trombone", "playing_trumpet", "playing_violin", "playing_xylophone",
-    "ripping_paper", "shoveling_snow", "shuffling_cards", "singing", "stomping_grapes",
-    "tap_dancing", "tapping_guitar", "tapping_pen", "tickling",
+    "blowing_nose",
+    "blowing_out_candles",
+    "bowling",
+    "chopping_wood",
+    "dribbling_basketball",
+    "laughing",
+    "mowing_lawn",
+    "playing_accordion",
+    "playing_bagpipes",
+    "playing_bass_guitar",
+    "playing_clarinet",
+    "playing_drums",
+    "playing_guitar",
+    "playing_harmonica",
+    "playing_keyboard",
+    "playing_organ",
+    "playing_piano",
+    "playing_saxophone",
+    "playing_trombone",
+    "playing_trumpet",
+    "playing_violin",
+    "playing_xylophone",
+    "ripping_paper",
+    "shoveling_snow",
+    "shuffling_cards",
+    "singing",
+    "stomping_grapes",
+    "tap_dancing",
+    "tapping_guitar",
+    "tapping_pen",
+    "tickling",
 )
-SPLIT_NAMES = {"train": "train", "training": "train", "val": "validation", "valid": "validation",
-               "validation": "validation", "test": "test", "testing": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "test": "test",
+    "testing": "test",
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +100,11 @@ def _lines(path: Path) -> list[tuple[int, str]]:
 def ave_rows(folder: Path) -> Rows:
     """AVE's trainSet.txt / valSet.txt / testSet.txt: ``Category&VideoID&Quality&Start&End``."""
     rows, bad = [], []
-    for split, name in (("train", "trainSet.txt"), ("validation", "valSet.txt"),
-                        ("test", "testSet.txt")):
+    for split, name in (
+        ("train", "trainSet.txt"),
+        ("validation", "valSet.txt"),
+        ("test", "testSet.txt"),
+    ):
         for n, line in _lines(folder / name):
             fields = line.split("&")
             if len(fields) >= 2 and fields[1] == "VideoID":
@@ -143,26 +177,35 @@ class DatasetFormat:
 
 FORMATS = {
     "ave": DatasetFormat(
-        ("trainSet.txt", "valSet.txt", "testSet.txt"), ave_rows, None,
+        ("trainSet.txt", "valSet.txt", "testSet.txt"),
+        ave_rows,
+        None,
         "AVE (Tian et al., ECCV 2018): 4,143 ten-second YouTube clips, 28 event classes, "
         "official split 3,339 / 402 / 402 (trainSet/valSet/testSet.txt). Download the "
         "AVE_Dataset zip linked from github.com/YapengTian/AVE-ECCV18 (videos in AVE/); "
         "no licence is stated (YouTube-derived). Classes: the 28 category names, sorted "
-        "(as OGM-GE)."),
+        "(as OGM-GE).",
+    ),
     "kinetics_sounds": DatasetFormat(
-        ("my_train.txt", "my_test.txt"), kinetics_sounds_rows, KS_CLASSES,
+        ("my_train.txt", "my_test.txt"),
+        kinetics_sounds_rows,
+        KS_CLASSES,
         "Kinetics-Sounds: a sound-relevant 31-class subset of Kinetics-400; clip lists "
         "my_train.txt (14,799) / my_test.txt (2,597) from github.com/GeWu-Lab/OGM-GE_CVPR2022 "
         "(data/KineticSound), class index -> name in the order of BML's KS.json (alphabetical). "
         "Videos from github.com/cvdfoundation/kinetics-dataset (annotations CC BY 4.0, videos "
-        "YouTube). Validation is carved from train."),
+        "YouTube). Validation is carved from train.",
+    ),
     "vggsound": DatasetFormat(
-        ("vggsound.csv",), vggsound_rows, None,
+        ("vggsound.csv",),
+        vggsound_rows,
+        None,
         "VGGSound (Chen et al., ICASSP 2020): ~200k ten-second YouTube clips, 309 classes; "
         "vggsound.csv (youtube_id,start,label,split; train/test) from "
         "www.robots.ox.ac.uk/~vgg/data/vggsound/ (annotations CC BY 4.0). Clips named "
         "<youtube_id>_<start, 6 digits>.mp4. Classes sorted by name. Validation is carved "
-        "from train."),
+        "from train.",
+    ),
 }
 
 DESCRIPTION = """\
@@ -178,25 +221,56 @@ and turned into log(|STFT| + 1e-7) with n_fft 256, hop 128 (129 x 1251, float16;
 
 def parser() -> argparse.ArgumentParser:
     epilog = "datasets:\n" + "\n".join(
-        textwrap.fill(f"{name}: {fmt.about} Annotation files: {', '.join(fmt.files)}.",
-                      width=92, initial_indent="  ", subsequent_indent="    ",
-                      break_on_hyphens=False)
-        for name, fmt in FORMATS.items())
-    p = argparse.ArgumentParser(prog="prepare_clips.py", description=DESCRIPTION, epilog=epilog,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        textwrap.fill(
+            f"{name}: {fmt.about} Annotation files: {', '.join(fmt.files)}.",
+            width=92,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+        for name, fmt in FORMATS.items()
+    )
+    p = argparse.ArgumentParser(
+        prog="prepare_clips.py",
+        description=DESCRIPTION,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--dataset", required=True, choices=sorted(FORMATS))
-    p.add_argument("--root", type=Path, required=True,
-                   help="folder of clips, searched recursively (AVE: the AVE_Dataset folder)")
-    p.add_argument("--annotations", type=Path, default=None,
-                   help="folder with the dataset's annotation files (default: --root)")
-    p.add_argument("--labels", type=Path, default=None,
-                   help="use this CSV (header clip,label,split) instead of the annotation files")
+    p.add_argument(
+        "--root",
+        type=Path,
+        required=True,
+        help="folder of clips, searched recursively (AVE: the AVE_Dataset folder)",
+    )
+    p.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        help="folder with the dataset's annotation files (default: --root)",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="use this CSV (header clip,label,split) instead of the annotation files",
+    )
     p.add_argument("--frames-per-clip", type=int, default=3, help="frames kept per clip")
-    p.add_argument("--frame-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"),
-                   help="stored frame size (default: 224 224)")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="validation share carved from train when the dataset has no validation "
-                   "split (default: %(default)s)")
+    p.add_argument(
+        "--frame-size",
+        type=int,
+        nargs=2,
+        default=(224, 224),
+        metavar=("H", "W"),
+        help="stored frame size (default: 224 224)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="validation share carved from train when the dataset has no validation "
+        "split (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the validation draw")
     add_common_arguments(p, "<dataset>", shard_size=32, parallel=True)
     return p
@@ -243,8 +317,9 @@ def official_scheme(
     keys: Sequence[str], labels: np.ndarray, split_of: dict[str, str], fraction: float, seed: int
 ) -> tuple[Scheme, list[str]]:
     """The dataset's own split; validation carved from train when it has none."""
-    rows = {s: np.asarray([i for i, k in enumerate(keys) if split_of[k] == s], np.int64)
-            for s in SPLITS}
+    rows = {
+        s: np.asarray([i for i, k in enumerate(keys) if split_of[k] == s], np.int64) for s in SPLITS
+    }
     notes = []
     if len(rows["validation"]) == 0:
         rows.update(carve_validation(rows["train"], labels, fraction, seed))
@@ -256,15 +331,19 @@ def build(args: argparse.Namespace) -> Summary:
     """Read the label lists, match clips, then build or resume the cache."""
     fmt = FORMATS[args.dataset]
     if not args.root.is_dir():
-        raise BuildError(f"{args.dataset}: clip folder not found: {args.root}; pass --root the "
-                         "folder holding the dataset's videos")
+        raise BuildError(
+            f"{args.dataset}: clip folder not found: {args.root}; pass --root the "
+            "folder holding the dataset's videos"
+        )
     folder = args.annotations or args.root
     files = [args.labels] if args.labels else [folder / name for name in fmt.files]
     absent = [str(p) for p in files if not p.is_file()]
     if absent:
-        raise BuildError(f"{args.dataset}: annotation files not found: {absent}; pass "
-                         f"--annotations the folder holding {', '.join(fmt.files)} (or --labels "
-                         "a CSV with clip,label,split)")
+        raise BuildError(
+            f"{args.dataset}: annotation files not found: {absent}; pass "
+            f"--annotations the folder holding {', '.join(fmt.files)} (or --labels "
+            "a CSV with clip,label,split)"
+        )
     rows, bad = csv_rows(args.labels) if args.labels else fmt.parse(folder)
     classes = fmt.classes if fmt.classes and not args.labels else sorted({r.label for r in rows})
     clips, skipped = clips_from_rows(rows, classes, video_index(args.root))

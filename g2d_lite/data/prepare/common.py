@@ -26,17 +26,32 @@ def add_common_arguments(
     parser: argparse.ArgumentParser, name: str, shard_size: int, parallel: bool = False
 ) -> None:
     """Options every script takes: where to write, rebuilding, shard size, progress."""
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"cache folder to write (default: {default_root(name)}; "
-                        "$G2D_LITE_DATA/<name> when that variable is set)")
-    parser.add_argument("--force", action="store_true",
-                        help="discard what an earlier (complete or interrupted) build left at "
-                        "--out and rebuild; without it a rerun resumes, or does nothing")
-    parser.add_argument("--shard-size", type=int, default=shard_size,
-                        help="samples per shard, the unit of resumable work (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"cache folder to write (default: {default_root(name)}; "
+        "$G2D_LITE_DATA/<name> when that variable is set)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="discard what an earlier (complete or interrupted) build left at "
+        "--out and rebuild; without it a rerun resumes, or does nothing",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=shard_size,
+        help="samples per shard, the unit of resumable work (default: %(default)s)",
+    )
     if parallel:
-        parser.add_argument("--workers", type=int, default=1,
-                            help="processes decoding shards in parallel (default: %(default)s)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes decoding shards in parallel (default: %(default)s)",
+        )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -143,14 +158,20 @@ class Summary:
 
     def render(self, examples: int = 10) -> str:
         """A few lines for the terminal: samples, skips by reason, shards, size."""
-        lines = [f"{self.name}: {self.samples:,} samples in {self.root} "
-                 f"({_size(self.cache_bytes)}), {self.seconds:.1f} s"]
+        lines = [
+            f"{self.name}: {self.samples:,} samples in {self.root} "
+            f"({_size(self.cache_bytes)}), {self.seconds:.1f} s"
+        ]
         if self.shards is None:
-            lines.append("  the cache was already complete with these settings: nothing to do "
-                         "(--force rebuilds it)")
+            lines.append(
+                "  the cache was already complete with these settings: nothing to do "
+                "(--force rebuilds it)"
+            )
         else:
-            lines.append(f"  shards: {self.shards.computed} computed, "
-                         f"{self.shards.resumed} resumed from an earlier run")
+            lines.append(
+                f"  shards: {self.shards.computed} computed, "
+                f"{self.shards.resumed} resumed from an earlier run"
+            )
         lines.append(f"  splits: {self.meta['splits']}")
         skipped = self.skipped
         if skipped:

@@ -31,8 +31,10 @@ AUDIO = AudioRecipe(sample_rate=22050, seconds=3.0, n_fft=512, hop=353)
 NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")  # actor_sentence_emotion_level
 SPLIT_CSVS = ("train.csv", "test.csv")
 SPLIT_DIR_URL = "https://github.com/rAIson-Lab/G2D/tree/main/data/CREMAD"
-LICENCE = ("Open Database License 1.0 (database) and Database Contents License 1.0 (contents); "
-           "Cao et al., CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset, IEEE TAC 2014")
+LICENCE = (
+    "Open Database License 1.0 (database) and Database Contents License 1.0 (contents); "
+    "Cao et al., CREMA-D: Crowd-sourced Emotional Multimodal Actors Dataset, IEEE TAC 2014"
+)
 
 DESCRIPTION = f"""\
 Build the CREMA-D cache (audio log-STFT + video frames at 1 fps) from the official release.
@@ -68,8 +70,13 @@ def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
     for key in sorted(wavs.keys() | flvs.keys()):
         match = NAME.match(key)
         if match is None or match.group(3) not in EMOTIONS:
-            skipped.append(Skipped(key, "unrecognised file name: expected actor_sentence_"
-                                   f"emotion_level with an emotion in {EMOTIONS}"))
+            skipped.append(
+                Skipped(
+                    key,
+                    "unrecognised file name: expected actor_sentence_"
+                    f"emotion_level with an emotion in {EMOTIONS}",
+                )
+            )
         elif key not in wavs:
             skipped.append(Skipped(key, f"missing audio: no AudioWAV/{key}.wav"))
         elif key not in flvs:
@@ -95,8 +102,10 @@ def paper_scheme(
     for split, listed in csvs.items():
         absent = [k for k in listed if k not in row]
         if absent:
-            notes.append(f"paper split: {len(absent)} {split} clips listed in the official CSV "
-                         f"are not in the cache (missing or unreadable), e.g. {absent[:3]}")
+            notes.append(
+                f"paper split: {len(absent)} {split} clips listed in the official CSV "
+                f"are not in the cache (missing or unreadable), e.g. {absent[:3]}"
+            )
         rows[split] = np.asarray([row[k] for k in listed if k in row], dtype=np.int64)
     unlisted = len(keys) - len(rows["train"]) - len(rows["test"])
     if unlisted:
@@ -111,19 +120,44 @@ def stratified_scheme(labels: np.ndarray, val: float, test: float, seed: int) ->
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="prepare_cremad.py", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, required=True,
-                   help="the CREMA-D release folder (holds AudioWAV/ and VideoFlash/)")
-    p.add_argument("--split-dir", type=Path, default=None,
-                   help=f"folder with the official train.csv and test.csv ({SPLIT_DIR_URL}); "
-                   "without it only the 'stratified' split is built")
-    p.add_argument("--frame-size", type=int, nargs=2, default=(256, 341), metavar=("H", "W"),
-                   help="stored frame size (default: 256 341, short side 256 at CREMA-D's 4:3)")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="validation share: of paper-train, and of all clips for 'stratified'")
-    p.add_argument("--test-fraction", type=float, default=0.1,
-                   help="test share of all clips for the 'stratified' split")
+    p = argparse.ArgumentParser(
+        prog="prepare_cremad.py",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        required=True,
+        help="the CREMA-D release folder (holds AudioWAV/ and VideoFlash/)",
+    )
+    p.add_argument(
+        "--split-dir",
+        type=Path,
+        default=None,
+        help=f"folder with the official train.csv and test.csv ({SPLIT_DIR_URL}); "
+        "without it only the 'stratified' split is built",
+    )
+    p.add_argument(
+        "--frame-size",
+        type=int,
+        nargs=2,
+        default=(256, 341),
+        metavar=("H", "W"),
+        help="stored frame size (default: 256 341, short side 256 at CREMA-D's 4:3)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="validation share: of paper-train, and of all clips for 'stratified'",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.1,
+        help="test share of all clips for the 'stratified' split",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the split draws")
     add_common_arguments(p, "cremad", shard_size=64, parallel=True)
     return p
@@ -132,20 +166,27 @@ def parser() -> argparse.ArgumentParser:
 def build(args: argparse.Namespace) -> Summary:
     """Check the inputs, then build or resume the cache."""
     if not args.root.is_dir():
-        raise BuildError(f"CREMA-D folder not found: {args.root}; pass --root the release "
-                         "folder holding AudioWAV/ and VideoFlash/")
+        raise BuildError(
+            f"CREMA-D folder not found: {args.root}; pass --root the release "
+            "folder holding AudioWAV/ and VideoFlash/"
+        )
     csvs: dict[str, list[str]] = {}
     if args.split_dir is not None:
         paths = [args.split_dir / name for name in SPLIT_CSVS]
         if not all(p.is_file() for p in paths):
-            raise BuildError(f"--split-dir {args.split_dir} must hold train.csv and test.csv "
-                             f"(download them from {SPLIT_DIR_URL})")
+            raise BuildError(
+                f"--split-dir {args.split_dir} must hold train.csv and test.csv "
+                f"(download them from {SPLIT_DIR_URL})"
+            )
         csvs = {"train": read_split_csv(paths[0]), "test": read_split_csv(paths[1])}
     clips, skipped = list_clips(args.root)
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
-        out = {"stratified": stratified_scheme(labels, args.val_fraction, args.test_fraction,
-                                               args.seed)}
+        out = {
+            "stratified": stratified_scheme(
+                labels, args.val_fraction, args.test_fraction, args.seed
+            )
+        }
         notes: list[str] = []
         if csvs:
             out["paper"], notes = paper_scheme(keys, labels, csvs, args.val_fraction, args.seed)
@@ -158,12 +199,17 @@ def build(args: argparse.Namespace) -> Summary:
         recipe=ClipRecipe(AUDIO, tuple(args.frame_size), frames_per_clip=None),
         clips=clips,
         listing_skipped=skipped,
-        params={"val_fraction": args.val_fraction, "test_fraction": args.test_fraction,
-                "seed": args.seed},
+        params={
+            "val_fraction": args.val_fraction,
+            "test_fraction": args.test_fraction,
+            "seed": args.seed,
+        },
         sources={"split_csvs": annotation_sources(split_files), "licence": LICENCE},
         schemes=schemes,
-        split_hints={"paper": "Rebuild with --split-dir pointing to the official train.csv and "
-                     f"test.csv ({SPLIT_DIR_URL}) to add the paper split."},
+        split_hints={
+            "paper": "Rebuild with --split-dir pointing to the official train.csv and "
+            f"test.csv ({SPLIT_DIR_URL}) to add the paper split."
+        },
     )
     return build_av_cache(spec, args)
 

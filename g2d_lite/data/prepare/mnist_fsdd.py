@@ -24,27 +24,34 @@ from g2d_lite.data.cache import BuildError, Skipped
 from g2d_lite.data.prepare.download import extract_flat, fetch
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-FSDD_URL = ("https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/"
-            "v1.0.10.tar.gz")
+FSDD_URL = (
+    "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
+)
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 FSDD_KEY = "fsdd-recordings"
 # Official digests (kind, hex); the FSDD one is recordings_digest of the v1.0.10 recordings.
 PINS: dict[str, tuple[str, str]] = {
-    "t10k-images-idx3-ubyte": ("sha256",
-                               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-    "t10k-labels-idx1-ubyte": ("sha256",
-                               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-    "train-labels-idx1-ubyte": ("sha256",
-                                "65a50cbb4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "t10k-images-idx3-ubyte": (
+        "sha256",
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    ),
+    "t10k-labels-idx1-ubyte": (
+        "sha256",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
+    "train-labels-idx1-ubyte": (
+        "sha256",
+        "65a50cbb4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
     "train-images-idx3-ubyte": ("gz_md5", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
     FSDD_KEY: ("sha256", "8dac6ce326e419e9fcfadedf2e4a67d6c08a40968c34bb8fa2b4e27d74753d5a"),
 }
 LICENCES = {
     "mnist": "MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges "
-             "(yann.lecun.com/exdb/mnist); commonly redistributed under CC BY-SA 3.0",
+    "(yann.lecun.com/exdb/mnist); commonly redistributed under CC BY-SA 3.0",
     "fsdd": "Free Spoken Digit Dataset v1.0.10 by Zohar Jackson et al. "
-            "(github.com/Jakobovski/free-spoken-digit-dataset), CC BY-SA 4.0",
+    "(github.com/Jakobovski/free-spoken-digit-dataset), CC BY-SA 4.0",
     "this cache": "derived from both: share alike (CC BY-SA 4.0) and credit the sources above",
 }
 RATE = 8000  # FSDD's native rate
@@ -124,8 +131,11 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
         digit, speaker = int(match.group(1)), match.group(2)
         recordings.append(Recording(name, digit, speaker, resample(wave, rate, RATE)))
     digest = recordings_digest(files)
-    source = {"recordings_sha256": digest, "files": len(files),
-              "official": digest == PINS[FSDD_KEY][1]}
+    source = {
+        "recordings_sha256": digest,
+        "files": len(files),
+        "official": digest == PINS[FSDD_KEY][1],
+    }
     return recordings, skipped, source
 
 
