@@ -117,6 +117,16 @@ def test_loader_gives_scaled_float_tensors(built: Path) -> None:
     assert torch.equal(mapped.test.targets, data.test.targets)
 
 
+def test_audio_pool_shrinks_spectrograms_for_cpu_runs(built: Path) -> None:
+    full, pooled = load_avmnist(built), load_avmnist(built, audio_pool=4)
+    assert pooled.info.spec("audio").shape == (1, 28, 28)
+    torch.testing.assert_close(
+        pooled.test.inputs["audio"][:2], F.avg_pool2d(full.test.inputs["audio"][:2], 4)
+    )
+    with pytest.raises(ValueError, match="must divide 112"):
+        load_avmnist(built, audio_pool=5)
+
+
 def test_rebuild_is_byte_identical_and_rerun_does_nothing(
     built: Path, sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
