@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,13 +59,19 @@ def _summary(name: str, result: TrainResult) -> str:
     return f"{name}: test {test} (epoch {epoch}, selected by {result.metrics['selection']})"
 
 
+def _report(text: str) -> None:
+    """Print once per job: under torchrun only rank 0 speaks."""
+    if os.environ.get("RANK", "0") == "0":
+        print(text)
+
+
 def _run_teachers(args: argparse.Namespace) -> None:
     cfg = _config(args, None)
     data = load_data(cfg)
     modalities = [args.modality] if args.modality else list(data.info.modality_names)
     for m in modalities:
         result = train_teacher(cfg, data, m, Path(args.out) / f"teacher-{m}", not args.no_resume)
-        print(_summary(f"teacher {m}", result))
+        _report(_summary(f"teacher {m}", result))
 
 
 def _run_student(args: argparse.Namespace, method: str) -> None:
@@ -77,7 +84,7 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
         runs = [load_run(d) for d in _teacher_dirs(args.teachers)]
         teachers = {r.metrics["modality"]: r.model for r in runs}
     result = train_student(cfg, data, teachers, Path(args.out), not args.no_resume)
-    print(_summary(method, result))
+    _report(_summary(method, result))
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
