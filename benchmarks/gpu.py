@@ -12,10 +12,13 @@ Reported per batch size: training samples/s (median over epochs, warm-up and the
 last epoch dropped), peak memory of the run (``torch.cuda.max_memory_allocated`` above what
 was allocated before it, the data included in neither), evaluation samples/s, and an estimate
 of the paper's full CREMA-D protocol (two teachers and the student, 300 epochs each over
-6,698 train clips, testing 744 clips every epoch) from those rates. ``--kernels default,fast``
-also measures with the Trainer's deterministic kernels switched off (cudnn.benchmark on).
+6,698 train clips, testing 744 clips every epoch) from those rates. ``--modes`` picks how the
+Trainer runs: ``autotune`` is the paper profile as it is (deterministic kernels off, cuDNN
+autotuning on), ``deterministic`` switches deterministic kernels on, ``compile`` adds
+``torch.compile`` to the paper profile (compilation happens in the dropped warm-up epoch).
 
-    python -m benchmarks.gpu                      # on a CUDA machine, a few minutes on an H100
+    python -m benchmarks.gpu                      # on a CUDA machine, about a minute on an H200
+    python -m benchmarks.gpu --batch-sizes 16 --modes compile
     python -m benchmarks.gpu --device cpu --quick # tiny shapes, checks the script end to end
 """
 
@@ -55,6 +58,12 @@ KINDS = {"audio": "spectrogram", "visual": "video"}
 CLASSES = 6
 # The official CREMA-D protocol (reference/paper.md §5.2, §6).
 PAPER_EPOCHS, PAPER_TRAIN, PAPER_TEST = 300, 6698, 744
+# How the Trainer runs, as config overrides on top of the paper profile.
+MODES: dict[str, dict[str, object]] = {
+    "autotune": {},
+    "deterministic": {"deterministic": True},
+    "compile": {"compile": True},
+}
 TEACHER_A, TEACHER_V, JOINT, CACHED, ONLINE = (
     "teacher audio",
     "teacher visual",
@@ -73,10 +82,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=4, help="per run: 1 warm-up, last evaluates")
     parser.add_argument("--eval-size", type=int, default=None, help="default 512 (quick 8)")
     parser.add_argument(
-        "--kernels",
-        default="default,fast",
-        help="default: the Trainer's deterministic kernels; fast: deterministic off and"
-        " cudnn.benchmark on after the Trainer is built (comma-separated)",
+        "--modes",
+        default="autotune",
+        help=f"comma-separated from {sorted(MODES)}: autotune is the paper profile as it is;"
+        " deterministic turns deterministic kernels on; compile adds torch.compile",
     )
     args = parser.parse_args(argv)
     quick = args.quick
@@ -86,7 +95,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ]
     args.steps_per_epoch = args.steps_per_epoch or (2 if quick else 16)
     args.eval_size = args.eval_size or (8 if quick else 512)
-    args.kernels = args.kernels.split(",")
+    args.modes = args.modes.split(",")
+    unknown = sorted(set(args.modes) - set(MODES))
+    if unknown:
+        parser.error(f"unknown --modes {unknown}; valid: {sorted(MODES)}")
     if args.epochs < 3:
         parser.error("--epochs must be at least 3 (warm-up, timed, evaluating)")
     return args
@@ -112,7 +124,9 @@ def random_splits(
                          split("test", n_eval))  # fmt: skip
 
 
-def run_config(args: argparse.Namespace, batch_size: int, method: str, **extra: object) -> Config:
+def run_config(
+    args: argparse.Namespace, batch_size: int, mode: str, method: str, **extra: object
+) -> Config:
     """The paper profile (ResNet-18, SGD, late fusion) sized for timing; SMP on throughout."""
     return resolve(
         "paper",
@@ -124,6 +138,7 @@ def run_config(args: argparse.Namespace, batch_size: int, method: str, **extra: 
         device=args.device,
         num_workers=0,
         progress=False,
+        **MODES[mode],
         **extra,
     )
 
@@ -135,11 +150,8 @@ class Measured:
     trainer: Trainer
 
 
-def train_once(trainer: Trainer, fast: bool, device: torch.device) -> Measured:
+def train_once(trainer: Trainer, device: torch.device) -> Measured:
     """Fit ``trainer``; return its median training rate and the run's peak memory."""
-    if fast:
-        torch.use_deterministic_algorithms(False)
-        torch.backends.cudnn.benchmark = True
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.synchronize(device)
@@ -161,7 +173,7 @@ def eval_rate(model: torch.nn.Module, data: DatasetSplits, device: torch.device)
 
 
 def measure_batch(
-    args: argparse.Namespace, data: DatasetSplits, batch_size: int, fast: bool
+    args: argparse.Namespace, data: DatasetSplits, batch_size: int, mode: str
 ) -> dict[str, Row]:
     """Every variant at one batch size; rows keyed by variant."""
     device = resolve_device(args.device)
@@ -170,24 +182,23 @@ def measure_batch(
     def teachers() -> dict[str, torch.nn.Module]:
         return {m: build_teacher(data.info, m, "resnet18") for m in modalities}
 
+    def config(method: str, **extra: object) -> Config:
+        return run_config(args, batch_size, mode, method, **extra)
+
     trainers = {
-        f"teacher {m}": lambda m=m: Trainer(run_config(args, batch_size, "joint"), data,
-                                            "teacher", m)
-        for m in modalities
-    }  # fmt: skip
+        f"teacher {m}": lambda m=m: Trainer(config("joint"), data, "teacher", m) for m in modalities
+    }
     trainers |= {
-        JOINT: lambda: Trainer(run_config(args, batch_size, "joint"), data),
-        CACHED: lambda: Trainer(run_config(args, batch_size, "g2d"), data, teachers=teachers()),
-        ONLINE: lambda: Trainer(
-            run_config(args, batch_size, "g2d", teacher_cache="never"), data, teachers=teachers()
-        ),
+        JOINT: lambda: Trainer(config("joint"), data),
+        CACHED: lambda: Trainer(config("g2d"), data, teachers=teachers()),
+        ONLINE: lambda: Trainer(config("g2d", teacher_cache="never"), data, teachers=teachers()),
     }
     rows = {}
     for name, build in trainers.items():
-        result = train_once(build(), fast, device)
+        result = train_once(build(), device)
         rows[name] = {
             "batch": batch_size,
-            "kernels": "fast" if fast else "default",
+            "mode": mode,
             "variant": name,
             "train samples/s": round(result.train_rate, 1),
             "ms/step": round(1000 * batch_size / result.train_rate, 1),
@@ -214,7 +225,7 @@ def paper_estimate(rows: Mapping[str, Row]) -> Row:
     first = next(iter(rows.values()))
     return {
         "batch": first["batch"],
-        "kernels": first["kernels"],
+        "mode": first["mode"],
         "teacher audio h": f"{parts[TEACHER_A]:.2f}",
         "teacher visual h": f"{parts[TEACHER_V]:.2f}",
         "G²D student (online teachers) h": f"{parts[ONLINE]:.2f}",
@@ -233,8 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     estimates: list[Row] = []
     for batch_size in args.batch_sizes:
         data = random_splits(args.shapes, args.steps_per_epoch * batch_size, args.eval_size, device)
-        for kernels in args.kernels:
-            measured = measure_batch(args, data, batch_size, fast=kernels == "fast")
+        for mode in args.modes:
+            measured = measure_batch(args, data, batch_size, mode)
             rows += measured.values()
             estimates.append(paper_estimate(measured))
         del data
