@@ -29,10 +29,12 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import (
     Row,
@@ -71,6 +73,8 @@ TEACHER_A, TEACHER_V, JOINT, CACHED, ONLINE = (
     "g2d cached",
     "g2d online",
 )
+VARIANTS = [TEACHER_A, TEACHER_V, JOINT, CACHED, ONLINE]
+LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -87,7 +91,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated from {sorted(MODES)}: autotune is the paper profile as it is;"
         " deterministic turns deterministic kernels on; compile adds torch.compile",
     )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help=f"comma-separated variants to profile with torch.profiler after timing: {VARIANTS}",
+    )
+    parser.add_argument("--profile-rows", type=int, default=12, help="operators listed (12)")
     args = parser.parse_args(argv)
+    args.profile = [v for v in args.profile.split(",") if v]
+    if set(args.profile) - set(VARIANTS):
+        parser.error(f"unknown --profile variants {args.profile}; valid: {VARIANTS}")
     quick = args.quick
     args.shapes = SHAPES["quick" if quick else "full"]
     args.batch_sizes = [
@@ -172,11 +185,10 @@ def eval_rate(model: torch.nn.Module, data: DatasetSplits, device: torch.device)
     return len(data.test) / (time.perf_counter() - started)
 
 
-def measure_batch(
+def variant_builders(
     args: argparse.Namespace, data: DatasetSplits, batch_size: int, mode: str
-) -> dict[str, Row]:
-    """Every variant at one batch size; rows keyed by variant."""
-    device = resolve_device(args.device)
+) -> dict[str, Callable[[], Trainer]]:
+    """A fresh Trainer per variant, keyed by the variant's name."""
     modalities = data.info.modality_names
 
     def teachers() -> dict[str, torch.nn.Module]:
@@ -193,8 +205,16 @@ def measure_batch(
         CACHED: lambda: Trainer(config("g2d"), data, teachers=teachers()),
         ONLINE: lambda: Trainer(config("g2d", teacher_cache="never"), data, teachers=teachers()),
     }
+    return trainers
+
+
+def measure_batch(
+    args: argparse.Namespace, data: DatasetSplits, batch_size: int, mode: str
+) -> dict[str, Row]:
+    """Every variant at one batch size; rows keyed by variant."""
+    device = resolve_device(args.device)
     rows = {}
-    for name, build in trainers.items():
+    for name, build in variant_builders(args, data, batch_size, mode).items():
         result = train_once(build(), device)
         rows[name] = {
             "batch": batch_size,
@@ -211,6 +231,38 @@ def measure_batch(
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return rows
+
+
+def profile_variant(args: argparse.Namespace, build: Callable[[], Trainer], name: str) -> str:
+    """Where one variant's training step goes: torch.profiler over the timed epochs (after the
+    warm-up, before the evaluating last epoch), per step: host time, GPU kernel time, kernel
+    launches, and the operators that cost the host most."""
+    cuda = torch.cuda.is_available() and resolve_device(args.device).type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    profiler = profile(activities=activities)
+
+    def window(_: Trainer, epoch: int) -> None:
+        if epoch == 0:
+            profiler.start()
+        elif epoch == args.epochs - 2:
+            profiler.stop()
+
+    trainer = build()
+    trainer.callbacks.append(window)
+    trainer.fit(resume=False)
+    events = profiler.key_averages()
+    steps = args.steps_per_epoch * (args.epochs - 2)
+    host_ms = sum(e.self_cpu_time_total for e in events) / 1000 / steps
+    kernels = [e for e in events if e.device_type == DeviceType.CUDA]  # not the ops above them
+    kernel_ms = sum(e.self_device_time_total for e in kernels) / 1000 / steps
+    launches = sum(e.count for e in events if e.key in LAUNCHES) / steps
+    top = events.table(sort_by="self_cpu_time_total", row_limit=args.profile_rows)
+    section = (
+        f"#### Profile: {name}\n\nper step: host (operators, profiler on) {host_ms:.1f} ms, "
+        f"GPU kernels {kernel_ms:.2f} ms, {launches:.0f} kernel launches\n\n```\n{top}\n```"
+    )
+    print(section, file=sys.stderr, flush=True)  # kept even if a later part runs out of time
+    return section
 
 
 def paper_estimate(rows: Mapping[str, Row]) -> Row:
@@ -242,12 +294,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     estimates: list[Row] = []
+    profiles: list[str] = []
     for batch_size in args.batch_sizes:
         data = random_splits(args.shapes, args.steps_per_epoch * batch_size, args.eval_size, device)
         for mode in args.modes:
             measured = measure_batch(args, data, batch_size, mode)
             rows += measured.values()
             estimates.append(paper_estimate(measured))
+            builders = variant_builders(args, data, batch_size, mode)
+            profiles += [
+                profile_variant(args, builders[v], f"{v}, batch {batch_size}, {mode}")
+                for v in args.profile
+            ]
         del data
     shapes = ", ".join(f"{m} {'x'.join(map(str, s))}" for m, s in args.shapes.items())
     setup = (
@@ -261,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" test clips per model), GPU-bound (no data loading){caveat}:\n\n"
         + markdown_table(estimates)
     )
-    print(report("GPU benchmark", [setup, markdown_table(rows), estimate], info, started))
+    sections = [setup, markdown_table(rows), estimate, *profiles]
+    print(report("GPU benchmark", sections, info, started))
     if args.out:
         meta = {"machine": info, "args": vars(args), "estimates": estimates}
         write_rows(args.out, rows, meta)

@@ -8,7 +8,7 @@ checked on the first protocol given (validation-selected by default).
 
     python -m benchmarks.imbalance --seeds 0,1,2
     python -m benchmarks.imbalance --profile classroom --seeds 0,1,2
-    python -m benchmarks.imbalance --dataset avmnist --data-root data_cache/avmnist
+    python -m benchmarks.imbalance --profile avmnist --data-root data_cache/avmnist
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--methods", default=",".join(COMPARED), help=f"comma-separated, from {sorted(METHODS)}"
     )
-    parser.add_argument("--dataset", default="synthetic", help="a g2d_lite dataset name")
+    parser.add_argument(
+        "--dataset", help="a g2d_lite dataset name (default: the profile's, synthetic for smoke)"
+    )
     parser.add_argument("--data-root", help="prepared cache folder (real datasets)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument(
@@ -281,13 +283,13 @@ def confidence_line(frame: pd.DataFrame) -> str:
 
 def render(args: argparse.Namespace, frame: pd.DataFrame) -> tuple[str, list[Row], bool]:
     protocols = args.protocols
-    teacher_selection = run_config(args, args.seeds[0]).teacher_selection
+    cfg = run_config(args, args.seeds[0])
     weak = weak_modality(frame, protocols[0])
     sections = [
-        f"{args.dataset}, profile {args.profile}, device {args.device}, seeds "
-        f"{','.join(map(str, args.seeds))}, teachers keep their `{teacher_selection}` epoch; test "
-        "accuracy (%), mean ± sample std over seeds. Weak modality (largest teacher − joint "
-        f"branch gap): {weak}."
+        f"{cfg.dataset}, profile {args.profile}, device {args.device}, seeds "
+        f"{','.join(map(str, args.seeds))}, teachers keep their `{cfg.teacher_selection}` "
+        "epoch; test accuracy (%), mean ± sample std over seeds. Weak modality (largest "
+        f"teacher − joint branch gap): {weak}."
     ]
     for protocol in protocols:
         table = summary_table(frame, protocol, weak)

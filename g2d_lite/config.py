@@ -9,6 +9,9 @@ Profiles:
 - ``classroom``: the same data, 45 epochs (a wider margin between methods, a few minutes).
 - ``paper``: the official CREMA-D recipe (SGD 1e-3, momentum 0.9, weight decay 1e-4,
   StepLR 200/0.1, 300 epochs, batch 16, late fusion, SMP epochs 0–150, ResNet-18), for a GPU.
+- ``avmnist``: AV-MNIST-lite on a CPU: the smoke recipe with MLP encoders on 28×28 pooled,
+  per-utterance standardised spectrograms (a few minutes for every method; without the
+  standardisation the audio networks memorise the training speakers, benchmarks/RESULTS.md §4c).
 
 Teachers keep their last epoch by default (``teacher_selection``): SMP ranks modalities by the
 teachers' confidence on *training* batches, and an early, validation-selected teacher has not yet
@@ -199,6 +202,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "selection": "test",
         "num_workers": 8,
         "deterministic": False,
+    },
+    "avmnist": {
+        "dataset": "avmnist",
+        "encoder": "mlp",
+        "data_options": {"audio_pool": 4, "audio_norm": "utterance"},
     },
 }
 

@@ -127,6 +127,21 @@ def test_audio_pool_shrinks_spectrograms_for_cpu_runs(built: Path) -> None:
         load_avmnist(built, audio_pool=5)
 
 
+def test_utterance_norm_standardises_each_spectrogram_on_both_paths(built: Path) -> None:
+    raw = load_avmnist(built).test.inputs["audio"][:3]
+    normed = load_avmnist(built, audio_norm="utterance")
+    audio = normed.test.inputs["audio"][:3]
+    torch.testing.assert_close(audio.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(audio.std(dim=(1, 2, 3)), torch.ones(3), atol=1e-5, rtol=0)
+    # Exactly (x - mean) / std of the raw [0, 1] spectrogram; images untouched.
+    torch.testing.assert_close(audio[1], (raw[1] - raw[1].mean()) / raw[1].std())
+    assert normed.test.inputs["image"].equal(load_avmnist(built).test.inputs["image"])
+    mapped = load_avmnist(built, in_memory=False, audio_norm="utterance")
+    torch.testing.assert_close(mapped.test[2][0]["audio"], audio[2])
+    with pytest.raises(ValueError, match="valid: none, utterance"):
+        load_avmnist(built, audio_norm="speaker")
+
+
 def test_rebuild_is_byte_identical_and_rerun_does_nothing(
     built: Path, sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -131,6 +131,35 @@ def test_ablation_grid_with_non_default_parameters(artifact_dir, tmp_path):
     assert {row["method"] for row in grid} >= {"joint", "g2d"}
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (SHARED / "mnist").is_dir() or not (SHARED / "fsdd").is_dir(),
+    reason=f"real MNIST/FSDD not found at {SHARED} (../shared/data beside repo)",
+)
+def test_notebooks_run_on_real_avmnist_with_its_profile(artifact_dir, tmp_path, monkeypatch):
+    """params/avmnist.yaml on a 20 % AV-MNIST-lite build: the notebooks that assume nothing
+    about the synthetic generator must run on recorded data too (01 and 02 used to assume)."""
+    from g2d_lite.data.prepare import avmnist as prepare
+
+    cache = tmp_path / "data"
+    argv = ["--mnist-dir", str(SHARED / "mnist"), "--fsdd-dir", str(SHARED / "fsdd" / "recordings"),
+            "--out", str(cache / "avmnist"), "--subset", "0.2", "--no-progress"]  # fmt: skip
+    assert prepare.main(argv) == 0
+    monkeypatch.setenv("G2D_LITE_DATA", str(cache))  # the kernels inherit it
+    params = {**run.load_params_file(run.PARAMS_DIR / "avmnist.yaml"),
+              "ARTIFACT_DIR": str(artifact_dir / "avmnist")}  # fmt: skip
+    for number in ("01", "02", "03"):
+        run.run_notebook(run.find_notebook(number), params, tmp_path / number)
+        metrics = _metrics(tmp_path / number)
+        assert (metrics["dataset"], metrics["profile"]) == ("avmnist", "avmnist")
+    teachers = {r["method"]: r for r in read_rows(tmp_path / "03" / "metrics.json")}
+    for modality in ("audio", "image"):
+        assert teachers[f"teacher ({modality})"][f"acc/{modality}"] > CHANCE + 10, modality
+
+
 def test_parameter_typo_is_rejected(capsys):
     assert run.main(["01", "-p", "EPOCH", "3"]) == 2
     error = capsys.readouterr().err

@@ -28,6 +28,7 @@ from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.readers import MemmapDataset, ScaledRows
 
 SHAPES = {"audio": (1, 112, 112), "image": (1, 28, 28)}
+AUDIO_NORMS = ("none", "utterance")
 IN_MEMORY_BYTES = 1 << 30  # float32 size up to which splits are held as tensors
 
 
@@ -58,6 +59,14 @@ def _rows(root: Path) -> dict[str, tuple[str, np.ndarray]]:
     return rows
 
 
+def standardise_each(x: torch.Tensor) -> torch.Tensor:
+    """Zero mean and unit variance per sample (over all its values): removes each recording's
+    level and noise floor, which differ between speakers far more than between digits."""
+    dims = tuple(range(1, x.dim()))
+    mean, std = x.mean(dim=dims, keepdim=True), x.std(dim=dims, keepdim=True)
+    return (x - mean) / std.clamp_min(1e-6)
+
+
 def _split(
     info: DatasetInfo,
     root: Path,
@@ -66,11 +75,15 @@ def _split(
     rows: np.ndarray,
     in_memory: bool,
     audio_pool: int = 1,
+    audio_norm: str = "none",
 ) -> MultimodalDataset:
     files = _files(root, source)
     labels = np.load(files["labels"]).astype(np.int64)
     if not in_memory:
         readers = {m: ScaledRows(files[m], SHAPES[m]) for m in SHAPES}
+        if audio_norm == "utterance":
+            audio = readers["audio"]
+            readers["audio"] = lambda row: standardise_each(audio(row)[None])[0]
         return MemmapDataset(info, split, rows, labels, readers, deterministic=True)
     inputs = {}
     for modality, shape in SHAPES.items():
@@ -78,6 +91,8 @@ def _split(
         inputs[modality] = torch.from_numpy(data.astype(np.float32) / 255.0).reshape(-1, *shape)
     if audio_pool > 1:
         inputs["audio"] = F.avg_pool2d(inputs["audio"], audio_pool)
+    if audio_norm == "utterance":
+        inputs["audio"] = standardise_each(inputs["audio"])
     return TensorMultimodalDataset(info, split, inputs, torch.from_numpy(labels[rows]))
 
 
@@ -86,11 +101,17 @@ def load_avmnist(
     *,
     in_memory: bool | None = None,
     audio_pool: int = 1,
+    audio_norm: str = "none",
 ) -> DatasetSplits:
     """AV-MNIST as train/validation/test, values in [0, 1].
 
     ``audio_pool``: average-pool the 112×112 spectrograms by this factor (4 gives 28×28), a
     16× cheaper audio encoder for CPU runs; needs the in-memory path.
+
+    ``audio_norm``: ``"none"`` keeps G2D's scaling (uint8 / 255); ``"utterance"`` standardises
+    each spectrogram on its own (after pooling). On AV-MNIST-lite's speaker-held-out test the
+    "none" scaling lets a network key on each training speaker's level and fail on new voices
+    (benchmarks/RESULTS.md §4c).
 
     ``in_memory``: hold every split as float32 tensors (fast slicing, no DataLoader); the
     default does so when that takes at most 1 GiB (AV-MNIST-lite: ~0.5 GB) and memory-maps
@@ -104,6 +125,8 @@ def load_avmnist(
         in_memory = per_sample * sum(len(r) for _, r in rows.values()) <= IN_MEMORY_BYTES
     if audio_pool < 1 or SHAPES["audio"][1] % audio_pool:
         raise ValueError(f"audio_pool must divide 112, got {audio_pool}; try 2, 4, 7 or 8")
+    if audio_norm not in AUDIO_NORMS:
+        raise ValueError(f"unknown audio_norm {audio_norm!r}; valid: {', '.join(AUDIO_NORMS)}")
     if audio_pool > 1 and not in_memory:
         raise ValueError("audio_pool needs the in-memory path; pass in_memory=True")
     side = SHAPES["audio"][1] // audio_pool
@@ -118,8 +141,5 @@ def load_avmnist(
         class_names=tuple(meta.get("class_names", [str(d) for d in range(10)])),
         extra={"root": str(path), "params": meta.get("params", {})},
     )
-    splits = {
-        s: _split(info, path, s, *rows[s], in_memory=in_memory, audio_pool=audio_pool)
-        for s in SPLITS
-    }
+    splits = {s: _split(info, path, s, *rows[s], in_memory, audio_pool, audio_norm) for s in SPLITS}
     return DatasetSplits(info=info, **splits)
