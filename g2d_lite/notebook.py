@@ -9,7 +9,6 @@ switches progress bars and creates the output folder. Each notebook ends with
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import g2d_lite
 from g2d_lite.atomic import atomic_write_text
 from g2d_lite.config import Config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
+from g2d_lite.progress import progress_enabled
 from g2d_lite.seeding import seed_everything
 
 FIGURE_DPI = 80  # keeps committed notebooks light
@@ -46,9 +46,9 @@ def setup(
     ``overrides`` that are ``None`` keep the profile's value, so notebook parameters like
     ``EPOCHS = None`` mean "the profile decides".
     """
-    if os.environ.get("G2D_LITE_PROGRESS", "1") in ("0", "false", "no"):
-        progress = False
-    cfg = resolve(profile, method=method, seed=seed, progress=progress, **overrides)
+    cfg = resolve(
+        profile, method=method, seed=seed, progress=progress_enabled(progress), **overrides
+    )
     seed_everything(cfg.seed)
     set_style()
     Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -350,3 +350,17 @@ def _linear_probe(data, modality: str, pool: int) -> float:
     opt.step(closure)
     logits = ((feats["test"] - mean) / std) @ weight + bias
     return float((logits.argmax(1) == data.test.targets).float().mean())
+
+
+def test_progress_environment_switch_silences_the_build_bar(
+    sources: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mnist, fsdd = sources
+    for switch, shown in (("1", True), ("0", False)):
+        monkeypatch.setenv("G2D_LITE_PROGRESS", switch)
+        argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(tmp_path / switch)]
+        assert prepare.main(argv) == 0
+        assert ("sample/s" in capsys.readouterr().err) is shown, f"G2D_LITE_PROGRESS={switch}"

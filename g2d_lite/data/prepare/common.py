@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped
 from g2d_lite.data.paths import default_root
+from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
 
@@ -105,7 +106,8 @@ def run_shards(
     counts.resumed = len(chunks) - len(pending)
     total = sum(len(c) for c in chunks)
     done = total - sum(len(chunks[i]) for i in pending)
-    with tqdm(total=total, initial=done, unit="sample", desc=desc, disable=not progress) as bar:
+    hidden = not progress_enabled(progress)
+    with tqdm(total=total, initial=done, unit="sample", desc=desc, disable=hidden) as bar:
         if workers <= 1:
             for i in pending:
                 build.write_shard(i, work(chunks[i]))

@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from g2d_lite.data.cache import BuildError
+from g2d_lite.progress import progress_enabled
 
 
 def fetch(url: str, dest: Path, progress: bool = True) -> Path:
@@ -30,9 +31,8 @@ def fetch(url: str, dest: Path, progress: bool = True) -> Path:
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
             size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=size, unit="B", unit_scale=True, desc=dest.name, disable=not progress
-            ) as bar:
+            hidden = not progress_enabled(progress)
+            with tqdm(total=size, unit="B", unit_scale=True, desc=dest.name, disable=hidden) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
