@@ -99,8 +99,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-rows", type=int, default=12, help="operators listed (12)")
     args = parser.parse_args(argv)
     args.profile = [v for v in args.profile.split(",") if v]
-    if set(args.profile) - set(VARIANTS):
-        parser.error(f"unknown --profile variants {args.profile}; valid: {VARIANTS}")
+    unknown = [v for v in args.profile if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown --profile variants {unknown}; valid: {VARIANTS}")
     quick = args.quick
     args.shapes = SHAPES["quick" if quick else "full"]
     args.batch_sizes = [
@@ -237,7 +238,7 @@ def profile_variant(args: argparse.Namespace, build: Callable[[], Trainer], name
     """Where one variant's training step goes: torch.profiler over the timed epochs (after the
     warm-up, before the evaluating last epoch), per step: host time, GPU kernel time, kernel
     launches, and the operators that cost the host most."""
-    cuda = torch.cuda.is_available() and resolve_device(args.device).type == "cuda"
+    cuda = resolve_device(args.device).type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     profiler = profile(activities=activities)
 

@@ -14,9 +14,27 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import soundfile
 
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared_mnist_fsdd = pytest.mark.skipif(
+    not (SHARED_DATA / "mnist").is_dir() or not (SHARED_DATA / "fsdd").is_dir(),
+    reason=f"real MNIST/FSDD not found at {SHARED_DATA} (../shared/data beside repo)",
+)
+
+
+def build_shared_avmnist(out: Path) -> int:
+    """A 20 % AV-MNIST-lite build from the real MNIST test set and FSDD (a few seconds)."""
+    from g2d_lite.data.prepare import avmnist
+
+    argv = ["--mnist-dir", str(SHARED_DATA / "mnist"),
+            "--fsdd-dir", str(SHARED_DATA / "fsdd" / "recordings"),
+            "--out", str(out), "--subset", "0.2", "--no-progress"]  # fmt: skip
+    return avmnist.main(argv)
+
+
 CREMAD_EMOTIONS = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
 
 

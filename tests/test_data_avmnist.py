@@ -19,10 +19,17 @@ from g2d_lite.data.avmnist import load_avmnist
 from g2d_lite.data.cache import WORK_DIR
 from g2d_lite.data.prepare import avmnist as prepare
 from g2d_lite.data.prepare import mnist_fsdd
-from tests.data_fixtures import fsdd_archive, make_fsdd, make_mnist, tree_hashes, truncate
+from tests.data_fixtures import (
+    build_shared_avmnist,
+    fsdd_archive,
+    make_fsdd,
+    make_mnist,
+    needs_shared_mnist_fsdd,
+    tree_hashes,
+    truncate,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -300,24 +307,10 @@ def test_script_runs_as_a_file(
     assert exit_.value.code == 0 and "--image-energy" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(
-    not (SHARED / "mnist").is_dir() or not (SHARED / "fsdd").is_dir(),
-    reason=f"real MNIST/FSDD not found at {SHARED} (../shared/data beside repo)",
-)
+@needs_shared_mnist_fsdd
 def test_real_data_each_modality_is_above_chance(tmp_path: Path) -> None:
     out = tmp_path / "avmnist"
-    argv = [
-        "--mnist-dir",
-        str(SHARED / "mnist"),
-        "--fsdd-dir",
-        str(SHARED / "fsdd" / "recordings"),
-        "--out",
-        str(out),
-        "--subset",
-        "0.2",
-        "--no-progress",
-    ]
-    assert prepare.main(argv) == 0
+    assert build_shared_avmnist(out) == 0
     meta = json.loads((out / "meta.json").read_text())
     assert meta["sources"]["fsdd"]["official"]
     assert all(v["official"] for v in meta["sources"]["mnist"].values())

@@ -20,6 +20,7 @@ import pytest
 
 from g2d_lite import run
 from g2d_lite.results import read_rows
+from tests.data_fixtures import build_shared_avmnist, needs_shared_mnist_fsdd
 
 NOTEBOOKS = run.numbered_notebooks()
 KERNEL_ENV = {**run.RUN_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -131,23 +132,13 @@ def test_ablation_grid_with_non_default_parameters(artifact_dir, tmp_path):
     assert {row["method"] for row in grid} >= {"joint", "g2d"}
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (SHARED / "mnist").is_dir() or not (SHARED / "fsdd").is_dir(),
-    reason=f"real MNIST/FSDD not found at {SHARED} (../shared/data beside repo)",
-)
+@needs_shared_mnist_fsdd
 def test_notebooks_run_on_real_avmnist_with_its_profile(artifact_dir, tmp_path, monkeypatch):
     """params/avmnist.yaml on a 20 % AV-MNIST-lite build: the notebooks that assume nothing
     about the synthetic generator must run on recorded data too (01 and 02 used to assume)."""
-    from g2d_lite.data.prepare import avmnist as prepare
-
     cache = tmp_path / "data"
-    argv = ["--mnist-dir", str(SHARED / "mnist"), "--fsdd-dir", str(SHARED / "fsdd" / "recordings"),
-            "--out", str(cache / "avmnist"), "--subset", "0.2", "--no-progress"]  # fmt: skip
-    assert prepare.main(argv) == 0
+    assert build_shared_avmnist(cache / "avmnist") == 0
     monkeypatch.setenv("G2D_LITE_DATA", str(cache))  # the kernels inherit it
     params = {**run.load_params_file(run.PARAMS_DIR / "avmnist.yaml"),
               "ARTIFACT_DIR": str(artifact_dir / "avmnist")}  # fmt: skip
