@@ -1,14 +1,21 @@
-"""Atomic checkpoints: a crash while writing never leaves a truncated file behind.
+"""Checkpoints that hold data, never code, written atomically.
 
 A checkpoint holds everything a resumed run needs to continue bit for bit: the model,
 optimizer and scheduler states, the epoch, histories, selection bookkeeping, the RNG states,
-and the config and library versions for provenance.
+and the config and library versions for provenance. Every value is a tensor or plain data
+(dicts, lists, strings, numbers), so :func:`load_checkpoint` reads it with
+``torch.load(weights_only=True)``: a crafted file in someone's teacher folder cannot run code
+on the machine that opens it; it is refused with a message instead.
 """
 
 from __future__ import annotations
 
+import pickle
 import platform
 import random
+import re
+import zipfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +24,15 @@ import torch
 
 import g2d_lite
 from g2d_lite.atomic import atomic_write
+from g2d_lite.data.base import DatasetInfo, ModalitySpec
+from g2d_lite.errors import KitError
+
+FORMAT = "g2d-lite/checkpoint"
+FORMAT_VERSION = 2
+
+
+class CheckpointError(KitError):
+    """A checkpoint cannot be used: absent, damaged, foreign or unsafe to load."""
 
 
 def versions() -> dict[str, str]:
@@ -24,33 +40,86 @@ def versions() -> dict[str, str]:
     import torchvision
 
     return {
-        "g2d_lite": g2d_lite.__version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
+        "g2d_lite": str(g2d_lite.__version__),
+        "torch": str(torch.__version__),  # a TorchVersion, which is not plain data
+        "torchvision": str(torchvision.__version__),
+        "numpy": str(np.__version__),
         "python": platform.python_version(),
     }
 
 
+def info_to_dict(info: DatasetInfo) -> dict[str, Any]:
+    """What a model needs of a :class:`DatasetInfo`, as plain data (``extra`` is left out)."""
+    return {
+        "name": info.name,
+        "modalities": [asdict(m) for m in info.modalities],
+        "task": info.task,
+        "class_names": list(info.class_names),
+        "target_dim": info.target_dim,
+    }
+
+
+def info_from_dict(values: dict[str, Any]) -> DatasetInfo:
+    """The inverse of :func:`info_to_dict`."""
+    modalities = tuple(
+        ModalitySpec(m["name"], tuple(m["shape"]), m["kind"]) for m in values["modalities"]
+    )
+    return DatasetInfo(
+        name=values["name"],
+        modalities=modalities,
+        task=values["task"],
+        class_names=tuple(values["class_names"]),
+        target_dim=values["target_dim"],
+    )
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Atomically save ``state`` (plus versions) with ``torch.save``."""
-    state = {**state, "versions": versions()}
+    """Atomically save ``state`` (plus format and versions) with ``torch.save``."""
+    state = {**state, "format": FORMAT, "format_version": FORMAT_VERSION, "versions": versions()}
     atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`."""
+    """Load a checkpoint written by :func:`save_checkpoint`, refusing anything else."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=False)
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        detail = found.group(1) if found else ""
+        raise CheckpointError(
+            f"refusing to load {path}: it holds Python objects{f' ({detail})' if detail else ''}"
+            " that could run code when opened, and g2d-lite checkpoints hold plain data only;"
+            " retrain it with this version of g2d-lite"
+        ) from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise CheckpointError(
+            f"{path} cannot be read (truncated or corrupt: {_first_sentence(error)});"
+            " restore it, or start the run over with --no-resume"
+        ) from error
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a g2d-lite checkpoint (no {FORMAT!r} marker)")
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written in checkpoint format {state.get('format_version')}, this "
+            f"g2d-lite reads format {FORMAT_VERSION}; retrain it with this version"
+        )
+    return state
+
+
+def _first_sentence(error: BaseException) -> str:
+    return " ".join(str(error).split()).split(". ")[0][:160]
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch RNG states (CUDA too when present)."""
+    """Python, NumPy and torch RNG states (CUDA too when present), as plain data."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": numpy_state,
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -60,8 +129,12 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    numpy_state = dict(state["numpy"])
+    numpy_state["state"] = dict(numpy_state["state"])
+    numpy_state["state"]["key"] = np.asarray(numpy_state["state"]["key"], dtype=np.uint32)
+    np.random.set_state(numpy_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -17,40 +17,77 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from g2d_lite.checkpoint import load_checkpoint
 from g2d_lite.config import METHODS, PROFILES, Config, parse_overrides, resolve
+from g2d_lite.errors import KitError, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.notebook import load_data
-from g2d_lite.store import load_model, load_run
+from g2d_lite.provenance import check_same_data, data_fingerprint
+from g2d_lite.rundir import BEST, LAST, RunFolder
+from g2d_lite.store import load_run, model_from_checkpoint
 from g2d_lite.train import TrainResult, train_student, train_teacher
+
+PROG = "python -m g2d_lite"
+
+
+def _config_file(path: str) -> dict[str, Any]:
+    """Overrides from a ``--config`` JSON file, or a clear error."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise KitError(f"--config file {path} does not exist") from None
+    except ValueError as error:
+        raise KitError(f"--config file {path} is not valid JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise KitError(f"--config file {path} must hold a JSON object of key: value overrides")
+    return values
 
 
 def _config(args: argparse.Namespace, method: str | None) -> Config:
+    """Profile, then method, then --config, then key=value (an explicit None is kept)."""
     overrides: dict[str, Any] = {}
     if args.config:
-        overrides.update(json.loads(Path(args.config).read_text()))
+        overrides.update(_config_file(args.config))
     overrides.update(parse_overrides(args.overrides))
-    return resolve(args.profile, method=method, **overrides)
+    return resolve(args.profile, method=method).replace(**overrides)
 
 
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     """Teacher run folders: given directly, or found as ``teacher-*`` inside a parent folder."""
     dirs: list[Path] = []
     for path in map(Path, paths):
-        if (path / "metrics.json").is_file():
-            dirs.append(path)
+        if not path.exists():
+            raise KitError(f"--teachers {path} does not exist")
+        if RunFolder(path).state() in ("started", "in_progress", "finished"):
+            dirs.append(path)  # a run folder itself; load_run says if it is unfinished
         else:
-            dirs.extend(sorted(p for p in path.glob("teacher-*") if (p / "metrics.json").is_file()))
+            dirs.extend(p for p in sorted(path.glob("teacher-*")) if p.is_dir())
     if not dirs:
-        raise SystemExit(
-            f"no finished teacher runs found in {list(paths)}; "
+        raise KitError(
+            f"no teacher runs found in {list(paths)}; "
             "train them first: python -m g2d_lite teacher --out runs/teachers"
         )
     return dirs
+
+
+def _teachers(paths: Sequence[str]) -> dict[str, Any]:
+    """One finished teacher per modality, from ``--teachers`` folders."""
+    teachers: dict[str, Any] = {}
+    for run in (load_run(d) for d in _teacher_dirs(paths)):
+        if run.metrics.get("role") != "teacher":
+            raise KitError(f"{run.run_dir} holds a {run.metrics.get('role')} run, not a teacher")
+        modality = run.metrics["modality"]
+        if modality in teachers:
+            raise KitError(
+                f"two teachers for {modality!r} ({teachers[modality][0]} and {run.run_dir}); "
+                "pass one folder per modality"
+            )
+        teachers[modality] = (run.run_dir, run.model)
+    return {m: model for m, (_, model) in teachers.items()}
 
 
 def _summary(name: str, result: TrainResult) -> str:
@@ -68,31 +105,50 @@ def _report(text: str) -> None:
 def _run_teachers(args: argparse.Namespace) -> None:
     cfg = _config(args, None)
     data = load_data(cfg)
-    modalities = [args.modality] if args.modality else list(data.info.modality_names)
-    for m in modalities:
+    names = data.info.modality_names
+    if args.modality and args.modality not in names:
+        raise KitError(
+            f"--modality {args.modality!r} is not in {cfg.dataset}; it has {', '.join(names)}"
+        )
+    for m in [args.modality] if args.modality else list(names):
         result = train_teacher(cfg, data, m, Path(args.out) / f"teacher-{m}", not args.no_resume)
         _report(_summary(f"teacher {m}", result))
 
 
 def _run_student(args: argparse.Namespace, method: str) -> None:
     cfg = _config(args, method)
-    data = load_data(cfg)
     teachers = None
+    if cfg.needs_teachers and not args.teachers:
+        raise KitError(f"method {method!r} needs teachers: pass --teachers RUN_DIR")
+    data = load_data(cfg)
     if cfg.needs_teachers:
-        if not args.teachers:
-            raise SystemExit(f"method {method!r} needs teachers: pass --teachers RUN_DIR")
-        runs = [load_run(d) for d in _teacher_dirs(args.teachers)]
-        teachers = {r.metrics["modality"]: r.model for r in runs}
-    result = train_student(cfg, data, teachers, Path(args.out), not args.no_resume)
+        teachers = _teachers(args.teachers)
+    result = train_student(
+        cfg,
+        data,
+        teachers,
+        Path(args.out),
+        not args.no_resume,
+        check_teacher_data=not args.allow_teacher_data_mismatch,
+    )
     _report(_summary(method, result))
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
-    run = Path(args.run)
-    cfg = Config.from_dict(json.loads((run / "config.json").read_text()))
+    folder = RunFolder(args.run)
+    if folder.state() in ("absent", "empty", "foreign"):
+        raise KitError(f"--run {args.run} holds no g2d-lite run")
+    state = load_checkpoint(folder.file(BEST if args.checkpoint == "best" else LAST))
+    cfg = Config.from_dict(folder.read_config())
     data = load_data(cfg)
-    checkpoint = run / "checkpoints" / ("best.pt" if args.checkpoint == "best" else "last.pt")
-    model = load_model(checkpoint)
+    if not args.allow_data_mismatch:
+        check_same_data(
+            state.get("data"),
+            data_fingerprint(data),
+            f"the run in {args.run}",
+            "pass --allow-data-mismatch",
+        )
+    model = model_from_checkpoint(state)
     results = {split: evaluate(model, data[split]) for split in ("validation", "test")}
     print(json.dumps(results, indent=2))
 
@@ -100,10 +156,11 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (also used to render ``--help``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m g2d_lite",
+        prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def training(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -123,26 +180,35 @@ def build_parser() -> argparse.ArgumentParser:
     student = training("student", "train a multimodal student (G²D by default)")
     student.add_argument("--method", default="g2d", choices=sorted(METHODS))
     student.add_argument("--teachers", nargs="*", default=[], help="teacher run folder(s)")
+    student.add_argument(
+        "--allow-teacher-data-mismatch",
+        action="store_true",
+        help="accept teachers trained on other data than the student's (their runs record it)",
+    )
     evaluation = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
     evaluation.add_argument("--run", required=True, help="run folder")
     evaluation.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    evaluation.add_argument(
+        "--allow-data-mismatch",
+        action="store_true",
+        help="evaluate even if the data rebuilt from config.json differ from the run's",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; returns the exit status (2 on a bad config or missing file)."""
+    """Run one subcommand; returns the exit status (2 on bad input, one line on stderr)."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> None:
         if args.command == "teacher":
             _run_teachers(args)
         elif args.command == "joint":
-            args.teachers = []
+            args.teachers, args.allow_teacher_data_mismatch = [], False
             _run_student(args, "joint")
         elif args.command == "student":
             _run_student(args, args.method)
         else:
             _run_evaluate(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(PROG, body, args.debug)

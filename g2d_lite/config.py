@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import json
-from collections.abc import Mapping
+import re
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from g2d_lite.data import DATASETS
 from g2d_lite.losses import loss_weights
 from g2d_lite.models import ENCODERS, FUSIONS
+from g2d_lite.typed_fields import coerce
 
 BALANCERS: tuple[str, ...] = ("none", "smp", "ogm", "ogm_ge")
 LOSSES: tuple[str, ...] = ("ce", "feature", "logit", "g2d")
@@ -96,6 +100,10 @@ class Config:
     )
 
     def __post_init__(self) -> None:
+        for name, hint in _field_types().items():
+            value = coerce(name, getattr(self, name), hint)
+            object.__setattr__(self, name, value)  # frozen: set once, here
+            _check_range(name, value)
         _check_choice("dataset", self.dataset, tuple(DATASETS))
         _check_choice("encoder", self.encoder, ENCODERS + ("auto",))
         _check_choice("fusion", self.fusion, FUSIONS)
@@ -105,13 +113,13 @@ class Config:
         _check_choice("teacher_selection", self.teacher_selection, SELECTIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
-        for name in ("epochs", "batch_size", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.balance_end_epoch is not None and self.balance_end_epoch < self.balance_start_epoch:
+            raise ValueError(
+                f"balance_end_epoch ({self.balance_end_epoch}) must not come before "
+                f"balance_start_epoch ({self.balance_start_epoch})"
+            )
 
     @property
     def loss_variant(self) -> str:
@@ -141,7 +149,7 @@ class Config:
     def replace(self, **overrides: Any) -> Config:
         """A copy with ``overrides`` applied; unknown keys raise with the valid list."""
         _check_keys(overrides)
-        return dataclasses.replace(self, **_normalise(overrides))
+        return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as stored in run folders and checkpoints."""
@@ -155,7 +163,56 @@ class Config:
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Rebuild a config from :meth:`to_dict` output (unknown keys are errors)."""
         _check_keys(values)
-        return cls(**_normalise(dict(values)))
+        return cls(**values)
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _at_least(low: float) -> tuple[Callable[[float], bool], str]:
+    return (lambda v: v >= low), f"at least {low:g}"
+
+
+def _above(low: float) -> tuple[Callable[[float], bool], str]:
+    return (lambda v: v > low), f"above {low:g}"
+
+
+# Valid ranges of the numeric fields (None, where a field allows it, is always valid).
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "epochs": _at_least(1),
+    "batch_size": _at_least(1),
+    "eval_every": _at_least(1),
+    "lr_step": _at_least(1),
+    "seed": _at_least(0),
+    "balance_start_epoch": _at_least(0),
+    "balance_end_epoch": _at_least(0),
+    "num_workers": _at_least(0),
+    "lr": _above(0),
+    "temperature": _above(0),
+    "task_weight": _at_least(0),
+    "feature_weight": _at_least(0),
+    "logit_weight": _at_least(0),
+    "weight_decay": _at_least(0),
+    "smp_alpha": _at_least(0),
+    "ogm_alpha": _at_least(0),
+    "momentum": ((lambda v: 0 <= v < 1), "in [0, 1)"),
+    "lr_gamma": ((lambda v: 0 < v <= 1), "in (0, 1]"),
+    "smp_stage_epochs": _at_least(1),
+}
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(Config)
+
+
+def _check_range(name: str, value: Any) -> None:
+    if name not in RANGES or value is None:
+        return
+    valid, description = RANGES[name]
+    for item in value if isinstance(value, tuple) else (value,):
+        if not valid(item):
+            raise ValueError(f"{name} must be {description}, got {item!r}")
 
 
 # Settings a unimodal teacher never reads: teachers trained under configs that differ only in these
@@ -264,11 +321,3 @@ def _check_keys(values: Mapping[str, Any]) -> None:
     unknown = sorted(set(values) - valid)
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(valid))}")
-
-
-def _normalise(values: dict[str, Any]) -> dict[str, Any]:
-    """Lists from JSON/YAML become tuples so configs stay hashable and comparable."""
-    for key in ("modalities", "smp_stage_epochs"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    return values

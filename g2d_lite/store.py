@@ -19,10 +19,11 @@ import pandas as pd
 from torch import nn
 
 import g2d_lite
-from g2d_lite.checkpoint import load_checkpoint
+from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
 from g2d_lite.config import STUDENT_ONLY, Config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.models.classifiers import build_student, build_teacher
+from g2d_lite.rundir import HISTORY, STEPS, RunFolder
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
@@ -58,32 +59,49 @@ def run_key(
     ]
 
 
-def load_model(checkpoint: str | Path) -> nn.Module:
-    """Rebuild a teacher or student from a checkpoint written by the training loop."""
-    state = load_checkpoint(checkpoint)
-    cfg = Config.from_dict(state["config"])
-    if state["role"] == "teacher":
-        model = build_teacher(state["info"], state["modality"], cfg.encoder)
-    else:
-        model = build_student(state["info"], cfg.encoder, cfg.fusion, cfg.modalities)
-    model.load_state_dict(state["model"])
+def model_from_checkpoint(state: dict[str, Any]) -> nn.Module:
+    """Rebuild a teacher or student from a loaded checkpoint; it keeps the data fingerprint
+    the run recorded (``model.data_fingerprint``), so a student can check its teachers."""
+    try:
+        cfg = Config.from_dict(state["config"])
+        info = info_from_dict(state["info"])
+        if state["role"] == "teacher":
+            model = build_teacher(info, state["modality"], cfg.encoder)
+        else:
+            model = build_student(info, cfg.encoder, cfg.fusion, cfg.modalities)
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(
+            f"the checkpoint does not rebuild a g2d-lite model ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:160]})"
+        ) from error
+    model.data_fingerprint = state.get("data")
     return model.eval()
 
 
+def load_model(checkpoint: str | Path) -> nn.Module:
+    """Rebuild a teacher or student from a checkpoint written by the training loop."""
+    return model_from_checkpoint(load_checkpoint(checkpoint))
+
+
 def load_run(run_dir: str | Path) -> TrainResult:
-    """Read a finished run folder back: selected weights, histories and metrics."""
-    run_dir = Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    best = run_dir / "checkpoints" / "best.pt"
-    model = load_model(best if best.is_file() else run_dir / "checkpoints" / "last.pt")
-    steps_file = run_dir / "steps.csv"
+    """Read a finished run folder back: selected weights, histories and metrics.
+
+    Refused, with the reason, when the run is unfinished, being written, or its checkpoints and
+    metrics do not belong together (see :class:`g2d_lite.rundir.RunFolder`).
+    """
+    folder = RunFolder(run_dir)
+    metrics, best = folder.load_finished()
+    model = model_from_checkpoint(best)
+    steps_file = folder.file(STEPS)
     steps = pd.read_csv(steps_file) if steps_file.stat().st_size > 1 else pd.DataFrame()
-    cfg = Config.from_dict(json.loads((run_dir / "config.json").read_text()))
-    return TrainResult(model, pd.read_csv(run_dir / "history.csv"), steps, metrics, cfg, run_dir)
+    cfg = Config.from_dict(folder.read_config())
+    history = pd.read_csv(folder.file(HISTORY))
+    return TrainResult(model, history, steps, metrics, cfg, folder.path)
 
 
 def _finished(run_dir: Path) -> bool:
-    return (run_dir / "metrics.json").is_file()
+    return RunFolder(run_dir).state() == "finished"
 
 
 def load_or_train_teacher(

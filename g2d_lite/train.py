@@ -9,8 +9,10 @@ records a history row, evaluates validation and test, keeps the best and last ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -22,17 +24,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from g2d_lite.atomic import atomic_write_text
 from g2d_lite.batches import Batch, batch_order, iterate_batches
-from g2d_lite.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    versions,
-)
+from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config
 from g2d_lite.data.base import DatasetSplits
+from g2d_lite.data.validate import DatasetError
 from g2d_lite.distributed import (
     DistContext,
     barrier,
@@ -40,10 +36,13 @@ from g2d_lite.distributed import (
     gather_cat,
     init_distributed,
 )
+from g2d_lite.errors import KitError
 from g2d_lite.evaluate import autocast, metric_name, metrics, predict
 from g2d_lite.losses import g2d_loss
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.progress import progress
+from g2d_lite.provenance import check_same_data, data_fingerprint
+from g2d_lite.rundir import LAST, RunFolder, RunFolderError
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
@@ -55,8 +54,18 @@ _RESUMABLE_CHANGES = {"progress", "num_workers", "device", "data_root", "tensorb
 Callback = Callable[["Trainer", int], None]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(KitError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept on disk."""
+
+
+class DeviceError(KitError, RuntimeError):
+    """The requested device is not available on this machine."""
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
+    """Optimisation steps one epoch takes over ``n`` training samples."""
+    global_batch = batch_size * world_size
+    return n // global_batch if drop_last else math.ceil(n / global_batch)
 
 
 @dataclass
@@ -99,7 +108,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but no CUDA GPU is visible; use device='cpu'")
+        raise DeviceError(
+            f"device {name!r} requested but no CUDA GPU is visible; use device=cpu (or auto)"
+        )
     return device
 
 
@@ -123,6 +134,7 @@ class Trainer:
         teachers: TeacherBank | Mapping[str, nn.Module] | None = None,
         run_dir: str | Path | None = None,
         callbacks: Sequence[Callback] = (),
+        check_teacher_data: bool = True,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
@@ -130,14 +142,13 @@ class Trainer:
         self.task = data.info.task
         self.metric = metric_name(self.task)
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
+        self.check_teacher_data = check_teacher_data
         self.device = resolve_device(cfg.device)
         self.ctx: DistContext = init_distributed(self.device)
+        self._check_data(modality)
         seed_everything(cfg.seed, cfg.deterministic)
         if role == "teacher":
-            if modality is None:
-                raise ValueError(
-                    f"a teacher needs a modality; choose from {data.info.modality_names}"
-                )
             self.modality = modality
             self.model = build_teacher(data.info, modality, cfg.encoder)
         else:
@@ -169,10 +180,37 @@ class Trainer:
         self.start_epoch = 0
         self.global_step = 0
         self.train_seconds = 0.0
-        self.tensorboard = self._tensorboard_writer()
+        self.tensorboard = None  # opened with the run folder, once the run is accepted
+        self.best_epoch: int | None = None
         self._best_weights: dict[str, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- setup helpers
+    def _check_data(self, modality: str | None) -> None:
+        """Refuse, before anything is built or written, a run that cannot train on ``data``."""
+        cfg, info = self.cfg, self.data.info
+        names = ", ".join(info.modality_names)
+        if self.role == "teacher" and modality not in info.modality_names:
+            raise ValueError(
+                f"unknown modality {modality!r} for a teacher; {info.name} has {names}"
+            )
+        if self.role == "student" and cfg.modalities is not None:
+            unknown = [m for m in cfg.modalities if m not in info.modality_names]
+            if unknown:
+                raise ValueError(f"modalities {unknown} are not in {info.name}; it has {names}")
+            if len(set(cfg.modalities)) < 2:
+                raise ValueError(
+                    f"a multimodal student needs at least two modalities, got {cfg.modalities}; "
+                    "for one modality, train a teacher"
+                )
+        n = len(self.data.train)
+        if steps_per_epoch(n, cfg.batch_size, cfg.drop_last, self.ctx.world_size) == 0:
+            raise DatasetError(
+                f"the train split has {n} samples, fewer than batch_size {cfg.batch_size}"
+                f"{f' x {self.ctx.world_size} ranks' if self.ctx.world_size > 1 else ''}: with "
+                f"drop_last=True an epoch takes no step; lower batch_size to at most {n}, or set "
+                "drop_last=False"
+            )
+
     def _use_channels_last(self) -> bool:
         if self.cfg.channels_last is not None:
             return self.cfg.channels_last
@@ -228,6 +266,14 @@ class Trainer:
                 f"teachers cover modalities {sorted(bank.modalities)} but the student has"
                 f" {sorted(student)}; pass exactly one teacher per student modality"
             )
+        if self.check_teacher_data:
+            for m, teacher in bank.teachers.items():
+                check_same_data(
+                    getattr(teacher, "data_fingerprint", None),
+                    data_fingerprint(self.data),
+                    f"the {m} teacher",
+                    "pass --allow-teacher-data-mismatch (check_teacher_data=False)",
+                )
         return bank.to(self.device)
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -249,51 +295,105 @@ class Trainer:
             ) from error
         return SummaryWriter(str(self.run_dir / "tensorboard"))
 
-    # ----------------------------------------------------------------- checkpoints
-    def _checkpoint_path(self, name: str) -> Path | None:
-        return self.run_dir / "checkpoints" / f"{name}.pt" if self.run_dir else None
-
-    def _state(self, epoch: int) -> dict[str, Any]:
+    # ----------------------------------------------------------------- run folder
+    def _model_record(self, epoch: int, weights: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """What rebuilds this model: role, config, dataset shapes, data fingerprint, weights."""
         return {
             "role": self.role,
             "modality": self.modality,
             "config": self.cfg.to_dict(),
-            "info": self.data.info,
+            "info": info_to_dict(self.data.info),
+            "data": data_fingerprint(self.data),
             "epoch": epoch,
-            "global_step": self.global_step,
-            "train_seconds": self.train_seconds,
-            "model": self.model.state_dict(),
+            "model": dict(weights),
+        }
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        """The commit point after ``epoch``: everything a resume needs, including the selected
+        epoch's weights (``None`` when they are this epoch's own)."""
+        best_weights = None if self.best_epoch == epoch else self._best_weights
+        return {
+            **self._model_record(epoch, self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "history": self.history,
             "steps": self.steps,
+            "global_step": self.global_step,
+            "train_seconds": self.train_seconds,
+            "best": None
+            if self.best_epoch is None
+            else {"epoch": self.best_epoch, "model": best_weights},
             "rng": rng_state(),
         }
 
-    def _resume(self) -> bool:
-        path = self._checkpoint_path("last")
-        if path is None or not path.is_file():
-            return False
-        state = load_checkpoint(path, map_location=self.device)
+    def _best_record(self) -> dict[str, Any] | None:
+        """What best.pt must hold: the selected epoch's weights (``None`` before a selection)."""
+        if self.best_epoch is None or self._best_weights is None:
+            return None
+        return self._model_record(self.best_epoch, self._best_weights)
+
+    def _check_resumable(self, state: Mapping[str, Any]) -> None:
+        """A run folder resumes only the run it holds: same config and the same data."""
         saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
         current = {k: v for k, v in self.cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
-        if json.dumps(saved, sort_keys=True, default=str) != json.dumps(
-            current, sort_keys=True, default=str
-        ):
-            changed = sorted(k for k in current if saved.get(k) != current[k])
-            raise ValueError(
-                f"{self.run_dir} holds a run with a different config (changed: {changed});"
-                " use a new run folder or resume=False"
+        changed = sorted(
+            k
+            for k in current.keys() | saved.keys()
+            if json.dumps(saved.get(k), default=str) != json.dumps(current.get(k), default=str)
+        )
+        if changed or state["role"] != self.role or state["modality"] != self.modality:
+            what = f"changed: {', '.join(changed)}" if changed else f"a {state['role']} run"
+            raise RunFolderError(
+                f"{self.run_dir} holds another run ({what}); use a new --out folder, or start "
+                "over with --no-resume (resume=False in Python)"
             )
+        check_same_data(
+            state.get("data"),
+            data_fingerprint(self.data),
+            f"the run in {self.run_dir}",
+            "start over with --no-resume (resume=False in Python)",
+        )
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
-        self.history, self.steps = state["history"], state["steps"]
+        self.history, self.steps = list(state["history"]), list(state["steps"])
         self.global_step, self.train_seconds = state["global_step"], state["train_seconds"]
         self.start_epoch = state["epoch"] + 1
+        best = state["best"]
+        if best is not None:
+            self.best_epoch = best["epoch"]
+            weights = best["model"] if best["model"] is not None else state["model"]
+            self._best_weights = {k: v.detach().cpu().clone() for k, v in weights.items()}
         set_rng_state(state["rng"])
-        return True
+
+    def _open_folder(self, resume: bool) -> None:
+        """Accept the run into its folder (the lock is held): resume what is there, or start
+        over, refusing before anything is written when the folder holds another run."""
+        folder = self.folder
+        assert folder is not None
+        state = folder.state()
+        if not resume:
+            folder.discard()
+        elif state in ("in_progress", "finished"):
+            saved = folder.load_last(self.device)
+            self._check_resumable(saved)
+            self._restore(saved)
+            folder.repair(saved, self._best_record())
+        elif state == "started":
+            self._check_resumable(
+                {"config": folder.read_config(), "role": self.role, "modality": self.modality}
+            )
+        folder.remove_temporaries()
+        folder.write_config(self.cfg.to_json())
+        self.tensorboard = self._tensorboard_writer()
+
+    def _load_state_without_folder(self, resume: bool) -> None:
+        """Other ranks of a distributed run read the checkpoint rank 0 accepted."""
+        if resume and self.folder is not None and self.folder.file(LAST).is_file():
+            self._restore(self.folder.load_last(self.device))
 
     # ----------------------------------------------------------------- one batch
     def _inputs(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -364,12 +464,10 @@ class Trainer:
         t_features, t_logits = self._teacher_outputs(batch, inputs)
         total, parts = self._loss(out, batch, t_features, t_logits)
         if not torch.isfinite(total):
-            last = self._checkpoint_path("last")
             raise NonFiniteLossError(
                 f"non-finite loss {total.item()} at epoch {epoch}, step {self.global_step} "
                 f"(parts: { {k: round(v.item(), 4) for k, v in parts.items()} }). "
-                + (f"The last good checkpoint is kept at {last}. " if last else "")
-                + "Lower the learning rate or check the inputs for NaN/inf."
+                f"{self._kept_checkpoint()}Lower the learning rate or check the inputs for NaN/inf."
             )
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -455,13 +553,37 @@ class Trainer:
         row["seconds"] = time.perf_counter() - started
         return row
 
+    def _kept_checkpoint(self) -> str:
+        """What the user still has on disk when a run stops, said only if it is true."""
+        if self.folder is None:
+            return ""
+        if not self.folder.file(LAST).is_file():
+            return "No checkpoint was written yet (this happened in the first epoch). "
+        epoch = self.history[-1]["epoch"]
+        return f"The last good checkpoint (epoch {epoch}) is kept at {self.folder.file(LAST)}. "
+
+    def _writing(self) -> contextlib.AbstractContextManager[list[str]]:
+        """The run folder's lock, held by the process that writes it (rank 0)."""
+        if self.folder is None or not self.ctx.is_main:
+            return contextlib.nullcontext([])
+        return self.folder.writing()
+
     def fit(self, resume: bool = True) -> TrainResult:
-        """Train to ``cfg.epochs``, resuming from ``run_dir``'s last checkpoint when present."""
-        if self.run_dir is not None and self.ctx.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
-        if resume:
-            self._resume()
+        """Train to ``cfg.epochs``, resuming from ``run_dir``'s last checkpoint when present.
+
+        The run folder is locked while the run writes it; a folder holding another run (another
+        config, other data, another role) is refused before anything in it changes.
+        """
+        with self._writing() as notes:
+            for note in notes:
+                print(f"note: {note}", file=sys.stderr)
+            if self.folder is not None and self.ctx.is_main:
+                self._open_folder(resume)
+            else:
+                self._load_state_without_folder(resume)
+            return self._train()
+
+    def _train(self) -> TrainResult:
         self._prepare_teachers()
         name = self.modality if self.role == "teacher" else self.cfg.loss_variant
         epochs = range(self.start_epoch, self.cfg.epochs)
@@ -504,20 +626,17 @@ class Trainer:
         return self._best_epoch("val" if self.selection == "validation" else "test")
 
     def _save(self, epoch: int, row: Mapping[str, Any]) -> None:
+        """Track the selected epoch's weights; with a folder, commit the epoch to it."""
         is_best = self._selected_epoch() == epoch and f"val/{self.metric}" in row
-        if self.run_dir is None:  # no folder: keep the selected weights in memory instead
-            if is_best:
-                self._best_weights = {
-                    k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
-                }
-            return
-        if not self.ctx.is_main:
-            return
-        state = self._state(epoch)
-        save_checkpoint(self._checkpoint_path("last"), state)
         if is_best:
-            save_checkpoint(self._checkpoint_path("best"), state)
-        pd.DataFrame(self.history).to_csv(self.run_dir / "history.csv", index=False)
+            self.best_epoch = epoch
+            self._best_weights = {
+                k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()
+            }
+        if self.folder is None or not self.ctx.is_main:
+            return
+        best = self._best_record() if is_best else None
+        self.folder.commit_epoch(self._state(epoch), best, self.history)
         if self.tensorboard is not None:
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)):
@@ -556,18 +675,14 @@ class Trainer:
             "steps": self.global_step,
             "versions": versions(),
         }
-        if selected != self.history[-1]["epoch"]:
-            best = self._checkpoint_path("best")
-            if best is not None and best.is_file():
-                self.model.load_state_dict(load_checkpoint(best, self.device)["model"])
-            elif self._best_weights is not None:
-                self.model.load_state_dict(self._best_weights)
+        if selected != self.history[-1]["epoch"] and self._best_weights is not None:
+            self.model.load_state_dict(self._best_weights)
         self.model.eval()
+        if self.role == "teacher":
+            self.model.data_fingerprint = data_fingerprint(self.data)
+        if self.folder is not None and self.ctx.is_main:
+            self.folder.finish(self.history, self.steps, result_metrics)
         history, steps = pd.DataFrame(self.history), pd.DataFrame(self.steps)
-        if self.run_dir is not None and self.ctx.is_main:
-            history.to_csv(self.run_dir / "history.csv", index=False)
-            steps.to_csv(self.run_dir / "steps.csv", index=False)
-            atomic_write_text(self.run_dir / "metrics.json", json.dumps(result_metrics, indent=2))
         return TrainResult(self.model, history, steps, result_metrics, self.cfg, self.run_dir)
 
 
@@ -597,7 +712,20 @@ def train_student(
     run_dir: str | Path | None = None,
     resume: bool = True,
     callbacks: Sequence[Callback] = (),
+    check_teacher_data: bool = True,
 ) -> TrainResult:
-    """Train a multimodal model: joint (loss "ce"), UMT, G²D, with SMP/OGM as configured."""
-    trainer = Trainer(cfg, data, "student", teachers=teachers, run_dir=run_dir, callbacks=callbacks)
+    """Train a multimodal model: joint (loss "ce"), UMT, G²D, with SMP/OGM as configured.
+
+    Teachers that record other data than ``data`` are refused unless ``check_teacher_data`` is
+    off (see :mod:`g2d_lite.provenance`).
+    """
+    trainer = Trainer(
+        cfg,
+        data,
+        "student",
+        teachers=teachers,
+        run_dir=run_dir,
+        callbacks=callbacks,
+        check_teacher_data=check_teacher_data,
+    )
     return trainer.fit(resume)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from g2d_lite.checkpoint import load_checkpoint
+from g2d_lite.rundir import RunFolderError
 from g2d_lite.store import load_or_train_student, load_or_train_teacher, load_run
 from g2d_lite.teachers import TeacherBank
 from g2d_lite.train import NonFiniteLossError, Trainer, train_student, train_teacher
@@ -104,7 +105,7 @@ def test_killed_run_resumes_to_identical_weights_and_history(data, teachers, tmp
 
 def test_resuming_with_a_different_config_is_refused(data, tmp_path):
     train_teacher(tiny_config(epochs=1), data, "audio", run_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"different config \(changed: \['lr'\]\)"):
+    with pytest.raises(RunFolderError, match=r"another run \(changed: lr\).*--no-resume"):
         train_teacher(tiny_config(epochs=1, lr=0.01), data, "audio", run_dir=tmp_path)
 
 

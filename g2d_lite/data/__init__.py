@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -45,11 +46,39 @@ def _loader(name: str) -> Callable[..., DatasetSplits]:
     return getattr(import_module(module), function)
 
 
+# Loader options that change how samples are read, never their values: not part of the data's
+# fingerprint.
+_NOT_DATA = frozenset({"root", "in_memory"})
+
+
+def _effective_options(loader: Callable[..., DatasetSplits], options: dict[str, Any]) -> dict:
+    """``options`` with the loader's defaults filled in, so "unset" and "set to the default"
+    fingerprint alike."""
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(loader).parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in _NOT_DATA
+    }
+    return {**defaults, **{k: v for k, v in options.items() if k not in _NOT_DATA}}
+
+
 def load_dataset(name: str, root: str | None = None, **options: Any) -> DatasetSplits:
-    """Load a dataset by name. ``root`` is the prepared cache folder (unused for synthetic)."""
+    """Load a dataset by name. ``root`` is the prepared cache folder (unused for synthetic).
+
+    Unknown options are errors that list the loader's options.
+    """
     loader = _loader(name)
+    accepted = inspect.signature(loader).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = sorted(set(options) - set(accepted) - {"root"})
+    if unknown and not takes_any:
+        valid = sorted(set(accepted) - {"root"})
+        raise ValueError(f"unknown {name} option(s) {unknown}; valid options: {', '.join(valid)}")
     if name == "synthetic":
         if root is not None:
             raise ValueError("the synthetic dataset is generated from a seed; it takes no root")
-        return loader(**options)
-    return loader(root=root, **options)
+        splits = loader(**options)
+    else:
+        splits = loader(root=root, **options)
+    splits.source = {"dataset": name, "options": _effective_options(loader, options)}
+    return splits

@@ -14,10 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch.utils.data import Dataset
+
+from g2d_lite.data.validate import (
+    DatasetError,
+    check_inputs,
+    check_not_empty,
+    check_rows,
+    check_targets,
+)
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = ("classification", "regression")
@@ -129,19 +137,21 @@ class TensorMultimodalDataset(MultimodalDataset):
             raise ValueError(
                 f"inputs have modalities {sorted(inputs)}, info declares {info.modality_names}"
             )
-        n = len(targets)
+        where = f"{info.name}/{split}"
+        check_rows(
+            {"targets": len(targets), **{f"modality {m!r}": len(t) for m, t in inputs.items()}},
+            where,
+            "every modality needs one row per target",
+        )
         for name, tensor in inputs.items():
-            if len(tensor) != n:
-                raise ValueError(f"modality {name!r} has {len(tensor)} samples, targets have {n}")
             expected = info.spec(name).shape
             if tuple(tensor.shape[1:]) != tuple(expected):
-                raise ValueError(
-                    f"modality {name!r} has sample shape {tuple(tensor.shape[1:])}, "
+                raise DatasetError(
+                    f"{where}: modality {name!r} has sample shape {tuple(tensor.shape[1:])}, "
                     f"info declares {expected}"
                 )
-        expected_dtype = torch.long if info.task == "classification" else torch.float32
-        if targets.dtype != expected_dtype:
-            raise TypeError(f"{info.task} targets must be {expected_dtype}, got {targets.dtype}")
+            check_inputs(name, tensor, where)
+        check_targets(targets, info.task, info.num_outputs, where)
         self.info = info
         self.split = split
         self.inputs = {name: inputs[name] for name in info.modality_names}
@@ -163,12 +173,25 @@ class TensorMultimodalDataset(MultimodalDataset):
 
 @dataclass
 class DatasetSplits:
-    """Train, validation and test splits of one dataset, sharing one :class:`DatasetInfo`."""
+    """Train, validation and test splits of one dataset, sharing one :class:`DatasetInfo`.
+
+    ``source`` says how they were loaded (the dataset name and every loader option, defaults
+    filled in), for the run's data fingerprint (:mod:`g2d_lite.provenance`).
+    """
 
     info: DatasetInfo
     train: MultimodalDataset
     validation: MultimodalDataset
     test: MultimodalDataset
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_not_empty(
+            self.sizes(),
+            self.info.name,
+            "every split needs samples (rebuild the data with larger split fractions, or give "
+            "more samples)",
+        )
 
     def __getitem__(self, split: str) -> MultimodalDataset:
         if split not in SPLITS:

@@ -1,0 +1,89 @@
+"""Failures a person can act on, and the one way every command line reports them.
+
+Each command (``python -m g2d_lite``, ``g2d_lite.run``, ``g2d_lite.exercises``, the data scripts)
+runs its body through :func:`run_command`: an expected failure prints one line, ``prog: error:``
+followed by the problem and its fix, and exits non-zero. The traceback is shown only with
+``--debug`` or ``G2D_LITE_DEBUG=1``, because a student needs the fix, not the stack.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Callable
+
+DEBUG_ENV = "G2D_LITE_DEBUG"
+EXIT_BAD_INPUT = 2
+EXIT_UNEXPECTED = 1
+EXIT_INTERRUPTED = 130
+
+
+class KitError(Exception):
+    """An expected failure of the kit; its message names what is wrong and how to fix it."""
+
+
+def debug_enabled(flag: bool = False) -> bool:
+    """Tracebacks on: the ``--debug`` flag or ``G2D_LITE_DEBUG`` set to anything but 0/false."""
+    return flag or os.environ.get(DEBUG_ENV, "0").lower() not in ("0", "", "false", "no")
+
+
+def _os_message(error: OSError) -> str:
+    """An OS error as the file it concerns and what to do about it."""
+    where = error.filename if error.filename is not None else "a file"
+    if error.errno == errno.ENOSPC:
+        return (
+            f"no space left on the device while writing {where}: free some space or write elsewhere"
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied for {where}: choose a folder you can write to, or fix its rights"
+    if error.errno == errno.ENOTDIR:
+        return f"{where} is (inside) a file, not a folder: give a folder path"
+    if error.errno == errno.EISDIR:
+        return f"{where} is a folder, not a file: give a file path"
+    if isinstance(error, FileNotFoundError) and error.filename is not None:
+        return f"{where} does not exist: check the path"
+    return f"{error.strerror or error} ({where})"
+
+
+def describe(error: BaseException) -> str:
+    """The one line printed for ``error``: its message, with OS errors made actionable."""
+    if isinstance(error, KitError | ValueError | TypeError):
+        text = str(error)
+    elif isinstance(error, KeyError):
+        text = str(error.args[0]) if error.args else "missing key"
+    elif isinstance(error, OSError) and (error.errno is not None or error.filename is not None):
+        text = _os_message(error)
+    elif isinstance(error, OSError):
+        text = str(error)
+    else:
+        text = (
+            f"unexpected {type(error).__name__}: {error} (a bug in g2d-lite? rerun with --debug "
+            "for the traceback and report it)"
+        )
+    return " ".join(text.split())
+
+
+def is_expected(error: BaseException) -> bool:
+    """Whether ``error`` is a failure of the input or the environment, not of the kit."""
+    return isinstance(error, KitError | ValueError | TypeError | KeyError | OSError)
+
+
+def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) -> int:
+    """Run a command's ``body`` and turn every failure into one line on stderr and an exit code.
+
+    Returns ``body``'s status (0 for None), 2 for an expected failure, 1 for an unexpected one,
+    130 when interrupted. ``SystemExit`` (argparse) passes through untouched.
+    """
+    try:
+        return body() or 0
+    except KeyboardInterrupt:
+        if debug_enabled(debug):
+            raise
+        print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if debug_enabled(debug):
+            raise
+        print(f"{prog}: error: {describe(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT if is_expected(error) else EXIT_UNEXPECTED

@@ -1,0 +1,324 @@
+"""The run folder: its layout, its lock, its states and the order its files are written in.
+
+Layout::
+
+    config.json           the run's config, written once the run is accepted (never on a refusal)
+    checkpoints/last.pt   the commit point: after epoch e, everything a resume needs, including
+                          the selected epoch's weights
+    checkpoints/best.pt   the selected epoch's weights, derived from last.pt
+    history.csv           one row per finished epoch (derived from last.pt)
+    steps.csv             per-step SMP/OGM log, written when the run finishes
+    metrics.json          written last, only by a finished run: its presence means "finished"
+    .lock                 held while a process writes the folder
+
+Why this order holds whatever instant a kill lands at: ``last.pt`` is written first each epoch
+and carries the selected epoch and its weights, so every other file can be rebuilt from it.
+A kill before its rename leaves the previous epoch intact; a kill after it leaves ``best.pt`` or
+``history.csv`` one epoch behind, which :meth:`RunFolder.repair` rewrites from ``last.pt`` on
+resume. ``metrics.json`` comes after everything else and records both checkpoints' epochs and
+sizes, and :meth:`RunFolder.load_finished` checks them, so a finished run's best weights, last
+weights and metrics always agree. Starting over (``--no-resume``) deletes ``metrics.json``
+first, so a half-rewritten folder is never mistaken for a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from g2d_lite.atomic import atomic_write_text, remove_stale_temporaries
+from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
+from g2d_lite.errors import KitError
+
+CONFIG = "config.json"
+HISTORY = "history.csv"
+STEPS = "steps.csv"
+METRICS = "metrics.json"
+LOCK = ".lock"
+CHECKPOINTS = "checkpoints"
+LAST = f"{CHECKPOINTS}/last.pt"
+BEST = f"{CHECKPOINTS}/best.pt"
+# Every file a run writes; anything else in a non-empty folder makes it someone else's.
+RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
+STATES = ("absent", "empty", "foreign", "started", "in_progress", "finished")
+
+
+class RunFolderError(KitError):
+    """The folder cannot be used as asked; the message says why and what to do instead."""
+
+
+class RunLockedError(RunFolderError):
+    """Another live process is writing the folder."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds (or last held) a run folder's lock."""
+
+    pid: int
+    host: str
+    started: str
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
+
+
+def _holder_record() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] or "python",
+    }
+
+
+def _read_holder(handle: Any) -> LockHolder | None:
+    handle.seek(0)
+    try:
+        record = json.loads(handle.read() or "null")
+        return LockHolder(
+            int(record["pid"]), str(record["host"]), record["started"], record["command"]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class RunFolder:
+    """One training run's folder (see the module docstring for its layout and write order)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        """The path of one of the run's files (``CONFIG``, ``LAST``, ...)."""
+        return self.path / name
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> str:
+        """One of :data:`STATES`, read from which files exist."""
+        if not self.path.exists():
+            return "absent"
+        if not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a run folder: give a folder path")
+        names = {p.name for p in self.path.iterdir()}
+        if not names:
+            return "empty"
+        if not names & set(RUN_FILES) - {LOCK}:
+            return "empty" if names <= {LOCK} else "foreign"
+        if self.file(METRICS).is_file():
+            return "finished"
+        if self.file(LAST).is_file():
+            return "in_progress"
+        if self.file(CONFIG).is_file():
+            return "started"
+        return "in_progress" if self.file(CHECKPOINTS).is_dir() else "foreign"
+
+    def check_usable(self) -> str:
+        """The state, or an error when the path is a file or someone else's folder."""
+        state = self.state()
+        if state == "foreign":
+            raise RunFolderError(
+                f"{self.path} is not empty and holds no g2d-lite run: choose a new or empty folder "
+                "for --out (the kit will not write run files among someone else's)"
+            )
+        return state
+
+    # ------------------------------------------------------------------ lock
+    def holder(self) -> LockHolder | None:
+        """The live process writing this folder, or ``None``."""
+        path = self.file(LOCK)
+        if not path.is_file():
+            return None
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_holder(handle) or LockHolder(0, "?", "?", "?")
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[list[str]]:
+        """Hold the folder's lock while the body writes it; yields notes for the user (a stale
+        lock recovered). A second writer gets :class:`RunLockedError` naming the holder."""
+        self.check_usable()
+        self.path.mkdir(parents=True, exist_ok=True)
+        notes: list[str] = []
+        handle = self._acquire(notes)
+        try:
+            yield notes
+        finally:
+            with contextlib.suppress(OSError):
+                self.file(LOCK).unlink()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def _acquire(self, notes: list[str]) -> Any:
+        path = self.file(LOCK)
+        while True:
+            handle = open(path, "a+")  # noqa: SIM115 - held until the body ends
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(handle)
+                handle.close()
+                who = holder.describe() if holder else "another process"
+                raise RunLockedError(
+                    f"{self.path} is being written by {who}; wait for it to finish, or choose "
+                    "another --out"
+                ) from None
+            # The file may have been unlinked by a holder that just released it: retry then.
+            try:
+                same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            handle.close()
+        previous = _read_holder(handle)
+        if previous is not None:
+            if previous.host != socket.gethostname():  # its liveness cannot be checked from here
+                handle.close()
+                raise RunLockedError(
+                    f"{self.path} is locked by {previous.describe()}; if that run has stopped, "
+                    f"delete {path} and retry"
+                )
+            notes.append(
+                f"recovered the stale lock of {self.path}, left by {previous.describe()}, which "
+                "is no longer running"
+            )
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(_holder_record()))
+        handle.flush()
+        return handle
+
+    # ------------------------------------------------------------------ writes
+    def remove_temporaries(self) -> list[Path]:
+        """Temporaries that killed writers left (call only while holding the lock)."""
+        return remove_stale_temporaries(self.path) + remove_stale_temporaries(
+            self.file(CHECKPOINTS)
+        )
+
+    def discard(self) -> None:
+        """Remove an earlier run's files, ``metrics.json`` first (the folder then never counts
+        as finished while it is rewritten). Only the run's own files are touched."""
+        for name in (METRICS, LAST, BEST, STEPS, HISTORY, CONFIG):
+            self.file(name).unlink(missing_ok=True)
+
+    def write_config(self, text: str) -> None:
+        """The run's config.json (skipped when it already holds exactly ``text``)."""
+        path = self.file(CONFIG)
+        if not (path.is_file() and path.read_text() == text):
+            atomic_write_text(path, text)
+
+    def commit_epoch(
+        self, state: dict[str, Any], best: dict[str, Any] | None, history: list[dict[str, Any]]
+    ) -> None:
+        """One epoch's writes, in the order that keeps the folder consistent: ``last.pt`` (the
+        commit point), then ``best.pt`` when it changed, then ``history.csv``."""
+        save_checkpoint(self.file(LAST), state)
+        if best is not None:
+            save_checkpoint(self.file(BEST), best)
+        self.write_table(HISTORY, history)
+
+    def write_table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """A CSV table, atomically."""
+        atomic_write_text(self.file(name), pd.DataFrame(rows).to_csv(index=False))
+
+    def finish(
+        self, history: list[dict[str, Any]], steps: list[dict[str, Any]], metrics: dict[str, Any]
+    ) -> None:
+        """The finished run's tables, then ``metrics.json`` last, recording both checkpoints."""
+        self.write_table(HISTORY, history)
+        self.write_table(STEPS, steps)
+        record = dict(metrics, checkpoints=self._checkpoint_record(metrics["selected_epoch"]))
+        atomic_write_text(self.file(METRICS), json.dumps(record, indent=2))
+
+    def _checkpoint_record(self, selected: int) -> dict[str, Any]:
+        record = {"best": {"epoch": selected}, "last": {}}
+        for key, name in (("best", BEST), ("last", LAST)):
+            path = self.file(name)
+            if path.is_file():
+                record[key]["bytes"] = path.stat().st_size
+        return record
+
+    # ------------------------------------------------------------------ reads
+    def read_config(self) -> dict[str, Any]:
+        """config.json as a dict, or a clear error when it is damaged."""
+        try:
+            values = json.loads(self.file(CONFIG).read_text())
+        except FileNotFoundError:
+            raise RunFolderError(
+                f"{self.path} holds no config.json: it is not a run folder"
+            ) from None
+        except ValueError as error:
+            raise RunFolderError(f"{self.file(CONFIG)} is not valid JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise RunFolderError(f"{self.file(CONFIG)} does not hold a config")
+        return values
+
+    def load_last(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        """The commit point of an unfinished or finished run."""
+        return load_checkpoint(self.file(LAST), map_location)
+
+    def repair(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:
+        """After a kill: rewrite ``best.pt`` and ``history.csv`` from ``last.pt`` when they are
+        behind it (``best`` is what best.pt must hold, or ``None`` before any selection)."""
+        path = self.file(BEST)
+        if best is not None:
+            current = load_checkpoint(path) if path.is_file() else None
+            if current is None or current.get("epoch") != best["epoch"]:
+                save_checkpoint(path, best)
+        self.write_table(HISTORY, last["history"])
+
+    def load_finished(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(metrics, best checkpoint)`` of a finished run, after checking that metrics.json,
+        best.pt and last.pt belong together and that no one is rewriting the folder."""
+        holder = self.holder()
+        if holder is not None:
+            raise RunLockedError(
+                f"{self.path} is being written by {holder.describe()}; wait for it to finish"
+            )
+        if self.state() != "finished":
+            raise RunFolderError(
+                f"{self.path} holds no finished run (no metrics.json); run or resume it first"
+            )
+        try:
+            metrics = json.loads(self.file(METRICS).read_text())
+        except ValueError as error:
+            raise RunFolderError(f"{self.file(METRICS)} is not valid JSON ({error})") from None
+        record = metrics.get("checkpoints") if isinstance(metrics, dict) else None
+        if not isinstance(record, dict):
+            raise RunFolderError(
+                f"{self.file(METRICS)} has no record of its checkpoints (written by an older "
+                "g2d-lite?); retrain the run with --no-resume"
+            )
+        for key, name in (("best", BEST), ("last", LAST)):
+            path = self.file(name)
+            expected = record.get(key, {}).get("bytes")
+            if not path.is_file() or path.stat().st_size != expected:
+                raise RunFolderError(
+                    f"{path} is missing or changed since the run finished (metrics.json records "
+                    f"{expected} bytes); retrain the run with --no-resume"
+                )
+        best = load_checkpoint(self.file(BEST))
+        if best.get("epoch") != metrics.get("selected_epoch"):
+            raise RunFolderError(
+                f"{self.file(BEST)} holds epoch {best.get('epoch')} but metrics.json selected "
+                f"epoch {metrics.get('selected_epoch')}; retrain the run with --no-resume"
+            )
+        return metrics, best
