@@ -72,8 +72,9 @@ def is_expected(error: BaseException) -> bool:
 def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) -> int:
     """Run a command's ``body`` and turn every failure into one line on stderr and an exit code.
 
-    Returns ``body``'s status (0 for None), 2 for an expected failure, 1 for an unexpected one,
-    130 when interrupted. ``SystemExit`` (argparse) passes through untouched.
+    Returns ``body``'s status (0 for None), 2 for an expected failure (or the error's own
+    ``exit_code``), 1 for an unexpected one, 130 when interrupted. ``SystemExit`` (argparse)
+    passes through untouched.
     """
     try:
         return body() or 0
@@ -86,4 +87,6 @@ def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) 
         if debug_enabled(debug):
             raise
         print(f"{prog}: error: {describe(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT if is_expected(error) else EXIT_UNEXPECTED
+        if not is_expected(error):
+            return EXIT_UNEXPECTED
+        return getattr(error, "exit_code", EXIT_BAD_INPUT)

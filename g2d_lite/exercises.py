@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from g2d_lite.errors import run_command
+
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError")
@@ -89,19 +91,20 @@ def build(out_dir: str | Path, source_dir: str | Path = SOURCE_DIR) -> list[Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Build the student copies; every failure is one line on stderr and exit status 2."""
     parser = argparse.ArgumentParser(prog="python -m g2d_lite.exercises", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("build", help="write student copies of the exercise notebooks")
     make.add_argument("--out", default="build/student", help="output folder")
     make.add_argument("--source", default=str(SOURCE_DIR), help="instructor notebooks folder")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> None:
         for path in build(args.out, args.source):
             print(path)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(parser.prog, body, args.debug)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ import pandas as pd
 import papermill as pm
 import yaml
 
+from g2d_lite.config import resolve
+from g2d_lite.errors import KitError, run_command
 from g2d_lite.results import load_rows, summarise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +64,27 @@ REFRESH_ENV: dict[str, str] = {
 Params = dict[str, Any]
 
 
-class RunError(RuntimeError):
+# Notebook parameters that the notebooks' setup() passes on to the config: checked against the
+# config's field types before any notebook starts.
+CONFIG_PARAMETERS: dict[str, str] = {
+    "PROFILE": "profile",
+    "DATASET": "dataset",
+    "SEED": "seed",
+    "DEVICE": "device",
+    "EPOCHS": "epochs",
+    "TEACHER_SELECTION": "teacher_selection",
+}
+_TYPES: dict[str, type] = {"int": int, "bool": bool, "str": str, "dict": dict, "float": float}
+
+
+class RunError(KitError, RuntimeError):
     """A run could not start or a notebook failed; the message says what to do."""
+
+
+class NotebookFailedError(RunError):
+    """A cell raised; the executed notebook holds the traceback."""
+
+    exit_code = 1
 
 
 # ------------------------------------------------------------------------------ notebooks
@@ -124,7 +145,13 @@ def load_params_file(path: str | Path) -> Params:
     if not path.is_file():
         available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
         raise RunError(f"parameter file {path} not found; the kit ships: {available}")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "it cannot be parsed"
+        raise RunError(f"{path} is not valid YAML{where}: {problem}") from None
     if not isinstance(values, dict):
         raise RunError(f"{path} must hold a mapping NAME: value, got {type(values).__name__}")
     return values
@@ -149,6 +176,48 @@ def check_parameter_names(params: Mapping[str, Any], notebooks: Sequence[Path]) 
         raise RunError(
             f"unknown parameter(s) {unknown} for {where}; valid names: {', '.join(sorted(valid))}"
         )
+
+
+def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path]) -> Params:
+    """Each value must have its parameter's declared type (a number given to a text parameter
+    becomes text), and the config parameters must make a valid config: a typo fails here, in
+    one line, not in a notebook's second cell. Grid axes are checked value by value."""
+    declared: dict[str, str] = {}
+    for nb in notebooks:
+        for name, spec in declared_parameters(nb).items():
+            declared.setdefault(name, spec["inferred_type_name"])
+    checked: Params = {}
+    for name, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        wanted = _TYPES.get(declared.get(name, ""))
+        if wanted is str:
+            values = [
+                str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for v in values
+            ]
+        for v in values:
+            ok = (
+                wanted is None
+                or isinstance(v, wanted)
+                and not (wanted is int and isinstance(v, bool))
+            )
+            if not ok:
+                raise RunError(
+                    f"parameter {name} takes {declared[name]} values, got {v!r} "
+                    f"({type(v).__name__})"
+                )
+        checked[name] = values if isinstance(value, list) else values[0]
+    for point in grid_points(
+        {k: v if isinstance(v, list) else [v] for k, v in checked.items() if k in CONFIG_PARAMETERS}
+    ):
+        fields = {CONFIG_PARAMETERS[k]: v for k, v in point.items()}
+        profile = fields.pop("profile", "smoke")
+        try:
+            resolve(profile, **fields)
+        except ValueError as error:
+            given = ", ".join(f"{k}={v!r}" for k, v in sorted(point.items()))
+            raise RunError(f"{error} (from the parameters {given})") from None
+    return checked
 
 
 def split_grid(params: Mapping[str, Any]) -> tuple[Params, dict[str, list[Any]]]:
@@ -221,7 +290,7 @@ def execute(
             coalesce_streams=True,  # one stdout output per cell, however the kernel flushed it
         )
     except pm.PapermillExecutionError as error:
-        raise RunError(
+        raise NotebookFailedError(
             f"{notebook.name} failed in cell {error.cell_index} (exec count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\n  the executed notebook is {output}"
         ) from error
@@ -323,7 +392,7 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
 
 def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
     notebooks = numbered_notebooks()
-    fixed, axes = split_grid(params)
+    fixed, axes = split_grid(check_parameter_values(params, notebooks))
     if axes:
         raise RunError(f"grid axes {sorted(axes)} need a single notebook, e.g. `run 04 --grid`")
     out = Path(args.out) if args.out else RUNS_DIR / args.target
@@ -337,7 +406,7 @@ def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
 
 
 def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> None:
-    fixed, axes = split_grid(params)
+    fixed, axes = split_grid(check_parameter_values(params, [notebook]))
     if not axes:
         run_dir = Path(args.out) if args.out else RUNS_DIR / notebook.stem[:2]
         run_notebook(notebook, fixed, run_dir, args.log_output)
@@ -385,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", help="run folder (default runs/<target>)")
     parser.add_argument("--log-output", action="store_true", help="stream cell outputs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
         "--only", nargs="+", metavar="NOTEBOOK", help="refresh: just these notebooks"
     )
@@ -396,36 +466,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        if args.target == "refresh":
-            if args.param or args.file or args.grid or args.profile:
-                raise RunError("refresh takes no parameters: it reruns the committed defaults")
-            chosen = args.only or []
-            notebooks = [find_notebook(k) for k in chosen] or [
-                *numbered_notebooks(),
-                *exercise_notebooks(),
-            ]
-            refresh(notebooks)
-            return 0
-        shared, explicit = _params(args)
-        if args.target in ("all", "demo"):
-            check_parameter_names(explicit, numbered_notebooks())
-            if args.grid:
-                raise RunError("--grid needs a single notebook, e.g. `run 04 --grid SEED=0,1,2`")
-            params = {**shared, **explicit}
-            if args.target == "demo":
-                params = {"PROFILE": "smoke", **params, "DATASET": "synthetic"}
-            _run_pipeline(args, params)
-        else:
-            notebook = find_notebook(args.target)
-            grid = parse_grid_option(args.grid)
-            check_parameter_names({**explicit, **grid}, [notebook])
-            _run_single(args, notebook, {**shared, **explicit, **grid})
-    except RunError as error:
-        print(f"error: {error}", file=sys.stderr)
-        failed = isinstance(error.__cause__, pm.PapermillExecutionError)
-        return 1 if failed else 2
-    return 0
+    return run_command("python -m g2d_lite.run", lambda: _main(args), args.debug)
+
+
+def _main(args: argparse.Namespace) -> None:
+    if args.target == "refresh":
+        if args.param or args.file or args.grid or args.profile:
+            raise RunError("refresh takes no parameters: it reruns the committed defaults")
+        chosen = args.only or []
+        notebooks = [find_notebook(k) for k in chosen] or [
+            *numbered_notebooks(),
+            *exercise_notebooks(),
+        ]
+        refresh(notebooks)
+        return
+    shared, explicit = _params(args)
+    if args.target in ("all", "demo"):
+        check_parameter_names(explicit, numbered_notebooks())
+        if args.grid:
+            raise RunError("--grid needs a single notebook, e.g. `run 04 --grid SEED=0,1,2`")
+        params = {**shared, **explicit}
+        if args.target == "demo":
+            params = {"PROFILE": "smoke", **params, "DATASET": "synthetic"}
+        _run_pipeline(args, params)
+    else:
+        notebook = find_notebook(args.target)
+        grid = parse_grid_option(args.grid)
+        check_parameter_names({**explicit, **grid}, [notebook])
+        _run_single(args, notebook, {**shared, **explicit, **grid})
 
 
 if __name__ == "__main__":

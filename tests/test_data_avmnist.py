@@ -202,6 +202,7 @@ def test_interrupted_build_resumes_without_redoing_shards(
         return real(samples, plan)
 
     monkeypatch.setattr(prepare, "spectrogram_shard", crash_after_three)
+    monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
     out = tmp_path / "avmnist"
     with pytest.raises(RuntimeError, match="simulated crash"):
         build(out, sources)
@@ -224,7 +225,7 @@ def test_interrupted_build_resumes_without_redoing_shards(
 def test_missing_cache_and_missing_sources_name_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(MissingDatasetError, match=r"data_scripts/prepare_avmnist\.py"):
+    with pytest.raises(MissingDatasetError, match=r"g2d_lite\.data\.prepare avmnist"):
         load_avmnist(tmp_path / "nowhere")
     assert prepare.main(["--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "--download" in capsys.readouterr().err

@@ -183,6 +183,7 @@ def test_interrupted_build_resumes(
         return real(clips, recipe)
 
     monkeypatch.setattr(avcache, "process_clips", crash_on_third)
+    monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
     with pytest.raises(RuntimeError):
         build("vggsound", roots["vggsound"], tmp_path / "v")
     assert len(list((tmp_path / "v" / WORK_DIR).glob("shard-*"))) == 2
@@ -213,7 +214,7 @@ def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
 def test_missing_inputs_and_cache_name_the_fix(
     roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pattern = r"data_scripts/prepare_clips\.py --dataset ave"
+    pattern = r"g2d_lite\.data\.prepare clips --dataset ave"
     with pytest.raises(MissingDatasetError, match=pattern):
         load_ave(tmp_path / "nowhere")
     assert build("ave", tmp_path / "nowhere", tmp_path / "a") == 2

@@ -141,6 +141,7 @@ def test_interrupted_build_resumes(
         return real(clips, recipe)
 
     monkeypatch.setattr(avcache, "process_clips", crash_after_two)
+    monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
     out = tmp_path / "cremad"
     with pytest.raises(RuntimeError, match="simulated crash"):
         build(out, release)
@@ -173,7 +174,7 @@ def test_without_split_dir_only_stratified(release: tuple[Path, Path], tmp_path:
 def test_missing_inputs_and_cache_name_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(MissingDatasetError, match=r"data_scripts/prepare_cremad\.py --root"):
+    with pytest.raises(MissingDatasetError, match=r"g2d_lite\.data\.prepare cremad --root"):
         load_cremad(tmp_path / "nowhere")
     assert prepare.main(["--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")]) == 2
     assert "pass --root" in capsys.readouterr().err

@@ -7,6 +7,7 @@ periodic Hann window and ``center=True`` with zero padding, which is what ``libr
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -21,12 +22,58 @@ import torchaudio.transforms as AT
 AUDIO_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, ValueError, EOFError)
 
 
+_HEADER_BYTES = 1 << 16  # enough for the chunks before "data" in any WAV seen in practice
+
+
+def wav_shortfall(header: bytes, size: int) -> tuple[int, int] | None:
+    """``(frames promised, frames present)`` when a RIFF/WAVE file of ``size`` bytes is shorter
+    than its ``data`` chunk says, else ``None`` (also for non-WAV or streamed headers).
+
+    Readers quietly return the frames that are there, so a cut-off download would otherwise
+    enter a cache as a short recording.
+    """
+    if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return None
+    position, block_align = 12, 0
+    while position + 8 <= len(header):
+        chunk = header[position : position + 4]
+        length = int.from_bytes(header[position + 4 : position + 8], "little")
+        if chunk == b"fmt ":
+            block_align = int.from_bytes(header[position + 20 : position + 22], "little")
+        elif chunk == b"data":
+            if not block_align or length in (0, 0xFFFFFFFF):
+                return None
+            present = max(size - position - 8, 0)
+            return (length // block_align, present // block_align) if present < length else None
+        position += 8 + length + (length & 1)
+    return None
+
+
+def _check_complete(source: Path | BinaryIO) -> None:
+    if isinstance(source, io.BytesIO):
+        data = source.getbuffer()
+        header, size = bytes(data[:_HEADER_BYTES]), len(data)
+    elif isinstance(source, str | Path):
+        with open(source, "rb") as handle:
+            header, size = handle.read(_HEADER_BYTES), Path(source).stat().st_size
+    else:
+        return
+    shortfall = wav_shortfall(header, size)
+    if shortfall is not None:
+        promised, present = shortfall
+        raise ValueError(
+            f"truncated WAV: its header promises {promised:,} frames, the file holds {present:,}"
+        )
+
+
 def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
     """A WAV file (path or open binary file) as a mono float32 waveform and its sample rate.
 
-    Channels are averaged. Raises ``ValueError`` for a file with no samples, so an empty
-    recording is reported like a corrupt one instead of producing a silent spectrogram.
+    Channels are averaged. Raises ``ValueError`` for a file with no samples or fewer than its
+    header promises, so an empty or cut-off recording is reported like a corrupt one instead of
+    producing a silent or short spectrogram.
     """
+    _check_complete(source)
     data, rate = soundfile.read(source, dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise ValueError("the file holds no audio samples")

@@ -23,9 +23,10 @@ from g2d_lite.data.base import (
     MultimodalDataset,
     TensorMultimodalDataset,
 )
-from g2d_lite.data.cache import read_meta, why_missing
-from g2d_lite.data.paths import missing_dataset, resolve_root
+from g2d_lite.data.cache import cache_digest, damaged_files, read_meta, why_missing
+from g2d_lite.data.paths import damaged_dataset, missing_dataset, prepare_commands, resolve_root
 from g2d_lite.data.readers import MemmapDataset, ScaledRows
+from g2d_lite.data.validate import DatasetError, check_labels, check_rows
 
 SHAPES = {"audio": (1, 112, 112), "image": (1, 28, 28)}
 AUDIO_NORMS = ("none", "utterance")
@@ -40,17 +41,46 @@ def _files(root: Path, split: str) -> dict[str, Path]:
     }
 
 
+def _checked_rows(root: Path, split: str) -> int:
+    """Rows of one file split, after checking its three files belong together."""
+    fix = f"the cache is damaged or mixed from two builds; rebuild it: {_rebuild(root)}"
+    arrays = {}
+    for kind, path in _files(root, split).items():
+        try:
+            arrays[kind] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise DatasetError(f"avmnist: {path} cannot be read ({error}); {fix}") from None
+    relative = {kind: str(path.relative_to(root)) for kind, path in _files(root, split).items()}
+    n = check_rows({relative[k]: len(a) for k, a in arrays.items()}, f"avmnist at {root}", fix)
+    for kind in SHAPES:
+        if arrays[kind].dtype != np.uint8:
+            raise DatasetError(
+                f"avmnist: {relative[kind]} holds {arrays[kind].dtype}, AV-MNIST caches hold uint8 "
+                f"(0-255); {fix}"
+            )
+        if int(np.prod(arrays[kind].shape[1:])) != int(np.prod(SHAPES[kind])):
+            raise DatasetError(
+                f"avmnist: {relative[kind]} rows have shape {arrays[kind].shape[1:]}, expected "
+                f"{SHAPES[kind]}; {fix}"
+            )
+    check_labels(arrays["labels"], 10, f"avmnist: {relative['labels']}", fix)
+    return n
+
+
+def _rebuild(root: Path) -> str:
+    return prepare_commands("avmnist", root)
+
+
 def _rows(root: Path) -> dict[str, tuple[str, np.ndarray]]:
     """Per split: the file split it is read from and the rows it takes."""
     for split in ("train", "test"):
         absent = [str(p) for p in _files(root, split).values() if not p.is_file()]
         if absent:
             raise missing_dataset("avmnist", root, why_missing(root, f"missing {absent[0]}"))
-    n_train = len(np.load(_files(root, "train")["labels"], mmap_mode="r"))
-    n_test = len(np.load(_files(root, "test")["labels"], mmap_mode="r"))
+    n_train, n_test = _checked_rows(root, "train"), _checked_rows(root, "test")
     rows = {"train": ("train", np.arange(n_train)), "test": ("test", np.arange(n_test))}
     if _files(root, "validation")["labels"].is_file():
-        n_val = len(np.load(_files(root, "validation")["labels"], mmap_mode="r"))
+        n_val = _checked_rows(root, "validation")
         rows["validation"] = ("validation", np.arange(n_val))
     else:
         cut = n_train - max(1, round(n_train / 12))
@@ -118,8 +148,12 @@ def load_avmnist(
     the uint8 files otherwise (the 70k build, MultiBench's release).
     """
     path = resolve_root("avmnist", root)
-    rows = _rows(path)
     meta = read_meta(path) or {}
+    if meta:  # a kit-built cache (MultiBench's published folder has no meta.json)
+        problems = damaged_files(path, meta)
+        if problems:
+            raise damaged_dataset("avmnist", path, problems)
+    rows = _rows(path)
     if in_memory is None:
         per_sample = 4 * sum(int(np.prod(s)) for s in SHAPES.values())
         in_memory = per_sample * sum(len(r) for _, r in rows.values()) <= IN_MEMORY_BYTES
@@ -139,7 +173,11 @@ def load_avmnist(
         ),
         task="classification",
         class_names=tuple(meta.get("class_names", [str(d) for d in range(10)])),
-        extra={"root": str(path), "params": meta.get("params", {})},
+        extra={
+            "root": str(path),
+            "params": meta.get("params", {}),
+            "cache_sha256": cache_digest(meta) if meta else None,
+        },
     )
     splits = {s: _split(info, path, s, *rows[s], in_memory, audio_pool, audio_norm) for s in SPLITS}
     return DatasetSplits(info=info, **splits)

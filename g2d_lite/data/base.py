@@ -26,6 +26,7 @@ from g2d_lite.data.validate import (
     check_rows,
     check_targets,
 )
+from g2d_lite.errors import KitError
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = ("classification", "regression")
@@ -203,5 +204,5 @@ class DatasetSplits:
         return {s: len(self[s]) for s in SPLITS}
 
 
-class MissingDatasetError(FileNotFoundError):
+class MissingDatasetError(KitError, FileNotFoundError):
     """A prepared dataset cache is missing; the message names the script that builds it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +22,15 @@ from typing import Any
 import numpy as np
 
 from g2d_lite.atomic import atomic_write, atomic_write_bytes
-from g2d_lite.data.paths import missing_dataset
+from g2d_lite.data.paths import damaged_dataset, missing_dataset
+from g2d_lite.errors import KitError
 
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 WORK_DIR = ".build"
 
 
-class BuildError(RuntimeError):
+class BuildError(KitError, RuntimeError):
     """A build cannot go on as asked; the message says what to pass or fix."""
 
 
@@ -38,6 +40,16 @@ class Skipped:
 
     key: str
     reason: str
+
+
+_ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+
+def error_reason(prefix: str, error: BaseException) -> str:
+    """``prefix: ErrorType: message`` with memory addresses removed, so a rebuild writes the same
+    bytes (a reader's message may quote the object it failed on)."""
+    message = _ADDRESS.sub(r"<\1>", " ".join(str(error).split()))
+    return f"{prefix}: {type(error).__name__}: {message}"
 
 
 @dataclass
@@ -71,15 +83,53 @@ def file_sha256(path: Path) -> str:
 def read_meta(root: Path) -> dict[str, Any] | None:
     """The cache's meta.json, or ``None`` while the cache is absent or unfinished."""
     path = Path(root) / META_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or "files" not in meta:
+        raise BuildError(
+            f"{path} is not a g2d-lite cache manifest (damaged or foreign); rebuild the cache "
+            "with --force, or choose another --out"
+        )
+    return meta
+
+
+def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) -> list[str]:
+    """What does not match ``meta.json``: missing files, wrong sizes, and (with ``checksums``)
+    wrong SHA-256s. Empty for a sound cache."""
+    problems = []
+    for name, record in sorted(meta.get("files", {}).items()):
+        path = Path(root) / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != record["bytes"]:
+            problems.append(
+                f"{name} has {path.stat().st_size:,} bytes, meta.json records {record['bytes']:,}"
+            )
+        elif checksums and file_sha256(path) != record["sha256"]:
+            problems.append(f"{name} does not match its SHA-256 in meta.json")
+    return problems
 
 
 def require_meta(name: str, root: Path) -> dict[str, Any]:
-    """meta.json of a complete cache, or a :class:`MissingDatasetError` naming the script."""
+    """meta.json of a complete, undamaged cache, or a :class:`MissingDatasetError` naming the
+    command that builds (or repairs) it."""
     meta = read_meta(root)
     if meta is None:
         raise missing_dataset(name, Path(root), why_missing(Path(root), "no meta.json"))
+    problems = damaged_files(Path(root), meta)
+    if problems:
+        raise damaged_dataset(name, Path(root), problems)
     return meta
+
+
+def cache_digest(meta: Mapping[str, Any]) -> str:
+    """A short hash of a cache's file manifest (sizes and SHA-256s): its identity in a run's
+    data fingerprint."""
+    return hashlib.sha256(json_bytes(meta.get("files", {}))).hexdigest()[:16]
 
 
 def why_missing(root: Path, otherwise: str) -> str:
@@ -101,17 +151,34 @@ class ShardedBuild:
     digests). A complete cache with the same identity is left alone; a complete or partial one
     with another identity is an error unless ``force`` discards it. ``shard_size`` must also
     match to resume, since it decides which samples each finished shard holds.
+
+    "Complete" means meta.json with the same identity *and* every file it lists present with its
+    recorded size (with ``verify``, its recorded SHA-256 too). A damaged cache is rebuilt, and
+    :attr:`repaired` lists what was wrong with it.
     """
 
     def __init__(
-        self, root: Path, identity: Mapping[str, Any], shard_size: int, force: bool = False
+        self,
+        root: Path,
+        identity: Mapping[str, Any],
+        shard_size: int,
+        force: bool = False,
+        verify: bool = False,
     ) -> None:
         self.root = Path(root)
         self.identity = _normalised(dict(identity, format=FORMAT_VERSION))
         self.work = self.root / WORK_DIR
         self._written: list[str] = []
-        meta = read_meta(self.root)
-        if force:
+        self.repaired: list[str] = []
+        try:
+            meta = read_meta(self.root)
+        except BuildError:
+            if not force:
+                raise
+            meta = None
+        if meta is not None and meta.get("identity") == self.identity:
+            self.repaired = damaged_files(self.root, meta, checksums=verify)
+        if force or self.repaired:
             self._discard(meta)
             meta = None
         self.complete = meta is not None and meta.get("identity") == self.identity
@@ -143,6 +210,13 @@ class ShardedBuild:
         (self.root / META_FILE).unlink(missing_ok=True)
         for name in (meta or {}).get("files", {}):
             (self.root / name).unlink(missing_ok=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def abandon(self) -> None:
+        """Give the build up: remove its work folder and any final file it wrote, so that no
+        half cache is left (used when every input failed)."""
+        for relative in self._written:
+            (self.root / relative).unlink(missing_ok=True)
         shutil.rmtree(self.work, ignore_errors=True)
 
     def _shard_dir(self, index: int) -> Path:

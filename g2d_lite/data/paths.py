@@ -15,23 +15,24 @@ from g2d_lite.data.base import MissingDatasetError
 ENV_VAR = "G2D_LITE_DATA"
 
 # The commands that build each cache (best first); a missing cache's error message quotes them.
+# Module entry points work from any folder (data_scripts/prepare_*.py are thin wrappers).
+PREPARE = "python -m g2d_lite.data.prepare"
 PREPARE_COMMANDS: dict[str, tuple[str, ...]] = {
     "avmnist": (
-        "python data_scripts/prepare_avmnist.py --download",
-        "python data_scripts/prepare_avmnist.py --mnist-dir <MNIST folder> "
-        "--fsdd-dir <FSDD recordings folder>",
+        f"{PREPARE} avmnist --download",
+        f"{PREPARE} avmnist --mnist-dir <MNIST folder> --fsdd-dir <FSDD recordings folder>",
     ),
     "cremad": (
-        "python data_scripts/prepare_cremad.py --root <CREMA-D folder with AudioWAV/ and "
-        "VideoFlash/> --split-dir <folder with the official train.csv and test.csv>",
+        f"{PREPARE} cremad --root <CREMA-D folder with AudioWAV/ and VideoFlash/> "
+        "--split-dir <folder with the official train.csv and test.csv>",
     ),
-    "ave": ("python data_scripts/prepare_clips.py --dataset ave --root <AVE_Dataset folder>",),
+    "ave": (f"{PREPARE} clips --dataset ave --root <AVE_Dataset folder>",),
     "kinetics_sounds": (
-        "python data_scripts/prepare_clips.py --dataset kinetics_sounds --root <folder of clips> "
+        f"{PREPARE} clips --dataset kinetics_sounds --root <folder of clips> "
         "--annotations <folder with my_train.txt and my_test.txt>",
     ),
     "vggsound": (
-        "python data_scripts/prepare_clips.py --dataset vggsound --root <folder of clips> "
+        f"{PREPARE} clips --dataset vggsound --root <folder of clips> "
         "--annotations <folder with vggsound.csv>",
     ),
 }
@@ -55,11 +56,27 @@ def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     return Path(root) if root is not None else default_root(name)
 
 
+def prepare_commands(name: str, root: Path) -> str:
+    """The commands that (re)build cache ``name`` at ``root``, as one phrase."""
+    out = "" if root == default_root(name) else f" --out {root}"
+    return " (or: ".join(command + out for command in PREPARE_COMMANDS[name]) + (
+        ")" if len(PREPARE_COMMANDS[name]) > 1 else ""
+    )
+
+
 def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     """The error a loader raises for an absent cache: it names the exact command to run."""
-    out = "" if root == default_root(name) else f" --out {root}"
-    commands = "\n    or: ".join(command + out for command in PREPARE_COMMANDS[name])
     return MissingDatasetError(
-        f"{name}: no prepared cache at {root} ({what}). Build it first with:\n    {commands}\n"
-        "(data_scripts/README.md says where to get the source data.)"
+        f"{name}: no prepared cache at {root} ({what}). Build it with: "
+        f"{prepare_commands(name, root)}; data_scripts/README.md says where to get the sources"
+    )
+
+
+def damaged_dataset(name: str, root: Path, problems: list[str]) -> MissingDatasetError:
+    """The error for a cache whose files do not match its meta.json: the build command that made
+    it (with the same options) finds the damage itself and rebuilds."""
+    more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+    return MissingDatasetError(
+        f"{name}: the cache at {root} is damaged ({problems[0]}{more}); rebuild it by rerunning "
+        f"the command that built it, with the same options: {prepare_commands(name, root)}"
     )

@@ -23,7 +23,9 @@ from g2d_lite.data.base import (
     ModalitySpec,
     MultimodalDataset,
 )
-from g2d_lite.data.cache import LazyArray, require_meta
+from g2d_lite.data.cache import LazyArray, cache_digest, require_meta
+from g2d_lite.data.paths import prepare_commands
+from g2d_lite.data.validate import DatasetError, check_labels, check_rows
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -161,6 +163,28 @@ def load_av_cache(
         raise ValueError(f"{name}: unknown split {scheme!r}; this cache has {schemes}. {hint}")
     labels = np.load(root / "labels.npy")
     counts = np.load(root / "frame_counts.npy")
+    fix = (
+        f"the cache is damaged or mixed from two builds; rebuild it: {prepare_commands(name, root)}"
+    )
+    where = f"{name} at {root}"
+    n = check_rows(
+        {
+            "audio.npy": len(np.load(root / "audio.npy", mmap_mode="r")),
+            "labels.npy": len(labels),
+            "frame_counts.npy": len(counts),
+        },
+        where,
+        fix,
+    )
+    check_rows(
+        {
+            "frames.npy": len(np.load(root / "frames.npy", mmap_mode="r")),
+            "sum of frame_counts.npy": int(counts.sum()),
+        },
+        where,
+        fix,
+    )
+    check_labels(labels, len(meta["class_names"]), f"{where}: labels.npy", fix)
     bins, steps = meta["audio_shape"]
     width = steps if audio_width is None else min(audio_width, steps)
     info = DatasetInfo(
@@ -171,7 +195,12 @@ def load_av_cache(
         ),
         task="classification",
         class_names=tuple(meta["class_names"]),
-        extra={"root": str(root), "split_scheme": scheme, "params": meta["params"]},
+        extra={
+            "root": str(root),
+            "split_scheme": scheme,
+            "params": meta["params"],
+            "cache_sha256": cache_digest(meta),
+        },
     )
     picks = official_frame_picks(counts, frames)
     splits = {}
@@ -182,5 +211,10 @@ def load_av_cache(
             "visual": Frames(root / "frames.npy", picks, image_size, train),
         }
         rows = np.load(root / "splits" / f"{scheme}_{split}.npy")
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise DatasetError(
+                f"{where}: splits/{scheme}_{split}.npy points at row {int(rows.max())} "
+                f"of {n}; {fix}"
+            )
         splits[split] = MemmapDataset(info, split, rows, labels, readers, deterministic=not train)
     return DatasetSplits(info=info, **splits)

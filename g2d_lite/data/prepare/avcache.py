@@ -27,9 +27,25 @@ import numpy as np
 import torch
 
 from g2d_lite.data.audio import log_stft, loop_to_length, read_wav, resample
-from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped, file_sha256
+from g2d_lite.data.cache import (
+    BuildError,
+    Shard,
+    ShardedBuild,
+    Skipped,
+    error_reason,
+    file_sha256,
+)
 from g2d_lite.data.paths import resolve_root
-from g2d_lite.data.prepare.common import Summary, chunked, run_shards
+from g2d_lite.data.prepare.common import (
+    LFS_REASON,
+    Summary,
+    check_split_sizes,
+    chunked,
+    file_is_lfs_pointer,
+    refuse_empty,
+    repair_notes,
+    run_shards,
+)
 from g2d_lite.data.splits import stratified_split
 from g2d_lite.data.video import VIDEO_ERRORS, decode_audio, frames_at_1fps, segment_centres
 
@@ -88,14 +104,19 @@ class ClipError(Exception):
 
 def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray]:
     """One clip's spectrogram and frames, or a :class:`ClipError` saying what is wrong."""
+    pointers = [
+        p.name for p in (clip.audio, clip.video) if p is not None and file_is_lfs_pointer(p)
+    ]
+    if pointers:
+        raise ClipError(f"{LFS_REASON} ({', '.join(pointers)})")
     try:
         wave, rate = read_wav(clip.audio) if clip.audio else decode_audio(clip.video)
     except VIDEO_ERRORS as error:
-        raise ClipError(f"unreadable audio: {type(error).__name__}: {error}") from error
+        raise ClipError(error_reason("unreadable audio", error)) from error
     try:
         frames = frames_at_1fps(clip.video, recipe.frame_size)
     except VIDEO_ERRORS as error:
-        raise ClipError(f"unreadable video: {type(error).__name__}: {error}") from error
+        raise ClipError(error_reason("unreadable video", error)) from error
     wanted = recipe.frames_per_clip
     if wanted is not None:
         if len(frames) < wanted:
@@ -182,14 +203,21 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
         "params": params,
         "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips)),
     }
-    build = ShardedBuild(root, identity, args.shard_size, force=args.force)
+    build = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if build.complete:
-        return Summary(spec.name, root, build.meta, seconds=0.0)
+        return Summary(spec.name, root, build.meta, seconds=0.0, verified=args.verify)
     chunks = chunked(spec.clips, args.shard_size)
     work = partial(process_clips, recipe=spec.recipe)
     counts = run_shards(
         build, chunks, work, desc=spec.name, progress=not args.no_progress, workers=args.workers
     )
+    found = [k for i in range(len(chunks)) for k in build.read_shard(i).keys]
+    if not found:
+        skipped = spec.listing_skipped + [
+            s for i in range(len(chunks)) for s in build.read_shard(i).skipped
+        ]
+        build.abandon()
+        refuse_empty(spec.name, len(spec.clips) + len(spec.listing_skipped), skipped)
     result = build.consolidate(len(chunks))
     labels = np.load(root / "labels.npy")
     index = io.StringIO()
@@ -201,6 +229,10 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     )
     build.save_text("index.csv", index.getvalue())
     schemes, notes = spec.schemes(result.keys, labels)
+    for scheme, splits in schemes.items():
+        check_split_sizes(
+            {s: len(r) for s, r in splits.items()}, f"{spec.name} {scheme}", args.allow_empty
+        )
     for scheme, splits in schemes.items():
         for split, rows in splits.items():
             build.save_array(f"splits/{scheme}_{split}.npy", np.sort(rows).astype(np.int64))
@@ -223,4 +255,5 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
             "notes": notes,
         }
     )
+    notes = repair_notes(build) + notes
     return Summary(spec.name, root, meta, seconds=0.0, shards=counts, notes=notes)

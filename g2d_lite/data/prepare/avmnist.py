@@ -31,7 +31,9 @@ from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.common import (
     Summary,
     add_common_arguments,
+    check_split_sizes,
     chunked,
+    repair_notes,
     run_main,
     run_shards,
 )
@@ -229,7 +231,7 @@ def _speaker_list(text: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="prepare_avmnist.py",
+        prog="python -m g2d_lite.data.prepare avmnist",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -383,9 +385,9 @@ def build(args: argparse.Namespace) -> Summary:
     params["snr_db"] = None if np.isinf(args.snr_db) else args.snr_db  # JSON has no inf
     root = resolve_root("avmnist", args.out)
     identity = {"dataset": "avmnist", "params": params, "sources": {"mnist": sources, "fsdd": fsdd}}
-    cache = ShardedBuild(root, identity, args.shard_size, force=args.force)
+    cache = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if cache.complete:
-        return Summary("avmnist", root, cache.meta, seconds=0.0)
+        return Summary("avmnist", root, cache.meta, seconds=0.0, verified=args.verify)
 
     picked = image_splits(mnist, args)
     raw = {
@@ -394,9 +396,7 @@ def build(args: argparse.Namespace) -> Summary:
     labels = {
         s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
     }
-    empty = [s for s in SPLITS if len(labels[s]) == 0]
-    if empty:
-        raise BuildError(f"too few MNIST images for the {empty} split(s); raise the fractions")
+    check_split_sizes({s: len(labels[s]) for s in SPLITS}, "avmnist", args.allow_empty)
     images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
     pools = speaker_splits(recordings, args)
     paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
@@ -450,7 +450,7 @@ def build(args: argparse.Namespace) -> Summary:
             },
         }
     )
-    return Summary("avmnist", root, meta, seconds=0.0, shards=counts)
+    return Summary("avmnist", root, meta, seconds=0.0, shards=counts, notes=repair_notes(cache))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

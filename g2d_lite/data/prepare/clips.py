@@ -231,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
         for name, fmt in FORMATS.items()
     )
     p = argparse.ArgumentParser(
-        prog="prepare_clips.py",
+        prog="python -m g2d_lite.data.prepare clips",
         description=DESCRIPTION,
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,

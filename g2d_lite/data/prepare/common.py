@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -18,9 +17,56 @@ from tqdm import tqdm
 
 from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped
 from g2d_lite.data.paths import default_root
+from g2d_lite.errors import run_command
 from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
+LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/"
+LFS_REASON = "Git LFS pointer, not the media: run `git lfs pull` in the source folder"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a Git LFS pointer (a clone without git lfs)."""
+    return head.startswith(LFS_SIGNATURE)
+
+
+def file_is_lfs_pointer(path: Path) -> bool:
+    """:func:`is_lfs_pointer` for a file on disk (pointers are tiny, so only small files)."""
+    try:
+        if path.stat().st_size > 1024:
+            return False
+        with open(path, "rb") as handle:
+            return is_lfs_pointer(handle.read(len(LFS_SIGNATURE)))
+    except OSError:
+        return False
+
+
+def repair_notes(build: ShardedBuild) -> list[str]:
+    """What a rebuild of a damaged cache found wrong, for the summary."""
+    return [f"the cache was damaged ({p}); rebuilt" for p in build.repaired]
+
+
+def check_split_sizes(sizes: dict[str, int], where: str, allow_empty: bool) -> None:
+    """Refuse a cache with an empty split unless asked: training needs every split."""
+    empty = [split for split, n in sizes.items() if n == 0]
+    if empty and not allow_empty:
+        raise BuildError(
+            f"{where}: the {', '.join(empty)} split(s) would be empty; give more samples or other "
+            "split fractions, or pass --allow-empty to write it anyway"
+        )
+
+
+def refuse_empty(name: str, total: int, skipped: Sequence[Skipped]) -> None:
+    """A build in which every input failed must not write a "complete" empty cache."""
+    reasons = Counter(s.reason.split(":")[0] for s in skipped)
+    by_reason = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3))
+    lfs = (
+        " (run `git lfs pull` in the source folder)" if LFS_REASON.split(":")[0] in reasons else ""
+    )
+    raise BuildError(
+        f"{name}: no usable samples: all {total} inputs were skipped ({by_reason}){lfs}; no "
+        "cache was written"
+    )
 
 
 def add_common_arguments(
@@ -53,7 +99,19 @@ def add_common_arguments(
             default=1,
             help="processes decoding shards in parallel (default: %(default)s)",
         )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also check every file of a complete cache against the SHA-256 in its meta.json "
+        "(slow on large caches; sizes are always checked), and rebuild it if one differs",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write the cache even when a split would be empty (refused by default)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
 
 def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -144,6 +202,7 @@ class Summary:
     seconds: float
     shards: ShardCounts | None = None  # None: the cache was already complete
     notes: list[str] = field(default_factory=list)
+    verified: bool = False  # checksums checked too (--verify), not just sizes
 
     @property
     def samples(self) -> int:
@@ -165,9 +224,10 @@ class Summary:
             f"({_size(self.cache_bytes)}), {self.seconds:.1f} s"
         ]
         if self.shards is None:
+            checked = "sizes and checksums" if self.verified else "sizes"
             lines.append(
-                "  the cache was already complete with these settings: nothing to do "
-                "(--force rebuilds it)"
+                f"  the cache was already complete with these settings ({checked} checked): "
+                "nothing to do (--force rebuilds it)"
             )
         else:
             lines.append(
@@ -194,15 +254,14 @@ def run_main(
     build: Callable[[argparse.Namespace], Summary],
     argv: Sequence[str] | None,
 ) -> int:
-    """Parse ``argv``, build, print the summary; a :class:`BuildError` prints and exits 2."""
+    """Parse ``argv``, build, print the summary; every failure is one line and exit status 2."""
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    try:
+
+    def body() -> None:
+        started = time.perf_counter()
         with one_torch_thread():  # parallelism comes from --workers processes
             summary = build(args)
-    except BuildError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    summary.seconds = time.perf_counter() - started
-    print(summary.render())
-    return 0
+        summary.seconds = time.perf_counter() - started
+        print(summary.render())
+
+    return run_command(parser.prog, body, args.debug)

@@ -121,7 +121,7 @@ def stratified_scheme(labels: np.ndarray, val: float, test: float, seed: int) ->
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="prepare_cremad.py",
+        prog="python -m g2d_lite.data.prepare cremad",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

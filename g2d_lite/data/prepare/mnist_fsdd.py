@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from g2d_lite.data.audio import AUDIO_ERRORS, read_wav, resample
-from g2d_lite.data.cache import BuildError, Skipped
+from g2d_lite.data.cache import BuildError, Skipped, error_reason
+from g2d_lite.data.prepare.common import LFS_REASON, is_lfs_pointer, refuse_empty
 from g2d_lite.data.prepare.download import extract_flat, fetch
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -84,6 +85,8 @@ def read_idx(data: bytes) -> np.ndarray:
 def read_gzip(path: Path) -> tuple[bytes, dict[str, str]]:
     """A .gz file's content and digests: SHA-256 of the content, MD5 of the .gz itself."""
     raw = path.read_bytes()
+    if is_lfs_pointer(raw):
+        raise BuildError(f"{path} is a {LFS_REASON}")
     try:
         data = gzip.decompress(raw)
     except (OSError, EOFError) as error:
@@ -123,13 +126,18 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
         if match is None:
             skipped.append(Skipped(name, "unrecognised file name: expected digit_speaker_take.wav"))
             continue
+        if is_lfs_pointer(content):
+            skipped.append(Skipped(name, LFS_REASON))
+            continue
         try:
             wave, rate = read_wav(io.BytesIO(content))
         except AUDIO_ERRORS as error:
-            skipped.append(Skipped(name, f"unreadable audio: {type(error).__name__}: {error}"))
+            skipped.append(Skipped(name, error_reason("unreadable audio", error)))
             continue
         digit, speaker = int(match.group(1)), match.group(2)
         recordings.append(Recording(name, digit, speaker, resample(wave, rate, RATE)))
+    if not recordings:
+        refuse_empty(f"FSDD recordings in {folder}", len(files), skipped)
     digest = recordings_digest(files)
     source = {
         "recordings_sha256": digest,
