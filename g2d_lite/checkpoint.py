@@ -87,12 +87,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        detail = found.group(1) if found else ""
+        found = re.search(
+            r"Unsupported (?:global|class):? (?:GLOBAL )?(\S+)", str(error)
+        )
+        if found is None:  # not a pickle of ours at all: random bytes, a cut-off old file
+            raise CheckpointError(
+                f"{path} cannot be read (truncated or corrupt: {_first_sentence(error)}); "
+                "restore it, or start the run over with --no-resume"
+            ) from error
         raise CheckpointError(
-            f"refusing to load {path}: it holds Python objects{f' ({detail})' if detail else ''}"
-            " that could run code when opened, and g2d-lite checkpoints hold plain data only;"
-            " retrain it with this version of g2d-lite"
+            f"refusing to load {path}: it holds Python objects ({found.group(1)}) that could run"
+            " code when opened, and g2d-lite checkpoints hold plain data only; retrain it with"
+            " this version of g2d-lite"
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         raise CheckpointError(

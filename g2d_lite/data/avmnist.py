@@ -1,6 +1,6 @@
 """AV-MNIST loader: audio spectrogram (1, 112, 112) + image (1, 28, 28), digits 0-9.
 
-Build the cache first with ``python data_scripts/prepare_avmnist.py`` (AV-MNIST-lite from MNIST
+Build the cache first with ``python -m g2d_lite.data.prepare avmnist`` (AV-MNIST-lite from MNIST
 and FSDD). The loader reads G2D's layout (``image/``, ``audio/``, ``*_labels.npy``; uint8 divided
 by 255), so it also opens MultiBench's published ``avmnist`` folder: with no validation files,
 the last twelfth of train becomes validation (MultiBench's 55k / 5k).

@@ -1,6 +1,6 @@
 """AVE, Kinetics-Sounds and VGGSound loaders: audio log-STFT + video frames, one cache format.
 
-Build a cache first with ``python data_scripts/prepare_clips.py --dataset <name>``. Audio is
+Build a cache first with ``python -m g2d_lite.data.prepare clips --dataset <name>``. Audio is
 stored as 10 s log-STFTs (16 kHz, n_fft 256, hop 128: 129 x 1251); a sample shows a 5 s window
 (129 x 626), random in training as in the official VGGSound loader and centred otherwise.
 Frames (3 stored per clip by default) get the paper's transforms, like CREMA-D's.

@@ -1,6 +1,6 @@
 """CREMA-D loader: audio log-STFT (1, 257, 188) + face video (3, T, 224, 224), 6 emotions.
 
-Build the cache first with ``python data_scripts/prepare_cremad.py`` (see data_scripts/README.md).
+Build the cache first with ``python -m g2d_lite.data.prepare cremad`` (see data_scripts/README.md).
 Transforms are the paper's: train frames get RandomResizedCrop(224) + horizontal flip,
 validation/test frames Resize(224, 224), all ImageNet-normalised. Which stored frames a clip
 shows follows the official quirk (``np.random.seed(999)`` then ``choice``), so it is fixed per

@@ -369,5 +369,5 @@ def build(args: argparse.Namespace) -> Summary:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point (``data_scripts/prepare_clips.py``)."""
+    """Command line entry point (``python -m g2d_lite.data.prepare clips``)."""
     return run_main(parser(), build, argv)

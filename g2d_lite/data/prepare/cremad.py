@@ -215,5 +215,5 @@ def build(args: argparse.Namespace) -> Summary:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point (``data_scripts/prepare_cremad.py``)."""
+    """Command line entry point (``python -m g2d_lite.data.prepare cremad``)."""
     return run_main(parser(), build, argv)

@@ -1,0 +1,233 @@
+"""Every command line answers a bad input with one line naming the problem and the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from g2d_lite import exercises
+from g2d_lite import run as runner
+from g2d_lite.cli import main
+from g2d_lite.data.prepare.__main__ import main as prepare
+from tests.bad_inputs import TINY, refused, run_module
+
+# (overrides, what the message must name): config values of the wrong type or out of range.
+BAD_OVERRIDES = [
+    (["epochs=abc"], ["epochs", "an integer", "'abc'"]),
+    (["epochs=2.5"], ["epochs", "an integer", "2.5"]),
+    (["epochs=True"], ["epochs", "an integer", "True"]),
+    (["epochs=0"], ["epochs", "at least 1"]),
+    (["epochs=-3"], ["epochs", "at least 1"]),
+    (["seed=1.5"], ["seed", "an integer"]),
+    (["seed=-1"], ["seed", "at least 0"]),
+    (["batch_size=0"], ["batch_size", "at least 1"]),
+    (["batch_size=big"], ["batch_size", "an integer"]),
+    (["lr=0"], ["lr", "above 0"]),
+    (["lr=fast"], ["lr", "a number"]),
+    (["lr=1e999"], ["lr", "finite"]),
+    (["momentum=1.5"], ["momentum", "in [0, 1)"]),
+    (["weight_decay=-0.1"], ["weight_decay", "at least 0"]),
+    (["lr_gamma=2"], ["lr_gamma", "in (0, 1]"]),
+    (["lr_step=0"], ["lr_step", "at least 1"]),
+    (["temperature=0"], ["temperature", "above 0"]),
+    (["progress=1"], ["progress", "True or False"]),
+    (["drop_last=yes"], ["drop_last", "True or False"]),
+    (["deterministic=None"], ["deterministic", "True or False"]),
+    (["device=gpu"], ["unknown device", "'gpu'", "cuda:N"]),
+    (["device=cuda:0"], ["no CUDA GPU", "device=cpu"]),
+    (["encoder=resnet50"], ["unknown encoder", "resnet18"]),
+    (["fusion=attention"], ["unknown fusion", "late"]),
+    (["balance=magic"], ["unknown balance", "smp"]),
+    (["selection=best"], ["unknown selection", "validation"]),
+    (["optimizer=lbfgs"], ["unknown optimizer", "adam"]),
+    (["dataset=mnist"], ["unknown dataset", "avmnist"]),
+    (["epoch=3"], ["unknown config keys", "epochs"]),
+    (["epochs"], ["key=value"]),
+    (["modalities=audio"], ["at least two modalities", "teacher"]),
+    (["modalities=audio,speech"], ["'speech'", "audio, visual"]),
+    (["data_options=5"], ["data_options", "mapping"]),
+    (["data_options={'n_trian': 5}"], ["n_trian", "valid knobs"]),
+    (["data_options={'n_train': 0}"], ["n_train", "positive"]),
+    (["data_root=/tmp"], ["synthetic", "no root"]),
+    (["smp_stage_epochs=0"], ["smp_stage_epochs", "at least 1"]),
+    (
+        ["balance_start_epoch=5", "balance_end_epoch=2"],
+        ["balance_end_epoch", "balance_start_epoch"],
+    ),
+    (["ogm_alpha=-1"], ["ogm_alpha", "at least 0"]),
+    (["num_workers=-2"], ["num_workers", "at least 0"]),
+    (["eval_every=x"], ["eval_every", "an integer"]),
+]
+
+
+@pytest.mark.parametrize(("overrides", "needles"), BAD_OVERRIDES, ids=lambda v: str(v)[:40])
+def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, overrides, needles):
+    out = tmp_path / "run"
+    status = main(["joint", "--out", str(out), *TINY, *overrides])
+    refused(capsys, status, 2, *needles)
+    assert not out.exists()
+
+
+def test_an_explicit_none_on_the_command_line_is_kept(tmp_path, capsys):
+    assert main(["joint", "--out", str(tmp_path / "run"), *TINY, "lr_step=None"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr_step"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["teacher", "--modality", "speech"], ["--modality 'speech'", "audio, visual"]),
+        (["student", "--method", "g2d"], ["--teachers"]),
+        (["student", "--teachers", "nowhere"], ["--teachers nowhere", "does not exist"]),
+        (["joint", "--config", "missing.json"], ["missing.json", "does not exist"]),
+        (["evaluate", "--run", "nowhere"], ["nowhere", "no g2d-lite run"]),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_bad_command_arguments(tmp_path, capsys, monkeypatch, argv, needles):
+    monkeypatch.chdir(tmp_path)
+    extra = [] if argv[0] == "evaluate" else ["--out", "run", *TINY]
+    refused(capsys, main([*argv, *extra]), 2, *needles)
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"epochz": 3}', "epochz")],
+)
+def test_bad_config_files(tmp_path, capsys, content, needle):
+    config = tmp_path / "overrides.json"
+    config.write_text(content)
+    status = main(["joint", "--config", str(config), "--out", str(tmp_path / "run"), *TINY])
+    refused(capsys, status, 2, needle)
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("teachers")
+    assert main(["teacher", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_two_teachers_for_one_modality_are_refused(teacher_dir, tmp_path, capsys):
+    capsys.readouterr()
+    argv = ["student", "--teachers", str(teacher_dir), str(teacher_dir / "teacher-audio")]
+    status = main([*argv, "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "two teachers for 'audio'")
+
+
+def test_a_student_folder_given_as_teachers_is_refused(tmp_path, capsys):
+    joint = tmp_path / "joint"
+    assert main(["joint", "--out", str(joint), *TINY]) == 0
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(joint), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "a student run, not a teacher")
+
+
+def test_teachers_for_only_one_modality_are_refused(teacher_dir, tmp_path, capsys):
+    capsys.readouterr()
+    argv = [
+        "student",
+        "--teachers",
+        str(teacher_dir / "teacher-audio"),
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    refused(capsys, main([*argv, *TINY]), 2, "teachers cover modalities ['audio']")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="epochs must be an integer"):
+        main(["--debug", "joint", "--out", str(tmp_path / "run"), *TINY, "epochs=abc"])
+
+
+# ---------------------------------------------------------------------------- the runner
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["03", "-p", "EPOCHS", "abc"], ["epochs must be an integer", "EPOCHS='abc'"]),
+        (["03", "-p", "SEED", "1.5"], ["SEED takes int", "1.5"]),
+        (["03", "-p", "PROFILE", "nope"], ["unknown profile 'nope'", "smoke"]),
+        (["03", "-p", "DATASET", "mnist"], ["unknown dataset 'mnist'", "avmnist"]),
+        (["03", "-p", "DEVICE", "gpu"], ["unknown device 'gpu'"]),
+        (["03", "-p", "SHOW_CROSSOVER", "maybe"], ["SHOW_CROSSOVER takes bool"]),
+        (["03", "-p", "NOPE", "1"], ["unknown parameter(s) ['NOPE']", "valid names"]),
+        (["03", "-p", "OUTPUT_DIR", "x"], ["--out"]),
+        (["09"], ["'09' matches no notebook", "01_teacher_training"]),
+        (["0"], ["matches several notebooks"]),
+        (["04", "--grid", "SEED"], ["NAME=v1,v2"]),
+        (["04", "--grid", "SEED=a,b"], ["SEED takes int", "'a'"]),
+        (["all", "--grid", "SEED=0,1"], ["single notebook"]),
+        (["03", "-f", "missing.yaml"], ["missing.yaml not found", "smoke.yaml"]),
+        (["refresh", "-p", "SEED", "1"], ["refresh takes no parameters"]),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_runner_refuses_bad_parameters_before_running(tmp_path, capsys, monkeypatch, argv, needles):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, runner.main(argv), 2, *needles)
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("EPOCHS: [1\nSEED: 2\n", "is not valid YAML at line 2"),
+        ("- 1\n- 2\n", "must hold a mapping"),
+        ("EPOCHZ: 3\n", "EPOCHZ"),
+        ("EPOCHS: three\n", "epochs must be an integer"),
+    ],
+)
+def test_runner_names_the_bad_params_file(tmp_path, capsys, content, needle):
+    path = tmp_path / "params.yaml"
+    path.write_text(content)
+    refused(capsys, runner.main(["03", "-f", str(path)]), 2, needle)
+
+
+# ---------------------------------------------------------------------------- the exercises
+def test_exercises_cli_names_a_missing_source(tmp_path, capsys):
+    status = exercises.main(["build", "--source", str(tmp_path / "none"), "--out", str(tmp_path)])
+    refused(capsys, status, 2, "no exercise notebooks", "--source")
+
+
+def test_exercises_cli_names_a_broken_notebook(tmp_path, capsys):
+    (tmp_path / "ex.ipynb").write_text("{ not a notebook")
+    status = exercises.main(["build", "--source", str(tmp_path), "--out", str(tmp_path / "o")])
+    refused(capsys, status, 2, "ex.ipynb")
+
+
+# ---------------------------------------------------------------------------- data scripts
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["mnist"], ["unknown dataset 'mnist'", "avmnist, cremad, clips"]),
+        (["avmnist"], ["--download", "--mnist-dir"]),
+        (
+            ["avmnist", "--mnist-dir", "nowhere", "--fsdd-dir", "nowhere"],
+            ["--mnist-dir", "not found"],
+        ),
+        (["cremad", "--root", "nowhere"], ["CREMA-D folder not found", "AudioWAV"]),
+        (["clips", "--dataset", "ave", "--root", "nowhere"], ["nowhere"]),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_data_scripts_refuse_in_one_line(tmp_path, capsys, monkeypatch, argv, needles):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, prepare(argv), 2, *needles)
+
+
+def test_suggested_commands_work_from_any_folder(tmp_path):
+    """A loader's message names a module command; it runs from outside the repository."""
+    done = run_module(
+        "g2d_lite",
+        "joint",
+        "--out",
+        "run",
+        "dataset=avmnist",
+        f"data_root={tmp_path / 'c'}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    command = done.stderr.split("Build it with: ")[1].split(" (or:")[0]
+    assert command.startswith("python -m g2d_lite.data.prepare avmnist --download")
+    helped = run_module("g2d_lite.data.prepare", "avmnist", "--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "--mnist-dir" in helped.stdout

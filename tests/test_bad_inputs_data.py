@@ -1,0 +1,242 @@
+"""Data cannot be silently wrong: damaged caches, mismatched files, bad labels and dtypes,
+truncated or missing media, empty builds, all named in one line with the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from g2d_lite.data import MissingDatasetError, load_dataset
+from g2d_lite.data.avmnist import load_avmnist
+from g2d_lite.data.base import DatasetInfo, ModalitySpec, TensorMultimodalDataset
+from g2d_lite.data.cache import BuildError
+from g2d_lite.data.cremad import load_cremad
+from g2d_lite.data.prepare import avmnist as prepare_avmnist
+from g2d_lite.data.prepare import cremad as prepare_cremad
+from g2d_lite.data.validate import DatasetError
+from tests.bad_inputs import refused, tree_bytes
+from tests.data_fixtures import make_cremad, make_fsdd, make_mnist, write_cremad_csvs
+
+COMMAND = "python -m g2d_lite.data.prepare avmnist"
+LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2146\nsize 132489\n"
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sources")
+    return make_mnist(folder / "mnist"), make_fsdd(folder / "fsdd" / "recordings", takes=2)
+
+
+def build(out: Path, mnist: Path, fsdd: Path, *extra: str) -> int:
+    argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(out)]
+    return prepare_avmnist.main([*argv, "--no-progress", "--shard-size", "50", *extra])
+
+
+@pytest.fixture(scope="module")
+def pristine(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cache") / "avmnist"
+    assert build(out, *sources) == 0
+    return out
+
+
+@pytest.fixture
+def cache(pristine, tmp_path):
+    copy = tmp_path / "avmnist"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda p: p.unlink(), "audio/validation_data.npy is missing"),
+        (
+            lambda p: p.write_bytes(p.read_bytes()[:1000]),
+            "audio/validation_data.npy has 1,000 bytes",
+        ),
+        (lambda p: p.write_bytes(p.read_bytes() + b"\0" * 64), "audio/validation_data.npy has"),
+    ],
+    ids=["deleted", "truncated", "grown"],
+)
+def test_a_damaged_cache_is_named_and_rebuilt_by_the_command_it_suggests(
+    sources, pristine, cache, capsys, damage, needle
+):
+    damage(cache / "audio" / "validation_data.npy")
+    with pytest.raises(MissingDatasetError, match="damaged") as error:
+        load_avmnist(cache)
+    assert needle in str(error.value) and COMMAND in str(error.value)
+    assert build(cache, *sources) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt" in out and "nothing to do" not in out
+    assert tree_bytes(cache) == tree_bytes(pristine)
+    load_avmnist(cache)
+
+
+def test_verify_finds_a_changed_byte_that_sizes_miss(sources, pristine, cache, capsys):
+    path = cache / "image" / "train_data.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert build(cache, *sources) == 0
+    assert "nothing to do" in capsys.readouterr().out  # sizes agree
+    assert build(cache, *sources, "--verify") == 0
+    assert "does not match its SHA-256" in capsys.readouterr().out
+    assert tree_bytes(cache) == tree_bytes(pristine)
+
+
+def test_a_broken_meta_json_is_named(cache):
+    (cache / "meta.json").write_text("{ half")
+    with pytest.raises(BuildError, match="meta.json is not a g2d-lite cache manifest.*--force"):
+        load_avmnist(cache)
+
+
+def _without_meta(cache: Path) -> Path:
+    (cache / "meta.json").unlink()  # MultiBench's layout: nothing to check sizes against
+    return cache
+
+
+def test_row_counts_that_disagree_are_refused(cache):
+    labels = np.load(cache / "validation_labels.npy")
+    np.save(cache / "validation_labels.npy", labels[:10])
+    with pytest.raises(DatasetError, match=r"row counts disagree.*validation_labels.npy has 10"):
+        load_avmnist(_without_meta(cache))
+
+
+def test_labels_out_of_range_are_refused(cache):
+    labels = np.load(cache / "train_labels.npy")
+    labels[3] = 12
+    np.save(cache / "train_labels.npy", labels)
+    with pytest.raises(DatasetError, match=r"train_labels.npy: label 12 is outside 0..9"):
+        load_avmnist(_without_meta(cache))
+
+
+def test_inputs_of_the_wrong_dtype_are_refused(cache):
+    image = np.load(cache / "image" / "test_data.npy")
+    np.save(cache / "image" / "test_data.npy", image.astype(np.float64) / 255)
+    with pytest.raises(DatasetError, match=r"image/test_data.npy holds float64.*uint8"):
+        load_avmnist(_without_meta(cache))
+
+
+def test_unknown_loader_options_list_the_valid_ones(cache):
+    with pytest.raises(
+        ValueError, match=r"unknown avmnist option\(s\) \['audio_nrm'\].*audio_norm"
+    ):
+        load_dataset("avmnist", str(cache), audio_nrm="utterance")
+
+
+INFO = DatasetInfo("toy", (ModalitySpec("x", (2,), "vector"),), "classification", ("a", "b"))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "targets", "needle"),
+    [
+        (torch.zeros(4, 2), torch.zeros(3, dtype=torch.long), "row counts disagree"),
+        (torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long), "float64"),
+        (torch.full((4, 2), float("nan")), torch.zeros(4, dtype=torch.long), "8 NaN or infinite"),
+        (torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]), "label 2 is outside 0..1"),
+        (torch.zeros(4, 2), torch.tensor([0, -1, 1, 0]), "label -1 is outside"),
+        (torch.zeros(4, 2), torch.zeros(4), "targets must be torch.int64"),
+        (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), "sample shape (3,)"),
+    ],
+    ids=["rows", "dtype", "nan", "label-high", "label-negative", "target-dtype", "shape"],
+)
+def test_in_memory_datasets_are_checked_where_they_are_made(inputs, targets, needle):
+    with pytest.raises(DatasetError, match="toy/train") as error:
+        TensorMultimodalDataset(INFO, "train", {"x": inputs}, targets)
+    assert needle in str(error.value)
+
+
+def test_a_truncated_wav_is_listed_not_used(sources, tmp_path, capsys):
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    wav = folder / "3_george_0.wav"
+    wav.write_bytes(wav.read_bytes()[:-1500])  # the header still promises every frame
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    assert "3_george_0.wav: unreadable audio: ValueError: truncated WAV" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["3_george_0.wav"]
+
+
+def test_skip_reasons_hold_no_memory_address_so_rebuilds_are_identical(sources, tmp_path):
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    (folder / "5_lucas_1.wav").write_bytes(os.urandom(3000))
+    assert build(tmp_path / "a", mnist, folder) == 0
+    assert build(tmp_path / "b", mnist, folder) == 0
+    text = (tmp_path / "a" / "meta.json").read_text()
+    assert "unreadable audio" in text and " at 0x" not in text
+    assert text == (tmp_path / "b" / "meta.json").read_text()
+
+
+def test_lfs_pointer_recordings_are_named_and_no_cache_is_written(sources, tmp_path, capsys):
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for wav in fsdd.glob("*.wav"):
+        (folder / wav.name).write_bytes(LFS)
+    refused(
+        capsys, build(tmp_path / "cache", mnist, folder), 2, "no usable samples", "git lfs pull"
+    )
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_lfs_pointer_mnist_file_is_named(sources, tmp_path, capsys):
+    mnist, fsdd = sources
+    folder = tmp_path / "mnist"
+    shutil.copytree(mnist, folder)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(LFS)
+    refused(capsys, build(tmp_path / "cache", folder, fsdd), 2, "t10k-images", "git lfs pull")
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cremad") / "CREMA-D"
+    keys = make_cremad(root, actors=2)
+    return root, write_cremad_csvs(root.parent / "splits", keys[:9], keys[9:])
+
+
+def build_cremad(root: Path, out: Path, *extra: str) -> int:
+    argv = ["--root", str(root), "--out", str(out), "--no-progress", "--frame-size", "24", "32"]
+    return prepare_cremad.main([*argv, *extra])
+
+
+def test_a_cremad_clone_without_lfs_media_writes_nothing(release, tmp_path, capsys):
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0], root)
+    for path in [*root.glob("AudioWAV/*"), *root.glob("VideoFlash/*")]:
+        path.write_bytes(LFS)
+    out = tmp_path / "cache"
+    line = refused(capsys, build_cremad(root, out), 2, "no usable samples", "all 12 inputs")
+    assert "Git LFS pointer" in line and "git lfs pull" in line
+    assert not out.exists() or not any(out.iterdir())
+    with pytest.raises(MissingDatasetError):
+        load_cremad(out, split="stratified")
+
+
+def test_an_empty_split_is_refused_unless_asked(release, tmp_path, capsys):
+    out = tmp_path / "cache"
+    status = build_cremad(release[0], out, "--val-fraction", "0")
+    refused(capsys, status, 2, "validation split(s) would be empty", "--allow-empty")
+    assert not (out / "meta.json").exists()
+    assert build_cremad(release[0], out, "--val-fraction", "0", "--allow-empty") == 0
+    with pytest.raises(DatasetError, match="validation split"):
+        load_cremad(out, split="stratified")
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022])
+def test_cache_files_respect_the_umask(sources, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        assert build(tmp_path / "cache", *sources) == 0
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files and {p.stat().st_mode & 0o777 for p in files} == {0o666 & ~umask}

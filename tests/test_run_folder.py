@@ -1,0 +1,407 @@
+"""Run folders cannot be corrupted: locks, refusals that change nothing, kills at every write,
+safe loading, provenance, atomic tables, umask, full and read-only disks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import g2d_lite.atomic as atomic
+import g2d_lite.checkpoint as checkpoint
+from g2d_lite.cli import main
+from g2d_lite.rundir import BEST, LAST, LOCK, METRICS, RunFolder, RunFolderError
+from g2d_lite.store import load_run
+from g2d_lite.train import NonFiniteLossError, train_student, train_teacher
+from tests.bad_inputs import REPO, TINY, refused, tree_bytes
+from tests.helpers import tiny_config, tiny_data
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL inside the process: nothing catches it, no cleanup code runs it."""
+
+
+@contextlib.contextmanager
+def kill_after_write(k: int):
+    """Let ``k`` atomic writes land, then kill the run (yields the write counter)."""
+    real = atomic.atomic_write
+    count = {"writes": 0, "paths": []}
+
+    def write(path, fill):
+        real(path, fill)
+        count["writes"] += 1
+        count["paths"].append(Path(path).name)
+        if count["writes"] == k:
+            raise Killed(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(atomic, "atomic_write", write)
+        patch.setattr(checkpoint, "atomic_write", write)
+        yield count
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_data()
+
+
+@pytest.fixture(scope="module")
+def teachers(data):
+    return {m: train_teacher(tiny_config(), data, m).model for m in data.info.modality_names}
+
+
+def _same_run(a, b) -> None:
+    pd.testing.assert_frame_equal(
+        a.history.drop(columns="seconds"), b.history.drop(columns="seconds")
+    )
+    pd.testing.assert_frame_equal(a.steps, b.steps)
+    assert a.metrics["selected_epoch"] == b.metrics["selected_epoch"]
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), key
+
+
+def test_a_kill_between_any_two_writes_leaves_a_consistent_resumable_folder(
+    data, teachers, tmp_path
+):
+    # Validation selection on a student: best.pt changes on some epochs and not others.
+    cfg = tiny_config(epochs=4, selection="validation")
+    with kill_after_write(10**9) as count:
+        reference = train_student(cfg, data, teachers, run_dir=tmp_path / "reference")
+    total = count["writes"]
+    assert total >= 12 and "best.pt" in count["paths"] and count["paths"][-1] == METRICS
+    for k in range(1, total + 1):
+        folder = tmp_path / f"kill-{k}"
+        with pytest.raises(Killed), kill_after_write(k):
+            train_student(cfg, data, teachers, run_dir=folder)
+        run = RunFolder(folder)
+        if run.state() == "finished":  # only after the very last write
+            assert k == total
+            _same_run(load_run(folder), reference)
+        else:
+            with pytest.raises(RunFolderError):
+                load_run(folder)
+        resumed = train_student(cfg, data, teachers, run_dir=folder)
+        _same_run(resumed, reference)
+        reloaded = load_run(folder)
+        _same_run(reloaded, reference)
+        best = torch.load(run.file(BEST), weights_only=True)
+        assert (
+            best["epoch"]
+            == reloaded.metrics["selected_epoch"]
+            == reference.metrics["selected_epoch"]
+        )
+
+
+def test_no_resume_over_a_finished_teacher_killed_early_is_not_a_finished_teacher(tmp_path, capsys):
+    out = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(out), *TINY]) == 0
+    with pytest.raises(Killed), kill_after_write(1):
+        main(["teacher", "--modality", "audio", "--no-resume", "--out", str(out), *TINY])
+    assert not (out / "teacher-audio" / METRICS).exists()
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(out), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "teacher-audio", "no finished run")
+
+
+def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the first run ended early: {process.stderr.read()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+def test_a_second_writer_is_refused_and_a_killed_writer_s_lock_is_recovered(tmp_path, capsys):
+    out = tmp_path / "joint"
+    slow = [
+        "epochs=40",
+        "progress=False",
+        "data_options={'n_train': 1024, 'n_validation': 32, 'n_test': 32}",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "g2d_lite", "joint", "--out", str(out), *slow],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(out / LAST, first)
+        before = (out / "config.json").read_bytes()
+        status = main(["joint", "--out", str(out), *slow])
+        refused(capsys, status, 2, str(out), f"pid {first.pid}", socket.gethostname())
+        assert (out / "config.json").read_bytes() == before
+        status = main(["joint", "--out", str(out), "--no-resume", *slow])  # nor this one
+        refused(capsys, status, 2, f"pid {first.pid}")
+        with pytest.raises(RunFolderError, match=f"being written by pid {first.pid}"):
+            load_run(out)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert (out / LOCK).exists()  # a real kill leaves its lock behind
+    assert main(["joint", "--out", str(out), *slow]) == 0
+    err = capsys.readouterr().err
+    assert f"recovered the stale lock of {out}, left by pid {first.pid}" in err
+    assert load_run(out).metrics["epochs"] == 40 and not (out / LOCK).exists()
+
+
+def test_a_lock_held_from_another_host_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    record = {"pid": 4242, "host": "other-node", "started": "2026-01-01 00:00:00", "command": "g2d"}
+    (out / LOCK).write_text(json.dumps(record))
+    status = main(["joint", "--out", str(out), *TINY])
+    refused(capsys, status, 2, "other-node", "pid 4242", f"delete {out / LOCK}")
+
+
+def test_a_refused_resume_leaves_the_folder_byte_identical(tmp_path, capsys):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    before = tree_bytes(out)
+    capsys.readouterr()
+    status = main(["joint", "--out", str(out), *TINY, "lr=0.01"])
+    refused(capsys, status, 2, "changed: lr", "--no-resume")
+    status = main(["joint", "--out", str(out), *TINY, "seed=3"])  # other data too
+    refused(capsys, status, 2, "changed: seed")
+    status = main(["teacher", "--modality", "audio", "--out", str(out.parent), *TINY])
+    assert status == 0  # a sibling folder: unaffected
+    assert tree_bytes(out) == before
+    assert main(["evaluate", "--run", str(out)]) == 0  # config.json still describes the run
+
+
+def test_another_role_in_the_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    status = main(["student", "--method", "ogm", "--out", str(out), *TINY])
+    refused(capsys, status, 2, "changed: balance", "--no-resume")
+
+
+def test_someone_else_s_folder_is_not_written(tmp_path, capsys):
+    (tmp_path / "thesis.tex").write_text("precious")
+    status = main(["joint", "--out", str(tmp_path), *TINY])
+    refused(capsys, status, 2, str(tmp_path), "holds no g2d-lite run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("x")
+    refused(capsys, main(["joint", "--out", str(target), *TINY]), 2, str(target), "a file")
+    inside = target / "run"
+    refused(capsys, main(["joint", "--out", str(inside), *TINY]), 2, str(target))
+
+
+class _Payload:
+    """A pickle that runs code when loaded with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "the checkpoint ran code"))
+
+
+def test_a_crafted_checkpoint_is_refused_and_runs_no_code(tmp_path, capsys):
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    marker = tmp_path / "pwned"
+    folder = RunFolder(teachers / "teacher-audio")
+    state = torch.load(folder.file(BEST), weights_only=True)
+    state["model"]["extra"] = _Payload(marker)
+    torch.save(state, folder.file(BEST))
+    metrics = json.loads(folder.file(METRICS).read_text())
+    metrics["checkpoints"]["best"]["bytes"] = folder.file(BEST).stat().st_size  # hide the swap
+    folder.file(METRICS).write_text(json.dumps(metrics))
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(teachers), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "refusing to load", "best.pt", "Python objects")
+    status = main(["evaluate", "--run", str(folder.path)])
+    refused(capsys, status, 2, "refusing to load")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_checkpoint_is_one_line(tmp_path, capsys, damage):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY, "epochs=2"]) == 0
+    last = out / LAST
+    content = {"truncated": last.read_bytes()[:500], "garbage": os.urandom(2000), "empty": b""}
+    last.write_bytes(content[damage])
+    (out / METRICS).unlink()  # unfinished: the next command resumes from last.pt
+    capsys.readouterr()
+    status = main(["joint", "--out", str(out), *TINY, "epochs=2"])
+    refused(capsys, status, 2, str(last), "truncated or corrupt", "--no-resume")
+    assert main(["joint", "--out", str(out), *TINY, "epochs=2", "--no-resume"]) == 0
+
+
+def test_teachers_trained_on_other_data_are_refused_unless_asked(tmp_path, capsys):
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    student = ["student", "--teachers", str(teachers), *TINY]
+    capsys.readouterr()
+    status = main([*student, "--out", str(tmp_path / "seed"), "seed=1"])
+    refused(
+        capsys,
+        status,
+        2,
+        "teacher saw other data",
+        "option seed 0 vs 1",
+        "--allow-teacher-data-mismatch",
+    )
+    bigger = "data_options={'n_train': 64, 'n_validation': 32, 'n_test': 32, 'audio_size': 20}"
+    status = main([*student, "--out", str(tmp_path / "size"), bigger])
+    refused(capsys, status, 2, "audio input shape [1, 16, 16] vs [1, 20, 20]")
+    more = "data_options={'n_train': 96, 'n_validation': 32, 'n_test': 32}"
+    status = main([*student, "--out", str(tmp_path / "more"), more])
+    refused(capsys, status, 2, "option n_train 64 vs 96")
+    assert not (tmp_path / "seed").exists() and not (tmp_path / "size").exists()
+    status = main(
+        [*student, "--out", str(tmp_path / "asked"), "seed=1", "--allow-teacher-data-mismatch"]
+    )
+    assert status == 0
+
+
+def test_evaluate_refuses_data_that_changed_since_the_run(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    config = json.loads((out / "config.json").read_text())
+    import g2d_lite.cli as cli
+
+    real = cli.load_data
+
+    def edited(cfg):  # the same settings, other samples: as a rebuilt cache would give
+        splits = real(cfg)
+        splits.test.inputs["audio"] += 1.0
+        return splits
+
+    monkeypatch.setattr(cli, "load_data", edited)
+    capsys.readouterr()
+    refused(capsys, main(["evaluate", "--run", str(out)]), 2, "the samples themselves")
+    assert main(["evaluate", "--run", str(out), "--allow-data-mismatch"]) == 0
+    assert json.loads((out / "config.json").read_text()) == config
+
+
+def test_a_finished_folder_changed_afterwards_is_not_loaded(tmp_path):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY, "epochs=3", "selection=test"]) == 0
+    folder = RunFolder(out)
+    state = torch.load(folder.file(LAST), weights_only=True)
+    checkpoint.save_checkpoint(folder.file(BEST), {k: v for k, v in state.items() if k != "format"})
+    with pytest.raises(RunFolderError, match="changed since the run finished"):
+        load_run(out)
+
+
+def test_zero_step_runs_and_empty_splits_are_refused(tmp_path, capsys):
+    status = main(["joint", "--out", str(tmp_path / "a"), *TINY, "batch_size=100"])
+    refused(capsys, status, 2, "64 samples", "batch_size 100", "drop_last=False")
+    assert not (tmp_path / "a").exists()
+    assert (
+        main(["joint", "--out", str(tmp_path / "b"), *TINY, "batch_size=100", "drop_last=False"])
+        == 0
+    )
+    capsys.readouterr()
+    from g2d_lite.data import load_dataset
+
+    with pytest.raises(ValueError, match="validation split"):
+        load_dataset("synthetic", n_train=64, n_validation=0, n_test=32)
+
+
+def test_a_non_finite_loss_before_any_checkpoint_says_so(tmp_path):
+    data = tiny_data()
+    data.train.inputs["audio"][:3] = float("nan")
+    data.train.__dict__.pop("_g2d_fingerprint", None)
+    with pytest.raises(NonFiniteLossError, match="No checkpoint was written yet"):
+        train_teacher(tiny_config(), data, "audio", run_dir=tmp_path / "t")
+
+
+def test_temporaries_left_by_killed_writers_are_removed(tmp_path):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY, "epochs=2"]) == 0
+    (out / METRICS).unlink()
+    stray = [out / ".history.csv.999.0a1b.tmp", out / "checkpoints" / ".last.pt.999.0a1b.tmp"]
+    for path in stray:
+        path.write_bytes(b"half a file")
+    assert main(["joint", "--out", str(out), *TINY, "epochs=2"]) == 0
+    assert not any(p.exists() for p in stray)
+
+
+def test_tables_are_replaced_atomically(tmp_path, monkeypatch):
+    out = tmp_path / "joint"
+    assert main(["joint", "--out", str(out), *TINY, "epochs=2"]) == 0
+    history = (out / "history.csv").read_bytes()
+
+    def torn(path, fill):  # the write dies after half the bytes, before the rename
+        raise Killed(path)
+
+    (out / METRICS).unlink()
+    monkeypatch.setattr(atomic, "atomic_write", torn)
+    with pytest.raises(Killed):
+        RunFolder(out).write_table("history.csv", [{"epoch": 0}])
+    assert (out / "history.csv").read_bytes() == history
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_run_files_respect_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        assert main(["joint", "--out", str(tmp_path / "run"), *TINY]) == 0
+    finally:
+        os.umask(old)
+    for name in ("config.json", "history.csv", "metrics.json", LAST, BEST):
+        mode = (tmp_path / "run" / name).stat().st_mode & 0o777
+        assert mode == 0o666 & ~umask, (name, oct(mode))
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, options: str):
+    """A small tmpfs at ``path`` (root in a container that allows mounts), else skip."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()[:80]})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys):
+    with _tmpfs(tmp_path / "small", "size=600k") as disk:
+        out = disk / "run"
+        wide = "data_options={'n_train': 64, 'n_validation': 32, 'n_test': 32}"
+        status = main(
+            ["joint", "--out", str(out), "epochs=40", "batch_size=32", "progress=False", wide]
+        )
+        line = refused(capsys, status, 2, "no space left on the device")
+        assert str(disk) in line
+        if (out / LAST).exists():  # what is there is whole: it loads
+            checkpoint.load_checkpoint(out / LAST)
+        assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_a_read_only_out_folder_is_one_line(tmp_path, capsys):
+    with _tmpfs(tmp_path / "ro", "size=4m") as disk:
+        out = disk / "joint"
+        assert main(["joint", "--out", str(out), *TINY]) == 0
+        (out / METRICS).unlink()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        capsys.readouterr()
+        status = main(["joint", "--out", str(out), *TINY])
+        refused(capsys, status, 2, "permission denied", str(out))
+        status = main(["joint", "--out", str(disk / "new"), *TINY])
+        refused(capsys, status, 2, "permission denied", str(disk / "new"))
