@@ -10,6 +10,7 @@ on the machine that opens it; it is refused with a message instead.
 
 from __future__ import annotations
 
+import io
 import pickle
 import platform
 import random
@@ -74,9 +75,15 @@ def info_from_dict(values: dict[str, Any]) -> DatasetInfo:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Atomically save ``state`` (plus format and versions) with ``torch.save``."""
+    """Atomically save ``state`` (plus format and versions) with ``torch.save``.
+
+    The bytes are built in memory and then written: torch's zip writer reports a full disk as
+    an opaque ``RuntimeError``, a plain file write as the ``OSError`` (ENOSPC) it is.
+    """
     state = {**state, "format": FORMAT, "format_version": FORMAT_VERSION, "versions": versions()}
-    atomic_write(path, lambda handle: torch.save(state, handle))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -87,9 +94,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(
-            r"Unsupported (?:global|class):? (?:GLOBAL )?(\S+)", str(error)
-        )
+        found = re.search(r"Unsupported (?:global|class):? (?:GLOBAL )?(\S+)", str(error))
         if found is None:  # not a pickle of ours at all: random bytes, a cut-off old file
             raise CheckpointError(
                 f"{path} cannot be read (truncated or corrupt: {_first_sentence(error)}); "

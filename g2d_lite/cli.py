@@ -23,7 +23,7 @@ from typing import Any
 
 from g2d_lite.checkpoint import load_checkpoint
 from g2d_lite.config import METHODS, PROFILES, Config, parse_overrides, resolve
-from g2d_lite.errors import KitError, run_command
+from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.notebook import load_data
 from g2d_lite.provenance import check_same_data, data_fingerprint
@@ -155,7 +155,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (also used to render ``--help``)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
@@ -179,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     training("joint", "train the joint baseline (CE only, no balancing)")
     student = training("student", "train a multimodal student (G²D by default)")
     student.add_argument("--method", default="g2d", choices=sorted(METHODS))
-    student.add_argument("--teachers", nargs="*", default=[], help="teacher run folder(s)")
+    student.add_argument(
+        "--teachers",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a teacher run folder, or a folder of teacher-* runs (repeat for several)",
+    )
     student.add_argument(
         "--allow-teacher-data-mismatch",
         action="store_true",
@@ -198,7 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit status (2 on bad input, one line on stderr)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come anywhere, also after options (argparse takes one run of them)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
 
     def body() -> None:
         if args.command == "teacher":

@@ -8,10 +8,12 @@ followed by the problem and its fix, and exits non-zero. The traceback is shown 
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 DEBUG_ENV = "G2D_LITE_DEBUG"
 EXIT_BAD_INPUT = 2
@@ -21,6 +23,13 @@ EXIT_INTERRUPTED = 130
 
 class KitError(Exception):
     """An expected failure of the kit; its message names what is wrong and how to fix it."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def debug_enabled(flag: bool = False) -> bool:

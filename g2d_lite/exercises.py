@@ -13,14 +13,13 @@ Student copies raise on purpose, so they never go through papermill.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
 
-from g2d_lite.errors import run_command
+from g2d_lite.errors import OneLineParser, run_command
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -92,7 +91,7 @@ def build(out_dir: str | Path, source_dir: str | Path = SOURCE_DIR) -> list[Path
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the student copies; every failure is one line on stderr and exit status 2."""
-    parser = argparse.ArgumentParser(prog="python -m g2d_lite.exercises", description=__doc__)
+    parser = OneLineParser(prog="python -m g2d_lite.exercises", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("build", help="write student copies of the exercise notebooks")

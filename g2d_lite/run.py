@@ -36,7 +36,7 @@ import papermill as pm
 import yaml
 
 from g2d_lite.config import resolve
-from g2d_lite.errors import KitError, run_command
+from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.results import load_rows, summarise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -427,7 +427,7 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m g2d_lite.run",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

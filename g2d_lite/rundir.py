@@ -138,13 +138,15 @@ class RunFolder:
 
     # ------------------------------------------------------------------ lock
     def holder(self) -> LockHolder | None:
-        """The live process writing this folder, or ``None``."""
-        path = self.file(LOCK)
-        if not path.is_file():
+        """The live process writing this folder, or ``None``. Needs only read access, so a
+        class can load teachers from a folder it cannot write."""
+        try:
+            handle = open(self.file(LOCK))  # noqa: SIM115 - closed below
+        except OSError:  # no lock file (the usual case), or one we may not read
             return None
-        with open(path, "a+") as handle:
+        with handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
                 return _read_holder(handle) or LockHolder(0, "?", "?", "?")
             fcntl.flock(handle, fcntl.LOCK_UN)

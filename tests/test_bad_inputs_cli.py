@@ -69,6 +69,31 @@ def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, ov
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["joint", "--out", "x", "--bogus"], ["unrecognized arguments: --bogus", "--help"]),
+        (["joint"], ["--out"]),
+        (["student", "--method", "magic", "--out", "x"], ["invalid choice: 'magic'", "g2d"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'", "teacher"]),
+        (["joint", "--profile", "fast", "--out", "x"], ["invalid choice: 'fast'", "smoke"]),
+        (["evaluate", "--run", "x", "--checkpoint", "worst"], ["invalid choice: 'worst'"]),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_usage_errors_are_one_line_too(capsys, argv, needles):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    refused(capsys, stop.value.code, 2, *needles)
+
+
+def test_overrides_may_come_before_and_after_options(tmp_path):
+    argv = ["joint", "epochs=1", "--out", str(tmp_path / "run"), *TINY[1:], "seed=2"]
+    assert main(argv) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["seed"] == 2 and config["epochs"] == 1
+
+
 def test_an_explicit_none_on_the_command_line_is_kept(tmp_path, capsys):
     assert main(["joint", "--out", str(tmp_path / "run"), *TINY, "lr_step=None"]) == 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["lr_step"] is None
@@ -111,7 +136,13 @@ def teacher_dir(tmp_path_factory):
 
 def test_two_teachers_for_one_modality_are_refused(teacher_dir, tmp_path, capsys):
     capsys.readouterr()
-    argv = ["student", "--teachers", str(teacher_dir), str(teacher_dir / "teacher-audio")]
+    argv = [
+        "student",
+        "--teachers",
+        str(teacher_dir),
+        "--teachers",
+        str(teacher_dir / "teacher-audio"),
+    ]
     status = main([*argv, "--out", str(tmp_path / "s"), *TINY])
     refused(capsys, status, 2, "two teachers for 'audio'")
 

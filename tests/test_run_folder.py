@@ -20,6 +20,7 @@ import torch
 import g2d_lite.atomic as atomic
 import g2d_lite.checkpoint as checkpoint
 from g2d_lite.cli import main
+from g2d_lite.data.base import DatasetSplits, TensorMultimodalDataset
 from g2d_lite.rundir import BEST, LAST, LOCK, METRICS, RunFolder, RunFolderError
 from g2d_lite.store import load_run
 from g2d_lite.train import NonFiniteLossError, train_student, train_teacher
@@ -312,11 +313,15 @@ def test_zero_step_runs_and_empty_splits_are_refused(tmp_path, capsys):
         main(["joint", "--out", str(tmp_path / "b"), *TINY, "batch_size=100", "drop_last=False"])
         == 0
     )
-    capsys.readouterr()
-    from g2d_lite.data import load_dataset
-
-    with pytest.raises(ValueError, match="validation split"):
-        load_dataset("synthetic", n_train=64, n_validation=0, n_test=32)
+    data = tiny_data()
+    empty = TensorMultimodalDataset(
+        data.info,
+        "validation",
+        {m: x[:0] for m, x in data.test.inputs.items()},
+        data.test.targets[:0],
+    )
+    with pytest.raises(ValueError, match="synthetic: the validation split"):
+        DatasetSplits(data.info, data.train, empty, data.test)
 
 
 def test_a_non_finite_loss_before_any_checkpoint_says_so(tmp_path):
@@ -394,12 +399,15 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_path,
         assert not [p for p in out.rglob("*.tmp")]
 
 
-def test_a_read_only_out_folder_is_one_line(tmp_path, capsys):
-    with _tmpfs(tmp_path / "ro", "size=4m") as disk:
+def test_a_read_only_out_folder_is_one_line_and_its_teachers_still_load(tmp_path, capsys):
+    with _tmpfs(tmp_path / "ro", "size=8m") as disk:
         out = disk / "joint"
         assert main(["joint", "--out", str(out), *TINY]) == 0
+        assert main(["teacher", "--out", str(disk / "teachers"), *TINY]) == 0
         (out / METRICS).unlink()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        student = ["student", "--teachers", str(disk / "teachers"), "--out", str(tmp_path / "s")]
+        assert main([*student, *TINY]) == 0  # a shared, read-only teacher folder is usable
         capsys.readouterr()
         status = main(["joint", "--out", str(out), *TINY])
         refused(capsys, status, 2, "permission denied", str(out))

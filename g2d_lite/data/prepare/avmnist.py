@@ -50,6 +50,7 @@ from g2d_lite.data.prepare.mnist_fsdd import (
     read_mnist,
 )
 from g2d_lite.data.splits import stratified_split
+from g2d_lite.errors import OneLineParser
 
 CLIP = 8000  # 1 s window at FSDD's 8 kHz
 N_FFT, HOP, SIDE = 222, 71, 112  # 112 frequency bins; 113 frames, the first 112 kept
@@ -230,7 +231,7 @@ def _speaker_list(text: str) -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m g2d_lite.data.prepare avmnist",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -29,6 +29,7 @@ from g2d_lite.data.prepare.avcache import (
     carve_validation,
 )
 from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
+from g2d_lite.errors import OneLineParser
 
 # G2D's VGGSound front-end, used for all three (G2D has no AVE or KS loader): 16 kHz, n_fft 256,
 # hop 128. 10 s are stored (129 x 1251); loaders show a 5 s window (129 x 626).
@@ -230,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
         )
         for name, fmt in FORMATS.items()
     )
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m g2d_lite.data.prepare clips",
         description=DESCRIPTION,
         epilog=epilog,

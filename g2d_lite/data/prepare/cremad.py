@@ -22,6 +22,7 @@ from g2d_lite.data.prepare.avcache import (
 )
 from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
 from g2d_lite.data.splits import stratified_split
+from g2d_lite.errors import OneLineParser
 
 # The official code's label order: {NEU: 0, HAP: 1, SAD: 2, FEA: 3, DIS: 4, ANG: 5}.
 EMOTIONS = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
@@ -120,7 +121,7 @@ def stratified_scheme(labels: np.ndarray, val: float, test: float, seed: int) ->
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m g2d_lite.data.prepare cremad",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
