@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from g2d_lite.checkpoint import load_checkpoint
 from g2d_lite.config import METHODS, PROFILES, Config, parse_overrides, resolve
-from g2d_lite.errors import KitError, OneLineParser, run_command
+from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.notebook import load_data
 from g2d_lite.provenance import check_same_data, data_fingerprint
@@ -48,12 +49,13 @@ def _config_file(path: str) -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace, method: str | None) -> Config:
-    """Profile, then method, then --config, then key=value (an explicit None is kept)."""
+    """Profile, then method, then --config, then key=value (an explicit None is kept;
+    data_options merge into the profile's)."""
     overrides: dict[str, Any] = {}
     if args.config:
         overrides.update(_config_file(args.config))
     overrides.update(parse_overrides(args.overrides))
-    return resolve(args.profile, method=method).replace(**overrides)
+    return resolve(args.profile, method=method).updated(**overrides)
 
 
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
@@ -74,10 +76,19 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     return dirs
 
 
-def _teachers(paths: Sequence[str]) -> dict[str, Any]:
-    """One finished teacher per modality, from ``--teachers`` folders."""
+def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
+    """One finished teacher per modality, from ``--teachers`` folders (never the student's own
+    ``--out``, which the student would overwrite)."""
     teachers: dict[str, Any] = {}
-    for run in (load_run(d) for d in _teacher_dirs(paths)):
+    dirs = _teacher_dirs(paths)
+    target = Path(out).resolve()
+    for d in dirs:
+        if target == d.resolve() or d.resolve() in target.parents:
+            raise KitError(
+                f"--out {out} is (inside) the teacher folder {d}; a student cannot write over its "
+                "own teacher: choose another --out"
+            )
+    for run in (load_run(d) for d in dirs):
         if run.metrics.get("role") != "teacher":
             raise KitError(f"{run.run_dir} holds a {run.metrics.get('role')} run, not a teacher")
         modality = run.metrics["modality"]
@@ -122,7 +133,7 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
         raise KitError(f"method {method!r} needs teachers: pass --teachers RUN_DIR")
     data = load_data(cfg)
     if cfg.needs_teachers:
-        teachers = _teachers(args.teachers)
+        teachers = _teachers(args.teachers, args.out)
     result = train_student(
         cfg,
         data,
@@ -134,11 +145,36 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
     _report(_summary(method, result))
 
 
+def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
+    """The checkpoint ``evaluate`` reads: a finished run's, after checking its files belong
+    together; an unfinished run's latest, with a note saying so."""
+    state = folder.state()
+    if state in ("absent", "empty", "foreign"):
+        raise KitError(f"--run {folder.path} holds no g2d-lite run")
+    if state == "finished":
+        _, best = folder.load_finished()
+        return best if which == "best" else folder.load_last()
+    holder = folder.holder()
+    if holder is not None:
+        raise KitError(f"{folder.path} is being written by {holder.describe()}; wait for it")
+    path = folder.file(BEST if which == "best" else LAST)
+    if not folder.file(LAST).is_file() or not path.is_file():
+        raise KitError(
+            f"no epoch of the run in {folder.path} has finished yet (no {path.name}); run or "
+            "resume it first"
+        )
+    checkpoint = load_checkpoint(path)
+    print(
+        f"note: {folder.path} is unfinished; evaluating its {which} checkpoint (epoch "
+        f"{checkpoint['epoch']} of {checkpoint['config']['epochs']})",
+        file=sys.stderr,
+    )
+    return checkpoint
+
+
 def _run_evaluate(args: argparse.Namespace) -> None:
     folder = RunFolder(args.run)
-    if folder.state() in ("absent", "empty", "foreign"):
-        raise KitError(f"--run {args.run} holds no g2d-lite run")
-    state = load_checkpoint(folder.file(BEST if args.checkpoint == "best" else LAST))
+    state = _evaluated_checkpoint(folder, args.checkpoint)
     cfg = Config.from_dict(folder.read_config())
     data = load_data(cfg)
     if not args.allow_data_mismatch:
@@ -163,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    debug = debug_option()
+
     def training(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text)
+        sub = commands.add_parser(name, help=help_text, parents=[debug])
         sub.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
         sub.add_argument("--config", help="JSON file of config overrides")
         sub.add_argument("--out", required=True, help="run folder (resumed if it exists)")
@@ -191,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept teachers trained on other data than the student's (their runs record it)",
     )
-    evaluation = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
+    evaluation = commands.add_parser(
+        "evaluate", help="evaluate a run's checkpoint", parents=[debug]
+    )
     evaluation.add_argument("--run", required=True, help="run folder")
     evaluation.add_argument("--checkpoint", default="best", choices=["best", "last"])
     evaluation.add_argument(

@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import json
 import re
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -115,10 +116,30 @@ class Config:
         _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
-        if self.balance_end_epoch is not None and self.balance_end_epoch < self.balance_start_epoch:
+        if self.modalities is not None and len(set(self.modalities)) < len(self.modalities):
+            twice = sorted({m for m in self.modalities if self.modalities.count(m) > 1})
+            raise ValueError(f"modalities lists {', '.join(map(repr, twice))} more than once")
+        self._check_window()
+
+    def _check_window(self) -> None:
+        """A balancing window must overlap training, or SMP/OGM silently never acts."""
+        if self.balance == "none":
+            return
+        end = (
+            f"balance_end_epoch ({self.balance_end_epoch})"
+            if self.balance_end_epoch is not None
+            else f"balance_end_epoch (by default epochs // 2 = {self.window_end})"
+        )
+        if self.window_end < self.balance_start_epoch:
             raise ValueError(
-                f"balance_end_epoch ({self.balance_end_epoch}) must not come before "
-                f"balance_start_epoch ({self.balance_start_epoch})"
+                f"{end} comes before balance_start_epoch ({self.balance_start_epoch}); the "
+                f"{self.balance} window would be empty"
+            )
+        if self.balance_start_epoch >= self.epochs:
+            raise ValueError(
+                f"balance_start_epoch ({self.balance_start_epoch}) is after the last epoch "
+                f"({self.epochs - 1}): {self.balance} would never act; lower it, or use a method "
+                "without balancing"
             )
 
     @property
@@ -150,6 +171,15 @@ class Config:
         """A copy with ``overrides`` applied; unknown keys raise with the valid list."""
         _check_keys(overrides)
         return dataclasses.replace(self, **overrides)
+
+    def updated(self, **overrides: Any) -> Config:
+        """:meth:`replace`, except that ``data_options`` are merged into the current ones: an
+        override of one loader knob keeps the profile's others (``audio_norm`` stays when you
+        set ``in_memory``)."""
+        options = overrides.get("data_options")
+        if isinstance(options, Mapping):
+            overrides = {**overrides, "data_options": {**self.data_options, **options}}
+        return self.replace(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as stored in run folders and checkpoints."""
@@ -183,7 +213,7 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "batch_size": _at_least(1),
     "eval_every": _at_least(1),
     "lr_step": _at_least(1),
-    "seed": _at_least(0),
+    "seed": ((lambda v: 0 <= v < 2**31), "in 0 .. 2**31 - 1"),
     "balance_start_epoch": _at_least(0),
     "balance_end_epoch": _at_least(0),
     "num_workers": _at_least(0),
@@ -292,17 +322,21 @@ def resolve(profile: str = "smoke", method: str | None = None, **overrides: Any)
     if method is not None:
         _check_choice("method", method, tuple(METHODS))
         values.update(METHODS[method])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Config.from_dict(values)
+    return Config.from_dict(values).updated(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """Parse command-line ``key=value`` pairs; values are Python literals or plain strings."""
+    """Parse command-line ``key=value`` pairs; values are Python literals or plain strings.
+
+    A key given twice keeps the last value, and says so (it is often a typo).
+    """
     parsed: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise ValueError(f"override {pair!r} is not of the form key=value")
+        if key.strip() in parsed:
+            print(f"note: {key.strip()} is given twice; the last value counts", file=sys.stderr)
         try:
             parsed[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):

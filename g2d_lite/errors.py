@@ -32,6 +32,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def debug_option() -> argparse.ArgumentParser:
+    """A parent parser adding ``--debug`` to a subcommand, so it works after it too."""
+    parent = OneLineParser(add_help=False)
+    parent.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show error tracebacks"
+    )
+    return parent
+
+
 def debug_enabled(flag: bool = False) -> bool:
     """Tracebacks on: the ``--debug`` flag or ``G2D_LITE_DEBUG`` set to anything but 0/false."""
     return flag or os.environ.get(DEBUG_ENV, "0").lower() not in ("0", "", "false", "no")
@@ -87,6 +96,10 @@ def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) 
     """
     try:
         return body() or 0
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         if debug_enabled(debug):
             raise

@@ -35,8 +35,9 @@ import pandas as pd
 import papermill as pm
 import yaml
 
-from g2d_lite.config import resolve
+from g2d_lite.config import METHODS, resolve
 from g2d_lite.errors import KitError, OneLineParser, run_command
+from g2d_lite.models import FUSIONS
 from g2d_lite.results import load_rows, summarise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,12 @@ CONFIG_PARAMETERS: dict[str, str] = {
     "TEACHER_SELECTION": "teacher_selection",
 }
 _TYPES: dict[str, type] = {"int": int, "bool": bool, "str": str, "dict": dict, "float": float}
+# Text parameters that name kit things, as comma-separated lists: checked before running.
+LISTED_CHOICES: dict[str, tuple[str, ...]] = {
+    "METHODS": tuple(METHODS),
+    "FUSIONS": FUSIONS,
+    "SPLIT": ("test", "validation"),
+}
 
 
 class RunError(KitError, RuntimeError):
@@ -142,6 +149,10 @@ def parse_value(raw: str) -> Any:
 def load_params_file(path: str | Path) -> Params:
     """A YAML mapping of parameter names to values (a list value is a grid axis)."""
     path = Path(path)
+    if path.is_dir():
+        raise RunError(
+            f"parameter file {path} is a folder; give a YAML file such as params/smoke.yaml"
+        )
     if not path.is_file():
         available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
         raise RunError(f"parameter file {path} not found; the kit ships: {available}")
@@ -178,6 +189,15 @@ def check_parameter_names(params: Mapping[str, Any], notebooks: Sequence[Path]) 
         )
 
 
+def _check_listed(name: str, value: Any) -> None:
+    valid = LISTED_CHOICES.get(name)
+    if valid is None or not isinstance(value, str):
+        return
+    unknown = [v.strip() for v in value.split(",") if v.strip() and v.strip() not in valid]
+    if unknown:
+        raise RunError(f"parameter {name}: unknown {', '.join(unknown)}; valid: {', '.join(valid)}")
+
+
 def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path]) -> Params:
     """Each value must have its parameter's declared type (a number given to a text parameter
     becomes text), and the config parameters must make a valid config: a typo fails here, in
@@ -206,6 +226,8 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
                     f"parameter {name} takes {declared[name]} values, got {v!r} "
                     f"({type(v).__name__})"
                 )
+        for v in values:
+            _check_listed(name, v)
         checked[name] = values if isinstance(value, list) else values[0]
     for point in grid_points(
         {k: v if isinstance(v, list) else [v] for k, v in checked.items() if k in CONFIG_PARAMETERS}
@@ -245,6 +267,23 @@ def grid_points(axes: Mapping[str, list[Any]]) -> list[Params]:
     """The Cartesian product of the axes, in the order given."""
     names = list(axes)
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
+
+
+def check_grid(axes: Mapping[str, list[Any]]) -> None:
+    """Every grid point must be distinct and get a folder of its own (two points written into
+    one folder would leave only the last one's results)."""
+    for name, values in axes.items():
+        repeated = sorted({repr(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise RunError(f"grid axis {name} lists {', '.join(repeated)} more than once")
+    folders: dict[str, Params] = {}
+    for point in grid_points(axes):
+        other = folders.setdefault(point_name(point), point)
+        if other is not point:
+            raise RunError(
+                f"grid points {other} and {point} would share the folder {point_name(point)!r}; "
+                "give values that differ in more than their slashes"
+            )
 
 
 def point_name(point: Mapping[str, Any]) -> str:
@@ -311,6 +350,11 @@ def run_notebook(
     ``OUTPUT_DIR`` is set to ``run_dir`` (absolute, so it does not depend on the kernel's cwd).
     """
     run_dir = run_dir.resolve()
+    if run_dir == NOTEBOOK_DIR or NOTEBOOK_DIR in run_dir.parents:
+        raise RunError(
+            f"--out {run_dir} is inside the kit's notebooks/ folder: the run would write over or "
+            "beside the committed notebooks; choose another --out (default runs/)"
+        )
     values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
     print(f"running {notebook.name} -> {run_dir}", flush=True)
     return execute(notebook, run_dir / notebook.name, values, log_output=log_output)
@@ -407,6 +451,7 @@ def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
 
 def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> None:
     fixed, axes = split_grid(check_parameter_values(params, [notebook]))
+    check_grid(axes)
     if not axes:
         run_dir = Path(args.out) if args.out else RUNS_DIR / notebook.stem[:2]
         run_notebook(notebook, fixed, run_dir, args.log_output)
@@ -473,8 +518,14 @@ def _main(args: argparse.Namespace) -> None:
     if args.target == "refresh":
         if args.param or args.file or args.grid or args.profile:
             raise RunError("refresh takes no parameters: it reruns the committed defaults")
-        chosen = args.only or []
-        notebooks = [find_notebook(k) for k in chosen] or [
+        chosen = [find_notebook(k) for k in args.only or []]
+        outside = [nb for nb in chosen if NOTEBOOK_DIR not in nb.parents]
+        if outside:
+            raise RunError(
+                f"refresh re-executes the kit's committed notebooks only; {outside[0]} is not "
+                f"one of them (run it with: python -m g2d_lite.run {outside[0]})"
+            )
+        notebooks = chosen or [
             *numbered_notebooks(),
             *exercise_notebooks(),
         ]

@@ -24,14 +24,8 @@ first, so a half-rewritten folder is never mistaken for a finished one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import socket
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +34,14 @@ import torch
 
 from g2d_lite.atomic import atomic_write_text, remove_stale_temporaries
 from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
+from g2d_lite.data.cache import file_sha256
 from g2d_lite.errors import KitError
+from g2d_lite.locks import LOCK, FolderLockedError, LockHolder, holder, locked
 
 CONFIG = "config.json"
 HISTORY = "history.csv"
 STEPS = "steps.csv"
 METRICS = "metrics.json"
-LOCK = ".lock"
 CHECKPOINTS = "checkpoints"
 LAST = f"{CHECKPOINTS}/last.pt"
 BEST = f"{CHECKPOINTS}/best.pt"
@@ -59,41 +54,8 @@ class RunFolderError(KitError):
     """The folder cannot be used as asked; the message says why and what to do instead."""
 
 
-class RunLockedError(RunFolderError):
+class RunLockedError(RunFolderError, FolderLockedError):
     """Another live process is writing the folder."""
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """Who holds (or last held) a run folder's lock."""
-
-    pid: int
-    host: str
-    started: str
-    command: str
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
-
-
-def _holder_record() -> dict[str, Any]:
-    return {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] or "python",
-    }
-
-
-def _read_holder(handle: Any) -> LockHolder | None:
-    handle.seek(0)
-    try:
-        record = json.loads(handle.read() or "null")
-        return LockHolder(
-            int(record["pid"]), str(record["host"]), record["started"], record["command"]
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class RunFolder:
@@ -109,6 +71,11 @@ class RunFolder:
     # ------------------------------------------------------------------ state
     def state(self) -> str:
         """One of :data:`STATES`, read from which files exist."""
+        if self.path.is_symlink() and not self.path.exists():
+            raise RunFolderError(
+                f"{self.path} is a symlink to {self.path.readlink()}, which does not exist (or "
+                "loops); point --out at a real folder"
+            )
         if not self.path.exists():
             return "absent"
         if not self.path.is_dir():
@@ -138,19 +105,8 @@ class RunFolder:
 
     # ------------------------------------------------------------------ lock
     def holder(self) -> LockHolder | None:
-        """The live process writing this folder, or ``None``. Needs only read access, so a
-        class can load teachers from a folder it cannot write."""
-        try:
-            handle = open(self.file(LOCK))  # noqa: SIM115 - closed below
-        except OSError:  # no lock file (the usual case), or one we may not read
-            return None
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _read_holder(handle) or LockHolder(0, "?", "?", "?")
-            fcntl.flock(handle, fcntl.LOCK_UN)
-        return None
+        """The live process writing this folder, or ``None``."""
+        return holder(self.path)
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[list[str]]:
@@ -158,55 +114,11 @@ class RunFolder:
         lock recovered). A second writer gets :class:`RunLockedError` naming the holder."""
         self.check_usable()
         self.path.mkdir(parents=True, exist_ok=True)
-        notes: list[str] = []
-        handle = self._acquire(notes)
         try:
-            yield notes
-        finally:
-            with contextlib.suppress(OSError):
-                self.file(LOCK).unlink()
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-
-    def _acquire(self, notes: list[str]) -> Any:
-        path = self.file(LOCK)
-        while True:
-            handle = open(path, "a+")  # noqa: SIM115 - held until the body ends
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(handle)
-                handle.close()
-                who = holder.describe() if holder else "another process"
-                raise RunLockedError(
-                    f"{self.path} is being written by {who}; wait for it to finish, or choose "
-                    "another --out"
-                ) from None
-            # The file may have been unlinked by a holder that just released it: retry then.
-            try:
-                same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            handle.close()
-        previous = _read_holder(handle)
-        if previous is not None:
-            if previous.host != socket.gethostname():  # its liveness cannot be checked from here
-                handle.close()
-                raise RunLockedError(
-                    f"{self.path} is locked by {previous.describe()}; if that run has stopped, "
-                    f"delete {path} and retry"
-                )
-            notes.append(
-                f"recovered the stale lock of {self.path}, left by {previous.describe()}, which "
-                "is no longer running"
-            )
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(_holder_record()))
-        handle.flush()
-        return handle
+            with locked(self.path, "another --out") as notes:
+                yield notes
+        except FolderLockedError as error:
+            raise RunLockedError(str(error)) from None
 
     # ------------------------------------------------------------------ writes
     def remove_temporaries(self) -> list[Path]:
@@ -251,11 +163,11 @@ class RunFolder:
         atomic_write_text(self.file(METRICS), json.dumps(record, indent=2))
 
     def _checkpoint_record(self, selected: int) -> dict[str, Any]:
-        record = {"best": {"epoch": selected}, "last": {}}
+        record: dict[str, Any] = {"best": {"epoch": selected}, "last": {}}
         for key, name in (("best", BEST), ("last", LAST)):
             path = self.file(name)
             if path.is_file():
-                record[key]["bytes"] = path.stat().st_size
+                record[key].update(bytes=path.stat().st_size, sha256=file_sha256(path))
         return record
 
     # ------------------------------------------------------------------ reads
@@ -295,7 +207,10 @@ class RunFolder:
             raise RunLockedError(
                 f"{self.path} is being written by {holder.describe()}; wait for it to finish"
             )
-        if self.state() != "finished":
+        state = self.state()
+        if state in ("absent", "empty", "foreign"):
+            raise RunFolderError(f"{self.path} holds no g2d-lite run")
+        if state != "finished":
             raise RunFolderError(
                 f"{self.path} holds no finished run (no metrics.json); run or resume it first"
             )
@@ -311,11 +226,15 @@ class RunFolder:
             )
         for key, name in (("best", BEST), ("last", LAST)):
             path = self.file(name)
-            expected = record.get(key, {}).get("bytes")
-            if not path.is_file() or path.stat().st_size != expected:
+            expected = record.get(key, {})
+            if (
+                not path.is_file()
+                or path.stat().st_size != expected.get("bytes")
+                or file_sha256(path) != expected.get("sha256")
+            ):
                 raise RunFolderError(
-                    f"{path} is missing or changed since the run finished (metrics.json records "
-                    f"{expected} bytes); retrain the run with --no-resume"
+                    f"{path} is missing or changed since the run finished (it does not match "
+                    "metrics.json); retrain the run with --no-resume"
                 )
         best = load_checkpoint(self.file(BEST))
         if best.get("epoch") != metrics.get("selected_epoch"):

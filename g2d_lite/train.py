@@ -10,6 +10,7 @@ records a history row, evaluates validation and test, keeps the best and last ch
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import sys
@@ -111,6 +112,13 @@ def resolve_device(name: str) -> torch.device:
         raise DeviceError(
             f"device {name!r} requested but no CUDA GPU is visible; use device=cpu (or auto)"
         )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(
+            f"device {name!r} requested but this machine has {torch.cuda.device_count()} GPU(s); "
+            f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {name!r} is not available on this machine; use device=cpu")
     return device
 
 
@@ -147,6 +155,10 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.ctx: DistContext = init_distributed(self.device)
         self._check_data(modality)
+        if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise KitError(
+                "tensorboard=True needs the tensorboard package: pip install tensorboard"
+            )
         seed_everything(cfg.seed, cfg.deterministic)
         if role == "teacher":
             self.modality = modality
@@ -159,6 +171,11 @@ class Trainer:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.amp = cfg.amp if cfg.amp is not None else self.device.type == "cuda"
+        if cfg.amp and self.device.type != "cuda":
+            print(
+                f"note: amp=True has no effect on {self.device.type}: bf16 autocast is CUDA-only",
+                file=sys.stderr,
+            )
         self.forward_model: nn.Module = self.model
         if self.ctx.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -287,12 +304,8 @@ class Trainer:
     def _tensorboard_writer(self):
         if not self.cfg.tensorboard or self.run_dir is None or not self.ctx.is_main:
             return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as error:
-            raise ImportError(
-                "tensorboard=True needs the tensorboard package: pip install tensorboard"
-            ) from error
+        from torch.utils.tensorboard import SummaryWriter
+
         return SummaryWriter(str(self.run_dir / "tensorboard"))
 
     # ----------------------------------------------------------------- run folder
@@ -341,11 +354,16 @@ class Trainer:
             for k in current.keys() | saved.keys()
             if json.dumps(saved.get(k), default=str) != json.dumps(current.get(k), default=str)
         )
-        if changed or state["role"] != self.role or state["modality"] != self.modality:
-            what = f"changed: {', '.join(changed)}" if changed else f"a {state['role']} run"
+        if state["role"] != self.role or state["modality"] != self.modality:
+            what = state["role"] + (f" ({state['modality']})" if state["modality"] else "")
             raise RunFolderError(
-                f"{self.run_dir} holds another run ({what}); use a new --out folder, or start "
-                "over with --no-resume (resume=False in Python)"
+                f"{self.run_dir} holds a {what} run, not this {self.role} run; use a new --out "
+                "folder (one folder holds one run)"
+            )
+        if changed:
+            raise RunFolderError(
+                f"{self.run_dir} holds another run (changed: {', '.join(changed)}); use a new "
+                "--out folder, or start over with --no-resume (resume=False in Python)"
             )
         check_same_data(
             state.get("data"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -20,7 +21,7 @@ BAD_OVERRIDES = [
     (["epochs=0"], ["epochs", "at least 1"]),
     (["epochs=-3"], ["epochs", "at least 1"]),
     (["seed=1.5"], ["seed", "an integer"]),
-    (["seed=-1"], ["seed", "at least 0"]),
+    (["seed=-1"], ["seed", "in 0 .. 2**31 - 1"]),
     (["batch_size=0"], ["batch_size", "at least 1"]),
     (["batch_size=big"], ["batch_size", "an integer"]),
     (["lr=0"], ["lr", "above 0"]),
@@ -51,20 +52,26 @@ BAD_OVERRIDES = [
     (["data_options={'n_train': 0}"], ["n_train", "positive"]),
     (["data_root=/tmp"], ["synthetic", "no root"]),
     (["smp_stage_epochs=0"], ["smp_stage_epochs", "at least 1"]),
-    (
-        ["balance_start_epoch=5", "balance_end_epoch=2"],
-        ["balance_end_epoch", "balance_start_epoch"],
-    ),
+    (["balance=ogm", "balance_start_epoch=5", "epochs=9", "balance_end_epoch=2"], ["comes before"]),
     (["ogm_alpha=-1"], ["ogm_alpha", "at least 0"]),
     (["num_workers=-2"], ["num_workers", "at least 0"]),
     (["eval_every=x"], ["eval_every", "an integer"]),
+    (["=3"], ["key=value"]),
+    (["modalities=audio,audio"], ["modalities lists 'audio' more than once"]),
+    (["seed=99999999999999999999"], ["seed", "2**31"]),
+    (["balance=ogm", "epochs=2", "balance_start_epoch=2", "balance_end_epoch=3"], ["never act"]),
+    (["balance=ogm", "epochs=1", "balance_start_epoch=1"], ["by default epochs // 2 = 0"]),
+    (["device=mps"], ["'mps' is not available", "device=cpu"]),
+    (["device=cuda:7"], ["no CUDA GPU"]),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "needles"), BAD_OVERRIDES, ids=lambda v: str(v)[:40])
 def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, overrides, needles):
     out = tmp_path / "run"
-    status = main(["joint", "--out", str(out), *TINY, *overrides])
+    keys = {o.partition("=")[0] for o in overrides}
+    base = [t for t in TINY if t.partition("=")[0] not in keys]
+    status = main(["joint", "--out", str(out), *base, *overrides])
     refused(capsys, status, 2, *needles)
     assert not out.exists()
 
@@ -92,6 +99,21 @@ def test_overrides_may_come_before_and_after_options(tmp_path):
     assert main(argv) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["seed"] == 2 and config["epochs"] == 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorboard") is not None, reason="tensorboard is installed here"
+)
+def test_tensorboard_without_the_package_is_refused_before_writing(tmp_path, capsys):
+    status = main(["joint", "--out", str(tmp_path / "run"), *TINY, "tensorboard=True"])
+    refused(capsys, status, 2, "pip install tensorboard")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_key_given_twice_keeps_the_last_value_and_says_so(tmp_path, capsys):
+    assert main(["joint", "--out", str(tmp_path / "run"), *TINY, "seed=4", "seed=5"]) == 0
+    assert "seed is given twice; the last value counts" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 5
 
 
 def test_an_explicit_none_on_the_command_line_is_kept(tmp_path, capsys):

@@ -240,3 +240,18 @@ def test_cache_files_respect_the_umask(sources, tmp_path, umask):
         os.umask(old)
     files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert files and {p.stat().st_mode & 0o777 for p in files} == {0o666 & ~umask}
+
+
+def test_teachers_from_another_audio_norm_are_refused(pristine, tmp_path, capsys):
+    from g2d_lite.cli import main
+
+    small = ["epochs=1", "batch_size=32", "progress=False", "encoder=mlp", "dataset=avmnist"]
+    small.append(f"data_root={pristine}")
+    teachers = tmp_path / "teachers"
+    none = "data_options={'audio_pool': 4, 'audio_norm': 'none'}"
+    assert main(["teacher", "--out", str(teachers), *small, none]) == 0
+    capsys.readouterr()
+    utterance = "data_options={'audio_pool': 4, 'audio_norm': 'utterance'}"
+    argv = ["student", "--teachers", str(teachers), "--out", str(tmp_path / "s"), *small]
+    line = refused(capsys, main([*argv, utterance]), 2, "option audio_norm 'none' vs 'utterance'")
+    assert "--allow-teacher-data-mismatch" in line

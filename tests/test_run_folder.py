@@ -21,6 +21,7 @@ import g2d_lite.atomic as atomic
 import g2d_lite.checkpoint as checkpoint
 from g2d_lite.cli import main
 from g2d_lite.data.base import DatasetSplits, TensorMultimodalDataset
+from g2d_lite.data.cache import file_sha256
 from g2d_lite.rundir import BEST, LAST, LOCK, METRICS, RunFolder, RunFolderError
 from g2d_lite.store import load_run
 from g2d_lite.train import NonFiniteLossError, train_student, train_teacher
@@ -224,7 +225,11 @@ def test_a_crafted_checkpoint_is_refused_and_runs_no_code(tmp_path, capsys):
     state["model"]["extra"] = _Payload(marker)
     torch.save(state, folder.file(BEST))
     metrics = json.loads(folder.file(METRICS).read_text())
-    metrics["checkpoints"]["best"]["bytes"] = folder.file(BEST).stat().st_size  # hide the swap
+    record = metrics["checkpoints"]["best"]  # hide the swap from the size and checksum checks
+    record["bytes"], record["sha256"] = (
+        folder.file(BEST).stat().st_size,
+        file_sha256(folder.file(BEST)),
+    )
     folder.file(METRICS).write_text(json.dumps(metrics))
     capsys.readouterr()
     status = main(["student", "--teachers", str(teachers), "--out", str(tmp_path / "s"), *TINY])

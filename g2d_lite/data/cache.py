@@ -209,8 +209,16 @@ class ShardedBuild:
         """Remove what an earlier build wrote (only its own files: --out may hold others)."""
         (self.root / META_FILE).unlink(missing_ok=True)
         for name in (meta or {}).get("files", {}):
-            (self.root / name).unlink(missing_ok=True)
+            self._remove(Path(name))
         shutil.rmtree(self.work, ignore_errors=True)
+
+    def _remove(self, relative: Path) -> None:
+        """Delete one of the cache's files, or a stray file standing where its folder belongs."""
+        for parent in reversed(relative.parents[:-1]):  # audio/ before audio/x.npy
+            if (self.root / parent).is_file():
+                (self.root / parent).unlink()
+                return
+        (self.root / relative).unlink(missing_ok=True)
 
     def abandon(self) -> None:
         """Give the build up: remove its work folder and any final file it wrote, so that no

@@ -47,13 +47,24 @@ def _base_dir() -> Path:
 def default_root(name: str) -> Path:
     """The default cache folder of dataset ``name``."""
     env = os.environ.get(ENV_VAR)
+    if env and Path(env).exists() and not Path(env).is_dir():
+        raise MissingDatasetError(
+            f"{ENV_VAR}={env} is a file; point it at the folder that holds the dataset caches, "
+            "or unset it"
+        )
     base = Path(env) if env else _base_dir() / "data_cache"
     return base / name
 
 
 def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:
-    """``root`` as a Path, or the default cache folder when it is ``None``."""
-    return Path(root) if root is not None else default_root(name)
+    """``root`` as a Path, or the default cache folder when it is ``None``; a file is refused."""
+    path = Path(root) if root is not None else default_root(name)
+    if path.exists() and not path.is_dir():
+        raise MissingDatasetError(
+            f"{name}: {path} is a file, not a cache folder; give data_root (or --out) the folder "
+            "the prepare command writes"
+        )
+    return path
 
 
 def prepare_commands(name: str, root: Path) -> str:

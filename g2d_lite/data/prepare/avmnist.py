@@ -16,6 +16,7 @@ AVMNIST loader reads it, plus a validation split::
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,9 @@ from g2d_lite.data.prepare.common import (
     add_common_arguments,
     check_split_sizes,
     chunked,
+    fraction,
+    natural,
+    portion,
     repair_notes,
     run_main,
     run_shards,
@@ -94,6 +98,11 @@ def speaker_splits(
         digits = [recordings[i].digit for i in rest]  # by digit: every digit gets takes
         held, kept = stratified_split(digits, [args.val_fraction], args.seed)
         validation, train = rest[held], rest[kept]
+    if len(train) == 0:
+        raise BuildError(
+            f"no speaker is left for the train split: --test-speakers and --val-speakers hold out "
+            f"all of {speakers}"
+        )
     return {"train": train, "validation": validation, "test": test}
 
 
@@ -226,6 +235,17 @@ def train_range(
     return min(float(a.min()) for a in train), max(float(a.max()) for a in train)
 
 
+def snr_db(text: str) -> float:
+    """An argparse type: a finite signal-to-noise ratio in dB, or inf for clean audio."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of dB or inf, got {text!r}") from None
+    if math.isnan(value) or value == -math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of dB or inf (clean), got {text!r}")
+    return value
+
+
 def _speaker_list(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
@@ -277,7 +297,7 @@ def parser() -> argparse.ArgumentParser:
     recipe = p.add_argument_group("recipe")
     recipe.add_argument(
         "--image-energy",
-        type=float,
+        type=portion,
         default=0.25,
         help="share of PCA variance the images keep (1 = clean; default: %(default)s)",
     )
@@ -297,20 +317,20 @@ def parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument(
         "--val-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="validation share of the train images and takes (default: %(default)s)",
     )
     recipe.add_argument(
         "--test-fraction",
-        type=float,
+        type=fraction,
         default=0.2,
         help="test share of the 10k MNIST test digits when the training set is "
         "absent (default: %(default)s, i.e. 8,000 / 2,000)",
     )
     recipe.add_argument(
         "--snr-db",
-        type=float,
+        type=snr_db,
         default=0.0,
         help="signal-to-noise ratio of the added noise in dB; inf = clean (default: %(default)s)",
     )
@@ -320,10 +340,10 @@ def parser() -> argparse.ArgumentParser:
         default="white",
         help="white Gaussian noise, or babble of other FSDD utterances",
     )
-    recipe.add_argument("--seed", type=int, default=0, help="seed of splits, pairing and noise")
+    recipe.add_argument("--seed", type=natural, default=0, help="seed of splits, pairing and noise")
     recipe.add_argument(
         "--subset",
-        type=float,
+        type=portion,
         default=1.0,
         help="use this stratified share of the MNIST images, for quick tests and "
         "demos (default: %(default)s, all)",
@@ -456,4 +476,4 @@ def build(args: argparse.Namespace) -> Summary:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point (``python -m g2d_lite.data.prepare avmnist``)."""
-    return run_main(parser(), build, argv)
+    return run_main(parser(), build, argv, lambda args: resolve_root("avmnist", args.out))

@@ -18,6 +18,7 @@ import numpy as np
 
 from g2d_lite.data.base import SPLITS
 from g2d_lite.data.cache import BuildError, Skipped
+from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.avcache import (
     AudioRecipe,
     AVBuild,
@@ -28,7 +29,14 @@ from g2d_lite.data.prepare.avcache import (
     build_av_cache,
     carve_validation,
 )
-from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
+from g2d_lite.data.prepare.common import (
+    Summary,
+    add_common_arguments,
+    fraction,
+    natural,
+    positive,
+    run_main,
+)
 from g2d_lite.errors import OneLineParser
 
 # G2D's VGGSound front-end, used for all three (G2D has no AVE or KS loader): 16 kHz, n_fft 256,
@@ -256,10 +264,10 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="use this CSV (header clip,label,split) instead of the annotation files",
     )
-    p.add_argument("--frames-per-clip", type=int, default=3, help="frames kept per clip")
+    p.add_argument("--frames-per-clip", type=positive, default=3, help="frames kept per clip")
     p.add_argument(
         "--frame-size",
-        type=int,
+        type=positive,
         nargs=2,
         default=(224, 224),
         metavar=("H", "W"),
@@ -267,12 +275,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="validation share carved from train when the dataset has no validation "
         "split (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the validation draw")
+    p.add_argument("--seed", type=natural, default=0, help="seed of the validation draw")
     add_common_arguments(p, "<dataset>", shard_size=32, parallel=True)
     return p
 
@@ -371,4 +379,4 @@ def build(args: argparse.Namespace) -> Summary:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point (``python -m g2d_lite.data.prepare clips``)."""
-    return run_main(parser(), build, argv)
+    return run_main(parser(), build, argv, lambda args: resolve_root(args.dataset, args.out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 import torch
 from tqdm import tqdm
 
-from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped
+from g2d_lite.data.cache import META_FILE, WORK_DIR, BuildError, Shard, ShardedBuild, Skipped
 from g2d_lite.data.paths import default_root
 from g2d_lite.errors import run_command
+from g2d_lite.locks import LOCK, locked
 from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
@@ -69,6 +71,45 @@ def refuse_empty(name: str, total: int, skipped: Sequence[Skipped]) -> None:
     )
 
 
+def _number(text: str, kind: type) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a share in [0, 1) (a split fraction)."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return value
+
+
+def portion(text: str) -> float:
+    """An argparse type: a share in (0, 1] (what to keep)."""
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def natural(text: str) -> int:
+    """An argparse type: an integer of at least 0 (a seed)."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text!r}")
+    return int(value)
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (sizes, counts)."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return int(value)
+
+
 def add_common_arguments(
     parser: argparse.ArgumentParser, name: str, shard_size: int, parallel: bool = False
 ) -> None:
@@ -88,14 +129,14 @@ def add_common_arguments(
     )
     parser.add_argument(
         "--shard-size",
-        type=int,
+        type=positive,
         default=shard_size,
         help="samples per shard, the unit of resumable work (default: %(default)s)",
     )
     if parallel:
         parser.add_argument(
             "--workers",
-            type=int,
+            type=positive,
             default=1,
             help="processes decoding shards in parallel (default: %(default)s)",
         )
@@ -249,18 +290,46 @@ class Summary:
         return "\n".join(lines)
 
 
+def check_cache_folder(root: Path) -> None:
+    """Refuse to build among someone else's files: a folder that is a file, or that is not empty
+    and holds neither a cache (meta.json) nor an interrupted build (.build/)."""
+    if root.is_symlink() and not root.exists():
+        raise BuildError(f"--out {root} is a symlink to a missing folder; point it at a real one")
+    if root.exists() and not root.is_dir():
+        raise BuildError(f"--out {root} is a file, not a folder; choose a folder for the cache")
+    if root.is_dir():
+        names = {p.name for p in root.iterdir()} - {LOCK}
+        if names and not names & {META_FILE, WORK_DIR}:
+            raise BuildError(
+                f"--out {root} is not empty and holds no g2d-lite cache; choose a new or empty "
+                "folder (the build will not write over files it did not make)"
+            )
+
+
 def run_main(
     parser: argparse.ArgumentParser,
     build: Callable[[argparse.Namespace], Summary],
     argv: Sequence[str] | None,
+    root_of: Callable[[argparse.Namespace], Path],
 ) -> int:
-    """Parse ``argv``, build, print the summary; every failure is one line and exit status 2."""
+    """Parse ``argv``, build while holding the cache folder's lock (``root_of(args)``), print
+    the summary; every failure is one line and exit status 2."""
     args = parser.parse_args(argv)
 
     def body() -> None:
         started = time.perf_counter()
-        with one_torch_thread():  # parallelism comes from --workers processes
-            summary = build(args)
+        root = root_of(args)
+        check_cache_folder(root)
+        created = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            with locked(root, "another --out") as notes, one_torch_thread():
+                for note in notes:
+                    print(f"note: {note}", file=sys.stderr)
+                summary = build(args)  # parallelism comes from --workers processes
+        finally:
+            if created and root.is_dir() and not any(root.iterdir()):
+                root.rmdir()  # a refused build leaves no empty folder behind
         summary.seconds = time.perf_counter() - started
         print(summary.render())
 

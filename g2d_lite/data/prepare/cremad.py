@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from g2d_lite.data.cache import BuildError, Skipped
+from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.avcache import (
     AudioRecipe,
     AVBuild,
@@ -20,7 +21,14 @@ from g2d_lite.data.prepare.avcache import (
     build_av_cache,
     carve_validation,
 )
-from g2d_lite.data.prepare.common import Summary, add_common_arguments, run_main
+from g2d_lite.data.prepare.common import (
+    Summary,
+    add_common_arguments,
+    fraction,
+    natural,
+    positive,
+    run_main,
+)
 from g2d_lite.data.splits import stratified_split
 from g2d_lite.errors import OneLineParser
 
@@ -141,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--frame-size",
-        type=int,
+        type=positive,
         nargs=2,
         default=(256, 341),
         metavar=("H", "W"),
@@ -149,17 +157,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="validation share: of paper-train, and of all clips for 'stratified'",
     )
     p.add_argument(
         "--test-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="test share of all clips for the 'stratified' split",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the split draws")
+    p.add_argument("--seed", type=natural, default=0, help="seed of the split draws")
     add_common_arguments(p, "cremad", shard_size=64, parallel=True)
     return p
 
@@ -217,4 +225,4 @@ def build(args: argparse.Namespace) -> Summary:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point (``python -m g2d_lite.data.prepare cremad``)."""
-    return run_main(parser(), build, argv)
+    return run_main(parser(), build, argv, lambda args: resolve_root("cremad", args.out))

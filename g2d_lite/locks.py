@@ -1,0 +1,133 @@
+"""One writer per folder: an advisory lock that dies with its process.
+
+A run folder or a dataset cache is written by one process at a time. The lock is an ``flock``
+on a ``.lock`` file holding who took it (pid, host, start time, command): the kernel releases it
+when the holder dies, however it dies, so a lock left by a killed process is recognised as
+stale, taken over, and reported. A lock recorded by another host cannot be checked from here
+and is refused with the file to delete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from g2d_lite.errors import KitError
+
+LOCK = ".lock"
+
+
+class FolderLockedError(KitError):
+    """Another live process is writing the folder."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds (or last held) a folder's lock."""
+
+    pid: int
+    host: str
+    started: str
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
+
+
+def _record() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] or "python",
+    }
+
+
+def _read(handle: IO[str]) -> LockHolder | None:
+    handle.seek(0)
+    try:
+        r = json.loads(handle.read() or "null")
+        return LockHolder(int(r["pid"]), str(r["host"]), str(r["started"]), str(r["command"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def holder(folder: Path) -> LockHolder | None:
+    """The live process writing ``folder``, or ``None``. Needs only read access, so a class can
+    read from a folder it cannot write."""
+    try:
+        handle = open(Path(folder) / LOCK)  # noqa: SIM115 - closed below
+    except OSError:  # no lock file (the usual case), or one we may not read
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read(handle) or LockHolder(0, "?", "?", "?")
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _acquire(folder: Path, what: str, notes: list[str]) -> IO[str]:
+    path = folder / LOCK
+    while True:
+        handle = open(path, "a+")  # noqa: SIM115 - held until the lock is released
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            current = _read(handle)
+            handle.close()
+            who = current.describe() if current else "another process"
+            raise FolderLockedError(
+                f"{folder} is being written by {who}; wait for it to finish, or choose {what}"
+            ) from None
+        try:  # a holder that just released may have unlinked the file we opened: retry then
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    previous = _read(handle)
+    if previous is not None:
+        if previous.host != socket.gethostname():
+            handle.close()
+            raise FolderLockedError(
+                f"{folder} is locked by {previous.describe()}; if that process has stopped, "
+                f"delete {path} and retry"
+            )
+        notes.append(
+            f"recovered the stale lock of {folder}, left by {previous.describe()}, which is no "
+            "longer running"
+        )
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(_record()))
+    handle.flush()
+    return handle
+
+
+@contextlib.contextmanager
+def locked(folder: Path, what: str = "another folder") -> Iterator[list[str]]:
+    """Hold ``folder``'s lock for the body; yields notes for the user (a stale lock recovered).
+    A second writer gets :class:`FolderLockedError` naming the holder; ``what`` says what else it
+    can do ("another --out")."""
+    folder = Path(folder)
+    notes: list[str] = []
+    handle = _acquire(folder, what, notes)
+    try:
+        yield notes
+    finally:
+        with contextlib.suppress(OSError):
+            (folder / LOCK).unlink()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
