@@ -1,12 +1,17 @@
 """Student copies of the exercise notebooks: ``python -m g2d_lite.exercises build --out DIR``.
 
-Instructor notebooks (``notebooks/exercises/``) use nbgrader's markers, so nbgrader can also
-grade them. This ~nbgrader ``generate_assignment`` stand-in needs no database:
+The instructor notebooks (``notebooks/exercises/``) carry nbgrader's markers and cell metadata,
+so the classroom route (``classroom/``, docs/classroom.md) grades them with nbgrader. This
+stand-in for ``nbgrader generate_assignment`` is the self-study route: it needs no nbgrader and
+no database, and writes the same student notebooks:
 
 - code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError`` (Markdown: ``YOUR ANSWER HERE``), at the marker's indentation;
+  ``raise NotImplementedError()`` (Markdown: ``YOUR ANSWER HERE``), at the marker's indentation;
 - lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` are removed;
-- outputs and execution counts are cleared.
+- outputs and execution counts are cleared;
+- cells are locked as nbgrader locks them: checks and read-only cells can be neither edited
+  nor deleted in Jupyter, answer cells cannot be deleted;
+- the other files of the folder (the data exercise 4 reads) are copied beside the notebooks.
 
 Student copies raise on purpose, so they never go through papermill.
 """
@@ -14,6 +19,7 @@ Student copies raise on purpose, so they never go through papermill.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +28,10 @@ import nbformat
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError")
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
+IGNORED = (".ipynb_checkpoints", "__pycache__", "*.pyc")  # nbgrader's default ignore list
 
 
 def replace_regions(source: str, markers: tuple[str, str], stub: Sequence[str]) -> str:
@@ -52,10 +59,22 @@ def replace_regions(source: str, markers: tuple[str, str], stub: Sequence[str]) 
     return "\n".join(out)
 
 
+def lock(cell: nbformat.NotebookNode) -> None:
+    """Jupyter's edit and delete locks, set as nbgrader's ``LockCells`` sets them."""
+    role = cell.metadata.get("nbgrader", {})
+    if role.get("solution"):  # an answer: editable, but it must stay
+        cell.metadata["deletable"] = False
+    elif role.get("grade") or role.get("locked"):  # a check or a read-only cell
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of an instructor notebook with solutions stubbed, hidden tests gone, no outputs."""
+    """A copy of an instructor notebook with solutions stubbed, hidden tests gone, no outputs
+    and locked cells."""
     student = nbformat.from_dict(notebook)
     for index, cell in enumerate(student.cells):
+        lock(cell)
         try:
             if cell.cell_type == "code":
                 cell.source = replace_regions(cell.source, SOLUTION, CODE_STUB)
@@ -70,12 +89,19 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def build(out_dir: str | Path, source_dir: str | Path = SOURCE_DIR) -> list[Path]:
-    """Write the student version of every ``*.ipynb`` in ``source_dir`` into ``out_dir``."""
-    sources = sorted(Path(source_dir).glob("*.ipynb"))
+    """Write the student version of every ``*.ipynb`` in ``source_dir`` into ``out_dir``, and
+    copy the folder's other files (data) beside them."""
+    source_dir = Path(source_dir)
+    sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        source_dir,
+        out_dir,
+        ignore=shutil.ignore_patterns(*IGNORED, "*.ipynb"),
+        dirs_exist_ok=True,
+    )
     written = []
     for path in sources:
         try:
@@ -100,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(path)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # --out is a file, or a folder we may not write to
+        reason = error.strerror or error
+        print(f"error: cannot write to {args.out} ({reason}); pass --out FOLDER", file=sys.stderr)
         return 2
     return 0
 
