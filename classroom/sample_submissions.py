@@ -296,8 +296,9 @@ def write_samples(course: Path) -> list[Path]:
             source = nbformat.read(source_dir / f"{name}.ipynb", as_version=4)
             nbformat.write(submission(release, source, name, student), folder / f"{name}.ipynb")
         if student in ZIPPED:
-            written.append(Path(shutil.make_archive(str(folder), "zip", folder)))
+            shutil.make_archive(str(folder), "zip", folder)
             shutil.rmtree(folder)
+            written.append(folder.parent / f"{student}.zip")
         else:
             written.append(folder)
     return written
