@@ -1,31 +1,42 @@
 """Student copies of the exercise notebooks: ``python -m g2d_lite.exercises build --out DIR``.
 
-Instructor notebooks (``notebooks/exercises/``) use nbgrader's markers, so nbgrader can also
-grade them. This ~nbgrader ``generate_assignment`` stand-in needs no database:
+The instructor notebooks (``notebooks/exercises/``) carry nbgrader's markers and cell metadata,
+so the classroom route (``classroom/``, docs/classroom.md) grades them with nbgrader. This
+stand-in for ``nbgrader generate_assignment`` is the self-study route: it needs no nbgrader and
+no database, and writes the same student notebooks:
 
 - code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError`` (Markdown: ``YOUR ANSWER HERE``), at the marker's indentation;
+  ``raise NotImplementedError()`` (Markdown: ``YOUR ANSWER HERE``), at the marker's indentation;
 - lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` are removed;
-- outputs and execution counts are cleared.
+- outputs and execution counts are cleared;
+- cells are locked as nbgrader locks them: checks and read-only cells can be neither edited
+  nor deleted in Jupyter, answer cells cannot be deleted;
+- the other files of the folder (the data exercise 4 reads) are copied beside the notebooks.
 
 Student copies raise on purpose, so they never go through papermill.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
 
+from g2d_lite.atomic import atomic_write_text
 from g2d_lite.errors import OneLineParser, run_command
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError")
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
+IGNORED = (".ipynb_checkpoints", "__pycache__", "*.pyc")  # nbgrader's default ignore list
+MANIFEST = ".built.json"  # what the last build wrote, so a student's edits are never overwritten
 
 
 def replace_regions(source: str, markers: tuple[str, str], stub: Sequence[str]) -> str:
@@ -53,10 +64,22 @@ def replace_regions(source: str, markers: tuple[str, str], stub: Sequence[str]) 
     return "\n".join(out)
 
 
+def lock(cell: nbformat.NotebookNode) -> None:
+    """Jupyter's edit and delete locks, set as nbgrader's ``LockCells`` sets them."""
+    role = cell.metadata.get("nbgrader", {})
+    if role.get("solution"):  # an answer: editable, but it must stay
+        cell.metadata["deletable"] = False
+    elif role.get("grade") or role.get("locked"):  # a check or a read-only cell
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of an instructor notebook with solutions stubbed, hidden tests gone, no outputs."""
+    """A copy of an instructor notebook with solutions stubbed, hidden tests gone, no outputs
+    and locked cells."""
     student = nbformat.from_dict(notebook)
     for index, cell in enumerate(student.cells):
+        lock(cell)
         try:
             if cell.cell_type == "code":
                 cell.source = replace_regions(cell.source, SOLUTION, CODE_STUB)
@@ -70,13 +93,61 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return student
 
 
-def build(out_dir: str | Path, source_dir: str | Path = SOURCE_DIR) -> list[Path]:
-    """Write the student version of every ``*.ipynb`` in ``source_dir`` into ``out_dir``."""
-    sources = sorted(Path(source_dir).glob("*.ipynb"))
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: bool) -> None:
+    """Never write over the instructor notebooks, nor over a copy a student has worked in."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file; give a folder for the student copies")
+    if out_dir.resolve() == source_dir.resolve():
+        raise ValueError(
+            f"--out {out_dir} is the --source folder: the student copies would replace the "
+            "instructor notebooks; choose another --out"
+        )
+    built = _read_manifest(out_dir)
+    for path in sources:
+        target = out_dir / path.name
+        if force or not target.exists():
+            continue
+        if built.get(path.name) != _digest(target):
+            raise ValueError(
+                f"{target} has changed since it was built (a student's answers?); pass --force "
+                "to overwrite it, or choose another --out"
+            )
+
+
+def _read_manifest(out_dir: Path) -> dict[str, str]:
+    path = out_dir / MANIFEST
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def build(
+    out_dir: str | Path, source_dir: str | Path = SOURCE_DIR, force: bool = False
+) -> list[Path]:
+    """Write the student version of every ``*.ipynb`` in ``source_dir`` into ``out_dir``, and
+    copy the folder's other files (data) beside them.
+
+    A copy changed since it was written (``MANIFEST`` records what was written) is not
+    overwritten unless ``force``: it may hold a student's answers.
+    """
+    source_dir = Path(source_dir)
+    sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_targets(out_dir, source_dir, sources, force)
+    shutil.copytree(
+        source_dir,
+        out_dir,
+        ignore=shutil.ignore_patterns(*IGNORED, "*.ipynb"),
+        dirs_exist_ok=True,
+    )
     written = []
     for path in sources:
         try:
@@ -86,6 +157,8 @@ def build(out_dir: str | Path, source_dir: str | Path = SOURCE_DIR) -> list[Path
         target = out_dir / path.name
         nbformat.write(student, target)
         written.append(target)
+    manifest = {p.name: _digest(p) for p in written}
+    atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return written
 
 
@@ -97,10 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     make = commands.add_parser("build", help="write student copies of the exercise notebooks")
     make.add_argument("--out", default="build/student", help="output folder")
     make.add_argument("--source", default=str(SOURCE_DIR), help="instructor notebooks folder")
+    make.add_argument(
+        "--force", action="store_true", help="overwrite copies changed since they were built"
+    )
     args = parser.parse_args(argv)
 
     def body() -> None:
-        for path in build(args.out, args.source):
+        for path in build(args.out, args.source, args.force):
             print(path)
 
     return run_command(parser.prog, body, args.debug)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
 import pytest
 
@@ -11,7 +12,7 @@ from g2d_lite import exercises
 from g2d_lite import run as runner
 from g2d_lite.cli import main
 from g2d_lite.data.prepare.__main__ import main as prepare
-from tests.bad_inputs import TINY, refused, run_module
+from tests.bad_inputs import TINY, refused, run_module, tree_bytes
 
 # (overrides, what the message must name): config values of the wrong type or out of range.
 BAD_OVERRIDES = [
@@ -240,6 +241,39 @@ def test_runner_names_the_bad_params_file(tmp_path, capsys, content, needle):
 def test_exercises_cli_names_a_missing_source(tmp_path, capsys):
     status = exercises.main(["build", "--source", str(tmp_path / "none"), "--out", str(tmp_path)])
     refused(capsys, status, 2, "no exercise notebooks", "--source")
+
+
+def test_exercises_never_write_over_the_instructor_notebooks(tmp_path, capsys):
+    source = tmp_path / "exercises"
+    shutil.copytree(exercises.SOURCE_DIR, source)
+    before = tree_bytes(source)
+    status = exercises.main(["build", "--source", str(source), "--out", str(source)])
+    refused(capsys, status, 2, "is the --source folder")
+    link = tmp_path / "link"
+    link.symlink_to(source)
+    status = exercises.main(["build", "--source", str(source), "--out", str(link)])
+    refused(capsys, status, 2, "is the --source folder")
+    assert tree_bytes(source) == before
+
+
+def test_exercises_never_write_over_a_student_s_work(tmp_path, capsys):
+    out = tmp_path / "student"
+    assert exercises.main(["build", "--out", str(out)]) == 0
+    assert exercises.main(["build", "--out", str(out)]) == 0  # unchanged copies: rebuilt
+    work = out / "ex01_distillation_losses.ipynb"
+    work.write_text(work.read_text().replace("# YOUR CODE HERE", "# my answer", 1))
+    capsys.readouterr()
+    status = exercises.main(["build", "--out", str(out)])
+    refused(capsys, status, 2, "ex01_distillation_losses.ipynb has changed", "--force")
+    assert "# my answer" in work.read_text()
+    assert exercises.main(["build", "--out", str(out), "--force"]) == 0
+    assert "# my answer" not in work.read_text()
+
+
+def test_exercises_out_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "copies"
+    target.write_text("x")
+    refused(capsys, exercises.main(["build", "--out", str(target)]), 2, "is a file")
 
 
 def test_exercises_cli_names_a_broken_notebook(tmp_path, capsys):

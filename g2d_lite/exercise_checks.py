@@ -1,0 +1,184 @@
+"""What the check cells of the exercise notebooks call (``notebooks/exercises/``).
+
+A failing check should teach: :func:`expect_close` says what was expected, what came back and,
+when the answer equals what a known mistake would give, names that mistake. A check must also
+mean something: the checks compare answers with the kit's own implementation, so
+:func:`without_kit` refuses an answer that calls the kit (``g2d_lite.…``) instead of computing.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+from typing import Any, TypeVar
+
+import torch
+
+T = TypeVar("T")
+KIT = "g2d_lite"
+NO_MATCH = "no common mistake gives this value; go through the formula in the text step by step"
+
+
+class KitCallError(AssertionError):
+    """An answer called the kit's implementation, which the checks use as the reference."""
+
+
+def _kit_function(frame: FrameType) -> str | None:
+    """``module.qualname`` of a frame running kit code (other than this module), else None."""
+    module = frame.f_globals.get("__name__", "")
+    in_kit = module != __name__ and (module == KIT or module.startswith(KIT + "."))
+    if not in_kit or frame.f_code.co_name == "<module>":  # importing a kit module is no call
+        return None
+    return f"{module}.{frame.f_code.co_qualname}"
+
+
+def _public(name: str) -> bool:
+    """Whether a qualified name is one a student could have called on purpose (not a private
+    helper, a dunder method or a generated function)."""
+    last = name.rsplit(".", 1)[-1]
+    return not last.startswith("_") and "<" not in name
+
+
+def without_kit(function: Callable[..., T]) -> Callable[..., T]:
+    """``function`` wrapped so that a call fails with :class:`KitCallError` if it ran any kit
+    code: however the kit was reached (an import, an alias, a helper that calls it)."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        __tracebackhide__ = True  # IPython shows the check's line, not this wrapper
+        called: list[str] = []  # the first kit function reached; if private, a public one
+
+        def profile(frame: FrameType, event: str, arg: Any) -> None:
+            if event != "call" or (called and _public(called[-1])):
+                return
+            name = _kit_function(frame)
+            if name and (not called or _public(name)):
+                called.append(name)
+
+        previous = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            result = function(*args, **kwargs)
+        finally:
+            sys.setprofile(previous)
+        if called:
+            raise KitCallError(
+                f"{function.__name__} calls the kit's own {called[-1]}. The checks compare your "
+                f"code with the kit, so an answer that calls it proves nothing: write "
+                f"{function.__name__} with torch (and pandas) only."
+            )
+        return result
+
+    return guarded
+
+
+def _as_tensors(value: Any) -> dict[str, torch.Tensor] | torch.Tensor:
+    if isinstance(value, Mapping):
+        return {str(k): torch.as_tensor(v, dtype=torch.float64) for k, v in value.items()}
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    try:
+        a, b = _as_tensors(a), _as_tensors(b)
+    except (TypeError, ValueError, RuntimeError):  # not numbers: a wrong answer, not a crash
+        return False
+    if isinstance(a, dict) or isinstance(b, dict):
+        if not (isinstance(a, dict) and isinstance(b, dict)) or set(a) != set(b):
+            return False
+        return all(_close(a[k], b[k], rtol, atol) for k in a)
+    if a.shape != b.shape:
+        return False
+    return bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def describe(value: Any) -> str:
+    """A short, readable rendering of a number, a tensor or a dict of them for feedback."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        values = [f"{v:.4g}" for v in value.detach().flatten()[:4].tolist()]
+        more = ", …" if value.numel() > 4 else ""
+        return f"a tensor of shape {tuple(value.shape)} [{', '.join(values)}{more}]"
+    if isinstance(value, torch.Tensor | float | int) and not isinstance(value, bool):
+        number = float(value)
+        return "nan" if math.isnan(number) else f"{number:.6g}"
+    return repr(value)
+
+
+def expect_close(
+    actual: Any,
+    expected: Any,
+    what: str,
+    likely: Mapping[str, Any] | None = None,
+    hint: str = NO_MATCH,
+    accept: Sequence[Any] = (),
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> None:
+    """Raise an AssertionError unless ``actual`` is close to ``expected`` or to one of the
+    values in ``accept`` (other answers that count as right).
+
+    ``actual`` and ``expected`` are numbers, tensors or dicts of them (keys must agree; NaN
+    equals NaN). ``likely`` maps the cause of a common mistake to the value that mistake
+    returns (None when it does not apply here); the message names the first match, or
+    ``hint`` when none matches.
+    """
+    __tracebackhide__ = True
+    if any(_close(actual, value, rtol, atol) for value in (expected, *accept)):
+        return
+    tensors = isinstance(actual, torch.Tensor) and isinstance(expected, torch.Tensor)
+    if tensors and actual.shape != expected.shape:
+        raise AssertionError(
+            f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
+            f"got shape {tuple(actual.shape)}"
+        )
+    if isinstance(expected, Mapping) and (
+        not isinstance(actual, Mapping) or set(map(str, actual)) != set(map(str, expected))
+    ):
+        got = sorted(map(str, actual)) if isinstance(actual, Mapping) else describe(actual)
+        raise AssertionError(
+            f"{what}: expected one value for each of {sorted(map(str, expected))}, got {got}"
+        )
+    cause = next(
+        (
+            name
+            for name, value in (likely or {}).items()
+            if value is not None and _close(actual, value, rtol, atol)
+        ),
+        hint,
+    )
+    raise AssertionError(
+        f"{what}: expected {describe(expected)}, got {describe(actual)}.\nLikely cause: {cause}"
+    )
+
+
+def small_encoder() -> torch.nn.Module:
+    """A two-layer CNN encoder: convolution kernels (4-D parameters) with a BatchNorm (1-D
+    weight and bias) between them, so a check can tell which gradients an answer touched."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
+
+
+def encoders_with_gradients(
+    names: Sequence[str], inputs: torch.Tensor, seed: int
+) -> tuple[dict[str, torch.nn.Module], dict[str, torch.nn.Module]]:
+    """Two identical sets of :func:`small_encoder`, one per modality name, with the gradients
+    of the same made-up loss: one set for the answer, one for the kit's reference."""
+    torch.manual_seed(seed)
+    answer = {m: small_encoder() for m in names}
+    reference = {m: copy.deepcopy(e) for m, e in answer.items()}
+    for encoders in (answer, reference):
+        sum(e(inputs).pow(2).sum() for e in encoders.values()).backward()
+    return answer, reference

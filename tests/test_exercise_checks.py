@@ -1,0 +1,100 @@
+"""The helpers of the exercise check cells: feedback that names the mistake, and the guard that
+refuses answers calling the kit."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+import torch
+
+from g2d_lite import smp
+from g2d_lite.exercise_checks import (
+    NO_MATCH,
+    KitCallError,
+    encoders_with_gradients,
+    expect_close,
+    without_kit,
+)
+from g2d_lite.losses import g2d_loss
+
+
+def test_without_kit_passes_results_and_errors_through():
+    assert without_kit(lambda x: x + 1)(1) == 2
+
+    def unfinished():
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        without_kit(unfinished)()
+
+
+def test_without_kit_names_the_public_kit_function_however_it_was_reached():
+    alias = smp.SMP
+
+    def delegates(rho):
+        return alias(start_epoch=0, end_epoch=0).coefficients(rho, epoch=0)
+
+    with pytest.raises(KitCallError, match=r"delegates calls the kit's own g2d_lite\.smp\.SMP\.co"):
+        without_kit(delegates)({"a": 0.1, "b": 0.9})
+
+    def through_a_helper(logits):
+        return g2d_loss(logits, None, None, None, torch.tensor([0]), 0.0, 0.0)[0]
+
+    with pytest.raises(KitCallError, match=r"g2d_lite\.losses\.g2d_loss"):
+        without_kit(through_a_helper)(torch.zeros(1, 2))
+
+
+def test_without_kit_names_a_private_helper_and_restores_the_profiler():
+    from g2d_lite import losses
+
+    def private(a, b):
+        return losses._feature_kd(a, b, "m")
+
+    before = sys.getprofile()
+    with pytest.raises(KitCallError, match=r"g2d_lite\.losses\._feature_kd"):
+        without_kit(private)(torch.zeros(2), torch.ones(2))
+    assert sys.getprofile() is before
+
+
+def test_expect_close_accepts_close_values_and_alternatives():
+    expect_close(torch.tensor(1.0 + 1e-9), 1.0, "x")
+    expect_close({"a": 1.0, "b": math.nan}, {"a": 1.0, "b": float("nan")}, "nan equals nan")
+    expect_close(2.0, 1.0, "own composition", accept=[2.0])
+
+
+def test_expect_close_names_the_mistake_the_value_matches():
+    with pytest.raises(AssertionError) as error:
+        expect_close(0.25, 1.0, "logit_kd", likely={"wrong": 3.0, "missing T²": 0.25})
+    message = str(error.value)
+    assert "logit_kd: expected 1, got 0.25" in message
+    assert message.endswith("Likely cause: missing T²")
+
+
+def test_expect_close_falls_back_to_the_hint_then_to_the_generic_advice():
+    with pytest.raises(AssertionError, match="Likely cause: a tie keeps everyone"):
+        expect_close(
+            {"a": 0.0}, {"a": 1.0}, "mask", likely={"x": {"a": 0.5}}, hint="a tie keeps everyone"
+        )
+    with pytest.raises(AssertionError, match=NO_MATCH):
+        expect_close(0.5, 1.0, "x")
+
+
+def test_expect_close_reports_wrong_keys_and_shapes_before_values():
+    with pytest.raises(
+        AssertionError, match=r"expected one value for each of \['a', 'b'\], got \['a'\]"
+    ):
+        expect_close({"a": 1.0}, {"a": 1.0, "b": 2.0}, "rho")
+    with pytest.raises(AssertionError, match=r"expected a tensor of shape \(\), got shape \(1,\)"):
+        expect_close(torch.ones(1), torch.tensor(1.0), "loss")
+    with pytest.raises(AssertionError, match="got 'text'"):
+        expect_close("text", 1.0, "a string is a wrong answer, not a crash")
+
+
+def test_encoders_with_gradients_are_identical_copies():
+    answer, reference = encoders_with_gradients(["a", "b"], torch.ones(2, 1, 4, 4), seed=0)
+    for m in ("a", "b"):
+        for p, q in zip(answer[m].parameters(), reference[m].parameters(), strict=True):
+            assert p is not q and torch.equal(p.grad, q.grad)
+    assert {p.ndim for p in answer["a"].parameters()} == {1, 4}  # kernels, BatchNorm and biases
