@@ -1,6 +1,6 @@
 """What every numbered notebook does in its second cell, and how it hands results back.
 
-Conventions (reference/notebooks.md §9): the first code cell is tagged ``parameters`` and holds
+Conventions (notebooks/README.md): the first code cell is tagged ``parameters`` and holds
 literals only; the second calls :func:`setup`, which resolves the config, seeds, styles plots,
 switches progress bars and creates the output folder. Each notebook ends with
 :func:`save_metrics`, writing ``OUTPUT_DIR/metrics.json`` that papermill runs and tests read.

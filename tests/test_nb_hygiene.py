@@ -1,6 +1,6 @@
 """Committed notebooks are clean: what papermill and nbval need, and nothing a refresh adds.
 
-See reference/notebooks.md §9.4: outputs come only from ``python -m g2d_lite.run refresh``
+See notebooks/README.md: outputs come only from ``python -m g2d_lite.run refresh``
 (papermill with no parameters, then nbstripout), so these checks fail when a notebook was
 saved from an interactive session or edited by hand without a refresh.
 """
