@@ -105,3 +105,11 @@ def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
     path = Path(output_dir) / f"{name}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path
+
+
+def show_markdown(text: str) -> None:
+    """Display ``text`` as Markdown: the notebooks' prose that depends on the data is built from
+    the results and shown this way, so it is true for whatever dataset the notebook ran on."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

@@ -1,6 +1,6 @@
 """Build AV-MNIST-lite: MNIST digits paired with noisy spoken digits (FSDD), in G2D's layout.
 
-The recipe (data_scripts/README.md, AV-MNIST-lite) reproduces the published AV-MNIST imbalance from data
+The recipe (data_scripts/README.md) reproduces the published AV-MNIST imbalance from data
 anyone may download: images keep only ``--image-energy`` of their PCA energy (fit on train), and
 audio comes from speakers never heard in training, under noise. Cache layout, as the official
 AVMNIST loader reads it, plus a validation split::
