@@ -106,15 +106,18 @@ def gap_table(
     joint: Mapping[str, float],
     student: Mapping[str, float] | None = None,
     metric: str = "acc",
-    min_gap: float = MIN_GAP,
+    min_gap: float | None = None,
 ) -> pd.DataFrame:
     """Per modality: teacher score, branch in joint training, branch in the student (G²D).
 
     ``gap`` is how far the joint branch falls short of its teacher (positive = worse, in the
     metric's units) and ``recovery`` the share of that gap the student closes, in %
     (``100 · (student − joint) / (teacher − joint)``; NaN when the gap is below ``min_gap``:
-    a share of a gap that small is noise, e.g. 50 % of 0.7 points).
+    a share of a gap that small is noise, e.g. 50 % of 0.7 points). ``None``: ``MIN_GAP``
+    points for accuracy, any positive gap for other metrics.
     """
+    if min_gap is None:
+        min_gap = MIN_GAP if metric == "acc" else 0.0
     sign = 1.0 if higher_is_better(metric) else -1.0
     rows = []
     for m, t in teacher.items():
@@ -123,7 +126,7 @@ def gap_table(
             row["g2d"] = student[m]
             row["recovery"] = (
                 100.0 * (student[m] - joint[m]) / (t - joint[m])
-                if row["gap"] >= min_gap
+                if row["gap"] >= min_gap and row["gap"] > 0
                 else math.nan
             )
         rows.append(row)
