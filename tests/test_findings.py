@@ -22,7 +22,8 @@ def test_every_method_has_a_label_and_its_own_colour():
 
 
 def test_modality_colours_are_fixed_and_teachers_take_theirs():
-    assert palette.colour("audio teacher") == palette.colour("teacher (audio)") == palette.colour("audio")
+    audio = palette.colour("audio")
+    assert palette.colour("audio teacher") == palette.colour("teacher (audio)") == audio
     assert palette.colour("audio") != palette.colour("image") != palette.colour("visual")
     assert palette.modality_colour("depth") == palette.modality_colour("depth")  # stable spare
     assert palette.colour("audio") not in palette.METHOD_COLOURS.values()
@@ -35,6 +36,9 @@ def test_paper_numbers_are_the_reported_cremad_ones():
     assert paper.weak_recovery() == pytest.approx(100 * (72.72 - 27.42) / (76.48 - 27.42))
     scores = paper.figure1_scores()
     assert set(scores["model"]) == {"teacher", "joint", "G²D"}
+
+
+STARVED = "joint training starves the weak modality's branch"
 
 
 def _evidence(**overrides):
@@ -54,7 +58,7 @@ def _evidence(**overrides):
 
 def test_claims_say_what_held_and_what_did_not():
     table = findings.claims(_evidence()).set_index("claim")
-    assert table.loc["joint training starves the weak modality's branch", "verdict"] == findings.HELD
+    assert table.loc[STARVED, "verdict"] == findings.HELD
     assert table.loc["G²D brings that branch back", "verdict"] == findings.PARTLY  # 6 of 13 points
     assert table.loc["G²D beats joint training", "verdict"] == findings.HELD
     assert table.loc["SMP lets the weak modality lead", "verdict"] == findings.HELD
@@ -68,7 +72,7 @@ def test_claims_say_what_held_and_what_did_not():
 def test_a_tiny_gap_is_no_starved_branch_and_gets_no_recovery():
     evidence = _evidence(teachers={"audio": 56.0, "image": 55.7})
     table = findings.claims(evidence).set_index("claim")
-    assert table.loc["joint training starves the weak modality's branch", "verdict"] == findings.NOT_HELD
+    assert table.loc[STARVED, "verdict"] == findings.NOT_HELD
     assert "G²D brings that branch back" not in table.index
 
 
@@ -78,8 +82,8 @@ def _run(lr, task, branch):
 
     n = len(lr)
     history = pd.DataFrame(
-        {"epoch": range(n), "lr": lr, "train/task": task, "val/acc": branch, "val/acc/image": branch}
-    )
+        {"epoch": range(n), "lr": lr, "train/task": task, "val/acc": branch}
+    ).assign(**{"val/acc/image": branch})
     return TrainResult(None, history, pd.DataFrame(), {"metric": "acc"}, Config())
 
 
@@ -99,7 +103,8 @@ def test_smp_masked_names_convolutions_or_the_mlp_fallback():
     assert "convolution kernels" in dynamics.smp_masked(SmallCNNEncoder(1), "conv")
     mlp = dynamics.smp_masked(MLPEncoder(784), "conv")
     assert "no convolution" in mlp and "2 tensors" in mlp
-    assert dynamics.smp_masked(MLPEncoder(784), "all").startswith("every parameter: 8 tensors, 100 %")
+    everything = dynamics.smp_masked(MLPEncoder(784), "all")
+    assert everything.startswith("every parameter: 8 tensors, 100 %")
 
 
 def test_explorer_readout_follows_the_amplitude_sliders():
