@@ -98,10 +98,10 @@ def lab(tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"],
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False", "--allow-root"],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
-    for _ in range(60):
+    for _ in range(120):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
