@@ -2,7 +2,7 @@
 
 nbval compares stderr and HTML by default; both carry run-specific noise (warnings with
 temporary paths, DataFrame HTML styling), so notebooks are compared on plain text only
-(reference/notebooks.md §2.2, §9.4). Images and widget views are already skipped by nbval.
+(notebooks/README.md, nbval). Images and widget views are already skipped by nbval.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 import sys
 
-from g2d_lite.cli import main
+try:
+    from g2d_lite.cli import main
+except KeyboardInterrupt:  # ctrl-C while torch is still importing: no traceback either
+    print("python -m g2d_lite: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""The G²D loss (DESIGN §2.1) and the ablation variants built from it.
+"""The G²D loss (docs/method.md §1) and the ablation variants built from it.
 
     L = task_weight · L_task + Σ_m feature_weight · L_feat^m + Σ_m logit_weight · L_logit^m
 

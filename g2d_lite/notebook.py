@@ -1,6 +1,6 @@
 """What every numbered notebook does in its second cell, and how it hands results back.
 
-Conventions (reference/notebooks.md §9): the first code cell is tagged ``parameters`` and holds
+Conventions (notebooks/README.md): the first code cell is tagged ``parameters`` and holds
 literals only; the second calls :func:`setup`, which resolves the config, seeds, styles plots,
 switches progress bars and creates the output folder. Each notebook ends with
 :func:`save_metrics`, writing ``OUTPUT_DIR/metrics.json`` that papermill runs and tests read.
@@ -105,3 +105,11 @@ def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
     path = Path(output_dir) / f"{name}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path
+
+
+def show_markdown(text: str) -> None:
+    """Display ``text`` as Markdown: the notebooks' prose that depends on the data is built from
+    the results and shown this way, so it is true for whatever dataset the notebook ran on."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

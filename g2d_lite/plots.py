@@ -2,7 +2,11 @@
 
 Every function returns the ``matplotlib`` figure (notebooks call ``plt.show()`` and
 :func:`g2d_lite.notebook.save_figure`); every axis is labelled and every figure has a title, so
-a figure reads without the code. Sizes follow :func:`g2d_lite.notebook.set_style` (7 × 3.6 in).
+a figure reads without the code. Colours come from :mod:`g2d_lite.palette` (one per modality and
+per method, the same in every figure), method names are shown as readable labels, bars start at
+zero and legends sit outside the data. Where a figure compares methods it can put the paper's
+own CREMA-D numbers beside ours, labelled as such (:mod:`g2d_lite.paper`). Sizes follow
+:func:`g2d_lite.notebook.set_style` (7 × 3.6 in).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from g2d_lite import paper
 from g2d_lite.data.base import MultimodalDataset
-from g2d_lite.diagnose import ALL, FUSED, informative_flags
+from g2d_lite.diagnose import FUSED, informative_flags
+from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
 
 FIGSIZE = (7.0, 3.6)
-TEACHER = "teacher"
-_FIXED = {"joint": 0, "G²D": 1, "g2d": 1}  # palette positions of the two students
 _METRIC_LABELS = {"acc": "accuracy (%)", "mae": "mean absolute error"}
+_LEGEND = {"frameon": False, "bbox_to_anchor": (1.01, 1), "loc": "upper left", "fontsize": 7}
+LABELLED = ("model", "method", "student", "run")  # columns whose values are method names
 
 
 def _metric_label(frame: pd.DataFrame) -> str:
@@ -30,25 +36,17 @@ def _metric_label(frame: pd.DataFrame) -> str:
     return _METRIC_LABELS.get(metric, metric)
 
 
-def _colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """Stable colours across figures: joint blue, G²D orange, a lone teacher grey (several
-    teachers, and any other name, take the next colours of the colour-blind palette)."""
-    palette = sns.color_palette("colorblind", 10)
-    teachers = [n for n in names if n.endswith(TEACHER)]
-    colours: dict[str, tuple[float, float, float]] = {}
-    free = iter(palette[2:])
-    for name in names:
-        if name in _FIXED:
-            colours[name] = palette[_FIXED[name]]
-        elif name in teachers and len(teachers) == 1:
-            colours[name] = (0.6, 0.6, 0.6)
-        else:
-            colours[name] = next(free)
-    return colours
-
-
 def _unique(values: pd.Series) -> list[str]:
     return list(dict.fromkeys(values.astype(str)))
+
+
+def _readable(data: pd.DataFrame) -> pd.DataFrame:
+    """Method names replaced by their labels (palette.method_label) wherever they name one."""
+    data = data.copy()
+    for column in LABELLED:
+        if column in data:
+            data[column] = data[column].astype(str).map(method_label)
+    return data
 
 
 def _bars(
@@ -63,9 +61,16 @@ def _bars(
     errorbar: str | None = None,
     fmt: str = "%.1f",
     figsize: tuple[float, float] = FIGSIZE,
+    ax: plt.Axes | None = None,
 ) -> Figure:
-    """Grouped bars with their values printed on top, the legend outside the plot."""
-    fig, ax = plt.subplots(figsize=figsize)
+    """Grouped bars from zero with their values printed on top, fixed colours, readable method
+    names and the legend outside the plot."""
+    data = _readable(data)
+    if order is not None and x in LABELLED:
+        order = [method_label(o) for o in order]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    fig = ax.figure
     hue_order = _unique(data[hue])
     sns.barplot(
         data=data,
@@ -74,7 +79,7 @@ def _bars(
         hue=hue,
         order=order,
         hue_order=hue_order,
-        palette=_colours(hue_order),
+        palette=colours(hue_order),
         errorbar=errorbar,
         capsize=0.15 if errorbar else 0,
         ax=ax,
@@ -84,10 +89,16 @@ def _bars(
             ax.bar_label(container, fmt=fmt, fontsize=7, padding=2)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.margins(y=0.12)
+    low = min(0.0, float(np.nanmin(data[y]))) if len(data) else 0.0
+    ax.set_ylim(bottom=low)
     if hue != x:
-        ax.legend(title=hue, bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+        ax.legend(title=hue, **_LEGEND)
     elif ax.get_legend() is not None:
         ax.get_legend().remove()
+    if x in LABELLED:
+        ax.tick_params(axis="x", labelrotation=20)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     fig.tight_layout()
     return fig
 
@@ -96,20 +107,43 @@ def _bars(
 # Figure 1 and results tables
 
 
-def figure1(scores: pd.DataFrame, split: str = "test") -> Figure:
+def figure1(scores: pd.DataFrame, split: str = "test", show_paper: bool = False) -> Figure:
     """The paper's Figure 1: each teacher alone vs its branch inside joint training and inside
-    G²D, per modality, plus the students' fused scores (from :func:`diagnose.score_table`)."""
+    G²D, per modality, plus the students' fused scores (from :func:`diagnose.score_table`).
+
+    ``show_paper`` adds a second panel with the paper's own CREMA-D numbers, titled as such.
+    """
     outputs = [o for o in _unique(scores["output"]) if o != FUSED] + [FUSED]
-    return _bars(
-        scores,
-        x="output",
-        y="score",
-        hue="model",
-        order=[o for o in outputs if o in set(scores["output"])],
-        title=f"Teacher alone vs the same modality inside a multimodal model ({split})",
-        xlabel="modality branch (or fused prediction)",
-        ylabel=_metric_label(scores),
+    order = [o for o in outputs if o in set(scores["output"])]
+    kwargs = {
+        "x": "output",
+        "y": "score",
+        "hue": "model",
+        "xlabel": "modality branch (or fused prediction)",
+        "ylabel": _metric_label(scores),
+    }
+    if not show_paper:
+        title = f"Teacher alone vs the same modality inside a multimodal model ({split})"
+        return _bars(scores, order=order, title=title, **kwargs)
+    fig, (ours, theirs) = plt.subplots(
+        1, 2, figsize=(11.0, FIGSIZE[1]), sharey=True, width_ratios=[len(order), 3]
     )
+    _bars(scores, order=order, title=f"These data ({split})", ax=ours, **kwargs)
+    ours.get_legend().remove()
+    reported = paper.figure1_scores()
+    _bars(
+        reported,
+        order=[paper.STRONG, paper.WEAK, FUSED],
+        title=f"{paper.PAPER_LABEL} (reported)",
+        ax=theirs,
+        **kwargs,
+    )
+    theirs.set_ylabel("")
+    top = max(float(scores["score"].max()), float(reported["score"].max()))
+    ours.set_ylim(0, 1.15 * top)
+    fig.suptitle("Teacher alone vs the same modality inside a multimodal model", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def results_bars(
@@ -120,24 +154,37 @@ def results_bars(
     title: str = "Results",
     ylabel: str = "test accuracy (%)",
     seed_column: str = "seed",
+    show_paper: bool = False,
 ) -> Figure:
     """Mean ± standard deviation over seeds of one number per method (notebook 04's table).
 
-    ``results`` holds one row per (method, seed); the title states how many seeds.
+    ``results`` holds one row per (method, seed), methods named by their ``METHODS`` keys;
+    the title states how many seeds. ``show_paper`` marks the paper's CREMA-D fused accuracy
+    of each method that has one (a black diamond, in the legend as "paper, CREMA-D").
     """
     seeds = results[seed_column].nunique() if seed_column in results else 1
     hue = hue or x
-    return _bars(
+    order = _unique(results[x])
+    fig = _bars(
         results,
         x=x,
         y=y,
         hue=hue,
-        order=_unique(results[x]),
+        order=order,
         errorbar="sd" if seeds > 1 else None,
         title=f"{title} (mean ± std over {seeds} seed{'s' if seeds != 1 else ''})",
         xlabel=x,
         ylabel=ylabel,
     )
+    if show_paper:
+        ax = fig.axes[0]
+        marks = [(i, paper.fused(m)) for i, m in enumerate(order) if paper.fused(m) is not None]
+        if marks:
+            xs, ys = zip(*marks, strict=True)
+            ax.scatter(xs, ys, marker="D", color=PAPER_COLOUR, zorder=5, label=paper.PAPER_LABEL)
+            ax.legend(**_LEGEND)
+            fig.tight_layout()
+    return fig
 
 
 def cka_bars(alignment: pd.DataFrame) -> Figure:
@@ -195,12 +242,15 @@ def learning_curves(
     losses: pd.DataFrame | None = None,
     title: str = "Validation score per epoch",
     style: str = "output",
+    lr_steps: Sequence[int] = (),
 ) -> Figure:
     """Per-epoch scores (colour: run, line style: ``style``, by default the output) from
     diagnose.learning_curves; with ``losses`` (diagnose.task_loss_curves) a second panel shows
-    the training task loss, to see the weak branch stall once the fused loss is ~0."""
+    the training task loss. ``lr_steps`` (epochs where the learning rate dropped) are drawn as
+    dotted lines, so a stall that is only the learning-rate step shows as one."""
+    curves = _readable(curves)
     ncols = 1 if losses is None else 2
-    width = FIGSIZE[0] if losses is None else 10.0
+    width = FIGSIZE[0] + 1.5 if losses is None else 11.0
     fig, axes = plt.subplots(1, ncols, figsize=(width, FIGSIZE[1]), squeeze=False)
     runs = _unique(curves["run"])
     ax = axes[0, 0]
@@ -211,12 +261,13 @@ def learning_curves(
         hue="run",
         style=style,
         hue_order=runs,
-        palette=_colours(runs),
+        palette=colours(runs),
         ax=ax,
     )
     ax.set(title=title, xlabel="epoch", ylabel=_metric_label(curves))
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    panels = [ax]
     if losses is not None:
+        losses = _readable(losses)
         ax = axes[0, 1]
         loss_runs = _unique(losses["run"])
         sns.lineplot(
@@ -225,20 +276,64 @@ def learning_curves(
             y="loss",
             hue="run",
             hue_order=loss_runs,
-            palette=_colours(loss_runs),
+            palette=colours(loss_runs),
             ax=ax,
         )
         ax.set(title="Training task loss (fused)", xlabel="epoch", ylabel="task loss")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7, frameon=False)
+        panels.append(ax)
+    for panel in panels:
+        for i, epoch in enumerate(lr_steps):
+            label = "learning-rate step" if i == 0 else None
+            panel.axvline(epoch - 0.5, color="0.4", linestyle=":", linewidth=1.2, label=label)
+        panel.legend(**_LEGEND)
     fig.tight_layout()
     return fig
+
+
+def branch_curves(curves: pd.DataFrame, title: str) -> Figure:
+    """One panel per modality: its score per epoch alone (the teacher) and as a branch inside
+    each student (diagnose.learning_curves of ``{"<m> teacher": ..., "joint": ...}`` filtered
+    to the modality outputs)."""
+    curves = _readable(curves)
+    modalities = _unique(curves["output"])
+    fig, axes = plt.subplots(
+        1, len(modalities), figsize=(4.2 * len(modalities) + 1.5, FIGSIZE[1]), squeeze=False
+    )
+    for ax, m in zip(axes[0], modalities, strict=True):
+        part = curves[curves["output"] == m]
+        runs = _unique(part["run"])
+        sns.lineplot(
+            data=part, x="epoch", y="score", hue="run", hue_order=runs, palette=colours(runs), ax=ax
+        )
+        ax.set(title=m, xlabel="epoch", ylabel=_metric_label(part))
+        ax.set_ylim(bottom=0)
+        ax.legend(**_LEGEND)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def teacher_confidence_bars(table: pd.DataFrame) -> Figure:
+    """Each teacher's training confidence ρ and its train / test accuracy, side by side
+    (columns ``modality, measure, value`` in %): confident on training data is not the same as
+    strong on test data."""
+    return _bars(
+        table,
+        x="measure",
+        y="value",
+        hue="modality",
+        title="Teachers: confidence on training data vs accuracy",
+        xlabel="",
+        ylabel="%",
+    )
 
 
 def gradient_norms(norms: pd.DataFrame) -> Figure:
     """Per-epoch mean gradient norm of each encoder (diagnose.gradient_norms): colour = run,
     line style = modality. Measured before SMP masks anything."""
-    fig, ax = plt.subplots(figsize=FIGSIZE)
+    norms = _readable(norms)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     runs = _unique(norms["run"])
     sns.lineplot(
         data=norms,
@@ -247,7 +342,7 @@ def gradient_norms(norms: pd.DataFrame) -> Figure:
         hue="run",
         style="modality",
         hue_order=runs,
-        palette=_colours(runs),
+        palette=colours(runs),
         ax=ax,
     )
     ax.set(
@@ -255,7 +350,8 @@ def gradient_norms(norms: pd.DataFrame) -> Figure:
         xlabel="epoch",
         ylabel="mean gradient norm per batch",
     )
-    ax.legend(fontsize=7, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.set_ylim(bottom=0)
+    ax.legend(**_LEGEND)
     fig.tight_layout()
     return fig
 
@@ -264,12 +360,8 @@ def gradient_norms(norms: pd.DataFrame) -> Figure:
 # SMP timelines
 
 
-def _leader_colours(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    palette = sns.color_palette("colorblind", len(labels) + 1)
-    ordered = sorted(labels, key=lambda label: (label == ALL, label))
-    return {
-        label: (0.85, 0.85, 0.85) if label == ALL else palette[i] for i, label in enumerate(ordered)
-    }
+def _leader_order(labels: Sequence[str]) -> list[str]:
+    return sorted(labels, key=lambda label: (label == "all", label))
 
 
 def confidence_timeline(
@@ -281,15 +373,14 @@ def confidence_timeline(
     ``window`` is the SMP window in epochs (inclusive); ``smooth`` is a rolling mean over steps
     for the lines (the raw per-batch values are drawn faintly behind).
     """
-    fig, ax = plt.subplots(figsize=FIGSIZE)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     modalities = _unique(timeline["modality"])
-    leaders = _leader_colours(_unique(timeline["leader"]))
-    line_colours = {m: leaders.get(m, c) for m, c in _colours(modalities).items()}
+    leaders = {label: colour(label) for label in _leader_order(_unique(timeline["leader"]))}
     for m in modalities:
         part = timeline[timeline["modality"] == m].sort_values("step")
-        ax.plot(part["step"], part["rho"], color=line_colours[m], alpha=0.25, linewidth=0.8)
+        ax.plot(part["step"], part["rho"], color=colour(m), alpha=0.25, linewidth=0.8)
         smoothed = part["rho"].rolling(smooth, min_periods=1, center=True).mean()
-        ax.plot(part["step"], smoothed, color=line_colours[m], linewidth=1.8, label=f"ρ {m}")
+        ax.plot(part["step"], smoothed, color=colour(m), linewidth=1.8, label=f"ρ {m}")
     steps = timeline.drop_duplicates("step").sort_values("step")
     if window is not None:
         inside = steps[(steps["epoch"] >= window[0]) & (steps["epoch"] <= window[1])]["step"]
@@ -303,15 +394,13 @@ def confidence_timeline(
             )
     low = max(0.0, np.floor(10 * float(np.nanmin(timeline["rho"]))) / 10 - 0.1)
     strip = (low - 0.08 * (1 - low), 0.06 * (1 - low))
-    for label, colour in leaders.items():
+    for label, shade in leaders.items():
         at = steps[steps["leader"] == label]["step"].to_numpy()
-        ax.broken_barh([(s - 0.5, 1.0) for s in at], strip, color=colour, linewidth=0)
+        ax.broken_barh([(s - 0.5, 1.0) for s in at], strip, color=shade, linewidth=0)
     handles, labels = ax.get_legend_handles_labels()
     handles += [Patch(color=c) for c in leaders.values()]
     labels += [f"led: {label}" for label in leaders]
-    ax.legend(
-        handles, labels, fontsize=7, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left"
-    )
+    ax.legend(handles, labels, **_LEGEND)
     ax.set_ylim(strip[0], 1.01)
     ax.set(
         title="Teacher confidence per training batch (strip: who led)",
@@ -326,12 +415,13 @@ def leader_share(shares: pd.DataFrame) -> Figure:
     """Per epoch, the share of steps each modality led (diagnose.leader_share(by_epoch=True)),
     as stacked bars; "all" means every encoder trained."""
     table = shares.pivot_table(index="epoch", columns="leader", values="share", fill_value=0.0)
-    colours = _leader_colours(list(table.columns))
-    table = table[list(colours)]
-    fig, ax = plt.subplots(figsize=FIGSIZE)
+    table = table[_leader_order(list(table.columns))]
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     bottom = np.zeros(len(table))
-    for label, colour in colours.items():
-        ax.bar(table.index, table[label], bottom=bottom, color=colour, width=0.9, label=label)
+    for label in table.columns:
+        ax.bar(
+            table.index, table[label], bottom=bottom, color=colour(label), width=0.9, label=label
+        )
         bottom += table[label].to_numpy()
     ax.set(
         title="Which modality led each epoch's steps",
@@ -339,13 +429,58 @@ def leader_share(shares: pd.DataFrame) -> Figure:
         ylabel="share of steps (%)",
         ylim=(0, 100),
     )
-    ax.legend(title="leader", fontsize=7, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.legend(title="leader", **_LEGEND)
     fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------------------------
 # The synthetic data
+
+
+def _show_input(ax: plt.Axes, x: np.ndarray, kind: str) -> None:
+    """One input as a picture: a video's middle frame, an RGB image, one channel, or a
+    vector's values as bars."""
+    if kind == "vector":
+        ax.bar(range(x.size), x.reshape(-1), color="0.4")
+    else:
+        if kind == "video":
+            x = x[:, x.shape[1] // 2]
+        if x.shape[0] == 3:
+            ax.imshow(np.moveaxis((x - x.min()) / (x.max() - x.min() + 1e-8), 0, -1))
+        else:
+            ax.imshow(x.mean(axis=0), cmap="magma")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def sample_examples(dataset: MultimodalDataset, n_classes: int = 5) -> Figure:
+    """The first training sample of each of the first ``n_classes`` classes, one row per
+    modality; works for every dataset kind (image, spectrogram, video, vector)."""
+    targets = dataset.targets
+    names = dataset.info.class_names
+    shown = [int((targets == c).nonzero()[0]) for c in range(len(names)) if (targets == c).any()]
+    shown = shown[:n_classes]
+    samples = {i: dataset[i][0] for i in shown}  # a handful of reads: caches stay on disk
+    modalities = dataset.info.modality_names
+    fig, axes = plt.subplots(
+        len(modalities),
+        len(shown),
+        figsize=(1.6 * len(shown) + 0.6, 1.7 * len(modalities) + 0.5),
+        squeeze=False,
+    )
+    for row, m in enumerate(modalities):
+        kind = dataset.info.spec(m).kind
+        for col, i in enumerate(shown):
+            ax = axes[row, col]
+            _show_input(ax, samples[i][m].numpy(), kind)
+            if row == 0:
+                ax.set_title(names[targets[i]], fontsize=8)
+            if col == 0:
+                ax.set_ylabel(f"{m}\n({kind})", fontsize=8)
+    fig.suptitle(f"{dataset.info.name}: one {dataset.split} sample per class", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def _as_image(x: np.ndarray) -> np.ndarray:

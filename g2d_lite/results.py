@@ -4,7 +4,7 @@
 A row is ``{"method", "seed", "protocol", "acc", "acc/<m>", ...}``: the fused test metric and
 every branch's, taken at the epoch the run's ``selection`` picked. Teachers have no fused
 output, so a teacher's accuracy sits in its modality's column. Tables say which protocol
-chose the epoch and over how many seeds they average (DESIGN §5, "Honest").
+chose the epoch and over how many seeds they average (docs/method.md §4).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-# selection rule -> the protocol name used in tables (DESIGN §2.4)
+# selection rule -> the protocol name used in tables (docs/method.md §4)
 PROTOCOLS: dict[str, str] = {"validation": "honest", "test": "paper", "last": "last"}
 ROW_KEYS: tuple[str, ...] = ("method", "seed", "protocol")
 

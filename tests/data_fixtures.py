@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import tarfile
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -78,13 +79,14 @@ def write_video(
     seconds: float,
     label: int,
     *,
-    fps: int = 5,
+    fps: int | Fraction = 5,
     size: tuple[int, int] = (24, 32),
     audio: tuple[np.ndarray, int] | None = None,
     codec: str = "mpeg4",
     container: str | None = None,
 ) -> Path:
-    """A video whose colour encodes ``label`` (a moving bar marks time), optionally with AAC."""
+    """A video whose colour encodes ``label`` and whose frame ``i`` has a white bar ``i % W``
+    pixels wide (so a stored frame tells which one it was), optionally with AAC audio."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = size
     with av.open(str(path), "w", format=container) as out:

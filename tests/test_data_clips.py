@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from g2d_lite.data import MissingDatasetError, load_dataset
-from g2d_lite.data.cache import WORK_DIR
+from g2d_lite.data.cache import WORK_DIR, BuildError
 from g2d_lite.data.clips import load_ave, load_vggsound
 from g2d_lite.data.prepare import avcache
 from g2d_lite.data.prepare import clips as prepare
@@ -232,3 +232,38 @@ def test_script_runs_as_a_file(
     help_text = capsys.readouterr().out
     assert exit_.value.code == 0
     assert all(s in help_text for s in ("trainSet.txt", "my_train.txt", "vggsound.csv"))
+
+
+def test_ave_duplicate_policy_first_keeps_the_first_listing(
+    roots: dict[str, Path], built: dict[str, Path], tmp_path: Path
+) -> None:
+    assert build("ave", roots["ave"], tmp_path / "first", "--duplicates", "first") == 0
+    meta = json.loads((tmp_path / "first" / "meta.json").read_text())
+    dropped = json.loads((built["ave"] / "meta.json").read_text())
+    assert (meta["params"]["duplicates"], dropped["params"]["duplicates"]) == ("first", "drop")
+    assert meta["splits"]["official"] == {"train": 7, "validation": 3, "test": 3}
+    reasons = {s["key"]: s["reason"] for s in meta["skipped"]}
+    assert reasons["twice"] == (
+        "duplicate listings ['Church bell/test'] ignored; kept the first, Bark/train"
+    )
+    with open(tmp_path / "first" / "index.csv", newline="") as f:
+        assert {r["key"]: r["label"] for r in csv.DictReader(f)}["twice"] == "Bark"
+
+
+def test_duplicate_listings_under_each_policy() -> None:
+    rows = [
+        prepare.Row("a", "x", "train", ("a",)),
+        prepare.Row("a", "y", "train", ("a",)),
+        prepare.Row("a", "x", "test", ("a",)),
+        prepare.Row("b", "y", "test", ("b",)),
+        prepare.Row("b", "y", "test", ("b",)),  # listed twice alike: one clip, nothing skipped
+    ]
+    videos = {"a": Path("a.mp4"), "b": Path("b.mp4")}
+    kept, skipped = prepare.clips_from_rows(rows, ["x", "y"], videos, "drop")
+    assert [(c.key, c.label, c.split) for c in kept] == [("b", 1, "test")]
+    assert [s.key for s in skipped] == ["a"]
+    kept, skipped = prepare.clips_from_rows(rows, ["x", "y"], videos, "first")
+    assert [(c.key, c.label, c.split) for c in kept] == [("a", 0, "train"), ("b", 1, "test")]
+    assert "['x/test', 'y/train'] ignored" in skipped[0].reason
+    with pytest.raises(BuildError, match="valid: drop, first"):
+        prepare.clips_from_rows(rows, ["x", "y"], videos, "last")

@@ -69,7 +69,9 @@ def test_gap_and_recovery_arithmetic():
     assert table.loc["visual", "gap"] == pytest.approx(30.0)
     assert table.loc["visual", "recovery"] == pytest.approx(80.0)
     assert table.loc["audio", "gap"] == pytest.approx(1.0)
-    assert table.loc["audio", "recovery"] == pytest.approx(-100.0)
+    assert math.isnan(table.loc["audio", "recovery"])  # under MIN_GAP: no share of noise
+    small = diagnose.gap_table({"a": 60.0}, {"a": 59.0}, {"a": 58.0}, min_gap=0.5)
+    assert small["recovery"].item() == pytest.approx(-100.0)
 
 
 def test_gap_without_student_and_no_gap_gives_nan_recovery():

@@ -1,6 +1,6 @@
 """Committed notebooks are clean: what papermill and nbval need, and nothing a refresh adds.
 
-See reference/notebooks.md §9.4: outputs come only from ``python -m g2d_lite.run refresh``
+See notebooks/README.md: outputs come only from ``python -m g2d_lite.run refresh``
 (papermill with no parameters, then nbstripout), so these checks fail when a notebook was
 saved from an interactive session or edited by hand without a refresh.
 """
@@ -52,6 +52,8 @@ def test_first_code_cell_is_literal_parameters(path):
 def test_metadata_and_outputs_are_clean(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.kernelspec.name == "python3"
+    # JupyterLab rewrites any other display name on opening (and autosaves the notebook).
+    assert nb.metadata.kernelspec.display_name == "Python 3 (ipykernel)"
     assert "papermill" not in nb.metadata and "widgets" not in nb.metadata
     for index, cell in enumerate(nb.cells):
         tags = set(cell.metadata.get("tags", []))

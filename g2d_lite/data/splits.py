@@ -12,36 +12,49 @@ def stratified_split(
 ) -> list[np.ndarray]:
     """Split ``range(len(labels))`` into ``len(fractions) + 1`` parts, class proportions kept.
 
-    Part ``i`` gets ``round(fractions[i] * N)`` samples overall (so a small dataset still gets
-    a non-empty validation part), shared out over classes by largest remainder; the last part
-    takes the rest. Each part's indices are sorted, so arrays never depend on class order.
+    Part ``i`` gets exactly ``round(fractions[i] * N)`` samples (so a small dataset still gets
+    a non-empty validation part), shared out over classes by largest remainder among the
+    classes that still have samples left; the last part takes the rest. Each part's indices are
+    sorted, so arrays never depend on class order.
     """
     labels = np.asarray(labels)
     if sum(fractions) >= 1 or min(fractions, default=0) < 0:
         raise ValueError(f"fractions must be non-negative and sum to less than 1, got {fractions}")
+    sizes = [round(fraction * len(labels)) for fraction in fractions]
+    if sum(sizes) > len(labels):
+        raise ValueError(
+            f"fractions {list(fractions)} ask for {sum(sizes)} of {len(labels)} samples "
+            "once rounded; give smaller fractions"
+        )
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
     shuffled = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
-    taken = dict.fromkeys(classes, 0)
+    taken = np.zeros(len(classes), dtype=np.int64)
     parts: list[np.ndarray] = []
-    for fraction in fractions:
-        quota = _largest_remainder(counts * fraction, round(fraction * len(labels)))
-        chosen = []
-        for c, n in zip(classes, quota, strict=True):
-            chosen.append(shuffled[c][taken[c] : taken[c] + n])
-            taken[c] += n
+    for fraction, size in zip(fractions, sizes, strict=True):
+        quota = _apportion(counts * fraction, size, counts - taken)
+        chosen = [
+            shuffled[c][start : start + n]
+            for c, start, n in zip(classes, taken, quota, strict=True)
+        ]
+        taken += quota
         parts.append(np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64))
-    rest = [shuffled[c][taken[c] :] for c in classes]
+    rest = [shuffled[c][start:] for c, start in zip(classes, taken, strict=True)]
     parts.append(np.sort(np.concatenate(rest)) if rest else np.zeros(0, np.int64))
     return [p.astype(np.int64) for p in parts]
 
 
-def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
-    """Integers that sum to ``total``, each within one of the matching real-valued share."""
+def _apportion(shares: np.ndarray, total: int, room: np.ndarray) -> np.ndarray:
+    """Integers summing to ``total``, none above its class's ``room``: the floors of the
+    real-valued ``shares``, then one more at a time by largest remainder (ties to the class
+    listed first, so the result is deterministic), skipping classes that are full."""
     floor = np.floor(shares).astype(np.int64)
-    short = total - int(floor.sum())
-    if short > 0:
-        # Stable sort: ties go to the class listed first, so the result is deterministic.
-        order = np.argsort(-(shares - floor), kind="stable")
-        floor[order[:short]] += 1
-    return floor
+    quota = np.minimum(floor, room)
+    order = np.argsort(-(shares - floor), kind="stable")
+    short = total - int(quota.sum())
+    while short > 0:
+        for c in order:
+            if short and quota[c] < room[c]:
+                quota[c] += 1
+                short -= 1
+    return quota

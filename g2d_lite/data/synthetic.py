@@ -1,6 +1,6 @@
 """The embedded default dataset: synthetic, imbalanced, multimodal, generated from a seed.
 
-It rebuilds the CREMA-D imbalance mechanism (``reference/synthetic.md`` §1) from two dials per
+It rebuilds the CREMA-D imbalance mechanism (``docs/method.md`` §6) from two dials per
 modality: ``amplitude`` (signal against unit noise: how *easy* it is to learn) and
 ``informative`` (fraction of samples carrying the class: how *informative* it is).
 

@@ -1,8 +1,16 @@
-"""Video decoding with PyAV: frames at 1 fps and the soundtrack, from any container FFmpeg reads.
+"""Video decoding with PyAV: one frame per second and the soundtrack, from any FFmpeg container.
 
-1 fps means the first frame of every second, as the official code's OpenCV extraction keeps
-(frame ``k * fps`` for ``k = 0, 1, ...``); times come from the frames' timestamps, so variable
-frame rates work too.
+Two rules choose the frames kept per second of video (``FRAME_RULES``):
+
+- ``"official"`` (default): every ``int(fps)``-th decoded frame, counting from the first, as the
+  official G²D extraction script (``video2frame_update``, OpenCV) keeps them. The rate is
+  truncated, so a 29.97 fps clip keeps frames 0, 29, 58, …: a 60-frame clip keeps 3 frames.
+- ``"first-of-second"``: the first frame of each second of the frames' timestamps (frames 0
+  and 30 of the same clip: 2 frames). Follows variable frame rates, but is not what the paper's
+  frames were made with.
+
+The count matters beyond storage: the loaders pick a clip's training frame with the official
+seeded ``np.random.choice`` over the frames present, so a different count shows another frame.
 """
 
 from __future__ import annotations
@@ -19,24 +27,44 @@ from g2d_lite.data.audio import AUDIO_ERRORS
 
 # What decoding a damaged or foreign file can raise; such a clip is reported, not fatal.
 VIDEO_ERRORS: tuple[type[Exception], ...] = (av.FFmpegError, *AUDIO_ERRORS)
+FRAME_RULES: tuple[str, ...] = ("official", "first-of-second")
 
 
-def frames_at_1fps(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """The first frame of each second, resized to ``size = (H, W)``: ``(F, H, W, 3)`` uint8.
+def frame_step(rate: float) -> int:
+    """Frames between two kept frames under the official rule: the rate truncated, as the
+    official script's ``int(cv2.CAP_PROP_FPS)``. Raises ``ValueError`` below 1 fps."""
+    step = int(rate)
+    if step < 1:
+        raise ValueError(f"frame rate {rate:g} fps is below 1: no frame per second to keep")
+    return step
 
-    Resizing is bilinear with antialiasing (torchvision), the same filter the loaders use.
-    Raises ``ValueError`` when the file has no video stream or no decodable frame.
+
+def frames_per_second(path: Path, size: tuple[int, int], rule: str = "official") -> np.ndarray:
+    """One frame per second of video under ``rule``, resized to ``size = (H, W)``:
+    ``(F, H, W, 3)`` uint8.
+
+    The official rule reads the rate FFmpeg guesses for the stream (``av_guess_frame_rate``, what
+    OpenCV's FFmpeg backend reports as ``CAP_PROP_FPS``). Resizing is bilinear with antialiasing
+    (torchvision), the filter the loaders use. Raises ``ValueError`` for an unknown rule, a file
+    without a video stream or without a decodable frame.
     """
+    if rule not in FRAME_RULES:
+        raise ValueError(f"unknown frame rule {rule!r}; valid rules: {', '.join(FRAME_RULES)}")
     kept: list[np.ndarray] = []
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("the file has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or 25)
+        rate = float(stream.guessed_rate or stream.average_rate or 25)
+        step = frame_step(rate) if rule == "official" else 0
         start: float | None = None
         next_second = 0
         for index, frame in enumerate(container.decode(stream)):
+            if rule == "official":
+                if index % step == 0:
+                    kept.append(frame.to_ndarray(format="rgb24"))
+                continue
             time = frame.time if frame.time is not None else index / rate
             start = time if start is None else start
             second = math.floor(time - start + 1e-6)

@@ -1,6 +1,7 @@
 """The shared build for audio + video caches (CREMA-D, AVE, Kinetics-Sounds, VGGSound).
 
-Every clip becomes one log-STFT (float16) and its 1-fps frames (uint8). Cache layout::
+Every clip becomes one log-STFT (float16) and one frame per second of video (uint8), chosen by
+the recipe's frame rule (:data:`g2d_lite.data.video.FRAME_RULES`). Cache layout::
 
     audio.npy         (N, F, T) float16  log(|STFT| + 1e-7)
     frames.npy        (sum of frame counts, H, W, 3) uint8, clip after clip
@@ -47,7 +48,13 @@ from g2d_lite.data.prepare.common import (
     run_shards,
 )
 from g2d_lite.data.splits import stratified_split
-from g2d_lite.data.video import VIDEO_ERRORS, decode_audio, frames_at_1fps, segment_centres
+from g2d_lite.data.video import (
+    FRAME_RULES,
+    VIDEO_ERRORS,
+    decode_audio,
+    frames_per_second,
+    segment_centres,
+)
 
 # A split scheme: split name -> cache rows.
 Scheme = dict[str, np.ndarray]
@@ -77,7 +84,8 @@ class ClipRecipe:
 
     audio: AudioRecipe
     frame_size: tuple[int, int]
-    frames_per_clip: int | None  # None keeps every 1-fps frame (CREMA-D)
+    frames_per_clip: int | None  # None keeps every frame the rule gives (CREMA-D)
+    frame_rule: str = "official"  # a name in FRAME_RULES
 
 
 @dataclass(frozen=True)
@@ -114,13 +122,13 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray
     except VIDEO_ERRORS as error:
         raise ClipError(error_reason("unreadable audio", error)) from error
     try:
-        frames = frames_at_1fps(clip.video, recipe.frame_size)
+        frames = frames_per_second(clip.video, recipe.frame_size, recipe.frame_rule)
     except VIDEO_ERRORS as error:
         raise ClipError(error_reason("unreadable video", error)) from error
     wanted = recipe.frames_per_clip
     if wanted is not None:
         if len(frames) < wanted:
-            raise ClipError(f"too few frames: {len(frames)} at 1 fps, {wanted} needed")
+            raise ClipError(f"too few frames: {len(frames)} kept at 1 fps, {wanted} needed")
         frames = frames[segment_centres(len(frames), wanted)]
     return spectrogram(wave, rate, recipe.audio), frames
 
@@ -167,6 +175,18 @@ def carve_validation(rows: np.ndarray, labels: np.ndarray, fraction: float, seed
     """Split ``rows`` into train and validation, stratified by label and seeded."""
     validation, train = stratified_split(labels[rows], [fraction], seed)
     return {"train": rows[train], "validation": rows[validation]}
+
+
+def add_frame_rule_argument(parser: argparse.ArgumentParser) -> None:
+    """``--frame-rule``: which frame of each second of video goes into the cache."""
+    parser.add_argument(
+        "--frame-rule",
+        choices=FRAME_RULES,
+        default="official",
+        help="official (default): every int(fps)-th frame, as the official G2D extraction "
+        "(a 60-frame 29.97 fps clip keeps 3); first-of-second: the first frame of each second "
+        "by timestamp (the kit's earlier rule; the same clip keeps 2)",
+    )
 
 
 def annotation_sources(files: Sequence[Path]) -> dict[str, str]:

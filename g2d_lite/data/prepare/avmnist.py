@@ -1,6 +1,6 @@
 """Build AV-MNIST-lite: MNIST digits paired with noisy spoken digits (FSDD), in G2D's layout.
 
-The recipe (reference/data.md section 5) reproduces the published AV-MNIST imbalance from data
+The recipe (data_scripts/README.md) reproduces the published AV-MNIST imbalance from data
 anyone may download: images keep only ``--image-energy`` of their PCA energy (fit on train), and
 audio comes from speakers never heard in training, under noise. Cache layout, as the official
 AVMNIST loader reads it, plus a validation split::
@@ -67,7 +67,7 @@ Sources (either --download, or local copies with --mnist-dir and --fsdd-dir):
   MNIST (LeCun, Cortes, Burges): IDX .gz files; the 60k training set is used when present,
   else the 10k test set is split 8,000 / 2,000 (--test-fraction).
   FSDD v1.0.10 (CC BY-SA 4.0): 3,000 WAVs, 6 speakers x 10 digits x 50 takes, 8 kHz.
-Recipe (reference/data.md section 5): image PCA keeping --image-energy of the variance (fit
+Recipe (data_scripts/README.md): image PCA keeping --image-energy of the variance (fit
 on train); audio split by speaker (--test-speakers held out); white or babble noise at
 --snr-db; 1 s at 8 kHz; log-STFT (n_fft 222, hop 71) -> 112 x 112, scaled to uint8 with the
 train min/max; each image paired with a recording of the same digit from its split's speakers,

@@ -1,8 +1,10 @@
 """Build AVE, Kinetics-Sounds or VGGSound caches from a folder of clips and the label lists.
 
 One path for all three: every clip (any container FFmpeg reads, with a soundtrack) gives a 10 s
-log-STFT of its audio and 3 frames picked at segment centres among its 1-fps frames. Only the
-label lists differ, and each dataset's own annotation format is read as published.
+log-STFT of its audio and 3 frames picked at segment centres among its frames kept at one per
+second (``--frame-rule``). Only the label lists differ, and each dataset's own annotation format
+is read as published. A video listed more than once with different labels (45 in AVE's lists)
+is left out or kept at its first listing (``--duplicates``, :data:`DUPLICATE_POLICIES`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from g2d_lite.data.prepare.avcache import (
     Clip,
     ClipRecipe,
     Scheme,
+    add_frame_rule_argument,
     annotation_sources,
     build_av_cache,
     carve_validation,
@@ -77,6 +80,8 @@ KS_CLASSES = (
     "tapping_pen",
     "tickling",
 )
+# What to do with a video listed more than once with different labels or splits.
+DUPLICATE_POLICIES: tuple[str, ...] = ("drop", "first")
 SPLIT_NAMES = {
     "train": "train",
     "training": "train",
@@ -190,7 +195,10 @@ FORMATS = {
         ave_rows,
         None,
         "AVE (Tian et al., ECCV 2018): 4,143 ten-second YouTube clips, 28 event classes, "
-        "official split 3,339 / 402 / 402 (trainSet/valSet/testSet.txt). Download the "
+        "official split 3,339 / 402 / 402 (trainSet/valSet/testSet.txt). 45 videos are listed "
+        "two or three times with different labels (91 listings): --duplicates drop (default) "
+        "leaves them out, giving 3,268 / 390 / 394; first keeps each one's first listing "
+        "(trainSet before valSet before testSet), 45 clips more. Download the "
         "AVE_Dataset zip linked from github.com/YapengTian/AVE-ECCV18 (videos in AVE/); "
         "no licence is stated (YouTube-derived). Classes: the 28 category names, sorted "
         "(as OGM-GE).",
@@ -222,8 +230,10 @@ Build an AVE, Kinetics-Sounds or VGGSound cache: audio log-STFT + video frames.
 
 Every clip's soundtrack is decoded (PyAV), resampled to 16 kHz, tiled to 10 s, clipped to +-1
 and turned into log(|STFT| + 1e-7) with n_fft 256, hop 128 (129 x 1251, float16; loaders show
-5 s windows, 129 x 626, as G2D's VGGSound loader). Frames are taken at 1 fps and
---frames-per-clip of them kept at segment centres, resized to --frame-size (uint8).
+5 s windows, 129 x 626, as G2D's VGGSound loader). One frame per second is taken (--frame-rule;
+by default every int(fps)-th frame, as the official extraction) and --frames-per-clip of them
+kept at segment centres, resized to --frame-size (uint8). A video listed twice with different
+labels is left out (--duplicates drop) or kept as first listed (--duplicates first).
 --root is searched recursively for clips; --annotations holds the dataset's own label files.
 """
 
@@ -281,6 +291,14 @@ def parser() -> argparse.ArgumentParser:
         "split (default: %(default)s)",
     )
     p.add_argument("--seed", type=natural, default=0, help="seed of the validation draw")
+    p.add_argument(
+        "--duplicates",
+        choices=DUPLICATE_POLICIES,
+        default="drop",
+        help="a video listed more than once with different labels or splits: drop (default) "
+        "leaves it out, first keeps its first listing; both are reported in meta.json",
+    )
+    add_frame_rule_argument(p)
     add_common_arguments(p, "<dataset>", shard_size=32, parallel=True)
     return p
 
@@ -295,9 +313,22 @@ def video_index(root: Path) -> dict[str, Path]:
 
 
 def clips_from_rows(
-    rows: Sequence[Row], classes: Sequence[str], videos: dict[str, Path]
+    rows: Sequence[Row],
+    classes: Sequence[str],
+    videos: dict[str, Path],
+    duplicates: str = "drop",
 ) -> tuple[list[Clip], list[Skipped]]:
-    """Rows matched to video files; duplicates, unknown splits and missing files reported."""
+    """Rows matched to video files; unknown splits, missing files and conflicting listings
+    reported.
+
+    A key listed more than once with different labels or splits is left out (``duplicates``
+    "drop") or kept at its first listing ("first"); either way each listing not used is in the
+    skipped list. Identical repeated listings count once.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise BuildError(
+            f"unknown duplicate policy {duplicates!r}; valid: {', '.join(DUPLICATE_POLICIES)}"
+        )
     by_key: dict[str, list[Row]] = {}
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
@@ -308,10 +339,16 @@ def clips_from_rows(
         row = found[0]
         split = SPLIT_NAMES.get(row.split.lower())
         path = next((videos[s] for s in row.stems if s in videos), None)
-        if len({(r.label, r.split) for r in found}) > 1:
-            labels = sorted({f"{r.label}/{r.split}" for r in found})
-            skipped.append(Skipped(key, f"conflicting annotations: {labels}"))
-        elif split is None:
+        listings = sorted({f"{r.label}/{r.split}" for r in found})
+        if len(listings) > 1 and duplicates == "drop":
+            skipped.append(Skipped(key, f"conflicting annotations: {listings}"))
+            continue
+        if len(listings) > 1:
+            kept = f"{row.label}/{row.split}"
+            ignored = [listing for listing in listings if listing != kept]
+            reason = f"duplicate listings {ignored} ignored; kept the first, {kept}"
+            skipped.append(Skipped(key, reason))
+        if split is None:
             skipped.append(Skipped(key, f"unknown split: {row.split!r}"))
         elif row.label not in class_index:
             skipped.append(Skipped(key, f"unknown class: {row.label!r}"))
@@ -355,7 +392,7 @@ def build(args: argparse.Namespace) -> Summary:
         )
     rows, bad = csv_rows(args.labels) if args.labels else fmt.parse(folder)
     classes = fmt.classes if fmt.classes and not args.labels else sorted({r.label for r in rows})
-    clips, skipped = clips_from_rows(rows, classes, video_index(args.root))
+    clips, skipped = clips_from_rows(rows, classes, video_index(args.root), args.duplicates)
     split_of = {clip.key: clip.split for clip in clips}
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
@@ -367,10 +404,19 @@ def build(args: argparse.Namespace) -> Summary:
     spec = AVBuild(
         name=args.dataset,
         class_names=tuple(classes),
-        recipe=ClipRecipe(AUDIO, tuple(args.frame_size), frames_per_clip=args.frames_per_clip),
+        recipe=ClipRecipe(
+            AUDIO,
+            tuple(args.frame_size),
+            frames_per_clip=args.frames_per_clip,
+            frame_rule=args.frame_rule,
+        ),
         clips=clips,
         listing_skipped=bad + skipped,
-        params={"val_fraction": args.val_fraction, "seed": args.seed},
+        params={
+            "val_fraction": args.val_fraction,
+            "seed": args.seed,
+            "duplicates": args.duplicates,
+        },
         sources={"annotations": annotation_sources(files), "about": fmt.about},
         schemes=schemes,
     )

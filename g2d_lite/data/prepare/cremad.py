@@ -17,6 +17,7 @@ from g2d_lite.data.prepare.avcache import (
     Clip,
     ClipRecipe,
     Scheme,
+    add_frame_rule_argument,
     annotation_sources,
     build_av_cache,
     carve_validation,
@@ -46,7 +47,7 @@ LICENCE = (
 )
 
 DESCRIPTION = f"""\
-Build the CREMA-D cache (audio log-STFT + video frames at 1 fps) from the official release.
+Build the CREMA-D cache (audio log-STFT + one video frame per second) from the official release.
 
 CREMA-D: 7,442 clips of 91 actors speaking 12 sentences with 6 emotions (Cao et al., IEEE
 TAC 2014; ODbL 1.0 / DbCL 1.0). Get it with git lfs from
@@ -54,8 +55,10 @@ https://github.com/CheyneyComputerScience/CREMA-D; --root is that folder (it hol
 AudioWAV/ and VideoFlash/).
 
 Recipe (the official code's): audio resampled to 22,050 Hz, tiled to 3 s, clipped to +-1,
-log(|STFT| + 1e-7) with n_fft 512, hop 353 -> 257 x 188 (float16); every 1-fps frame resized
-to --frame-size (uint8). Labels NEU HAP SAD FEA DIS ANG -> 0..5.
+log(|STFT| + 1e-7) with n_fft 512, hop 353 -> 257 x 188 (float16); every int(fps)-th video frame
+(the official video2frame_update rule; --frame-rule) resized to --frame-size (uint8). The loader
+then shows one of them per clip, chosen as the official loader does (np.random.seed(999), then
+np.random.choice over the frames present). Labels NEU HAP SAD FEA DIS ANG -> 0..5.
 
 Splits: "paper" = the official train.csv (6,698) / test.csv (744), with a stratified, seeded
 validation part carved from train; needs --split-dir with those two CSVs from
@@ -168,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
         help="test share of all clips for the 'stratified' split",
     )
     p.add_argument("--seed", type=natural, default=0, help="seed of the split draws")
+    add_frame_rule_argument(p)
     add_common_arguments(p, "cremad", shard_size=64, parallel=True)
     return p
 
@@ -205,7 +209,9 @@ def build(args: argparse.Namespace) -> Summary:
     spec = AVBuild(
         name="cremad",
         class_names=CLASS_NAMES,
-        recipe=ClipRecipe(AUDIO, tuple(args.frame_size), frames_per_clip=None),
+        recipe=ClipRecipe(
+            AUDIO, tuple(args.frame_size), frames_per_clip=None, frame_rule=args.frame_rule
+        ),
         clips=clips,
         listing_skipped=skipped,
         params={

@@ -1,0 +1,130 @@
+"""Training dynamics that notebook 02 explains a starved branch with, computed, not asserted.
+
+- :func:`lr_steps` / :func:`stall_report`: when the fused training loss settles and when the
+  learning rate steps down. If the two coincide, a flat branch after that epoch cannot be put
+  on the small loss alone: the steps also got ``lr_gamma`` times smaller.
+- :func:`gradient_fade`: how far each encoder's gradient falls from its peak by the end.
+- :func:`smp_masked`: which parameters SMP's gradient mask reaches for an encoder and scope
+  (convolution kernels, or an MLP's weight matrices when it has no convolution).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from torch import nn
+
+from g2d_lite.diagnose import gradient_norm_summary, history_prefix
+from g2d_lite.smp import scoped_parameters
+from g2d_lite.train import TrainResult
+
+
+def lr_steps(history: pd.DataFrame) -> list[int]:
+    """Epochs whose learning rate is lower than the epoch before (a scheduler step)."""
+    lr = history.set_index("epoch")["lr"]
+    return [int(e) for e, drop in (lr.diff() < 0).items() if drop]
+
+
+@dataclass(frozen=True)
+class StallReport:
+    """When a joint model's fused loss settled, against its learning-rate steps, and what the
+    weak branch did before and after (validation scores, the run's metric)."""
+
+    threshold: float
+    settled_epoch: int | None  # first epoch with training task loss below the threshold
+    lr_steps: tuple[int, ...]
+    first: float  # the branch's score at the first epoch
+    at_settle: float | None
+    last: float
+    teacher_last: float  # the modality's teacher alone, last epoch
+
+    @property
+    def confounded(self) -> bool:
+        """The loss settled within one epoch of a learning-rate step."""
+        return self.settled_epoch is not None and any(
+            abs(self.settled_epoch - step) <= 1 for step in self.lr_steps
+        )
+
+    def sentence(self, modality: str, split: str = "validation") -> str:
+        """The finding in words, with its numbers, and the confound when there is one."""
+        head = (
+            f"The {modality} branch's {split} score goes from {self.first:.1f} at epoch 0 to "
+            f"{self.last:.1f} at the last epoch; its teacher alone ends at "
+            f"{self.teacher_last:.1f}."
+        )
+        if self.settled_epoch is None:
+            return head + (
+                f" The fused training loss never drops below {self.threshold}, so this run "
+                "does not show a loss-driven stall."
+            )
+        after = self.last - (self.at_settle or 0.0)
+        body = (
+            f" The fused training loss first drops below {self.threshold} at epoch "
+            f"{self.settled_epoch}; the branch then moves {after:+.1f} points."
+        )
+        if self.confounded:
+            steps = ", ".join(str(s) for s in self.lr_steps)
+            body += (
+                f" The learning rate steps down at epoch {steps} as well, so this run cannot "
+                "separate the two causes: the loss becomes small and the updates become "
+                "smaller at the same time."
+            )
+        elif self.lr_steps:
+            steps = ", ".join(str(s) for s in self.lr_steps)
+            body += f" The learning rate steps down at epoch {steps}, apart from that."
+        return head + body
+
+
+def stall_report(
+    joint: TrainResult,
+    teacher: TrainResult,
+    modality: str,
+    threshold: float = 0.15,
+    split: str = "validation",
+) -> StallReport:
+    """:class:`StallReport` of ``modality``'s branch inside ``joint`` against its teacher."""
+    history = joint.history.set_index("epoch")
+    metric = joint.metrics.get("metric", "acc")
+    prefix = history_prefix(split)
+    branch = history[f"{prefix}/{metric}/{modality}"].dropna()
+    teacher_curve = teacher.history.set_index("epoch")[f"{prefix}/{metric}"].dropna()
+    settled = history.index[history["train/task"] < threshold]
+    settled_epoch = int(settled[0]) if len(settled) else None
+    at_settle = None
+    if settled_epoch is not None:
+        at_settle = float(branch[branch.index <= settled_epoch].iloc[-1])
+    return StallReport(
+        threshold=threshold,
+        settled_epoch=settled_epoch,
+        lr_steps=tuple(lr_steps(joint.history)),
+        first=float(branch.iloc[0]),
+        at_settle=at_settle,
+        last=float(branch.iloc[-1]),
+        teacher_last=float(teacher_curve.iloc[-1]),
+    )
+
+
+def gradient_fade(runs: dict[str, TrainResult]) -> pd.DataFrame:
+    """Per run and encoder, the last epoch's gradient norm as a share of its peak (%), with
+    the peak's epoch: ``run, modality, peak_epoch, last_over_peak``."""
+    summary = gradient_norm_summary(runs)
+    summary["last_over_peak"] = 100.0 * summary["last_over_peak"]
+    return summary[["run", "modality", "peak_epoch", "last_over_peak"]]
+
+
+def smp_masked(encoder: nn.Module, scope: str) -> str:
+    """What SMP's mask reaches in ``encoder`` under ``scope``, in words with the counts."""
+    masked = scoped_parameters(encoder, scope)
+    total = sum(p.numel() for p in encoder.parameters())
+    share = 100.0 * sum(p.numel() for p in masked) / total
+    if scope == "all":
+        what = "every parameter"
+    elif all(p.ndim == 4 for p in masked):
+        what = "the convolution kernels (4-D weights; BatchNorm and biases keep learning)"
+    else:
+        what = (
+            "the weight matrices of its linear layers (it has no convolution, so the "
+            "4-D rule falls back to 2-D weights; biases and BatchNorm keep learning)"
+        )
+    return f"{what}: {len(masked)} tensors, {share:.0f} % of its {total:,} parameters"
