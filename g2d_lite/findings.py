@@ -129,8 +129,8 @@ def claims_markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
     counts = table["verdict"].value_counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in (HELD, PARTLY, NOT_HELD) if counts.get(v, 0))
     lines = [
-        f"**What these data show** ({dataset}, {split} split): of {len(table)} claims of the "
-        f"paper checked here, {summary}.",
+        f"**What these data show** ({dataset}, {split} split): of {len(table)} "
+        f"{'claim' if len(table) == 1 else 'claims'} of the paper checked here, {summary}.",
         "",
         f"| claim | {paper.PAPER_LABEL} (reported) | here | verdict |",
         "|---|---|---|---|",
