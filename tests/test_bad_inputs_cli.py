@@ -318,3 +318,62 @@ def test_suggested_commands_work_from_any_folder(tmp_path):
     assert command.startswith("python -m g2d_lite.data.prepare avmnist --download")
     helped = run_module("g2d_lite.data.prepare", "avmnist", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "--mnist-dir" in helped.stdout
+
+
+# ---------------------------------------------------------------------------- found by a probe
+def test_a_student_never_writes_over_its_own_teacher(teacher_dir, capsys):
+    inside = teacher_dir / "teacher-audio"
+    before = tree_bytes(inside)
+    capsys.readouterr()
+    for out in (inside, inside / "student"):
+        argv = ["student", "--teachers", str(teacher_dir), "--out", str(out), "--no-resume"]
+        refused(capsys, main([*argv, *TINY]), 2, "a student cannot write over its own teacher")
+    assert tree_bytes(inside) == before
+
+
+def test_a_teacher_folder_is_not_offered_to_no_resume(teacher_dir, capsys):
+    capsys.readouterr()
+    status = main(["joint", "--out", str(teacher_dir / "teacher-audio"), *TINY])
+    line = refused(capsys, status, 2, "holds a teacher (audio) run", "new --out")
+    assert "--no-resume" not in line
+
+
+def test_evaluate_notices_a_checkpoint_swapped_in_from_another_run(tmp_path, capsys):
+    for name, seed in (("a", "seed=1"), ("b", "seed=2")):
+        assert main(["joint", "--out", str(tmp_path / name), *TINY, seed]) == 0
+    for checkpoint in ("best.pt", "last.pt"):
+        shutil.copy(tmp_path / "b" / "checkpoints" / checkpoint, tmp_path / "a" / "checkpoints")
+    capsys.readouterr()
+    refused(capsys, main(["evaluate", "--run", str(tmp_path / "a")]), 2, "changed since the run")
+
+
+def test_evaluate_says_when_a_run_is_unfinished_or_has_no_epoch(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    (out / "metrics.json").unlink()
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(out), "--checkpoint", "last"]) == 0
+    assert "is unfinished; evaluating its last checkpoint (epoch 0 of 1)" in capsys.readouterr().err
+    for name in ("last.pt", "best.pt"):
+        (out / "checkpoints" / name).unlink()
+    refused(capsys, main(["evaluate", "--run", str(out)]), 2, "no epoch", "has finished yet")
+
+
+def test_a_data_options_override_keeps_the_profile_s_other_options(tmp_path):
+    from g2d_lite.config import resolve
+
+    cfg = resolve("avmnist", data_options={"in_memory": True})
+    assert cfg.data_options == {"audio_pool": 4, "audio_norm": "utterance", "in_memory": True}
+
+
+def test_runner_refuses_an_out_inside_the_notebooks(capsys):
+    status = runner.main(["01", "--out", str(runner.NOTEBOOK_DIR)])
+    refused(capsys, status, 2, "inside the kit's notebooks/ folder")
+    status = runner.main(["01", "--out", str(runner.NOTEBOOK_DIR / "exercises" / "x")])
+    refused(capsys, status, 2, "choose another --out")
+
+
+def test_runner_refuses_grid_points_that_would_share_a_folder(tmp_path, capsys):
+    argv = ["04", "--out", str(tmp_path), "--grid", f"ARTIFACT_DIR={tmp_path}/a/b,{tmp_path}/a-b"]
+    refused(capsys, runner.main(argv), 2, "would share the folder")
+    refused(capsys, runner.main(["04", "--grid", "SEED=0,0"]), 2, "lists 0 more than once")

@@ -255,3 +255,54 @@ def test_teachers_from_another_audio_norm_are_refused(pristine, tmp_path, capsys
     argv = ["student", "--teachers", str(teachers), "--out", str(tmp_path / "s"), *small]
     line = refused(capsys, main([*argv, utterance]), 2, "option audio_norm 'none' vs 'utterance'")
     assert "--allow-teacher-data-mismatch" in line
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        (["--snr-db", "nan"], "--snr-db: must be a number of dB or inf"),
+        (["--snr-db=-inf"], "--snr-db: must be a number of dB or inf"),
+        (["--subset", "0"], "--subset: must be in (0, 1]"),
+        (["--subset", "7"], "--subset: must be in (0, 1]"),
+        (["--image-energy", "-1"], "--image-energy: must be in (0, 1]"),
+        (["--val-fraction", "1.5"], "--val-fraction: must be in [0, 1)"),
+        (["--seed=-1"], "--seed: must be at least 0"),
+        (["--shard-size", "0"], "--shard-size: must be at least 1"),
+        (["--test-speakers", "george,jackson,lucas,theo,yweweler"], "no speaker is left"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_build_options_out_of_range_are_refused(sources, tmp_path, capsys, option, needle):
+    with pytest.raises(SystemExit) as stop:
+        status = build(tmp_path / "cache", *sources, *option)
+        raise SystemExit(status)
+    refused(capsys, stop.value.code, 2, needle)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_build_never_writes_over_files_it_did_not_make(sources, tmp_path, capsys):
+    other = tmp_path / "someone-else"
+    (other / "audio").mkdir(parents=True)
+    np.save(other / "train_labels.npy", np.arange(5))
+    before = tree_bytes(other)
+    refused(capsys, build(other, *sources), 2, "holds no g2d-lite cache")
+    assert tree_bytes(other) == before
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    refused(capsys, build(target, *sources), 2, "is a file")
+
+
+def test_a_cache_whose_folder_was_replaced_by_a_file_is_rebuilt(sources, pristine, cache, capsys):
+    shutil.rmtree(cache / "audio")
+    (cache / "audio").write_text("not a folder")
+    assert build(cache, *sources) == 0
+    assert tree_bytes(cache) == tree_bytes(pristine)
+
+
+def test_a_second_build_into_the_same_folder_is_refused(sources, tmp_path, capsys):
+    from g2d_lite.locks import locked
+
+    out = tmp_path / "cache"
+    out.mkdir()
+    with locked(out):
+        refused(capsys, build(out, *sources), 2, "is being written by pid")

@@ -388,6 +388,7 @@ def build(args: argparse.Namespace) -> Summary:
     for name in TEST_FILES + (TRAIN_FILES if use_train else ()):
         mnist[name], sources[name] = read_mnist(mnist_dir, name)
     recordings, skipped, fsdd = read_fsdd(fsdd_dir)
+    pools = speaker_splits(recordings, args)  # before anything is written: a bad choice fails
     params = {
         name: getattr(args, name)
         for name in (
@@ -419,7 +420,6 @@ def build(args: argparse.Namespace) -> Summary:
     }
     check_split_sizes({s: len(labels[s]) for s in SPLITS}, "avmnist", args.allow_empty)
     images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
-    pools = speaker_splits(recordings, args)
     paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
     plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)
     chunks = [
