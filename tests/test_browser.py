@@ -207,9 +207,9 @@ def test_explorer_reacts_to_a_slider_in_chromium(lab, browser):
         "? readout : null", "&& readout.includes('Easier to learn: visual') ? readout : null"
     )
     after = _wait(browser, changed, timeout=60)
-    browser.save_screenshot(str(ARTEFACTS / "browser_explorer_after.png"))
     assert after != before and "Easier to learn: visual" in after
     assert _not_blank(_wait(browser, EXPLORER_IMAGE, timeout=30)) > 5
+    browser.save_screenshot(str(ARTEFACTS / "browser_explorer_after.png"))  # figure redrawn
     errors = browser.execute_script(
         "return [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="
         '"application/vnd.jupyter.stderr"]\')].map(e => e.innerText).filter(t => /Error/.test(t))'
