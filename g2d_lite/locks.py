@@ -43,12 +43,20 @@ class LockHolder:
         return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
 
 
+def _command() -> str:
+    """The command line as the person typed it (``python -m g2d_lite ...`` for a module)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = spec.name.removesuffix(".__main__") if spec is not None else Path(sys.argv[0]).name
+    program = f"python -m {name}" if spec is not None else name
+    return " ".join([program, *sys.argv[1:]])[:300]
+
+
 def _record() -> dict[str, Any]:
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] or "python",
+        "command": _command(),
     }
 
 
