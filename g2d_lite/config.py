@@ -68,6 +68,7 @@ class Config:
     smp_alpha: float = 1.0  # partial suppression strength
     smp_stage_epochs: tuple[int, ...] | None = None  # staged schedule stage lengths
     ogm_alpha: float = 0.8  # OGM-GE's CREMA-D value
+    ogm_noise: str = "both"  # OGM-GE noise: both (official) | modulated (only damped modalities)
     # optimisation
     optimizer: str = "sgd"
     lr: float = 0.05
@@ -179,6 +180,7 @@ STUDENT_ONLY: frozenset[str] = frozenset(
         "smp_alpha",
         "smp_stage_epochs",
         "ogm_alpha",
+        "ogm_noise",
         "selection",
         "teacher_cache",
     }

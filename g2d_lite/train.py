@@ -208,6 +208,7 @@ class Trainer:
             alpha=cfg.ogm_alpha,
             gradient_noise=cfg.balance == "ogm_ge",
             scope=cfg.smp_scope,
+            noise=cfg.ogm_noise,
         )
         return None, ogm
 
@@ -349,7 +350,7 @@ class Trainer:
             }
             kappa = self.ogm.coefficients(branches, targets, epoch)
             noise = epoch_generator(self.cfg.seed, self.global_step, 1, self.device)
-            self.ogm.apply(self.model.encoders, kappa, generator=noise)
+            self.ogm.apply(self.model.encoders, kappa, epoch, generator=noise)
         if kappa is not None:
             record.update({f"kappa/{m}": k for m, k in kappa.items()})
         if len(record) > 2:
