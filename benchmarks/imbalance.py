@@ -308,12 +308,13 @@ def render(args: argparse.Namespace, frame: pd.DataFrame) -> tuple[str, list[Row
     peers = side_by_side(frame, protocols, weak)
     if len(peers) > 1 and "joint" in args.methods:
         beaten, not_beaten = wins(frame, protocols[0])
-        verdict = (
-            f"G²D's mean fused accuracy (`{protocols[0]}`) is above {', '.join(beaten) or 'none'}"
-            f" and not above {', '.join(not_beaten) or 'none'}."
-            if "g2d" in args.methods
-            else ""
-        )
+        verdict = ""
+        if "g2d" in args.methods:
+            verdict = f"G²D's mean fused accuracy (`{protocols[0]}`) is above " + (
+                f"{', '.join(beaten) or 'none of them'} and not above {', '.join(not_beaten)}."
+                if not_beaten
+                else "every other method's."
+            )
         sections.append(
             "### Beside the paper's table\n\n"
             + markdown_table(peers)
