@@ -13,7 +13,7 @@ from g2d_lite.methods import UPDATE_RULES
 from g2d_lite.models import build_student
 from g2d_lite.store import load_or_train_student, load_run
 from g2d_lite.train import Trainer, train_student
-from tests.helpers import tiny_data
+from tests.helpers import states_equal, tiny_data, without_timing
 
 FAST = {"batch_size": 64, "progress": False, "reconboost_boost_epochs": 1}
 
@@ -27,21 +27,11 @@ def data():
     return tiny_data()
 
 
-def _without_timing(history: pd.DataFrame) -> pd.DataFrame:
-    return history.drop(columns=["seconds"])
-
-
-def _states_equal(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 @pytest.mark.parametrize("method", UPDATE_RULES)
 def test_two_seeded_epochs_reproduce_bit_for_bit(data, method):
     runs = [train_student(_cfg(method, epochs=2), data) for _ in range(2)]
-    pd.testing.assert_frame_equal(
-        _without_timing(runs[0].history), _without_timing(runs[1].history)
-    )
-    assert _states_equal(runs[0].model.state_dict(), runs[1].model.state_dict())
+    pd.testing.assert_frame_equal(without_timing(runs[0].history), without_timing(runs[1].history))
+    assert states_equal(runs[0].model.state_dict(), runs[1].model.state_dict())
     assert runs[0].metrics["test"]["acc"] >= 0
 
 
@@ -58,12 +48,12 @@ def test_a_killed_run_resumes_with_the_methods_state(data, method, tmp_path):
         train_student(cfg, data, run_dir=tmp_path / "run", callbacks=[kill_after_epoch_1])
     resumed = train_student(cfg, data, run_dir=tmp_path / "run")
     pd.testing.assert_frame_equal(
-        _without_timing(resumed.history), _without_timing(reference.history)
+        without_timing(resumed.history), without_timing(reference.history)
     )
     final = [
         load_checkpoint(tmp_path / d / "checkpoints" / "last.pt") for d in ("run", "reference")
     ]
-    assert _states_equal(final[0]["model"], final[1]["model"])
+    assert states_equal(final[0]["model"], final[1]["model"])
 
 
 def test_the_methods_state_is_in_the_checkpoint_and_inference_models_ignore_it(data, tmp_path):
