@@ -232,9 +232,15 @@ class Trainer:
         if self.role == "teacher" or not self.cfg.needs_teachers:
             return None
         if teachers is None:
+            why = (
+                " (reconboost_init='teachers' starts from them; 'scratch' does not)"
+                if self.cfg.balance == "reconboost"
+                else ""
+            )
             raise ValueError(
-                f"loss {self.cfg.loss!r} with balance {self.cfg.balance!r} needs unimodal teachers;"
-                " train them first (train_teacher for each modality) and pass teachers={...}"
+                f"loss {self.cfg.loss!r} with balance {self.cfg.balance!r} needs unimodal"
+                f" teachers{why}; train them first (train_teacher for each modality) and pass"
+                " teachers={...}"
             )
         bank = teachers if isinstance(teachers, TeacherBank) else TeacherBank(teachers)
         student = set(self.model.modalities)
