@@ -4,7 +4,7 @@ Flat on purpose: the same names work as papermill parameters, command-line ``key
 overrides and notebook sliders. Unknown keys are errors that list the valid ones.
 
 Profiles:
-- ``smoke``: the calibrated synthetic recipe (reference/synthetic.md §2), about a minute per
+- ``smoke``: the calibrated synthetic recipe (docs/method.md §6), about a minute per
   notebook on 2 CPU cores; what CI and the committed notebooks run.
 - ``classroom``: the same data, 45 epochs (a wider margin between methods, a few minutes).
 - ``paper``: the official CREMA-D recipe (SGD 1e-3, momentum 0.9, weight decay 1e-4,
@@ -33,10 +33,13 @@ from typing import Any
 
 from g2d_lite.data import DATASETS
 from g2d_lite.losses import loss_weights
+from g2d_lite.methods import UPDATE_RULES
 from g2d_lite.models import ENCODERS, FUSIONS
 from g2d_lite.typed_fields import coerce
 
-BALANCERS: tuple[str, ...] = ("none", "smp", "ogm", "ogm_ge")
+# SMP and OGM rescale the standard step's gradients; the comparison methods (g2d_lite.methods)
+# replace the step with their own update rule.
+BALANCERS: tuple[str, ...] = ("none", "smp", "ogm", "ogm_ge", *UPDATE_RULES)
 LOSSES: tuple[str, ...] = ("ce", "feature", "logit", "g2d")
 LOSS_ALIASES: dict[str, str] = {"joint": "ce", "umt": "feature"}
 SELECTIONS: tuple[str, ...] = ("validation", "test", "last")
@@ -56,14 +59,14 @@ class Config:
     # model
     encoder: str = "auto"  # resnet18 | small_cnn | mlp | auto (small CNN, MLP for vectors)
     fusion: str = "late"  # late | sum | concat | film | gated
-    # loss (DESIGN §2.1): the variant sets feature/logit weights unless given explicitly
+    # loss (docs/method.md §1): the variant sets feature/logit weights unless given explicitly
     loss: str = "g2d"  # ce (joint) | feature (UMT) | logit | g2d
     task_weight: float = 1.0
     feature_weight: float | None = None  # None: from the loss variant (alpha)
     logit_weight: float | None = None  # None: from the loss variant (beta)
     temperature: float = 1.0
-    # balancing (DESIGN §2.2-2.3)
-    balance: str = "smp"  # none | smp | ogm | ogm_ge
+    # balancing (docs/method.md §2-3)
+    balance: str = "smp"  # none | smp | ogm | ogm_ge | agm | mla | reconboost | mmpareto | pmr
     balance_start_epoch: int = 0
     balance_end_epoch: int | None = None  # inclusive; None: epochs // 2 (official 0-150 of 300)
     smp_scope: str = "conv"  # conv (faithful) | all
@@ -73,6 +76,20 @@ class Config:
     smp_alpha: float = 1.0  # partial suppression strength
     smp_stage_epochs: tuple[int, ...] | None = None  # staged schedule stage lengths
     ogm_alpha: float = 0.8  # OGM-GE's CREMA-D value
+    ogm_noise: str = "both"  # OGM-GE noise: both (official) | modulated (only damped modalities)
+    # comparison methods (g2d_lite/methods/*, defaults from each one's official code)
+    agm_alpha: float = 1.0  # AGM modulation strength (official --alpha default)
+    agm_ratio_cap: float = 10.0  # cap on optimal − current ratio (official CREMA-D script)
+    mla_gradient_modification: bool = True  # MLA's shared-head gradient projection
+    reconboost_boost_epochs: int = 4  # epochs boosting one modality per stage (README)
+    reconboost_rectify_epochs: int = 4  # epochs of global rectification per stage (README)
+    reconboost_w1: float = 5.0  # boosting loss: weight of the modality's own CE (README)
+    reconboost_w2: float = 1.0  # boosting loss: weight of the reconcilement term (README)
+    reconboost_consolidation: float = 0.5  # memory consolidation weight (official --alpha)
+    reconboost_init: str = "scratch"  # scratch | teachers (the README's --use_pretrain)
+    mmpareto_gamma: float = 1.5  # MMPareto gradient scale (official gamma)
+    pmr_alpha: float = 2.0  # PMR prototype-loss weight (released CREMA-D concat runs)
+    pmr_momentum: float = 0.0  # PMR prototype momentum (released CREMA-D runs)
     # optimisation
     optimizer: str = "sgd"
     lr: float = 0.05
@@ -159,8 +176,13 @@ class Config:
 
     @property
     def needs_teachers(self) -> bool:
-        """Whether a student under this config learns from (or is prioritised by) teachers."""
-        return any(w > 0 for w in self.distillation_weights) or self.balance == "smp"
+        """Whether a student under this config learns from (or is prioritised by, or starts
+        from) teachers."""
+        return (
+            any(w > 0 for w in self.distillation_weights)
+            or self.balance == "smp"
+            or (self.balance == "reconboost" and self.reconboost_init == "teachers")
+        )
 
     @property
     def window_end(self) -> int:
@@ -266,6 +288,19 @@ STUDENT_ONLY: frozenset[str] = frozenset(
         "smp_alpha",
         "smp_stage_epochs",
         "ogm_alpha",
+        "ogm_noise",
+        "agm_alpha",
+        "agm_ratio_cap",
+        "mla_gradient_modification",
+        "reconboost_boost_epochs",
+        "reconboost_rectify_epochs",
+        "reconboost_w1",
+        "reconboost_w2",
+        "reconboost_consolidation",
+        "reconboost_init",
+        "mmpareto_gamma",
+        "pmr_alpha",
+        "pmr_momentum",
         "selection",
         "teacher_cache",
     }
@@ -297,7 +332,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
-# The paper's methods and ablations as config overrides (DESIGN §2.3, reference/paper.md §7).
+# The paper's methods, its comparison methods and its ablations as config overrides
+# (docs/method.md §3 and §5). The comparison methods train with
+# their own objectives (loss "ce": no distillation); MLA and ReconBoost need their own heads.
 METHODS: dict[str, dict[str, Any]] = {
     "joint": {"loss": "ce", "balance": "none"},
     "joint+smp": {"loss": "ce", "balance": "smp"},
@@ -309,6 +346,11 @@ METHODS: dict[str, dict[str, Any]] = {
     "g2d_no_smp": {"loss": "g2d", "balance": "none"},
     "g2d": {"loss": "g2d", "balance": "smp"},
     "g2d_partial": {"loss": "g2d", "balance": "smp", "smp_suppression": "partial"},
+    "agm": {"loss": "ce", "balance": "agm"},
+    "mla": {"loss": "ce", "balance": "mla", "fusion": "shared"},
+    "reconboost": {"loss": "ce", "balance": "reconboost", "fusion": "boost"},
+    "mmpareto": {"loss": "ce", "balance": "mmpareto"},
+    "pmr": {"loss": "ce", "balance": "pmr"},
 }
 
 

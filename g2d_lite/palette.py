@@ -17,6 +17,7 @@ RGB = tuple[float, float, float]
 # Method colours: the colour-blind palette; the two students every notebook compares (joint
 # training and G²D) get its two strongest colours, their SMP and partial variants neighbours.
 _CB = sns.color_palette("colorblind", 10)
+_DARK = sns.color_palette("dark", 10)
 METHOD_COLOURS: dict[str, RGB] = {
     "joint": _CB[0],
     "joint+smp": _CB[9],
@@ -28,6 +29,13 @@ METHOD_COLOURS: dict[str, RGB] = {
     "g2d_no_smp": _CB[5],
     "g2d": _CB[1],
     "g2d_partial": _CB[7],
+    # The comparison methods (notebook 04's peers chart shows them beside joint, OGM-GE, UMT and
+    # G²D): darker hues of the colours those four do not use there.
+    "agm": _DARK[2],
+    "mla": _DARK[3],
+    "reconboost": _DARK[5],
+    "mmpareto": _DARK[8],
+    "pmr": _DARK[7],
 }
 TEACHER_COLOUR: RGB = (0.6, 0.6, 0.6)  # a teacher bar beside the students (figure 1)
 PAPER_COLOUR: RGB = (0.15, 0.15, 0.15)  # the paper's reported numbers
@@ -44,6 +52,11 @@ METHOD_LABELS: dict[str, str] = {
     "g2d_no_smp": "G²D loss, no SMP",
     "g2d": "G²D",
     "g2d_partial": "G²D, partial suppression",
+    "agm": "AGM",
+    "mla": "MLA",
+    "reconboost": "ReconBoost",
+    "mmpareto": "MMPareto",
+    "pmr": "PMR",
 }
 # Names the notebooks use for the same methods.
 _ALIASES: dict[str, str] = {"G²D": "g2d", "joint training": "joint"}

@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 import papermill as pm
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 
 from g2d_lite.config import METHODS, resolve
 from g2d_lite.errors import KitError, OneLineParser, run_command
@@ -46,6 +47,7 @@ EXERCISE_DIR = NOTEBOOK_DIR / "exercises"
 PARAMS_DIR = REPO_ROOT / "params"
 RUNS_DIR = REPO_ROOT / "runs"
 KERNEL = "python3"
+CELL_TIMEOUT = 3600  # seconds: a stuck kernel fails a run instead of hanging it (and CI)
 NORMALISE_ARGS: tuple[str, ...] = (
     "--keep-output",
     "--keep-count",
@@ -299,19 +301,28 @@ def for_notebook(params: Mapping[str, Any], notebook: Path) -> Params:
 
 
 # ------------------------------------------------------------------------------ execution
+class LocalKernelManager(AsyncKernelManager):
+    """Kernels on this machine talk over local (IPC) sockets: no TCP port on the network, and
+    no "running over TCP without encryption" warning on every run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(transport="ipc", **kwargs)
+
+
 def execute(
     notebook: Path,
     output: Path,
     params: Mapping[str, Any],
     cwd: Path = NOTEBOOK_DIR,
     log_output: bool = False,
-    timeout: int | None = None,
+    timeout: int | None = CELL_TIMEOUT,
     env: Mapping[str, str] = RUN_ENV,
 ) -> Path:
     """Execute ``notebook`` into ``output`` (its folder is created) with papermill.
 
     ``env`` is set for the kernel. A failing cell raises :class:`RunError` that names the cell,
-    the error and where the executed notebook (with the traceback) was written.
+    the error and where the executed notebook (with the traceback) was written. A cell that runs
+    longer than ``timeout`` seconds fails the run rather than hanging it.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in env}
@@ -327,7 +338,12 @@ def execute(
             log_output=log_output,
             execution_timeout=timeout,
             coalesce_streams=True,  # one stdout output per cell, however the kernel flushed it
+            kernel_manager_class=LocalKernelManager,
         )
+    except TimeoutError as error:
+        raise NotebookFailedError(
+            f"{notebook.name}: a cell ran longer than {timeout} s; the run was stopped ({error})"
+        ) from error
     except pm.PapermillExecutionError as error:
         raise NotebookFailedError(
             f"{notebook.name} failed in cell {error.cell_index} (exec count {error.exec_count}): "

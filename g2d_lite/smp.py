@@ -1,4 +1,4 @@
-"""Sequential Modality Prioritization (SMP, DESIGN §2.2) and the OGM / OGM-GE baselines (§2.3).
+"""Sequential Modality Prioritization (SMP, docs/method.md §2) and the OGM / OGM-GE baselines (§3).
 
 Both work in two steps each batch. ``coefficients`` turns per-modality confidences into
 coefficients κ^m. ``apply``, called after ``loss.backward()`` and before ``optimizer.step()``,
@@ -26,6 +26,7 @@ SCOPES: tuple[str, ...] = ("conv", "all")
 MODES: tuple[str, ...] = ("zero", "skip")
 SCHEDULES: tuple[str, ...] = ("batch", "staged")
 SUPPRESSIONS: tuple[str, ...] = ("complete", "partial")
+OGM_NOISES: tuple[str, ...] = ("both", "modulated")
 
 _TINY = 1e-12  # keeps confidence ratios finite when a confidence underflows to 0
 
@@ -91,7 +92,7 @@ def confidence_from_sums(
 def teacher_confidence(
     teacher_logits: Mapping[str, Tensor], target: Tensor, task: str = "classification"
 ) -> dict[str, float]:
-    """Per-batch teacher confidence ρ^m (DESIGN §2.2).
+    """Per-batch teacher confidence ρ^m (docs/method.md §2).
 
     Classification: ρ^m = mean_i softmax(l_t^m)[i, y_i] (the official code sums instead of
     averaging; the ordering is the same). Regression: ρ^m = 1 / (1 + mean_i (ŷ_t^m,i − y_i)²).
@@ -111,12 +112,15 @@ def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> I
 
 
 def _modulated(
-    encoders: Mapping[str, nn.Module], kappa: Mapping[str, float], scope: str
+    encoders: Mapping[str, nn.Module],
+    kappa: Mapping[str, float],
+    scope: str,
+    every_encoder: bool = False,
 ) -> Iterator[tuple[nn.Parameter, float]]:
     """``(parameter, κ)`` for each in-scope parameter with a gradient, of every encoder whose
-    κ != 1: the gradients SMP and OGM rescale."""
+    κ != 1 (or of every encoder with ``every_encoder``): the gradients SMP and OGM rescale."""
     for m, k in _matched(encoders, kappa):
-        if k == 1:
+        if k == 1 and not every_encoder:
             continue
         for p in scoped_parameters(encoders[m], scope):
             if p.grad is not None:
@@ -265,16 +269,21 @@ class OGM(_Window):
     conv-weight gradients, the other κ = 1. For k modalities ratio^m = s^m / mean_{n≠m} s^n and
     every modality with ratio^m > 1 is damped, which for k = 2 is exactly the original rule
     (except an exact tie, where the original damps audio and we damp nobody).
-    ``gradient_noise=True`` is OGM-GE: Gaussian noise with the gradient's std is added.
+    ``gradient_noise=True`` is OGM-GE: Gaussian noise with the gradient's std is added, inside
+    the window, to every modality's scoped gradients (``noise="both"``, what the official OGM-GE
+    code and the official G²D code's ``update_model_with_OGM_GE`` do, so what the G²D paper's
+    OGM-GE row ran) or only to the modulated ones (``noise="modulated"``, the kit's earlier rule).
     """
 
     alpha: float = 0.8
     gradient_noise: bool = False
     scope: str = "conv"
+    noise: str = "both"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_choice("scope", self.scope, SCOPES)
+        _check_choice("noise", self.noise, OGM_NOISES)
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
 
@@ -297,17 +306,20 @@ class OGM(_Window):
         self,
         encoders: Mapping[str, nn.Module],
         kappa: Mapping[str, float],
+        epoch: int,
         generator: torch.Generator | None = None,
     ) -> None:
-        """Scale the scoped gradients by κ; with ``gradient_noise`` also add N(0, std(grad)+1e-8)
-        noise, the official ``p.grad * coeff + zeros_like(p.grad).normal_(0, p.grad.std() + 1e-8)``.
-
-        Unlike the official code, which adds the noise to *both* modalities inside the window, the
-        noise goes only to modalities being modulated (κ != 1); outside the window κ = 1, so no
-        noise. Draws come from ``generator`` when given (it must live on the gradients' device);
-        seed it identically on every DDP rank so the ranks stay in sync.
+        """Inside the window, scale the scoped gradients by κ; with ``gradient_noise`` also add
+        N(0, std(grad) + 1e-8) noise, the official
+        ``p.grad * coeff + zeros_like(p.grad).normal_(0, p.grad.std() + 1e-8)`` (the std of the
+        unscaled gradient), to every modality (``noise="both"``) or to those with κ != 1.
+        Outside the window nothing changes. Draws come from ``generator`` when given (it must
+        live on the gradients' device); seed it identically on every DDP rank.
         """
-        for p, k in _modulated(encoders, kappa, self.scope):
+        if not self.active(epoch):
+            return
+        every = self.gradient_noise and self.noise == "both"
+        for p, k in _modulated(encoders, kappa, self.scope, every_encoder=every):
             if self.gradient_noise:
                 std = p.grad.std() + 1e-8
                 noise = torch.randn(

@@ -1,10 +1,13 @@
 """One training loop for unimodal teachers, the joint baseline, the G²D student and every ablation.
 
-The loop, per batch: forward -> G²D loss (its variant decides which terms are on) -> backward
--> per-encoder gradient norms -> SMP or OGM coefficients applied to the encoders' gradients ->
-optimizer step (DESIGN §2.2: masking happens after backward and before the step). Per epoch it
-records a history row, evaluates validation and test, keeps the best and last checkpoints
-(atomically) and can be resumed from the last one with nothing lost.
+The standard step, per batch: forward -> G²D loss (its variant decides which terms are on) ->
+backward -> per-encoder gradient norms -> SMP or OGM coefficients applied to the encoders'
+gradients -> optimizer step (docs/method.md §2: masking happens after backward and before the step).
+The comparison methods whose step has another shape (AGM, MLA, ReconBoost, MMPareto, PMR) plug
+in through one hook, ``Trainer.update_rule`` (g2d_lite/methods/base.py ``UpdateRule``), which
+replaces the standard step for every batch. Per epoch the loop records a history row, evaluates
+validation and test, keeps the best and last checkpoints (atomically) and can be resumed from
+the last one with nothing lost.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from g2d_lite.distributed import (
 from g2d_lite.errors import KitError
 from g2d_lite.evaluate import autocast, metric_name, metrics, predict
 from g2d_lite.losses import g2d_loss
+from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_rule
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint
@@ -184,6 +188,7 @@ class Trainer:
             self.forward_model = torch.compile(self.forward_model)
         self.feature_weight, self.logit_weight = self._loss_weights()
         self.smp, self.ogm = self._balancer()
+        self.update_rule = self._update_rule()
         self.teachers = self._teacher_bank(teachers)
         self.teacher_cache: TeacherCache | None = None
         self.optimizer = self._optimizer()
@@ -238,7 +243,7 @@ class Trainer:
 
     def _balancer(self) -> tuple[SMP | None, OGM | None]:
         cfg = self.cfg
-        if self.role == "teacher" or cfg.balance == "none":
+        if self.role == "teacher" or cfg.balance == "none" or cfg.balance in UPDATE_RULES:
             return None, None
         if cfg.balance == "smp":
             smp = SMP(
@@ -263,8 +268,18 @@ class Trainer:
             alpha=cfg.ogm_alpha,
             gradient_noise=cfg.balance == "ogm_ge",
             scope=cfg.smp_scope,
+            noise=cfg.ogm_noise,
         )
         return None, ogm
+
+    def _update_rule(self) -> UpdateRule | None:
+        """The comparison method's step, held in the model's ``training_parts`` (so checkpoints
+        carry its state); None for the standard step."""
+        if self.role == "teacher" or self.cfg.balance not in UPDATE_RULES:
+            return None
+        rule = build_update_rule(self.cfg, self.model, self.data.info, self.ctx.enabled)
+        self.model.training_parts[rule.name] = rule.to(self.device)
+        return rule
 
     def _teacher_bank(
         self, teachers: TeacherBank | Mapping[str, nn.Module] | None
@@ -272,9 +287,15 @@ class Trainer:
         if self.role == "teacher" or not self.cfg.needs_teachers:
             return None
         if teachers is None:
+            why = (
+                " (reconboost_init='teachers' starts from them; 'scratch' does not)"
+                if self.cfg.balance == "reconboost"
+                else ""
+            )
             raise ValueError(
-                f"loss {self.cfg.loss!r} with balance {self.cfg.balance!r} needs unimodal teachers;"
-                " train them first (train_teacher for each modality) and pass teachers={...}"
+                f"loss {self.cfg.loss!r} with balance {self.cfg.balance!r} needs unimodal"
+                f" teachers{why}; train them first (train_teacher for each modality) and pass"
+                " teachers={...}"
             )
         bank = teachers if isinstance(teachers, TeacherBank) else TeacherBank(teachers)
         student = set(self.model.modalities)
@@ -467,43 +488,68 @@ class Trainer:
             }
             kappa = self.ogm.coefficients(branches, targets, epoch)
             noise = epoch_generator(self.cfg.seed, self.global_step, 1, self.device)
-            self.ogm.apply(self.model.encoders, kappa, generator=noise)
+            self.ogm.apply(self.model.encoders, kappa, epoch, generator=noise)
         if kappa is not None:
             record.update({f"kappa/{m}": k for m, k in kappa.items()})
         if len(record) > 2:
             self.steps.append(record)
         return kappa
 
-    def _train_batch(self, epoch: int, batch: Batch, stats: _EpochStats) -> None:
-        batch = batch.to(self.device, non_blocking=True)
-        inputs = self._inputs(batch)
+    def check_finite(
+        self, total: torch.Tensor, parts: Mapping[str, torch.Tensor], epoch: int
+    ) -> None:
+        """Stop loudly on a NaN or infinite loss, before its backward pass."""
+        if torch.isfinite(total):
+            return
+        raise NonFiniteLossError(
+            f"non-finite loss {total.item()} at epoch {epoch}, step {self.global_step} "
+            f"(parts: { {k: round(v.item(), 4) for k, v in parts.items()} }). "
+            f"{self._kept_checkpoint()}Lower the learning rate or check the inputs for NaN/inf."
+        )
+
+    def encoder_grad_norms(self) -> dict[str, torch.Tensor]:
+        """Each encoder's current gradient norm, as tensors (no device sync)."""
+        return {m: _grad_norm(enc) for m, enc in self.model.encoders.items()}
+
+    def _standard_step(
+        self, epoch: int, batch: Batch, inputs: Mapping[str, torch.Tensor]
+    ) -> StepResult:
         with autocast(self.device, self.amp):
             out = self.forward_model(inputs)
         t_features, t_logits = self._teacher_outputs(batch, inputs)
         total, parts = self._loss(out, batch, t_features, t_logits)
-        if not torch.isfinite(total):
-            raise NonFiniteLossError(
-                f"non-finite loss {total.item()} at epoch {epoch}, step {self.global_step} "
-                f"(parts: { {k: round(v.item(), 4) for k, v in parts.items()} }). "
-                f"{self._kept_checkpoint()}Lower the learning rate or check the inputs for NaN/inf."
-            )
+        self.check_finite(total, parts, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        encoders = self.model.encoders
-        for m, enc in encoders.items():
-            stats.add(f"grad_norm/{m}", _grad_norm(enc))
+        norms = self.encoder_grad_norms()
         kappa = self._balance(epoch, out, batch, t_logits) if self.role == "student" else None
         self.optimizer.step()
+        return StepResult(out, total, parts, norms, kappa)
+
+    def _train_batch(self, epoch: int, batch: Batch, stats: _EpochStats) -> None:
+        batch = batch.to(self.device, non_blocking=True)
+        inputs = self._inputs(batch)
+        if self.update_rule is None:
+            result = self._standard_step(epoch, batch, inputs)
+        else:
+            result = self.update_rule.step(self, epoch, batch, inputs)
+            record = dict(result.record)
+            if result.kappa is not None:
+                record |= {f"kappa/{m}": k for m, k in result.kappa.items()}
+            if record:
+                self.steps.append({"step": self.global_step, "epoch": epoch} | record)
         self.global_step += 1
         n = len(batch.targets)
         stats.count += n
         stats.batches += 1
-        stats.add("train/loss", total, n)
-        for key, value in parts.items():
+        stats.add("train/loss", result.loss, n)
+        for key, value in result.parts.items():
             stats.add(f"train/{key}", value, n)
-        self._add_train_scores(stats, out, batch)
-        for m in encoders:
-            stats.add(f"kappa/{m}", 1.0 if kappa is None else kappa[m])
+        for m, norm in result.grad_norms.items():
+            stats.add(f"grad_norm/{m}", norm)
+        self._add_train_scores(stats, result.out, batch)
+        for m in self.model.encoders:
+            stats.add(f"kappa/{m}", 1.0 if result.kappa is None else result.kappa[m])
 
     def _add_train_scores(self, stats: _EpochStats, out, batch: Batch) -> None:
         if self.task != "classification":

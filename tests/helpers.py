@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import torch
+
 from g2d_lite.config import Config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
 
@@ -16,3 +19,13 @@ def tiny_config(**overrides) -> Config:
     values = {"epochs": 3, "batch_size": 32, "progress": False, "lr_step": 2}
     values.update(overrides)
     return resolve("smoke", **values)
+
+
+def without_timing(history: pd.DataFrame) -> pd.DataFrame:
+    """A run's history without its wall-clock column (the rest must reproduce exactly)."""
+    return history.drop(columns=["seconds"])
+
+
+def states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Two state dicts with the same keys and bit-identical tensors."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

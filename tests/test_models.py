@@ -95,3 +95,33 @@ def test_bad_names_list_the_valid_choices():
         build_teacher(INFO, "depth")
     with pytest.raises(ValueError, match="use encoder 'mlp'"):
         build_encoder("small_cnn", INFO.spec("text"))
+
+
+def test_shared_fusion_weights_branches_by_certainty():
+    fusion = build_fusion("shared", {"a": 2, "b": 2}, 2)
+    feats = {"a": torch.randn(5, 2), "b": torch.randn(5, 2)}
+    fused, branches = fusion(feats)
+    torch.testing.assert_close(branches["a"], fusion.head(feats["a"]))  # one head for both
+    assert torch.all(torch.minimum(branches["a"], branches["b"]) <= fused + 1e-6)
+    assert torch.all(fused <= torch.maximum(branches["a"], branches["b"]) + 1e-6)
+
+
+def test_boost_fusion_is_a_scaled_sum_of_one_shared_head():
+    fusion = build_fusion("boost", {"a": 4, "b": 4}, 3)
+    with torch.no_grad():
+        fusion.boost_rate.fill_(0.5)
+    feats = {"a": torch.randn(2, 4), "b": torch.randn(2, 4)}
+    fused, branches = fusion(feats)
+    torch.testing.assert_close(branches["b"], fusion.head(feats["b"]))
+    torch.testing.assert_close(fused, 0.5 * (branches["a"] + branches["b"]))
+
+
+def test_training_parts_ride_in_the_state_dict_and_are_skipped_on_inference_loads():
+    student = build_student(INFO)
+    student.training_parts["extra"] = torch.nn.Linear(3, 2)
+    state = student.state_dict()
+    assert "training_parts.extra.weight" in state
+    fresh = build_student(INFO)
+    fresh.load_state_dict(state)  # strict: the unknown part's entries are skipped
+    assert not len(fresh.training_parts)
+    torch.testing.assert_close(fresh(_inputs()).logits, student(_inputs()).logits)

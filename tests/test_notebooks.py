@@ -28,7 +28,7 @@ KERNEL_ENV = {**run.RUN_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"
 # Keys the metrics.json of these notebooks must have; every notebook's must parse and be non-empty.
 EXPECTED_KEYS: dict[str, set[str]] = {
     "01": {"notebook", "profile", "dataset", "results", "teachers", "joint", "starved_modality"},
-    "04": {"notebook", "profile", "dataset", "results", "seeds", "protocol", "smp_gain"},
+    "04": {"notebook", "profile", "dataset", "results", "seeds", "protocol", "smp_gain", "peers"},
 }
 CHANCE = 10.0  # the synthetic dataset's 10 balanced classes
 # The story the smoke defaults must tell: (better, worse) pairs of fused accuracy in notebook 04.
@@ -126,6 +126,7 @@ def test_ablation_grid_with_non_default_parameters(artifact_dir, tmp_path):
         "METHODS": "joint",
         "FUSIONS": "",
         "WINDOWS": "",
+        "PEERS": "",
         "GRID_DIR": str(grid_dir),
     }
     run.run_notebook(run.find_notebook("04"), {"ARTIFACT_DIR": str(artifact_dir), **extra}, again)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -244,7 +245,11 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path, capsys, damage):
     out = tmp_path / "joint"
     assert main(["joint", "--out", str(out), *TINY, "epochs=2"]) == 0
     last = out / LAST
-    content = {"truncated": last.read_bytes()[:500], "garbage": os.urandom(2000), "empty": b""}
+    content = {
+        "truncated": last.read_bytes()[:500],
+        "garbage": random.Random(damage).randbytes(2000),
+        "empty": b"",
+    }
     last.write_bytes(content[damage])
     (out / METRICS).unlink()  # unfinished: the next command resumes from last.pt
     capsys.readouterr()

@@ -314,36 +314,58 @@ def test_ogm_window_and_validation():
 def test_ogm_scales_conv_kernels_without_noise():
     encoders = encoders_with_grads()
     before = grads(encoders["audio"])
-    OGM().apply(encoders, {"audio": 0.3, "visual": 1.0})
+    OGM().apply(encoders, {"audio": 0.3, "visual": 1.0}, epoch=0)
     after = grads(encoders["audio"])
     assert torch.allclose(after["0.weight"], 0.3 * before["0.weight"])
     assert torch.equal(after["1.weight"], before["1.weight"])
 
 
-def test_ogm_ge_noise_is_reproducible_and_only_on_the_modulated_modality():
+def _expected_noisy(before: dict, kappa: float, generator: torch.Generator) -> dict:
+    """The official formula g * coeff + N(0, std(g) + 1e-8), drawn kernel by kernel."""
+    out = {}
+    for name in ("0.weight", "3.weight"):
+        g = before[name]
+        out[name] = g * kappa + torch.randn(g.shape, generator=generator) * (g.std() + 1e-8)
+    return out
+
+
+def test_ogm_ge_noise_goes_to_both_modalities_as_officially():
     ge = OGM(gradient_noise=True)
+    assert ge.noise == "both"
     results = []
     for _ in range(2):
         encoders = encoders_with_grads()
         before = {m: grads(e) for m, e in encoders.items()}
-        ge.apply(encoders, {"audio": 0.3, "visual": 1.0}, torch.Generator().manual_seed(7))
+        ge.apply(encoders, {"audio": 0.3, "visual": 1.0}, 0, torch.Generator().manual_seed(7))
         results.append({m: grads(e) for m, e in encoders.items()})
     assert all(torch.equal(results[0]["audio"][n], g) for n, g in results[1]["audio"].items())
-    # the official formula: g * coeff + N(0, std(g) + 1e-8), drawn kernel by kernel
-    gen = torch.Generator().manual_seed(7)
-    for name in ("0.weight", "3.weight"):
-        g = before["audio"][name]
-        noise = torch.randn(g.shape, generator=gen) * (g.std() + 1e-8)
-        assert torch.allclose(results[0]["audio"][name], g * 0.3 + noise)
-    assert torch.equal(results[0]["audio"]["6.weight"], before["audio"]["6.weight"])
-    assert all(torch.equal(g, before["visual"][n]) for n, g in results[0]["visual"].items())
+    gen = torch.Generator().manual_seed(7)  # draws in modality order: audio, then visual
+    for m, kappa in (("audio", 0.3), ("visual", 1.0)):
+        for name, expected in _expected_noisy(before[m], kappa, gen).items():
+            assert torch.allclose(results[0][m][name], expected)
+        assert torch.equal(results[0][m]["6.weight"], before[m]["6.weight"])  # not a conv kernel
 
 
-def test_ogm_ge_adds_no_noise_outside_the_window():
-    ge = OGM(end_epoch=150, gradient_noise=True)
+def test_ogm_ge_modulated_noise_only_touches_the_damped_modality():
+    ge = OGM(gradient_noise=True, noise="modulated")
+    encoders = encoders_with_grads()
+    before = {m: grads(e) for m, e in encoders.items()}
+    ge.apply(encoders, {"audio": 0.3, "visual": 1.0}, 0, torch.Generator().manual_seed(7))
+    expected = _expected_noisy(before["audio"], 0.3, torch.Generator().manual_seed(7))
+    for name, value in expected.items():
+        assert torch.allclose(grads(encoders["audio"])[name], value)
+    assert all(torch.equal(g, before["visual"][n]) for n, g in grads(encoders["visual"]).items())
+    with pytest.raises(ValueError, match="both"):
+        OGM(noise="everywhere")
+
+
+@pytest.mark.parametrize("noise", ["both", "modulated"])
+def test_ogm_ge_adds_no_noise_outside_the_window(noise):
+    ge = OGM(end_epoch=150, gradient_noise=True, noise=noise)
     encoders = encoders_with_grads()
     before = {m: grads(e) for m, e in encoders.items()}
     branches = {m: BRANCHES[m] for m in ("audio", "visual")}
-    ge.apply(encoders, ge.coefficients(branches, LABELS, 151), torch.Generator().manual_seed(0))
+    kappa = ge.coefficients(branches, LABELS, 151)
+    ge.apply(encoders, kappa, 151, torch.Generator().manual_seed(0))
     for m, e in encoders.items():
         assert all(torch.equal(g, before[m][n]) for n, g in grads(e).items())

@@ -2,6 +2,12 @@
 
 Both return their pooled encoder features (taken before fusion: what feature distillation
 matches) along with logits. For regression, "logits" are the predictions.
+
+A student also holds ``training_parts``: what a comparison method adds for training only (the
+unimodal heads MMPareto trains, the running statistics AGM, MLA and PMR keep). They live in the
+model so that its ``state_dict``, and so every checkpoint and resume, carries them; the forward
+pass never uses them, and a student rebuilt for inference without them loads such a checkpoint
+by ignoring those entries.
 """
 
 from __future__ import annotations
@@ -53,6 +59,17 @@ class UnimodalClassifier(nn.Module):
         return TeacherOutput(features, self.head(features))
 
 
+class TrainingParts(nn.ModuleDict):
+    """Training-only modules of a student, by name; entries of a checkpoint for parts this
+    container does not hold are skipped on load (an inference model has none)."""
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            if key[len(prefix) :].split(".", 1)[0] not in self:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
 class MultimodalClassifier(nn.Module):
     """One encoder per modality and a fusion module: the student S (and the joint baseline)."""
 
@@ -60,6 +77,7 @@ class MultimodalClassifier(nn.Module):
         super().__init__()
         self.encoders = nn.ModuleDict(dict(encoders))
         self.fusion = fusion
+        self.training_parts = TrainingParts()
 
     @property
     def modalities(self) -> tuple[str, ...]:
