@@ -114,7 +114,7 @@ def test_ablation_grid_with_non_default_parameters(artifact_dir, tmp_path):
         metrics = _metrics(grid_dir / point)
         assert metrics["seeds"] == [int(point[-1])]
         rows = read_rows(grid_dir / point / "metrics.json")
-        assert {r["method"] for r in rows} >= {"joint", "g2d"}
+        assert {r["method"] for r in rows} >= {"joint", "umt", "umt+smp", "ogm_ge", "g2d"}
     summary = pd.read_csv(grid_dir / "summary.csv")
     assert set(summary.loc[summary["method"].isin(["joint", "g2d"]), "seeds"]) == {2}
     assert summary["fused acc"].dropna().str.contains("±").any()
@@ -188,6 +188,11 @@ def test_notebooks_run_on_real_avmnist_with_its_profile(artifact_dir, tmp_path, 
     )
     assert _metrics(validation)["split"] == "validation"
     assert_no_foreign_words(executed, ("audio", "image"))
+    small = {"METHODS": "joint,g2d", "FUSIONS": "", "WINDOWS": "", "PEERS": "joint,g2d",
+             "PEER_EPOCHS": 2}  # fmt: skip
+    executed = run.run_notebook(run.find_notebook("04"), {**params, **small}, tmp_path / "04")
+    assert_no_foreign_words(executed, ("audio", "image"))
+    assert "What these data show" in rendered_text(executed)
 
 
 def test_parameter_typo_is_rejected(capsys):
