@@ -15,7 +15,9 @@ of the paper's full CREMA-D protocol (two teachers and the student, 300 epochs e
 6,698 train clips, testing 744 clips every epoch) from those rates. ``--modes`` picks how the
 Trainer runs: ``autotune`` is the paper profile as it is (deterministic kernels off, cuDNN
 autotuning on), ``deterministic`` switches deterministic kernels on, ``compile`` adds
-``torch.compile`` to the paper profile (compilation happens in the dropped warm-up epoch).
+``torch.compile`` to the paper profile (compilation happens in the dropped warm-up epoch),
+``sync_free`` runs the step without host synchronisation (:mod:`g2d_lite.sync_free`); the
+default compares the eager and the sync-free step.
 
     python -m benchmarks.gpu                      # on a CUDA machine, about a minute on an H200
     python -m benchmarks.gpu --batch-sizes 16 --modes compile
@@ -63,6 +65,7 @@ PAPER_EPOCHS, PAPER_TRAIN, PAPER_TEST = 300, 6698, 744
 # How the Trainer runs, as config overrides on top of the paper profile.
 MODES: dict[str, dict[str, object]] = {
     "autotune": {},
+    "sync_free": {"step_mode": "sync_free"},
     "deterministic": {"deterministic": True},
     "compile": {"compile": True},
 }
@@ -87,9 +90,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-size", type=int, default=None, help="default 512 (quick 8)")
     parser.add_argument(
         "--modes",
-        default="autotune",
-        help=f"comma-separated from {sorted(MODES)}: autotune is the paper profile as it is;"
-        " deterministic turns deterministic kernels on; compile adds torch.compile",
+        default="autotune,sync_free",
+        help=f"comma-separated from {sorted(MODES)}: autotune is the paper profile as it is"
+        " (the eager step); sync_free decides SMP/OGM on the device and checks NaN once per"
+        " epoch; deterministic turns deterministic kernels on; compile adds torch.compile",
     )
     parser.add_argument(
         "--profile",

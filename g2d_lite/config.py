@@ -45,6 +45,7 @@ LOSS_ALIASES: dict[str, str] = {"joint": "ce", "umt": "feature"}
 SELECTIONS: tuple[str, ...] = ("validation", "test", "last")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 TEACHER_CACHE: tuple[str, ...] = ("auto", "never")
+STEP_MODES: tuple[str, ...] = ("eager", "sync_free")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Config:
     amp: bool | None = None  # bf16 autocast; None: on for CUDA
     channels_last: bool | None = None  # None: on for CUDA with CNN encoders
     compile: bool = False  # torch.compile the model
+    step_mode: str = "eager"  # eager | sync_free (SMP/OGM on the device, NaN read per epoch)
     deterministic: bool = True  # deterministic kernels (bit-exact CPU reruns); off: cuDNN autotune
     selection: str = "validation"  # validation (honest) | test (paper protocol) | last
     teacher_selection: str = "last"  # the checkpoint a teacher keeps (see below)
@@ -131,6 +133,7 @@ class Config:
         _check_choice("teacher_selection", self.teacher_selection, SELECTIONS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
+        _check_choice("step_mode", self.step_mode, STEP_MODES)
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
         if self.modalities is not None and len(set(self.modalities)) < len(self.modalities):

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from g2d_lite import sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config
@@ -189,6 +190,15 @@ class Trainer:
         self.feature_weight, self.logit_weight = self._loss_weights()
         self.smp, self.ogm = self._balancer()
         self.update_rule = self._update_rule()
+        self.sync_free = cfg.step_mode == "sync_free"
+        if self.sync_free:
+            if self.update_rule is not None:
+                raise ValueError(
+                    f"step_mode='sync_free' is the standard step's; {cfg.balance!r} has its own "
+                    "update rule: use step_mode='eager'"
+                )
+            sync_free.check_supported(self.smp, self.ogm)
+        self.watch = sync_free.NonFiniteWatch(self.device)
         self.teachers = self._teacher_bank(teachers)
         self.teacher_cache: TeacherCache | None = None
         self.optimizer = self._optimizer()
@@ -495,6 +505,47 @@ class Trainer:
             self.steps.append(record)
         return kappa
 
+    def _balance_on_device(
+        self, epoch: int, out, batch: Batch, t_logits
+    ) -> dict[str, torch.Tensor] | None:
+        """:meth:`_balance` without a host sync: κ and ρ stay device tensors (the same numbers;
+        :mod:`g2d_lite.sync_free`), logged as such until the epoch ends."""
+        record: dict[str, Any] = {"step": self.global_step, "epoch": epoch}
+        targets = gather_cat(batch.targets, self.ctx)
+        names = list(self.model.encoders)
+        kappa = None
+        if t_logits is not None:
+            gathered = {m: gather_cat(lg, self.ctx) for m, lg in t_logits.items()}
+            rho = sync_free.confidence(gathered, targets, self.task)
+            record.update({f"rho/{m}": rho[i] for i, m in enumerate(gathered)})
+            if self.smp is not None:
+                kappa = sync_free.smp_kappa(self.smp, rho, list(gathered), epoch)
+                sync_free.scale_gradients(self.model.encoders, kappa, self.smp.scope)
+        if self.ogm is not None:
+            branches = {
+                m: gather_cat(b.detach().float(), self.ctx) for m, b in out.branch_logits.items()
+            }
+            kappa = sync_free.ogm_kappa(self.ogm, branches, targets, epoch)
+            noise = epoch_generator(self.cfg.seed, self.global_step, 1, self.device)
+            sync_free.ogm_apply(self.ogm, self.model.encoders, kappa, epoch, noise)
+        if kappa is None:
+            return None
+        coefficients = {m: kappa[i] for i, m in enumerate(names)}
+        record.update({f"kappa/{m}": k for m, k in coefficients.items()})
+        self.steps.append(record)
+        return coefficients
+
+    def _check_epoch_finite(self, epoch: int, first_step: int) -> None:
+        """The sync-free step's NaN/inf check, read once per epoch: stop before the epoch is
+        saved, so the last good checkpoint is the previous epoch's."""
+        bad = self.watch.first_bad_step()
+        if bad is not None:
+            raise NonFiniteLossError(
+                f"non-finite loss at epoch {epoch}, step {first_step + bad} (found when the "
+                f"epoch ended: step_mode='sync_free' checks once per epoch). "
+                f"{self._kept_checkpoint()}Lower the learning rate or check the inputs for NaN/inf."
+            )
+
     def check_finite(
         self, total: torch.Tensor, parts: Mapping[str, torch.Tensor], epoch: int
     ) -> None:
@@ -518,11 +569,15 @@ class Trainer:
             out = self.forward_model(inputs)
         t_features, t_logits = self._teacher_outputs(batch, inputs)
         total, parts = self._loss(out, batch, t_features, t_logits)
-        self.check_finite(total, parts, epoch)
+        if self.sync_free:
+            self.watch.observe(total)  # read once, when the epoch ends
+        else:
+            self.check_finite(total, parts, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         norms = self.encoder_grad_norms()
-        kappa = self._balance(epoch, out, batch, t_logits) if self.role == "student" else None
+        balance = self._balance_on_device if self.sync_free else self._balance
+        kappa = balance(epoch, out, batch, t_logits) if self.role == "student" else None
         self.optimizer.step()
         return StepResult(out, total, parts, norms, kappa)
 
@@ -604,8 +659,12 @@ class Trainer:
         batches = iterate_batches(
             self.data.train, order, cfg.num_workers, pin_memory=self.device.type == "cuda"
         )
+        first_step, first_record = self.global_step, len(self.steps)
         for batch in batches:
             self._train_batch(epoch, batch, stats)
+        if self.sync_free:
+            self._check_epoch_finite(epoch, first_step)
+            self.steps[first_record:] = sync_free.materialise(self.steps[first_record:])
         broadcast_buffers(self.model, self.ctx)
         row: dict[str, Any] = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
         row.update(stats.row())
