@@ -46,6 +46,7 @@ SELECTIONS: tuple[str, ...] = ("validation", "test", "last")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 TEACHER_CACHE: tuple[str, ...] = ("auto", "never")
 STEP_MODES: tuple[str, ...] = ("eager", "sync_free")
+DATA_ON_DEVICE: tuple[str, ...] = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Config:
     eval_every: int = 1  # evaluate validation and test every N epochs (and at the last)
     teacher_cache: str = "auto"  # auto: cache teacher outputs for deterministic inputs | never
     num_workers: int = 0  # DataLoader workers for on-disk datasets
+    data_on_device: str = "auto"  # auto (on a GPU, if it fits) | always | never: the train split
     progress: bool = True  # progress bars (G2D_LITE_PROGRESS=0 turns them off everywhere)
     tensorboard: bool = (
         False  # also log each epoch's row to run_dir/tensorboard (needs tensorboard)
@@ -134,6 +136,7 @@ class Config:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("teacher_cache", self.teacher_cache, TEACHER_CACHE)
         _check_choice("step_mode", self.step_mode, STEP_MODES)
+        _check_choice("data_on_device", self.data_on_device, DATA_ON_DEVICE)
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
         if self.modalities is not None and len(set(self.modalities)) < len(self.modalities):

@@ -32,7 +32,8 @@ from g2d_lite import sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config
-from g2d_lite.data.base import DatasetSplits
+from g2d_lite.data.base import DatasetSplits, MultimodalDataset
+from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
 from g2d_lite.distributed import (
     DistContext,
@@ -199,6 +200,7 @@ class Trainer:
                 )
             sync_free.check_supported(self.smp, self.ogm)
         self.watch = sync_free.NonFiniteWatch(self.device)
+        self.train_split = self._train_split()
         self.teachers = self._teacher_bank(teachers)
         self.teacher_cache: TeacherCache | None = None
         self.optimizer = self._optimizer()
@@ -505,6 +507,24 @@ class Trainer:
             self.steps.append(record)
         return kappa
 
+    def _train_split(self) -> MultimodalDataset:
+        """The split batches are drawn from: on the device when ``data_on_device`` says so
+        (``auto``: on a GPU, unless the split does not fit), else the dataset's own."""
+        choice = self.cfg.data_on_device
+        if choice == "never" or (choice == "auto" and self.device.type != "cuda"):
+            return self.data.train
+        try:
+            return ResidentSplit(self.data.train, self.device)
+        except torch.cuda.OutOfMemoryError:
+            if choice == "always":
+                raise
+            torch.cuda.empty_cache()
+            print(
+                "note: the train split does not fit on the GPU; batches come from host memory",
+                file=sys.stderr,
+            )
+            return self.data.train
+
     def _balance_on_device(
         self, epoch: int, out, batch: Batch, t_logits
     ) -> dict[str, torch.Tensor] | None:
@@ -583,6 +603,9 @@ class Trainer:
 
     def _train_batch(self, epoch: int, batch: Batch, stats: _EpochStats) -> None:
         batch = batch.to(self.device, non_blocking=True)
+        if isinstance(self.train_split, ResidentSplit):  # the readers' per-sample work, batched
+            generator = epoch_generator(self.cfg.seed, self.global_step, 2, self.device)
+            batch = batch._replace(inputs=self.train_split.transform_batch(batch.inputs, generator))
         inputs = self._inputs(batch)
         if self.update_rule is None:
             result = self._standard_step(epoch, batch, inputs)
@@ -657,7 +680,7 @@ class Trainer:
         )
         stats = _EpochStats()
         batches = iterate_batches(
-            self.data.train, order, cfg.num_workers, pin_memory=self.device.type == "cuda"
+            self.train_split, order, cfg.num_workers, pin_memory=self.device.type == "cuda"
         )
         first_step, first_record = self.global_step, len(self.steps)
         for batch in batches:

@@ -74,3 +74,42 @@ def test_half_the_frames_are_flipped_and_draws_are_seeded():
     assert 0.46 < float(flipped) < 0.54
     again = augment_frames(ramp, 16, torch.Generator().manual_seed(3))
     assert torch.equal(out, again)
+
+
+def test_a_resident_in_memory_split_trains_bit_for_bit_like_the_host_one():
+    from g2d_lite.train import train_teacher
+    from tests.helpers import tiny_config, tiny_data
+
+    data = tiny_data()
+    host = train_teacher(tiny_config(data_on_device="never"), data, "visual")
+    resident = train_teacher(tiny_config(data_on_device="always"), data, "visual")
+    state, reference = resident.model.state_dict(), host.model.state_dict()
+    assert all(torch.equal(state[k], reference[k]) for k in reference)
+
+
+def test_a_resident_cache_split_augments_frames_and_crops_spectrograms(tmp_path):
+    from g2d_lite.data.clips import load_vggsound
+    from g2d_lite.data.resident import ResidentSplit
+    from tests.test_data_clips import build, make_vggsound
+
+    root = make_vggsound(tmp_path / "vggsound")
+    assert build("vggsound", root, tmp_path / "cache", "--annotations", str(root)) == 0
+    data = load_vggsound(tmp_path / "cache", image_size=32)
+    resident = ResidentSplit(data.train, torch.device("cpu"))
+    inputs, _ = resident.as_tensors()
+    assert inputs["visual"].dtype == torch.uint8 and inputs["audio"].dtype == torch.float16
+    batch = {m: x[:2] for m, x in inputs.items()}
+    out = resident.transform_batch(batch, torch.Generator().manual_seed(0))
+    sample, _ = data.train[0]  # the CPU readers' shapes and dtypes, per sample
+    for m in ("audio", "visual"):
+        assert out[m].shape[1:] == sample[m].shape and out[m].dtype == sample[m].dtype
+    from g2d_lite.config import resolve
+    from g2d_lite.notebook import load_data
+    from g2d_lite.train import train_student
+
+    cfg = resolve(
+        "smoke", method="joint", dataset="vggsound", data_root=str(tmp_path / "cache"), epochs=2,
+        batch_size=4, progress=False, data_on_device="always", data_options={"image_size": 32},
+    )  # fmt: skip
+    result = train_student(cfg, load_data(cfg))
+    assert result.history["train/loss"].notna().all() and len(result.history) == 2

@@ -125,6 +125,7 @@ class Frames:
     def __init__(self, path: Path, picks: np.ndarray, size: int, train: bool) -> None:
         self.source = LazyArray(path)
         self.picks = picks
+        self.size = size
         self.transform = frame_transform(size, train)
 
     def __call__(self, row: int) -> torch.Tensor:
