@@ -53,16 +53,6 @@ def kill_after_write(k: int):
         yield count
 
 
-@pytest.fixture(scope="module")
-def data():
-    return tiny_data()
-
-
-@pytest.fixture(scope="module")
-def teachers(data):
-    return {m: train_teacher(tiny_config(), data, m).model for m in data.info.modality_names}
-
-
 def _same_run(a, b) -> None:
     pd.testing.assert_frame_equal(
         a.history.drop(columns="seconds"), b.history.drop(columns="seconds")

@@ -13,16 +13,6 @@ from g2d_lite.train import NonFiniteLossError, Trainer, train_student, train_tea
 from tests.helpers import tiny_config, tiny_data
 
 
-@pytest.fixture(scope="module")
-def data():
-    return tiny_data()
-
-
-@pytest.fixture(scope="module")
-def teachers(data):
-    return {m: train_teacher(tiny_config(), data, m).model for m in data.info.modality_names}
-
-
 def _config(method: str, **overrides):
     values = {"epochs": 4, "batch_size": 32, "progress": False, "lr_step": 3}
     values["balance_end_epoch"] = 1  # inside and outside the window

@@ -16,17 +16,6 @@ from g2d_lite.train import NonFiniteLossError, Trainer, train_student, train_tea
 from tests.helpers import tiny_config, tiny_data
 
 
-@pytest.fixture(scope="module")
-def data():
-    return tiny_data()
-
-
-@pytest.fixture(scope="module")
-def teachers(data):
-    cfg = tiny_config()
-    return {m: train_teacher(cfg, data, m).model for m in data.info.modality_names}
-
-
 def _without_timing(history: pd.DataFrame) -> pd.DataFrame:
     return history.drop(columns=["seconds"])
 
