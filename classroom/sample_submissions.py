@@ -173,7 +173,7 @@ SAMPLES: dict[str, dict[str, Sample]] = {
                 Answer(
                     "ogm_ge",
                     "balancer = smp.OGM(start_epoch=0, end_epoch=0, gradient_noise=True)\n"
-                    "balancer.apply(encoders, kappa, generator=generator)",
+                    "balancer.apply(encoders, kappa, epoch=0, generator=generator)",
                 ),
             ),
             ("check_branch_scores", "check_ogm_coefficients", "check_ogm_ge"),

@@ -126,25 +126,46 @@ def browser():
 
 KERNEL_IDLE = (
     "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-    "const k = w && w.sessionContext && w.sessionContext.session"
-    " && w.sessionContext.session.kernel;"
+    "const k = w && w.context && w.context.path === arguments[0] && w.sessionContext"
+    " && w.sessionContext.session && w.sessionContext.session.kernel;"
     "return !!k && k.status === 'idle';"
 )
 
 
 def _open(browser, url: str, token: str, name: str) -> None:
+    """Open ``name`` and wait until *its* kernel is idle: the tab opened before it may still be
+    the current one for a moment, and running cells before the new kernel is there makes
+    JupyterLab ask for a kernel instead."""
     browser.get(f"{url}/lab/tree/{name}?token={token}")
-    _wait(browser, KERNEL_IDLE, timeout=90)
+    _wait(browser, KERNEL_IDLE, name, timeout=90)
 
 
-def _wait(browser, script: str, timeout: float = 120.0, poll: float = 0.5):
+PAGE_ERRORS = (
+    "return [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="
+    '"application/vnd.jupyter.stderr"]\')].map(e => e.innerText).filter(t => /Error/.test(t))'
+)
+CELLS_RUN = (
+    "return [...document.querySelectorAll('.jp-InputPrompt')].map(e => e.innerText.trim())"
+    ".filter(t => t).join(' ')"
+)
+
+
+def _wait(browser, script: str, *args: str, timeout: float = 120.0, poll: float = 0.5):
+    """Poll ``script`` until it returns something; on a timeout, say what the page shows (a
+    screenshot, the cells' prompts, any error output) so that a CI failure can be read."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        value = browser.execute_script(script)
+        value = browser.execute_script(script, *args)
         if value:
             return value
         time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for: {script[:120]}")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTEFACTS / "browser_timeout.png"))
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for: {script[:120]}\n"
+        f"prompts: {browser.execute_script(CELLS_RUN)}\n"
+        f"errors on the page: {browser.execute_script(PAGE_ERRORS)}"
+    )
 
 
 EXPLORER_TEXT = """
@@ -210,8 +231,5 @@ def test_explorer_reacts_to_a_slider_in_chromium(lab, browser):
     assert after != before and "Easier to learn: visual" in after
     assert _not_blank(_wait(browser, EXPLORER_IMAGE, timeout=30)) > 5
     browser.save_screenshot(str(ARTEFACTS / "browser_explorer_after.png"))  # figure redrawn
-    errors = browser.execute_script(
-        "return [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="
-        '"application/vnd.jupyter.stderr"]\')].map(e => e.innerText).filter(t => /Error/.test(t))'
-    )
+    errors = browser.execute_script(PAGE_ERRORS)
     assert not errors, errors
