@@ -9,6 +9,10 @@ export G2D_LITE_PROGRESS=0
 # are not oversubscribed. The papermill tests train into artifacts/, which nbval then reuses.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 export G2D_LITE_TEST_ARTIFACT_DIR="${G2D_LITE_TEST_ARTIFACT_DIR:-$PWD/artifacts}"
+# One pytest worker per core (G2D_LITE_TEST_WORKERS=0 runs in this process); the scheduler in
+# conftest.py keeps each module, each notebook and the notebook chain in one worker.
+workers="${G2D_LITE_TEST_WORKERS:-auto}"
 .venv/bin/ruff check .
-exec .venv/bin/pytest tests notebooks --nbval-lax --nbval-current-env \
-  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 --durations=15 "$@"
+exec .venv/bin/pytest tests notebooks -n "$workers" --dist loadscope --nbval-lax \
+  --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 \
+  --durations=15 "$@"
