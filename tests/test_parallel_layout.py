@@ -15,7 +15,7 @@ from conftest import in_notebook_chain
         ("notebooks/04_ablations.ipynb", True),
         ("notebooks/exercises/ex04_diagnosis.ipynb", False),  # its own run folder, own kernel
         ("tests/test_classroom.py", False),
-        ("tests/test_notebooks_helpers.py", False),
+        ("tests/test_notebooks_params.py", False),  # its own models: beside the chain
         ("notebooks/README.md", False),
     ],
 )

@@ -1,0 +1,50 @@
+"""What the notebook tests share: the kernels' environment, reading a run's metrics.json, and
+the words a recorded dataset's notebook must not contain."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from g2d_lite import run
+
+KERNEL_ENV = {**run.RUN_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+CHANCE = 10.0  # the synthetic dataset's 10 balanced classes
+
+
+def notebook_metrics(run_dir: Path) -> dict:
+    """The metrics.json a notebook run wrote into ``run_dir``."""
+    path = run_dir / "metrics.json"
+    assert path.is_file(), f"{path} missing: the notebook did not reach save_metrics"
+    return json.loads(path.read_text())
+
+
+# Words that belong to the synthetic generator's story and must not reach a recorded dataset's
+# notebook, plus every modality name the dataset does not have.
+SYNTHETIC_ONLY = ("ripple", "glyph", "blank frame", "noise-only", "two dials")
+MODALITY_NAMES = ("audio", "visual", "image", "text")  # "video": the paper's CREMA-D column
+
+
+def rendered_text(notebook: Path) -> str:
+    """What a reader sees: markdown cells and every text output, not the code."""
+    nb = json.loads(notebook.read_text())
+    parts = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            parts.append("".join(cell["source"]))
+        for output in cell.get("outputs", []):
+            parts.append("".join(output.get("text", "")))
+            for mime in ("text/markdown", "text/plain"):
+                parts.append("".join(output.get("data", {}).get(mime, "")))
+    return "\n".join(parts)
+
+
+def assert_no_foreign_words(notebook: Path, modalities: tuple[str, ...]) -> None:
+    text = rendered_text(notebook).lower()
+    foreign = [w for w in SYNTHETIC_ONLY if w in text]
+    foreign += [  # "\text{...}" in LaTeX is not the text modality
+        m for m in MODALITY_NAMES if m not in modalities and re.search(rf"(?<!\\)\b{m}\b", text)
+    ]
+    assert not foreign, f"{notebook.name} talks about {foreign} on this dataset"
