@@ -93,7 +93,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported (?:global|class):? (?:GLOBAL )?(\S+)", str(error))
+        found = re.search(  # torch names the refused global: "unsupported GLOBAL posix.system ..."
+            r"unsupported (?!operand)(?:global:? |class:? )?(?:GLOBAL )?([A-Za-z_][\w.]*)",
+            str(error),
+            re.IGNORECASE,
+        )
         if found is None:  # not a pickle of ours at all: random bytes, a cut-off old file
             raise CheckpointError(
                 f"{path} cannot be read (truncated or corrupt: {_first_sentence(error)}); "

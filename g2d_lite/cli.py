@@ -36,12 +36,20 @@ PROG = "python -m g2d_lite"
 
 
 def _config_file(path: str) -> dict[str, Any]:
-    """Overrides from a ``--config`` JSON file, or a clear error."""
+    """Overrides from a ``--config`` JSON file (a UTF-8 BOM is fine), or a clear error; a key
+    given twice keeps the last value and says so, as on the command line."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            print(f"note: {key} is given twice in {path}; the last value counts", file=sys.stderr)
+        return dict(items)
+
     try:
-        values = json.loads(Path(path).read_text())
+        values = json.loads(Path(path).read_text(encoding="utf-8-sig"), object_pairs_hook=pairs)
     except FileNotFoundError:
         raise KitError(f"--config file {path} does not exist") from None
-    except ValueError as error:
+    except ValueError as error:  # UnicodeDecodeError too
         raise KitError(f"--config file {path} is not valid JSON ({error})") from None
     if not isinstance(values, dict):
         raise KitError(f"--config file {path} must hold a JSON object of key: value overrides")
@@ -149,8 +157,13 @@ def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
     """The checkpoint ``evaluate`` reads: a finished run's, after checking its files belong
     together; an unfinished run's latest, with a note saying so."""
     state = folder.state()
-    if state in ("absent", "empty", "foreign"):
-        raise KitError(f"--run {folder.path} holds no g2d-lite run")
+    if state == "absent":
+        raise KitError(f"--run {folder.path} does not exist")
+    if state in ("empty", "foreign"):
+        raise KitError(
+            f"--run {folder.path} holds no g2d-lite run (no config.json): give the folder a"
+            " training command wrote with --out"
+        )
     if state == "finished":
         _, best = folder.load_finished()
         return best if which == "best" else folder.load_last()
@@ -204,8 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     def training(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, parents=[debug])
         sub.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-        sub.add_argument("--config", help="JSON file of config overrides")
-        sub.add_argument("--out", required=True, help="run folder (resumed if it exists)")
+        sub.add_argument("--config", type=os.path.expanduser, help="JSON file of config overrides")
+        sub.add_argument(
+            "--out",
+            type=os.path.expanduser,
+            required=True,
+            help="run folder (resumed if it exists)",
+        )
         sub.add_argument(
             "--no-resume", action="store_true", help="start over even if --out has a run"
         )
@@ -219,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("--method", default="g2d", choices=sorted(METHODS))
     student.add_argument(
         "--teachers",
+        type=os.path.expanduser,
         action="append",
         default=[],
         metavar="DIR",
@@ -232,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser(
         "evaluate", help="evaluate a run's checkpoint", parents=[debug]
     )
-    evaluation.add_argument("--run", required=True, help="run folder")
+    evaluation.add_argument("--run", type=os.path.expanduser, required=True, help="run folder")
     evaluation.add_argument("--checkpoint", default="best", choices=["best", "last"])
     evaluation.add_argument(
         "--allow-data-mismatch",

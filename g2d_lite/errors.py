@@ -12,7 +12,7 @@ import argparse
 import errno
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 DEBUG_ENV = "G2D_LITE_DEBUG"
@@ -26,10 +26,38 @@ class KitError(Exception):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line, like every other failure."""
+    """An argument parser whose usage errors are one line, like every other failure, and that
+    says when a single-valued option is given twice (the last one counts, as argparse has it,
+    and as for key=value overrides: it is often a typo)."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        argv = list(sys.argv[1:] if args is None else args)
+        self._note_repeated_options(argv)
+        return super().parse_known_args(argv, namespace)
+
+    def _note_repeated_options(self, argv: Sequence[str]) -> None:
+        single = {
+            option: action
+            for action in self._actions
+            if isinstance(action, argparse._StoreAction)  # one value each; append/flags differ
+            for option in action.option_strings
+        }
+        seen: set[str] = set()
+        for token in argv:
+            if token == "--":
+                break
+            action = single.get(token.split("=", 1)[0])
+            if action is None:
+                continue
+            if action.dest in seen:
+                name = "/".join(action.option_strings)
+                print(f"note: {name} is given more than once; the last one counts", file=sys.stderr)
+            seen.add(action.dest)
 
 
 def debug_option() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -101,6 +102,11 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
     """Never write over the instructor notebooks, nor over a copy a student has worked in."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file; give a folder for the student copies")
+    if source_dir.resolve() in out_dir.resolve().parents:
+        raise ValueError(
+            f"--out {out_dir} is inside the --source folder {source_dir}: the next build would"
+            " copy the student copies along with the instructor notebooks; choose another --out"
+        )
     if out_dir.resolve() == source_dir.resolve():
         raise ValueError(
             f"--out {out_dir} is the --source folder: the student copies would replace the "
@@ -168,8 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("build", help="write student copies of the exercise notebooks")
-    make.add_argument("--out", default="build/student", help="output folder")
-    make.add_argument("--source", default=str(SOURCE_DIR), help="instructor notebooks folder")
+    make.add_argument(
+        "--out", type=os.path.expanduser, default="build/student", help="output folder"
+    )
+    make.add_argument(
+        "--source",
+        type=os.path.expanduser,
+        default=str(SOURCE_DIR),
+        help="instructor notebooks folder",
+    )
     make.add_argument(
         "--force", action="store_true", help="overwrite copies changed since they were built"
     )

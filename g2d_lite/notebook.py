@@ -20,6 +20,7 @@ from g2d_lite.config import Config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
 from g2d_lite.progress import progress_enabled
 from g2d_lite.seeding import seed_everything
+from g2d_lite.train import resolve_device
 
 FIGURE_DPI = 80  # keeps committed notebooks light
 
@@ -49,6 +50,7 @@ def setup(
     cfg = resolve(
         profile, method=method, seed=seed, progress=progress_enabled(progress), **overrides
     )
+    resolve_device(cfg.device)  # a missing GPU is said here, not after cached models load
     seed_everything(cfg.seed)
     set_style()
     Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from g2d_lite.config import METHODS, resolve
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.models import FUSIONS
 from g2d_lite.results import load_rows, summarise
+from g2d_lite.train import DeviceError, resolve_device
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -450,6 +451,17 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
     return shared, explicit
 
 
+def _check_device(params: Params) -> None:
+    """A DEVICE this machine lacks is refused before any notebook starts: with cached models a
+    notebook might never touch it and report success."""
+    device = params.get("DEVICE")
+    if isinstance(device, str) and device.split(":")[0] in ("cuda", "mps"):
+        try:
+            resolve_device(device)
+        except DeviceError as error:
+            raise RunError(f"parameter DEVICE: {error}") from None
+
+
 def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
     notebooks = numbered_notebooks()
     fixed, axes = split_grid(check_parameter_values(params, notebooks))
@@ -513,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grid", action="append", default=[], metavar="NAME=V1,V2", help="a grid axis"
     )
-    parser.add_argument("--out", help="run folder (default runs/<target>)")
+    parser.add_argument("--out", type=os.path.expanduser, help="run folder (default runs/<target>)")
     parser.add_argument("--log-output", action="store_true", help="stream cell outputs")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
@@ -547,7 +559,15 @@ def _main(args: argparse.Namespace) -> None:
         ]
         refresh(notebooks)
         return
+    if args.only:
+        raise RunError(
+            "--only applies to refresh; to run one notebook give it as the target"
+            f" (python -m g2d_lite.run {args.only[0]})"
+        )
+    if args.out and Path(args.out).is_file():
+        raise RunError(f"--out {args.out} is a file; give a folder for the run")
     shared, explicit = _params(args)
+    _check_device({**shared, **explicit})
     if args.target in ("all", "demo"):
         check_parameter_names(explicit, numbered_notebooks())
         if args.grid:

@@ -209,7 +209,10 @@ class RunFolder:
             )
         state = self.state()
         if state in ("absent", "empty", "foreign"):
-            raise RunFolderError(f"{self.path} holds no g2d-lite run")
+            raise RunFolderError(
+                f"{self.path} holds no g2d-lite run (no config.json): name a folder a g2d-lite"
+                " command trained into (its --out), or move this one out of the way"
+            )
         if state != "finished":
             raise RunFolderError(
                 f"{self.path} holds no finished run (no metrics.json); run or resume it first"

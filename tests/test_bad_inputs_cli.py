@@ -129,7 +129,8 @@ def test_an_explicit_none_on_the_command_line_is_kept(tmp_path, capsys):
         (["student", "--method", "g2d"], ["--teachers"]),
         (["student", "--teachers", "nowhere"], ["--teachers nowhere", "does not exist"]),
         (["joint", "--config", "missing.json"], ["missing.json", "does not exist"]),
-        (["evaluate", "--run", "nowhere"], ["nowhere", "no g2d-lite run"]),
+        (["evaluate", "--run", "nowhere"], ["--run nowhere", "does not exist"]),
+        (["evaluate", "--run", "."], ["no g2d-lite run", "--out"]),
     ],
     ids=lambda v: str(v)[:40],
 )
@@ -150,6 +151,31 @@ def test_bad_config_files(tmp_path, capsys, content, needle):
     refused(capsys, status, 2, needle)
 
 
+def test_a_config_file_may_start_with_a_bom_and_says_when_a_key_repeats(tmp_path, capsys):
+    config = tmp_path / "overrides.json"
+    config.write_bytes(b'\xef\xbb\xbf{"seed": 4, "seed": 5}')  # Notepad's UTF-8
+    assert main(["joint", "--config", str(config), "--out", str(tmp_path / "run"), *TINY]) == 0
+    assert f"seed is given twice in {config}; the last value counts" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 5
+
+
+def test_an_option_given_twice_keeps_the_last_and_says_so(tmp_path, capsys):
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["joint", "--out", str(first), f"--out={second}", *TINY]) == 0
+    assert "note: --out is given more than once; the last one counts" in capsys.readouterr().err
+    assert not first.exists() and (second / "metrics.json").is_file()
+
+
+def test_a_tilde_in_out_means_the_home_folder(tmp_path, capsys, monkeypatch):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["joint", "--out", "~/run", *TINY]) == 0  # quoted: the shell left the ~ alone
+    assert (home / "run" / "metrics.json").is_file()
+    assert not (work / "~").exists()
+
+
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("teachers")
@@ -168,6 +194,16 @@ def test_two_teachers_for_one_modality_are_refused(teacher_dir, tmp_path, capsys
     ]
     status = main([*argv, "--out", str(tmp_path / "s"), *TINY])
     refused(capsys, status, 2, "two teachers for 'audio'")
+
+
+def test_a_stray_folder_among_the_teachers_is_named_with_the_fix(teacher_dir, tmp_path, capsys):
+    parent = tmp_path / "mixed"
+    shutil.copytree(teacher_dir, parent)
+    (parent / "teacher-junk").mkdir()
+    (parent / "teacher-junk" / "notes.txt").write_text("not a run")
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(parent), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "teacher-junk", "no config.json", "out of the way")
 
 
 def test_a_student_folder_given_as_teachers_is_refused(tmp_path, capsys):
@@ -214,12 +250,32 @@ def test_debug_shows_the_traceback(tmp_path):
         (["all", "--grid", "SEED=0,1"], ["single notebook"]),
         (["03", "-f", "missing.yaml"], ["missing.yaml not found", "smoke.yaml"]),
         (["refresh", "-p", "SEED", "1"], ["refresh takes no parameters"]),
+        (["01", "--only", "02"], ["--only applies to refresh", "python -m g2d_lite.run 02"]),
     ],
     ids=lambda v: str(v)[:40],
 )
 def test_runner_refuses_bad_parameters_before_running(tmp_path, capsys, monkeypatch, argv, needles):
     monkeypatch.chdir(tmp_path)
     refused(capsys, runner.main(argv), 2, *needles)
+
+
+def test_runner_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("not a folder")
+    refused(capsys, runner.main(["01", "--out", str(target)]), 2, str(target), "is a file")
+    assert "running" not in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_runner_refuses_a_device_this_machine_lacks(tmp_path, capsys, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    monkeypatch.chdir(tmp_path)  # with cached models the notebook would never touch the device
+    status = runner.main(["01", "-p", "DEVICE", "cuda", "--out", "run"])
+    refused(capsys, status, 2, "parameter DEVICE", "no CUDA GPU", "cpu")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -270,6 +326,15 @@ def test_exercises_never_write_over_a_student_s_work(tmp_path, capsys):
     assert "# my answer" not in work.read_text()
 
 
+def test_exercises_out_inside_the_source_is_refused(tmp_path, capsys):
+    source = tmp_path / "instructor"
+    shutil.copytree(exercises.SOURCE_DIR, source, ignore=shutil.ignore_patterns("ex04_run"))
+    inside = source / "student"
+    status = exercises.main(["build", "--source", str(source), "--out", str(inside)])
+    refused(capsys, status, 2, "inside the --source folder", "choose another --out")
+    assert not inside.exists()
+
+
 def test_exercises_out_that_is_a_file(tmp_path, capsys):
     target = tmp_path / "copies"
     target.write_text("x")
@@ -277,8 +342,10 @@ def test_exercises_out_that_is_a_file(tmp_path, capsys):
 
 
 def test_exercises_cli_names_a_broken_notebook(tmp_path, capsys):
-    (tmp_path / "ex.ipynb").write_text("{ not a notebook")
-    status = exercises.main(["build", "--source", str(tmp_path), "--out", str(tmp_path / "o")])
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "ex.ipynb").write_text("{ not a notebook")
+    status = exercises.main(["build", "--source", str(source), "--out", str(tmp_path / "o")])
     refused(capsys, status, 2, "ex.ipynb")
 
 

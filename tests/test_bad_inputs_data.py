@@ -34,8 +34,9 @@ def sources(tmp_path_factory):
 
 
 def build(out: Path, mnist: Path, fsdd: Path, *extra: str) -> int:
-    argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(out)]
-    return prepare_avmnist.main([*argv, "--no-progress", "--shard-size", "50", *extra])
+    argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(out), "--no-progress"]
+    shards = [] if "--shard-size" in extra else ["--shard-size", "50"]  # an option goes in once
+    return prepare_avmnist.main([*argv, *shards, *extra])
 
 
 @pytest.fixture(scope="module")

@@ -207,13 +207,21 @@ class _Payload:
         return (Path.write_text, (self.marker, "the checkpoint ran code"))
 
 
-def test_a_crafted_checkpoint_is_refused_and_runs_no_code(tmp_path, capsys):
+class _ShellPayload(_Payload):
+    """The same through a shell command (torch names it ``posix.system``)."""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("payload", [_Payload, _ShellPayload])
+def test_a_crafted_checkpoint_is_refused_and_runs_no_code(tmp_path, capsys, payload):
     teachers = tmp_path / "teachers"
     assert main(["teacher", "--out", str(teachers), *TINY]) == 0
     marker = tmp_path / "pwned"
     folder = RunFolder(teachers / "teacher-audio")
     state = torch.load(folder.file(BEST), weights_only=True)
-    state["model"]["extra"] = _Payload(marker)
+    state["model"]["extra"] = payload(marker)
     torch.save(state, folder.file(BEST))
     metrics = json.loads(folder.file(METRICS).read_text())
     record = metrics["checkpoints"]["best"]  # hide the swap from the size and checksum checks

@@ -40,6 +40,7 @@ from g2d_lite.data.prepare.common import (
     repair_notes,
     run_main,
     run_shards,
+    user_path,
 )
 from g2d_lite.data.prepare.mnist_fsdd import (
     FSDD_URL,
@@ -259,11 +260,13 @@ def parser() -> argparse.ArgumentParser:
     source = p.add_argument_group("sources")
     source.add_argument(
         "--mnist-dir",
-        type=Path,
+        type=user_path,
         help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
         "(and, optionally, the train-*.gz files)",
     )
-    source.add_argument("--fsdd-dir", type=Path, help="FSDD's recordings/ folder of .wav files")
+    source.add_argument(
+        "--fsdd-dir", type=user_path, help="FSDD's recordings/ folder of .wav files"
+    )
     source.add_argument(
         "--download",
         action="store_true",
@@ -277,7 +280,7 @@ def parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--download-dir",
-        type=Path,
+        type=user_path,
         default=None,
         help="where downloads go (default: _downloads/avmnist beside the cache)",
     )

@@ -39,6 +39,7 @@ from g2d_lite.data.prepare.common import (
     natural,
     positive,
     run_main,
+    user_path,
 )
 from g2d_lite.errors import OneLineParser
 
@@ -258,19 +259,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, choices=sorted(FORMATS))
     p.add_argument(
         "--root",
-        type=Path,
+        type=user_path,
         required=True,
         help="folder of clips, searched recursively (AVE: the AVE_Dataset folder)",
     )
     p.add_argument(
         "--annotations",
-        type=Path,
+        type=user_path,
         default=None,
         help="folder with the dataset's annotation files (default: --root)",
     )
     p.add_argument(
         "--labels",
-        type=Path,
+        type=user_path,
         default=None,
         help="use this CSV (header clip,label,split) instead of the annotation files",
     )

@@ -110,13 +110,18 @@ def positive(text: str) -> int:
     return int(value)
 
 
+def user_path(text: str) -> Path:
+    """A path option with ``~`` expanded: a shell leaves it alone after ``=`` or in quotes."""
+    return Path(text).expanduser()
+
+
 def add_common_arguments(
     parser: argparse.ArgumentParser, name: str, shard_size: int, parallel: bool = False
 ) -> None:
     """Options every script takes: where to write, rebuilding, shard size, progress."""
     parser.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=None,
         help=f"cache folder to write (default: {default_root(name)}; "
         "$G2D_LITE_DATA/<name> when that variable is set)",

@@ -29,6 +29,7 @@ from g2d_lite.data.prepare.common import (
     natural,
     positive,
     run_main,
+    user_path,
 )
 from g2d_lite.data.splits import stratified_split
 from g2d_lite.errors import OneLineParser
@@ -139,13 +140,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--root",
-        type=Path,
+        type=user_path,
         required=True,
         help="the CREMA-D release folder (holds AudioWAV/ and VideoFlash/)",
     )
     p.add_argument(
         "--split-dir",
-        type=Path,
+        type=user_path,
         default=None,
         help=f"folder with the official train.csv and test.csv ({SPLIT_DIR_URL}); "
         "without it only the 'stratified' split is built",
