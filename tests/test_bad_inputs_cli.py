@@ -51,6 +51,8 @@ BAD_OVERRIDES = [
     (["data_options=5"], ["data_options", "mapping"]),
     (["data_options={'n_trian': 5}"], ["n_trian", "valid knobs"]),
     (["data_options={'n_train': 0}"], ["n_train", "positive"]),
+    (["data_options={'n_train': True}", "batch_size=1"], ["n_train", "positive", "True"]),
+    (["data_options={'n_classes': True}"], ["n_classes", "True"]),
     (["data_root=/tmp"], ["synthetic", "no root"]),
     (["smp_stage_epochs=0"], ["smp_stage_epochs", "at least 1"]),
     (["balance=ogm", "balance_start_epoch=5", "epochs=9", "balance_end_epoch=2"], ["comes before"]),

@@ -373,9 +373,9 @@ def make_synthetic(
     seed = int(seed)
     sizes = {"train": n_train, "validation": n_validation, "test": n_test}
     for split, n in sizes.items():
-        if int(n) != n or n < 1:
+        if isinstance(n, bool) or int(n) != n or n < 1:  # True is an int in Python, not a size
             raise ValueError(f"n_{split} must be a positive integer, got {n!r}")
-    if int(n_classes) != n_classes or n_classes < 2:
+    if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     n_classes = int(n_classes)
     if task not in ("classification", "regression"):
