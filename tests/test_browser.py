@@ -83,9 +83,17 @@ def lab(tmp_path_factory):
     _quick_copy(
         REPO / "notebooks" / "02_imbalance_diagnosis.ipynb", root / "02_quick.ipynb", root / "art"
     )
-    settings = root / "settings" / "@jupyterlab" / "docmanager-extension"
-    settings.mkdir(parents=True)
-    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosaveInterval": 1}))
+    settings = root / "settings" / "@jupyterlab"
+    (settings / "docmanager-extension").mkdir(parents=True)
+    (settings / "docmanager-extension" / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"autosaveInterval": 1})
+    )
+    # Every cell stays rendered: with JupyterLab's windowing, cells scrolled out of view are
+    # skipped, and whether the explorer was on screen would decide the test.
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -142,7 +150,7 @@ def _open(browser, url: str, token: str, name: str) -> None:
 
 PAGE_ERRORS = (
     "return [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="
-    '"application/vnd.jupyter.stderr"]\')].map(e => e.innerText).filter(t => /Error/.test(t))'
+    '"application/vnd.jupyter.stderr"]\')].map(e => e.textContent).filter(t => /Error/.test(t))'
 )
 CELLS_RUN = (
     "return [...document.querySelectorAll('.jp-InputPrompt')].map(e => e.innerText.trim())"
@@ -170,14 +178,15 @@ def _wait(browser, script: str, *args: str, timeout: float = 120.0, poll: float 
 
 EXPLORER_TEXT = """
 const boxes = [...document.querySelectorAll('.jp-OutputArea-output .widget-vbox')];
-const box = boxes.find(b => b.innerText.includes('Synthetic imbalance knobs'));
+const box = boxes.find(b => b.textContent.includes('Synthetic imbalance knobs'));
 if (!box) return null;
-const readout = [...box.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.innerText).join('\\n');
+const parts = [...box.querySelectorAll('.jp-RenderedMarkdown')];
+const readout = parts.map(e => e.textContent).join('\\n');
 return readout.includes('Easier to learn') ? readout : null;
 """
 EXPLORER_IMAGE = """
 const boxes = [...document.querySelectorAll('.jp-OutputArea-output .widget-vbox')];
-const box = boxes.find(b => b.innerText.includes('Synthetic imbalance knobs'));
+const box = boxes.find(b => b.textContent.includes('Synthetic imbalance knobs'));
 const img = box && box.querySelector('img');
 return img && img.complete && img.naturalWidth > 0 ? img.src : null;
 """
@@ -208,9 +217,9 @@ def test_explorer_reacts_to_a_slider_in_chromium(lab, browser):
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     _open(browser, url, token, "02_quick.ipynb")
     browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    before = _wait(browser, EXPLORER_TEXT, timeout=150)
+    before = _wait(browser, EXPLORER_TEXT, timeout=400)  # a ceiling: two workers share the CPU
     browser.execute_script(
-        "[...document.querySelectorAll('.widget-vbox')].find(b => b.innerText.includes("
+        "[...document.querySelectorAll('.widget-vbox')].find(b => b.textContent.includes("
         "'Synthetic imbalance knobs')).scrollIntoView()"
     )
     browser.save_screenshot(str(ARTEFACTS / "browser_explorer_before.png"))
