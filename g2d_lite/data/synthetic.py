@@ -346,6 +346,11 @@ def _generate(
     return x.astype(np.float32), informative
 
 
+def _whole(value: Any) -> bool:
+    """An integral number (2000 or 2000.0), not a bool: True is an int in Python, not a size."""
+    return not isinstance(value, bool) and int(value) == value
+
+
 # --------------------------------------------------------------------------------------------
 # Public entry point
 
@@ -368,14 +373,14 @@ def make_synthetic(
     ``info.extra`` holds the parameters, per-split ``informative`` flags, the class templates and
     the Bayes ceilings (classification) or MSE floors (regression).
     """
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+    if not _whole(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     sizes = {"train": n_train, "validation": n_validation, "test": n_test}
     for split, n in sizes.items():
-        if isinstance(n, bool) or int(n) != n or n < 1:  # True is an int in Python, not a size
+        if not _whole(n) or n < 1:
             raise ValueError(f"n_{split} must be a positive integer, got {n!r}")
-    if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 2:
+    if not _whole(n_classes) or n_classes < 2:
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
     n_classes = int(n_classes)
     if task not in ("classification", "regression"):
