@@ -98,7 +98,11 @@ def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
             )
     for run in (load_run(d) for d in dirs):
         if run.metrics.get("role") != "teacher":
-            raise KitError(f"{run.run_dir} holds a {run.metrics.get('role')} run, not a teacher")
+            raise KitError(
+                f"{run.run_dir} holds a {run.metrics.get('role')} run, not a teacher: --teachers "
+                "takes the --out folder of `python -m g2d_lite teacher` (or the teacher-<modality> "
+                "folders inside it); train teachers there first"
+            )
         modality = run.metrics["modality"]
         if modality in teachers:
             raise KitError(
@@ -188,7 +192,7 @@ def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
 def _run_evaluate(args: argparse.Namespace) -> None:
     folder = RunFolder(args.run)
     state = _evaluated_checkpoint(folder, args.checkpoint)
-    cfg = Config.from_dict(folder.read_config())
+    cfg = folder.config()
     data = load_data(cfg)
     if not args.allow_data_mismatch:
         check_same_data(

@@ -360,6 +360,17 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
+def method_name(values: Mapping[str, Any]) -> str | None:
+    """The named method a config's values are (the most specific of those that match), so a
+    message can say "method g2d" rather than list the internal settings that differ."""
+    matching = [
+        (len(overrides), name)
+        for name, overrides in METHODS.items()
+        if all(values.get(k, getattr(Config, k, None)) == v for k, v in overrides.items())
+    ]
+    return max(matching)[1] if matching else None
+
+
 def resolve(profile: str = "smoke", method: str | None = None, **overrides: Any) -> Config:
     """Profile defaults, then a named method's settings, then explicit overrides.
 

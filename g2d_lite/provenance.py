@@ -82,6 +82,17 @@ def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
     return fingerprint
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers: which teacher a student learned from, so a
+    folder is never resumed or re-reported under other teachers."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{name}{array.dtype}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()[:16]
+
+
 def _option_differences(theirs: Any, ours: Any) -> list[str]:
     if not isinstance(theirs, dict) or not isinstance(ours, dict):
         return [f"loader options {theirs} vs {ours}"]

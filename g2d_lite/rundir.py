@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import torch
 
 from g2d_lite.atomic import atomic_write_text, remove_stale_temporaries
 from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
+from g2d_lite.config import Config
 from g2d_lite.data.cache import file_sha256
 from g2d_lite.errors import KitError
 from g2d_lite.locks import LOCK, FolderLockedError, LockHolder, holder, locked
@@ -46,6 +48,9 @@ CHECKPOINTS = "checkpoints"
 LAST = f"{CHECKPOINTS}/last.pt"
 BEST = f"{CHECKPOINTS}/best.pt"
 # Every file a run writes; anything else in a non-empty folder makes it someone else's.
+_DAMAGED_CONFIG = (
+    "the run folder was edited or damaged: restore the file, or retrain into it with --no-resume"
+)
 RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
 STATES = ("absent", "empty", "foreign", "started", "in_progress", "finished")
 
@@ -83,6 +88,7 @@ class RunFolder:
         names = {p.name for p in self.path.iterdir()}
         if not names:
             return "empty"
+        self._check_layout()
         if not names & set(RUN_FILES) - {LOCK}:
             return "empty" if names <= {LOCK} else "foreign"
         if self.file(METRICS).is_file():
@@ -92,6 +98,31 @@ class RunFolder:
         if self.file(CONFIG).is_file():
             return "started"
         return "in_progress" if self.file(CHECKPOINTS).is_dir() else "foreign"
+
+    def _check_layout(self) -> None:
+        """A folder where the run keeps a file (or a file where it keeps ``checkpoints/``) is
+        damage, not a state: say so rather than read the folder as unfinished or half-written."""
+        for name in (CONFIG, HISTORY, STEPS, METRICS, LOCK, LAST, BEST):
+            if self.file(name).is_dir():
+                raise RunFolderError(
+                    f"{self.file(name)} is a folder where the run keeps its {Path(name).name} "
+                    "file: move that folder away (or restore the file) and rerun"
+                )
+        checkpoints = self.file(CHECKPOINTS)
+        if checkpoints.exists() and not checkpoints.is_dir():
+            raise RunFolderError(
+                f"{checkpoints} is a file where the run keeps its checkpoints folder: move it "
+                "away and rerun"
+            )
+
+    def check_writable(self) -> None:
+        """Refuse, before anything is deleted, a folder the run could not write back into."""
+        for path in (self.path, self.file(CHECKPOINTS)):
+            if path.is_dir() and not os.access(path, os.W_OK):
+                raise RunFolderError(
+                    f"permission denied for {path} (read-only): choose a folder you can write "
+                    "to, or fix its rights"
+                )
 
     def check_usable(self) -> str:
         """The state, or an error when the path is a file or someone else's folder."""
@@ -130,6 +161,7 @@ class RunFolder:
     def discard(self) -> None:
         """Remove an earlier run's files, ``metrics.json`` first (the folder then never counts
         as finished while it is rewritten). Only the run's own files are touched."""
+        self.check_writable()
         for name in (METRICS, LAST, BEST, STEPS, HISTORY, CONFIG):
             self.file(name).unlink(missing_ok=True)
 
@@ -180,10 +212,23 @@ class RunFolder:
                 f"{self.path} holds no config.json: it is not a run folder"
             ) from None
         except ValueError as error:
-            raise RunFolderError(f"{self.file(CONFIG)} is not valid JSON ({error})") from None
+            raise RunFolderError(
+                f"{self.file(CONFIG)} is not valid JSON ({error}); {_DAMAGED_CONFIG}"
+            ) from None
         if not isinstance(values, dict):
-            raise RunFolderError(f"{self.file(CONFIG)} does not hold a config")
+            raise RunFolderError(
+                f"{self.file(CONFIG)} holds a {type(values).__name__}, not a config; "
+                f"{_DAMAGED_CONFIG}"
+            )
         return values
+
+    def config(self) -> Config:
+        """config.json as a :class:`Config`; a key or value it cannot hold is named with the
+        file it came from (the user typed none of it)."""
+        try:
+            return Config.from_dict(self.read_config())
+        except (ValueError, TypeError) as error:
+            raise RunFolderError(f"{self.file(CONFIG)}: {error}; {_DAMAGED_CONFIG}") from None
 
     def load_last(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
         """The commit point of an unfinished or finished run."""

@@ -95,7 +95,7 @@ def load_run(run_dir: str | Path) -> TrainResult:
     model = model_from_checkpoint(best)
     steps_file = folder.file(STEPS)
     steps = pd.read_csv(steps_file) if steps_file.stat().st_size > 1 else pd.DataFrame()
-    cfg = Config.from_dict(folder.read_config())
+    cfg = folder.config()
     history = pd.read_csv(folder.file(HISTORY))
     return TrainResult(model, history, steps, metrics, cfg, folder.path)
 

@@ -31,7 +31,7 @@ from torch import nn
 from g2d_lite import sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config
+from g2d_lite.config import Config, method_name
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
@@ -48,7 +48,7 @@ from g2d_lite.losses import g2d_loss
 from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_rule
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.progress import progress
-from g2d_lite.provenance import check_same_data, data_fingerprint
+from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
 from g2d_lite.rundir import LAST, RunFolder, RunFolderError
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
@@ -202,6 +202,12 @@ class Trainer:
         self.watch = sync_free.NonFiniteWatch(self.device)
         self.train_split = self._train_split()
         self.teachers = self._teacher_bank(teachers)
+        # Which teachers this student learns from: a folder resumes only under the same ones.
+        self.teacher_weights = (
+            {m: weights_digest(t) for m, t in self.teachers.teachers.items()}
+            if self.teachers is not None
+            else None
+        )
         self.teacher_cache: TeacherCache | None = None
         self.optimizer = self._optimizer()
         self.scheduler = (
@@ -366,6 +372,7 @@ class Trainer:
             "steps": self.steps,
             "global_step": self.global_step,
             "train_seconds": self.train_seconds,
+            "teachers": self.teacher_weights,
             "best": None
             if self.best_epoch is None
             else {"epoch": self.best_epoch, "model": best_weights},
@@ -394,15 +401,33 @@ class Trainer:
                 "folder (one folder holds one run)"
             )
         if changed:
+            theirs, ours = method_name(state["config"]), method_name(self.cfg.to_dict())
+            methods = f"; it holds method {theirs}, this is {ours}" if theirs != ours else ""
             raise RunFolderError(
-                f"{self.run_dir} holds another run (changed: {', '.join(changed)}); use a new "
-                "--out folder, or start over with --no-resume (resume=False in Python)"
+                f"{self.run_dir} holds another run (changed: {', '.join(changed)}{methods}); use "
+                "a new --out folder, or start over with --no-resume (resume=False in Python)"
             )
+        if "epoch" in state and state.get("teachers") != self.teacher_weights:
+            self._refuse_other_teachers(state.get("teachers"))
         check_same_data(
             state.get("data"),
             data_fingerprint(self.data),
             f"the run in {self.run_dir}",
             "start over with --no-resume (resume=False in Python)",
+        )
+
+    def _refuse_other_teachers(self, saved: Mapping[str, str] | None) -> None:
+        ours = self.teacher_weights or {}
+        theirs = saved or {}
+        differ = sorted(m for m in theirs.keys() | ours.keys() if theirs.get(m) != ours.get(m))
+        what = (
+            f"other teachers (the {', '.join(differ)} teacher differs from the one given)"
+            if saved is not None
+            else "teachers it does not record (written by an older g2d-lite)"
+        )
+        raise RunFolderError(
+            f"{self.run_dir} holds a student distilled from {what}; use a new --out folder, or "
+            "start over with --no-resume (resume=False in Python)"
         )
 
     def _restore(self, state: Mapping[str, Any]) -> None:
@@ -819,6 +844,7 @@ class Trainer:
             },
             "train_seconds": self.train_seconds,
             "steps": self.global_step,
+            "teachers": self.teacher_weights,
             "versions": versions(),
         }
         if selected != self.history[-1]["epoch"] and self._best_weights is not None:

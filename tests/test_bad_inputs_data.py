@@ -98,7 +98,10 @@ def test_a_broken_meta_json_is_named(cache):
 
 
 def _without_meta(cache: Path) -> Path:
-    (cache / "meta.json").unlink()  # MultiBench's layout: nothing to check sizes against
+    """MultiBench's layout: no meta.json to check sizes against, none of the kit's own files."""
+    (cache / "meta.json").unlink()
+    shutil.rmtree(cache / "pairing")
+    (cache / "recordings.txt").unlink()
     return cache
 
 
@@ -307,3 +310,49 @@ def test_a_second_build_into_the_same_folder_is_refused(sources, tmp_path, capsy
     out.mkdir()
     with locked(out):
         refused(capsys, build(out, *sources), 2, "is being written by pid")
+
+
+def test_a_file_given_for_a_source_folder_names_its_folder(sources, tmp_path, capsys):
+    """Probe D1/D2: a file given for --mnist-dir or --fsdd-dir was called "folder not found"."""
+    mnist, fsdd = sources
+    image_file = next(mnist.glob("*.gz"))
+    refused(capsys, build(tmp_path / "c", image_file, fsdd), 2, "is a file", str(mnist))
+    wav = next(fsdd.glob("*.wav"))
+    refused(capsys, build(tmp_path / "c", mnist, wav), 2, "is a file", str(fsdd))
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_subset_that_keeps_no_sample_is_refused_before_anything_is_written(
+    sources, tmp_path, capsys
+):
+    """Probe D4: --subset 1e-9 ended in a NumPy reshape error and left .build/ behind."""
+    refused(capsys, build(tmp_path / "c", *sources, "--subset", "1e-9"), 2, "--subset", "empty")
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_kit_cache_that_lost_its_meta_json_is_not_read_unchecked(sources, pristine, cache):
+    """Probe B54: without meta.json a kit build loaded as MultiBench's layout, even zeroed."""
+    (cache / "meta.json").unlink()
+    np.save(
+        cache / "audio" / "train_data.npy",
+        np.zeros_like(np.load(pristine / "audio" / "train_data.npy")),
+    )
+    with pytest.raises(MissingDatasetError, match="meta.json is missing") as error:
+        load_avmnist(cache)
+    assert COMMAND in str(error.value)
+    assert build(cache, *sources) == 0  # the suggested command rebuilds it in place
+    assert tree_bytes(cache) == tree_bytes(pristine)
+
+
+def test_expect_with_local_sources_is_refused_not_ignored(sources, tmp_path, capsys):
+    """Probe B62: --expect was silently ignored without --download."""
+    status = build(tmp_path / "c", *sources, "--expect", "t10k-images-idx3-ubyte.gz=deadbeef")
+    refused(capsys, status, 2, "--expect", "--download")
+
+
+def test_loading_a_cache_that_is_being_built_names_the_builder(pristine):
+    """Probe B111: a live build was called "interrupted: rerun to resume" (the rerun is refused)."""
+    from g2d_lite.locks import locked
+
+    with locked(pristine), pytest.raises(MissingDatasetError, match="being built by pid"):
+        load_avmnist(pristine)

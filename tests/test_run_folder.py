@@ -283,6 +283,22 @@ def test_teachers_trained_on_other_data_are_refused_unless_asked(tmp_path, capsy
     assert status == 0
 
 
+def test_a_student_folder_is_not_resumed_or_reported_under_other_teachers(tmp_path, capsys):
+    """Probe N28: a finished student rerun with other teachers reported the old result."""
+    first, other, out = tmp_path / "t0", tmp_path / "t1", tmp_path / "student"
+    assert main(["teacher", "--out", str(first), *TINY]) == 0
+    assert main(["teacher", "--out", str(other), *TINY, "lr=0.01"]) == 0
+    assert main(["student", "--teachers", str(first), "--out", str(out), *TINY]) == 0
+    recorded = json.loads((out / METRICS).read_text())["teachers"]
+    assert set(recorded) == {"audio", "visual"}
+    before = tree_bytes(out)
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(other), "--out", str(out), *TINY])
+    refused(capsys, status, 2, str(out), "distilled from other teachers", "--no-resume")
+    assert tree_bytes(out) == before
+    assert main(["student", "--teachers", str(first), "--out", str(out), *TINY]) == 0
+
+
 def test_evaluate_refuses_data_that_changed_since_the_run(tmp_path, capsys, monkeypatch):
     out = tmp_path / "joint"
     assert main(["joint", "--out", str(out), *TINY]) == 0
@@ -421,3 +437,99 @@ def test_a_read_only_out_folder_is_one_line_and_its_teachers_still_load(tmp_path
         refused(capsys, status, 2, "permission denied", str(out))
         status = main(["joint", "--out", str(disk / "new"), *TINY])
         refused(capsys, status, 2, "permission denied", str(disk / "new"))
+
+
+@pytest.fixture(scope="module")
+def finished_joint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished") / "joint"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def _copy_of(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy
+
+
+@pytest.mark.parametrize("name", [METRICS, "history.csv", "config.json", LOCK, LAST])
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_run_file_replaced_by_a_folder_is_named_as_damage(
+    finished_joint, tmp_path, capsys, name, command
+):
+    """Probe N15-N20: read as "unfinished", or named a temporary file, or said "give a file"."""
+    run = _copy_of(finished_joint, tmp_path)
+    (run / name).unlink(missing_ok=True)  # the lock file goes when its writer finishes
+    (run / name).mkdir()
+    capsys.readouterr()
+    argv = (
+        ["evaluate", "--run", str(run)]
+        if command == "evaluate"
+        else ["joint", "--out", str(run), *TINY]
+    )
+    refused(capsys, main(argv), 2, str(run / name), "is a folder where the run keeps", "move")
+
+
+def test_a_damaged_config_json_says_how_to_recover(finished_joint, tmp_path, capsys):
+    """Probe N18/N22: `[]` or a key the user never typed, with no fix and no file named."""
+    run = _copy_of(finished_joint, tmp_path)
+    config = run / "config.json"
+    original = json.loads(config.read_text())
+    config.write_text("[]")
+    refused(capsys, main(["evaluate", "--run", str(run)]), 2, str(config), "--no-resume")
+    config.write_text(json.dumps({**original, "foo": 1}))
+    refused(capsys, main(["evaluate", "--run", str(run)]), 2, str(config), "'foo'", "restore")
+
+
+def test_a_student_run_given_as_teachers_names_the_teacher_command(
+    finished_joint, tmp_path, capsys
+):
+    """Probe N25."""
+    argv = ["student", "--teachers", str(finished_joint), "--out", str(tmp_path / "s"), *TINY]
+    refused(capsys, main(argv), 2, "not a teacher", "python -m g2d_lite teacher")
+
+
+def test_a_changed_method_is_named_as_a_method(tmp_path, capsys):
+    """Probe N27: the refusal named only the internal key smp_suppression."""
+    teachers, out = tmp_path / "t", tmp_path / "s"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    student = ["student", "--teachers", str(teachers), "--out", str(out), *TINY]
+    assert main(student) == 0
+    capsys.readouterr()
+    status = main([*student, "--method", "g2d_partial"])
+    refused(capsys, status, 2, "smp_suppression", "method g2d, this is g2d_partial")
+
+
+def test_a_deleted_working_folder_is_one_line(tmp_path):
+    """Probe N31: torch's import died with an unrelated oneMKL error."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"import os, runpy, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+    script += "sys.argv = ['-m', 'joint']; runpy.run_module('g2d_lite', run_name='__main__')"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "current folder no longer exists" in done.stderr
+
+
+def test_no_resume_over_a_read_only_checkpoints_folder_deletes_nothing(
+    finished_joint, tmp_path, capsys
+):
+    """Probe N33: metrics.json of the finished run was deleted before the refusal."""
+    run = _copy_of(finished_joint, tmp_path)
+    with _tmpfs(run / "checkpoints", "size=8m"):
+        for name in (LAST, BEST):
+            (run / name).write_bytes((finished_joint / name).read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(run / "checkpoints")], check=True)
+        before = tree_bytes(run)
+        capsys.readouterr()
+        status = main(["joint", "--out", str(run), "--no-resume", *TINY, "seed=1"])
+        refused(capsys, status, 2, "permission denied", str(run / "checkpoints"))
+        assert tree_bytes(run) == before

@@ -24,7 +24,13 @@ from g2d_lite.data.base import (
     TensorMultimodalDataset,
 )
 from g2d_lite.data.cache import cache_digest, damaged_files, read_meta, why_missing
-from g2d_lite.data.paths import damaged_dataset, missing_dataset, prepare_commands, resolve_root
+from g2d_lite.data.paths import (
+    check_not_being_built,
+    damaged_dataset,
+    missing_dataset,
+    prepare_commands,
+    resolve_root,
+)
 from g2d_lite.data.readers import MemmapDataset, ScaledRows
 from g2d_lite.data.validate import DatasetError, check_labels, check_rows
 
@@ -126,6 +132,11 @@ def _split(
     return TensorMultimodalDataset(info, split, inputs, torch.from_numpy(labels[rows]))
 
 
+# Written only by the kit's build: without meta.json beside them, a folder is a damaged kit
+# cache, not MultiBench's release.
+BUILD_ONLY_FILES = ("pairing", "recordings.txt")
+
+
 def load_avmnist(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -148,11 +159,16 @@ def load_avmnist(
     the uint8 files otherwise (the 70k build, MultiBench's release).
     """
     path = resolve_root("avmnist", root)
+    check_not_being_built("avmnist", path)
     meta = read_meta(path) or {}
     if meta:  # a kit-built cache (MultiBench's published folder has no meta.json)
         problems = damaged_files(path, meta)
         if problems:
             raise damaged_dataset("avmnist", path, problems)
+    elif any((path / name).exists() for name in BUILD_ONLY_FILES):
+        raise damaged_dataset(
+            "avmnist", path, ["meta.json is missing, so its files cannot be checked"]
+        )
     rows = _rows(path)
     if in_memory is None:
         per_sample = 4 * sum(int(np.prod(s)) for s in SHAPES.values())

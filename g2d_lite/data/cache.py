@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from g2d_lite.atomic import atomic_write, atomic_write_bytes
-from g2d_lite.data.paths import damaged_dataset, missing_dataset
+from g2d_lite.data.paths import check_not_being_built, damaged_dataset, missing_dataset
 from g2d_lite.errors import KitError
 
 FORMAT_VERSION = 1
@@ -117,6 +117,7 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) 
 def require_meta(name: str, root: Path) -> dict[str, Any]:
     """meta.json of a complete, undamaged cache, or a :class:`MissingDatasetError` naming the
     command that builds (or repairs) it."""
+    check_not_being_built(name, Path(root))
     meta = read_meta(root)
     if meta is None:
         raise missing_dataset(name, Path(root), why_missing(Path(root), "no meta.json"))

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from g2d_lite.data.base import MissingDatasetError
+from g2d_lite.locks import holder
 
 ENV_VAR = "G2D_LITE_DATA"
 
@@ -91,3 +92,14 @@ def damaged_dataset(name: str, root: Path, problems: list[str]) -> MissingDatase
         f"{name}: the cache at {root} is damaged ({problems[0]}{more}); rebuild it by rerunning "
         f"the command that built it, with the same options: {prepare_commands(name, root)}"
     )
+
+
+def check_not_being_built(name: str, root: Path) -> None:
+    """A cache another process is building now is neither missing nor damaged: name the builder
+    and say to wait (rerunning its command would only be refused by its lock)."""
+    builder = holder(root) if Path(root).is_dir() else None
+    if builder is not None:
+        raise MissingDatasetError(
+            f"{name}: the cache at {root} is being built by {builder.describe()}; wait for that "
+            "build to finish, then run this again"
+        )

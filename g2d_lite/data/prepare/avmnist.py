@@ -38,6 +38,7 @@ from g2d_lite.data.prepare.common import (
     natural,
     portion,
     repair_notes,
+    require_folder,
     run_main,
     run_shards,
     user_path,
@@ -105,6 +106,11 @@ def speaker_splits(
             f"all of {speakers}"
         )
     return {"train": train, "validation": validation, "test": test}
+
+
+def flat_images(images: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) images as (n, 784) rows; an empty split stays a (0, 784) array."""
+    return images.reshape(images.shape[0], int(np.prod(images.shape[1:])))
 
 
 def image_splits(
@@ -362,8 +368,7 @@ def _local_sources(args: argparse.Namespace) -> tuple[Path, Path]:
             "t10k-images-idx3-ubyte.gz) and --fsdd-dir (FSDD's recordings/ folder)"
         )
     for flag, folder in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)):
-        if not folder.is_dir():
-            raise BuildError(f"{flag} folder not found: {folder}")
+        require_folder(folder, f"{flag} folder not found: {folder}")
     return args.mnist_dir, args.fsdd_dir
 
 
@@ -380,6 +385,11 @@ def build(args: argparse.Namespace) -> Summary:
             progress=not args.no_progress,
         )
     else:
+        if args.expect:
+            raise BuildError(
+                "--expect accepts another SHA-256 for a download and works only with --download; "
+                "local files are not checked against pins (their SHA-256s go into meta.json)"
+            )
         (mnist_dir, fsdd_dir), urls = _local_sources(args), {}
     absent = [f"{n}.gz" for n in TEST_FILES if not (mnist_dir / f"{n}.gz").is_file()]
     if absent:
@@ -408,20 +418,19 @@ def build(args: argparse.Namespace) -> Summary:
     }
     params["mnist_train"] = use_train
     params["snr_db"] = None if np.isinf(args.snr_db) else args.snr_db  # JSON has no inf
+    picked = image_splits(mnist, args)  # an empty split is refused before a folder is made
+    where = "avmnist" if args.subset >= 1.0 else f"avmnist with --subset {args.subset:g}"
+    check_split_sizes({s: len(picked[s][1]) for s in SPLITS}, where, args.allow_empty)
     root = resolve_root("avmnist", args.out)
     identity = {"dataset": "avmnist", "params": params, "sources": {"mnist": sources, "fsdd": fsdd}}
     cache = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if cache.complete:
         return Summary("avmnist", root, cache.meta, seconds=0.0, verified=args.verify)
 
-    picked = image_splits(mnist, args)
-    raw = {
-        s: mnist[f"{f}-images-idx3-ubyte"][i].reshape(len(i), -1) for s, (f, i) in picked.items()
-    }
+    raw = {s: flat_images(mnist[f"{f}-images-idx3-ubyte"][i]) for s, (f, i) in picked.items()}
     labels = {
         s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
     }
-    check_split_sizes({s: len(labels[s]) for s in SPLITS}, "avmnist", args.allow_empty)
     images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
     paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
     plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)

@@ -38,6 +38,7 @@ from g2d_lite.data.prepare.common import (
     fraction,
     natural,
     positive,
+    require_folder,
     run_main,
     user_path,
 )
@@ -377,11 +378,11 @@ def official_scheme(
 def build(args: argparse.Namespace) -> Summary:
     """Read the label lists, match clips, then build or resume the cache."""
     fmt = FORMATS[args.dataset]
-    if not args.root.is_dir():
-        raise BuildError(
-            f"{args.dataset}: clip folder not found: {args.root}; pass --root the "
-            "folder holding the dataset's videos"
-        )
+    require_folder(
+        args.root,
+        f"{args.dataset}: clip folder not found: {args.root}; pass --root the folder holding "
+        "the dataset's videos",
+    )
     folder = args.annotations or args.root
     files = [args.labels] if args.labels else [folder / name for name in fmt.files]
     absent = [str(p) for p in files if not p.is_file()]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import torch
 from tqdm import tqdm
 
+from g2d_lite.data.avmnist import BUILD_ONLY_FILES as AVMNIST_BUILD_ONLY
 from g2d_lite.data.cache import META_FILE, WORK_DIR, BuildError, Shard, ShardedBuild, Skipped
 from g2d_lite.data.paths import default_root
 from g2d_lite.errors import run_command
@@ -113,6 +114,17 @@ def positive(text: str) -> int:
 def user_path(text: str) -> Path:
     """A path option with ``~`` expanded: a shell leaves it alone after ``=`` or in quotes."""
     return Path(text).expanduser()
+
+
+def require_folder(path: Path, not_found: str) -> None:
+    """Raise ``not_found`` when ``path`` is missing; a file given for a folder is named as one,
+    with its folder as the likely fix."""
+    if path.is_file():
+        raise BuildError(
+            f"{path} is a file, not a folder: give the folder that holds it ({path.parent})"
+        )
+    if not path.is_dir():
+        raise BuildError(not_found)
 
 
 def add_common_arguments(
@@ -297,14 +309,15 @@ class Summary:
 
 def check_cache_folder(root: Path) -> None:
     """Refuse to build among someone else's files: a folder that is a file, or that is not empty
-    and holds neither a cache (meta.json) nor an interrupted build (.build/)."""
+    and holds neither a cache (meta.json), an interrupted build (.build/), nor a kit build that
+    lost its meta.json (which the loader asks to rebuild)."""
     if root.is_symlink() and not root.exists():
         raise BuildError(f"--out {root} is a symlink to a missing folder; point it at a real one")
     if root.exists() and not root.is_dir():
         raise BuildError(f"--out {root} is a file, not a folder; choose a folder for the cache")
     if root.is_dir():
         names = {p.name for p in root.iterdir()} - {LOCK}
-        if names and not names & {META_FILE, WORK_DIR}:
+        if names and not names & {META_FILE, WORK_DIR, *AVMNIST_BUILD_ONLY}:
             raise BuildError(
                 f"--out {root} is not empty and holds no g2d-lite cache; choose a new or empty "
                 "folder (the build will not write over files it did not make)"

@@ -28,6 +28,7 @@ from g2d_lite.data.prepare.common import (
     fraction,
     natural,
     positive,
+    require_folder,
     run_main,
     user_path,
 )
@@ -179,11 +180,11 @@ def parser() -> argparse.ArgumentParser:
 
 def build(args: argparse.Namespace) -> Summary:
     """Check the inputs, then build or resume the cache."""
-    if not args.root.is_dir():
-        raise BuildError(
-            f"CREMA-D folder not found: {args.root}; pass --root the release "
-            "folder holding AudioWAV/ and VideoFlash/"
-        )
+    require_folder(
+        args.root,
+        f"CREMA-D folder not found: {args.root}; pass --root the release folder holding "
+        "AudioWAV/ and VideoFlash/",
+    )
     csvs: dict[str, list[str]] = {}
     if args.split_dir is not None:
         paths = [args.split_dir / name for name in SPLIT_CSVS]
