@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
 from g2d_lite.config import STUDENT_ONLY, Config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.models.classifiers import build_student, build_teacher
+from g2d_lite.parallel import Job, job_slots, run_jobs
+from g2d_lite.progress import progress_enabled
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder
-from g2d_lite.train import TrainResult, train_student, train_teacher
+from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
 _NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
@@ -104,11 +106,26 @@ def _finished(run_dir: Path) -> bool:
     return RunFolder(run_dir).state() == "finished"
 
 
+def _teacher_dir(cfg: Config, modality: str, artifact_dir: str | Path) -> Path:
+    return Path(artifact_dir) / f"teacher-{modality}-{run_key(cfg, 'teacher', modality)}"
+
+
+def _student_dir(
+    cfg: Config,
+    teachers: Mapping[str, TrainResult] | None,
+    artifact_dir: str | Path,
+    name: str | None = None,
+) -> Path:
+    parents = tuple(sorted(str(t.run_dir.name) for t in (teachers or {}).values() if t.run_dir))
+    label = name or f"{cfg.loss_variant}-{cfg.balance}"
+    return Path(artifact_dir) / f"student-{label}-{run_key(cfg, 'student', None, parents)}"
+
+
 def load_or_train_teacher(
     cfg: Config, data: DatasetSplits, modality: str, artifact_dir: str | Path
 ) -> TrainResult:
     """The teacher of ``modality`` under ``cfg``: read from ``artifact_dir`` or trained there."""
-    run_dir = Path(artifact_dir) / f"teacher-{modality}-{run_key(cfg, 'teacher', modality)}"
+    run_dir = _teacher_dir(cfg, modality, artifact_dir)
     if _finished(run_dir):
         return load_run(run_dir)
     return train_teacher(cfg, data, modality, run_dir=run_dir)
@@ -123,10 +140,50 @@ def load_or_train_student(
 ) -> TrainResult:
     """A student (joint, G²D, an ablation) under ``cfg``, distilled from ``teachers``' models."""
     used = teachers if cfg.needs_teachers else None
-    parents = tuple(sorted(str(t.run_dir.name) for t in (used or {}).values() if t.run_dir))
-    label = name or f"{cfg.loss_variant}-{cfg.balance}"
-    run_dir = Path(artifact_dir) / f"student-{label}-{run_key(cfg, 'student', None, parents)}"
+    run_dir = _student_dir(cfg, used, artifact_dir, name)
     if _finished(run_dir):
         return load_run(run_dir)
     models = {m: t.model for m, t in (used or {}).items()} or None
     return train_student(cfg, data, models, run_dir=run_dir)
+
+
+def load_or_train_teachers(
+    cfg: Config, data: DatasetSplits, modalities: Sequence[str], artifact_dir: str | Path
+) -> dict[str, TrainResult]:
+    """:func:`load_or_train_teacher` for each modality; the missing ones train side by side
+    where the machine has idle cores (:mod:`g2d_lite.parallel`: the same numbers, sooner)."""
+    jobs = [Job(cfg, _teacher_dir(cfg, m, artifact_dir), modality=m) for m in modalities]
+    _train_missing(jobs, cfg, data)
+    return {m: load_or_train_teacher(cfg, data, m, artifact_dir) for m in modalities}
+
+
+def load_or_train_students(
+    cfgs: Sequence[Config],
+    data: DatasetSplits,
+    teachers: Mapping[str, TrainResult] | None,
+    artifact_dir: str | Path,
+) -> list[TrainResult]:
+    """:func:`load_or_train_student` for each config, in order; the missing ones train side by
+    side where the machine has idle cores (:mod:`g2d_lite.parallel`)."""
+    jobs = []
+    for cfg in cfgs:
+        used = teachers if cfg.needs_teachers else None
+        dirs = tuple((m, str(t.run_dir)) for m, t in (used or {}).items() if t.run_dir)
+        if used and len(dirs) < len(used):  # a teacher held only in memory: train here
+            jobs = []
+            break
+        jobs.append(Job(cfg, _student_dir(cfg, used, artifact_dir), teacher_dirs=dirs))
+    if cfgs:
+        _train_missing(jobs, cfgs[0], data)
+    return [load_or_train_student(cfg, data, teachers, artifact_dir) for cfg in cfgs]
+
+
+def _train_missing(jobs: Sequence[Job], cfg: Config, data: DatasetSplits) -> None:
+    """Train the jobs whose folders hold no finished run, side by side, when that is worth it;
+    otherwise leave them to the caller's one-at-a-time path."""
+    missing = list({job.run_dir: job for job in jobs if not _finished(job.run_dir)}.values())
+    if len(missing) < 2:
+        return
+    slots = job_slots(resolve_device(cfg.device), data)
+    if slots > 1:
+        run_jobs(missing, data, min(slots, len(missing)), show=progress_enabled(cfg.progress))
