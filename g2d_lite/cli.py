@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from g2d_lite.checkpoint import load_checkpoint
-from g2d_lite.config import METHODS, PROFILES, Config, parse_overrides, resolve
+from g2d_lite.config import METHODS, PROFILES, Config, method_name, parse_overrides, resolve
+from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.notebook import load_data
@@ -63,7 +64,29 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     if args.config:
         overrides.update(_config_file(args.config))
     overrides.update(parse_overrides(args.overrides))
-    return resolve(args.profile, method=method).updated(**overrides)
+    if isinstance(overrides.get("data_root"), str):  # recorded absolute: evaluate from anywhere
+        overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
+    cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
+    _check_method_kept(method, overrides)
+    return cfg
+
+
+def _check_method_kept(method: str | None, overrides: dict[str, Any]) -> None:
+    """An override of a setting that defines the named method trains another method under the
+    first one's name (``--method g2d_partial loss=ce`` is joint + partial SMP): refuse it."""
+    if method is None:
+        return
+    defining = METHODS[method]
+    clashes = [k for k in defining if k in overrides and overrides[k] != defining[k]]
+    if clashes:
+        given = ", ".join(f"{k}={overrides[k]!r}" for k in clashes)
+        sets = ", ".join(f"{k}={defining[k]!r}" for k in clashes)
+        trained = method_name({**resolve(method=method).to_dict(), **overrides})
+        nearest = f"; the nearest named method is {trained} (--method {trained})" if trained else ""
+        raise KitError(
+            f"{given} contradicts method {method}, which sets {sets}: the run would be another "
+            f"method recorded as {method}; drop the override{nearest}"
+        )
 
 
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
@@ -141,7 +164,13 @@ def _run_teachers(args: argparse.Namespace) -> None:
 def _run_student(args: argparse.Namespace, method: str) -> None:
     cfg = _config(args, method)
     teachers = None
-    if cfg.needs_teachers and not args.teachers:
+    if cfg.needs_teachers and not getattr(args, "teachers", None):
+        if args.command == "joint":
+            raise KitError(
+                f"joint training takes no teachers, but balance={cfg.balance!r} with loss="
+                f"{cfg.loss!r} needs them; for joint training with SMP run `python -m g2d_lite "
+                "student --method joint+smp --teachers <teacher folder>`"
+            )
         raise KitError(f"method {method!r} needs teachers: pass --teachers RUN_DIR")
     data = load_data(cfg)
     if cfg.needs_teachers:
@@ -193,7 +222,15 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     folder = RunFolder(args.run)
     state = _evaluated_checkpoint(folder, args.checkpoint)
     cfg = folder.config()
-    data = load_data(cfg)
+    if args.data_root:
+        cfg = cfg.replace(data_root=str(Path(args.data_root).resolve()))
+    try:
+        data = load_data(cfg)
+    except MissingDatasetError as error:
+        raise MissingDatasetError(
+            f"{error} (the path is the run's data_root, from {folder.file('config.json')}; if "
+            "the cache has moved, pass --data-root <its folder> instead of building a new one)"
+        ) from None
     if not args.allow_data_mismatch:
         check_same_data(
             state.get("data"),
@@ -257,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--run", type=os.path.expanduser, required=True, help="run folder")
     evaluation.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    evaluation.add_argument(
+        "--data-root",
+        type=os.path.expanduser,
+        help="read the data from this cache folder instead of the run's data_root (a moved cache)",
+    )
     evaluation.add_argument(
         "--allow-data-mismatch",
         action="store_true",

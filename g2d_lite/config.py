@@ -360,6 +360,17 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
+def require_config(cfg: Any, where: str) -> None:
+    """A dict or a profile name where a :class:`Config` belongs is named with how to build one."""
+    if not isinstance(cfg, Config):
+        known = isinstance(cfg, str) and cfg in PROFILES
+        example = f"resolve({cfg!r})" if known else "resolve(profile, **settings)"
+        raise TypeError(
+            f"{where} takes a Config, got {type(cfg).__name__} {str(cfg)[:60]!r}: build one with "
+            f"g2d_lite.config.{example} (or Config.from_dict(values))"
+        )
+
+
 def method_name(values: Mapping[str, Any]) -> str | None:
     """The named method a config's values are (the most specific of those that match), so a
     message can say "method g2d" rather than list the internal settings that differ."""
@@ -399,9 +410,25 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         try:
             parsed[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
+            if raw.strip()[:1] in ("{", "[", "("):
+                raise ValueError(
+                    f"{key.strip()}={raw} is not a Python literal: values are read, not run, so "
+                    "write numbers out (1000, not 10**3) and quote strings inside dicts and lists"
+                ) from None
             parsed[key.strip()] = raw
+            continue
+        _note_repeated_dict_keys(key.strip(), raw)
     _check_keys(parsed)
     return parsed
+
+
+def _note_repeated_dict_keys(name: str, raw: str) -> None:
+    """``data_options={'n_train': 64, 'n_train': 96}`` keeps the last value: say so."""
+    for node in ast.walk(ast.parse(raw, mode="eval")):
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            for key in sorted({k for k in keys if keys.count(k) > 1}, key=str):
+                print(f"note: {name} gives {key!r} twice; the last value counts", file=sys.stderr)
 
 
 def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:

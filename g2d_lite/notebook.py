@@ -16,7 +16,7 @@ import torch
 
 import g2d_lite
 from g2d_lite.atomic import atomic_write_text
-from g2d_lite.config import Config, resolve
+from g2d_lite.config import Config, require_config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
 from g2d_lite.progress import progress_enabled
 from g2d_lite.seeding import seed_everything
@@ -59,6 +59,7 @@ def setup(
 
 def load_data(cfg: Config) -> DatasetSplits:
     """The config's dataset; the synthetic one is generated from the run's seed."""
+    require_config(cfg, "load_data")
     options = dict(cfg.data_options)
     if cfg.dataset == "synthetic":
         options.setdefault("seed", cfg.seed)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -149,6 +151,31 @@ def parse_value(raw: str) -> Any:
     return raw
 
 
+class _ParamsLoader(yaml.SafeLoader):
+    """YAML as a person means it in a parameter file: a key given twice is noted (the last
+    counts), and a number with a leading zero (YAML 1.1 reads ``010`` as octal 8) is refused."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        for key in sorted({k for k in keys if keys.count(k) > 1}, key=str):
+            print(
+                f"note: {key} is given twice in {self.name}; the last value counts", file=sys.stderr
+            )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if re.fullmatch(r"[-+]?0[0-9_]+", node.value):
+            raise RunError(
+                f"{self.name}, line {node.start_mark.line + 1}: {node.value} has a leading zero, "
+                f"which YAML reads as an octal number ({super().construct_yaml_int(node)}); write "
+                f"it without the zero, or quote it"
+            )
+        return super().construct_yaml_int(node)
+
+
+_ParamsLoader.add_constructor("tag:yaml.org,2002:int", _ParamsLoader.construct_yaml_int)
+
+
 def load_params_file(path: str | Path) -> Params:
     """A YAML mapping of parameter names to values (a list value is a grid axis)."""
     path = Path(path)
@@ -160,7 +187,12 @@ def load_params_file(path: str | Path) -> Params:
         available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
         raise RunError(f"parameter file {path} not found; the kit ships: {available}")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        loader = _ParamsLoader(path.read_text())
+        loader.name = str(path)
+        try:
+            values = loader.get_single_data() or {}
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -201,6 +233,23 @@ def _check_listed(name: str, value: Any) -> None:
         raise RunError(f"parameter {name}: unknown {', '.join(unknown)}; valid: {', '.join(valid)}")
 
 
+FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
+
+
+def _check_folder_parameter(name: str, value: Any) -> None:
+    """A folder parameter that names a file fails in a late cell; refuse it here (relative
+    paths are the kernel's, which runs in notebooks/)."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, str) and v:
+            path = Path(v).expanduser()
+            path = path if path.is_absolute() else NOTEBOOK_DIR / path
+            if path.exists() and not path.is_dir():
+                raise RunError(
+                    f"parameter {name} {v!r} is a file ({path.resolve()}); give a folder "
+                    "(relative paths start in notebooks/)"
+                )
+
+
 def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path]) -> Params:
     """Each value must have its parameter's declared type (a number given to a text parameter
     becomes text), and the config parameters must make a valid config: a typo fails here, in
@@ -210,6 +259,8 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
         for name, spec in declared_parameters(nb).items():
             declared.setdefault(name, spec["inferred_type_name"])
     checked: Params = {}
+    for name in FOLDER_PARAMETERS & set(params):
+        _check_folder_parameter(name, params[name])
     for name, value in params.items():
         values = value if isinstance(value, list) else [value]
         wanted = _TYPES.get(declared.get(name, ""))
@@ -264,6 +315,11 @@ def parse_grid_option(specs: Iterable[str]) -> dict[str, list[Any]]:
         name, sep, raw = spec.partition("=")
         if not sep or not raw:
             raise RunError(f"--grid {spec!r} must look like NAME=v1,v2 (for example SEED=0,1,2)")
+        if name.strip() in axes:
+            raise RunError(
+                f"--grid gives {name.strip()} twice; give one axis per name with all its values "
+                f"(--grid {name.strip()}=v1,v2,v3)"
+            )
         axes[name.strip()] = [parse_value(v.strip()) for v in raw.split(",")]
     return axes
 
@@ -375,8 +431,29 @@ def run_notebook(
             "beside the committed notebooks; choose another --out (default runs/)"
         )
     values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
+    _note_replaced(run_dir / notebook.name, values)
     print(f"running {notebook.name} -> {run_dir}", flush=True)
     return execute(notebook, run_dir / notebook.name, values, log_output=log_output)
+
+
+def _note_replaced(executed: Path, values: Mapping[str, Any]) -> None:
+    """Say so when a run folder's earlier results, made with other parameters, are replaced."""
+    try:
+        old = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    changed = [
+        f"{k} {old.get(k)!r} -> {values.get(k)!r}"
+        for k in sorted(set(old) | set(values))
+        if k != "OUTPUT_DIR" and old.get(k) != values.get(k)
+    ]
+    if changed:
+        print(
+            f"note: {executed.parent} holds an earlier run of {executed.name} with other "
+            f"parameters ({', '.join(changed)}); its results are replaced (use another --out to "
+            "keep them)",
+            file=sys.stderr,
+        )
 
 
 def normalise(paths: Sequence[Path], verify: bool = False) -> bool:
@@ -555,6 +632,8 @@ def _main(args: argparse.Namespace) -> None:
             "--only applies to refresh; to run one notebook give it as the target"
             f" (python -m g2d_lite.run {args.only[0]})"
         )
+    if args.out is not None and not args.out.strip():
+        raise RunError("--out is empty; give a folder for the run (or leave --out out: runs/)")
     if args.out and Path(args.out).is_file():
         raise RunError(f"--out {args.out} is a file; give a folder for the run")
     shared, explicit = _params(args)

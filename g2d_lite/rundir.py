@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from g2d_lite.atomic import atomic_write_text, remove_stale_temporaries
+from g2d_lite.atomic import atomic_write_text, is_temporary, remove_stale_temporaries
 from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
 from g2d_lite.config import Config
 from g2d_lite.data.cache import file_sha256
@@ -85,7 +85,8 @@ class RunFolder:
             return "absent"
         if not self.path.is_dir():
             raise RunFolderError(f"{self.path} is a file, not a run folder: give a folder path")
-        names = {p.name for p in self.path.iterdir()}
+        # a writer killed in its first write leaves only a temporary: still this kit's folder
+        names = {p.name for p in self.path.iterdir() if not is_temporary(p.name)}
         if not names:
             return "empty"
         self._check_layout()
@@ -176,10 +177,21 @@ class RunFolder:
     ) -> None:
         """One epoch's writes, in the order that keeps the folder consistent: ``last.pt`` (the
         commit point), then ``best.pt`` when it changed, then ``history.csv``."""
+        self._check_still_here()
         save_checkpoint(self.file(LAST), state)
         if best is not None:
             save_checkpoint(self.file(BEST), best)
         self.write_table(HISTORY, history)
+
+    def _check_still_here(self) -> None:
+        """The folder was moved or deleted while the run wrote it: stop rather than recreate the
+        old path without its config.json."""
+        if not self.file(CONFIG).is_file():
+            raise RunFolderError(
+                f"{self.path} (or its config.json) disappeared while the run was writing it, "
+                "moved or deleted by someone; the epochs so far went with the folder: resume "
+                "the run with --out set to where it is now"
+            )
 
     def write_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """A CSV table, atomically."""
@@ -189,6 +201,7 @@ class RunFolder:
         self, history: list[dict[str, Any]], steps: list[dict[str, Any]], metrics: dict[str, Any]
     ) -> None:
         """The finished run's tables, then ``metrics.json`` last, recording both checkpoints."""
+        self._check_still_here()
         self.write_table(HISTORY, history)
         self.write_table(STEPS, steps)
         record = dict(metrics, checkpoints=self._checkpoint_record(metrics["selected_epoch"]))
@@ -281,9 +294,11 @@ class RunFolder:
                 or file_sha256(path) != expected.get("sha256")
             ):
                 raise RunFolderError(
-                    f"{path} is missing or changed since the run finished (it does not match "
-                    "metrics.json); retrain the run with --no-resume"
+                    f"{path} and {METRICS} do not belong together (metrics.json records another "
+                    "size or SHA-256): one of them was replaced, damaged or is missing; retrain "
+                    "the run with --no-resume"
                 )
+        self._check_metrics_against_history(metrics, load_checkpoint(self.file(LAST)))
         best = load_checkpoint(self.file(BEST))
         if best.get("epoch") != metrics.get("selected_epoch"):
             raise RunFolderError(
@@ -291,3 +306,22 @@ class RunFolder:
                 f"epoch {metrics.get('selected_epoch')}; retrain the run with --no-resume"
             )
         return metrics, best
+
+    def _check_metrics_against_history(self, metrics: dict[str, Any], last: dict[str, Any]) -> None:
+        """The reported scores are the history's at the selected epoch: a hand-edited number in
+        metrics.json is refused, not reported as the run's."""
+        epoch = metrics.get("selected_epoch")
+        row = next((r for r in last.get("history", []) if r.get("epoch") == epoch), None)
+        for split, prefix in (("validation", "val"), ("test", "test")):
+            recorded = None if row is None else _prefixed(row, prefix)
+            if recorded != metrics.get(split):
+                raise RunFolderError(
+                    f"{self.file(METRICS)}: the {split} scores are not the run's own (its history "
+                    f"at epoch {epoch} says {recorded}): the file was edited or damaged; delete "
+                    "it and rerun the same command to rewrite it from the finished epochs"
+                )
+
+
+def _prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``{"acc": …}`` from a history row's ``{"test/acc": …}`` columns."""
+    return {k[len(prefix) + 1 :]: v for k, v in row.items() if k.startswith(prefix + "/")}

@@ -187,15 +187,22 @@ class SMP(_Window):
         if self.stage_epochs is None:
             return
         if self.schedule != "staged":
-            raise ValueError("stage_epochs only applies to schedule='staged'")
+            raise ValueError(
+                "stage_epochs (smp_stage_epochs in a config) only applies to schedule='staged' "
+                "(smp_schedule='staged')"
+            )
         if not self.stage_epochs or any(int(n) != n or n < 1 for n in self.stage_epochs):
-            raise ValueError(f"stage_epochs must be positive integers, got {self.stage_epochs}")
+            raise ValueError(
+                "stage_epochs (smp_stage_epochs) must be positive whole numbers, got "
+                f"{self.stage_epochs}"
+            )
         window = self.end_epoch - self.start_epoch + 1
         if sum(self.stage_epochs) > window:
             raise ValueError(
-                f"stage_epochs {list(self.stage_epochs)} add up to {sum(self.stage_epochs)} "
-                f"epochs, more than the {window}-epoch window [{self.start_epoch}, "
-                f"{self.end_epoch}]; shorten the stages or widen the window"
+                f"stage_epochs (smp_stage_epochs) {list(self.stage_epochs)} add up to "
+                f"{sum(self.stage_epochs)} epochs, more than the {window}-epoch SMP window "
+                f"[{self.start_epoch}, {self.end_epoch}] (balance_start_epoch, balance_end_epoch; "
+                "by default the first half of training); shorten the stages or widen the window"
             )
 
     def rank(self, rho_train: Mapping[str, float]) -> tuple[str, ...]:

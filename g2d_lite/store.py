@@ -20,11 +20,13 @@ from torch import nn
 
 import g2d_lite
 from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
-from g2d_lite.config import STUDENT_ONLY, Config
+from g2d_lite.config import STUDENT_ONLY, Config, require_config
 from g2d_lite.data.base import DatasetSplits
+from g2d_lite.errors import KitError
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
+from g2d_lite.provenance import data_fingerprint
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder
 from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
 
@@ -43,9 +45,15 @@ def code_fingerprint() -> str:
 
 
 def run_key(
-    cfg: Config, role: str, modality: str | None = None, parents: tuple[str, ...] = ()
+    cfg: Config,
+    role: str,
+    modality: str | None = None,
+    parents: tuple[str, ...] = (),
+    data: DatasetSplits | None = None,
 ) -> str:
-    """A short stable hash of what decides a run's results."""
+    """A short stable hash of what decides a run's results: the config, the role, the teachers,
+    the code and the data themselves (data that do not match the config get their own run)."""
+    require_config(cfg, f"the {role} run")
     ignored = _NOT_IN_KEY | (STUDENT_ONLY if role == "teacher" else {"teacher_selection"})
     values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
     payload = {
@@ -55,6 +63,7 @@ def run_key(
         "parents": parents,
         "version": g2d_lite.__version__,
         "code": code_fingerprint(),
+        "data": None if data is None else data_fingerprint(data),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
         :12
@@ -106,26 +115,51 @@ def _finished(run_dir: Path) -> bool:
     return RunFolder(run_dir).state() == "finished"
 
 
-def _teacher_dir(cfg: Config, modality: str, artifact_dir: str | Path) -> Path:
-    return Path(artifact_dir) / f"teacher-{modality}-{run_key(cfg, 'teacher', modality)}"
+def _artifacts(artifact_dir: str | Path) -> Path:
+    """The model cache folder, refused up front when it cannot be one."""
+    path = Path(artifact_dir)
+    if path.exists() and not path.is_dir():
+        raise KitError(
+            f"the model cache {path} is a file; give a folder for trained models (ARTIFACT_DIR "
+            "in the notebooks, artifact_dir in Python)"
+        )
+    return path
+
+
+def _check_teacher_results(teachers: Mapping[str, Any] | None) -> None:
+    """Teachers here are runs (their folders name the student's cache entry), not bare models."""
+    for modality, teacher in (teachers or {}).items():
+        if not isinstance(teacher, TrainResult):
+            raise KitError(
+                f"teachers[{modality!r}] is a {type(teacher).__name__}; load_or_train_student "
+                "takes the runs load_or_train_teacher(s) returns (their folders name the "
+                "student's cache entry); pass those, or call train_student with models"
+            )
+
+
+def _teacher_dir(cfg: Config, data: DatasetSplits, modality: str, artifact_dir: str | Path) -> Path:
+    key = run_key(cfg, "teacher", modality, data=data)
+    return _artifacts(artifact_dir) / f"teacher-{modality}-{key}"
 
 
 def _student_dir(
     cfg: Config,
+    data: DatasetSplits,
     teachers: Mapping[str, TrainResult] | None,
     artifact_dir: str | Path,
     name: str | None = None,
 ) -> Path:
     parents = tuple(sorted(str(t.run_dir.name) for t in (teachers or {}).values() if t.run_dir))
     label = name or f"{cfg.loss_variant}-{cfg.balance}"
-    return Path(artifact_dir) / f"student-{label}-{run_key(cfg, 'student', None, parents)}"
+    key = run_key(cfg, "student", None, parents, data=data)
+    return _artifacts(artifact_dir) / f"student-{label}-{key}"
 
 
 def load_or_train_teacher(
     cfg: Config, data: DatasetSplits, modality: str, artifact_dir: str | Path
 ) -> TrainResult:
     """The teacher of ``modality`` under ``cfg``: read from ``artifact_dir`` or trained there."""
-    run_dir = _teacher_dir(cfg, modality, artifact_dir)
+    run_dir = _teacher_dir(cfg, data, modality, artifact_dir)
     if _finished(run_dir):
         return load_run(run_dir)
     return train_teacher(cfg, data, modality, run_dir=run_dir)
@@ -139,8 +173,9 @@ def load_or_train_student(
     name: str | None = None,
 ) -> TrainResult:
     """A student (joint, G²D, an ablation) under ``cfg``, distilled from ``teachers``' models."""
+    _check_teacher_results(teachers)
     used = teachers if cfg.needs_teachers else None
-    run_dir = _student_dir(cfg, used, artifact_dir, name)
+    run_dir = _student_dir(cfg, data, used, artifact_dir, name)
     if _finished(run_dir):
         return load_run(run_dir)
     models = {m: t.model for m, t in (used or {}).items()} or None
@@ -152,7 +187,7 @@ def load_or_train_teachers(
 ) -> dict[str, TrainResult]:
     """:func:`load_or_train_teacher` for each modality; the missing ones train side by side
     where the machine has idle cores (:mod:`g2d_lite.parallel`: the same numbers, sooner)."""
-    jobs = [Job(cfg, _teacher_dir(cfg, m, artifact_dir), modality=m) for m in modalities]
+    jobs = [Job(cfg, _teacher_dir(cfg, data, m, artifact_dir), modality=m) for m in modalities]
     _train_missing(jobs, cfg, data)
     return {m: load_or_train_teacher(cfg, data, m, artifact_dir) for m in modalities}
 
@@ -165,6 +200,7 @@ def load_or_train_students(
 ) -> list[TrainResult]:
     """:func:`load_or_train_student` for each config, in order; the missing ones train side by
     side where the machine has idle cores (:mod:`g2d_lite.parallel`)."""
+    _check_teacher_results(teachers)
     jobs = []
     for cfg in cfgs:
         used = teachers if cfg.needs_teachers else None
@@ -172,7 +208,7 @@ def load_or_train_students(
         if used and len(dirs) < len(used):  # a teacher held only in memory: train here
             jobs = []
             break
-        jobs.append(Job(cfg, _student_dir(cfg, used, artifact_dir), teacher_dirs=dirs))
+        jobs.append(Job(cfg, _student_dir(cfg, data, used, artifact_dir), teacher_dirs=dirs))
     if cfgs:
         _train_missing(jobs, cfgs[0], data)
     return [load_or_train_student(cfg, data, teachers, artifact_dir) for cfg in cfgs]

@@ -31,7 +31,7 @@ from torch import nn
 from g2d_lite import sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config, method_name
+from g2d_lite.config import Config, method_name, require_config
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
@@ -49,7 +49,7 @@ from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
-from g2d_lite.rundir import LAST, RunFolder, RunFolderError
+from g2d_lite.rundir import CONFIG, LAST, RunFolder, RunFolderError
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
@@ -152,6 +152,12 @@ class Trainer:
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
+        require_config(cfg, f"a {role} run")
+        if not isinstance(data, DatasetSplits):
+            raise TypeError(
+                f"data must be DatasetSplits, got {type(data).__name__}: load it with "
+                "g2d_lite.notebook.load_data(cfg) or g2d_lite.data.load_dataset(name)"
+            )
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)
@@ -315,6 +321,21 @@ class Trainer:
                 f" teachers{why}; train them first (train_teacher for each modality) and pass"
                 " teachers={...}"
             )
+        if not isinstance(teachers, (TeacherBank, Mapping)):
+            raise TypeError(
+                f"teachers must map each modality to its teacher model, got "
+                f"{type(teachers).__name__}: e.g. {{m: load_run(folder).model}} "
+                "(g2d_lite.store.load_run reads a teacher folder)"
+            )
+        if not isinstance(teachers, TeacherBank):  # runs (TrainResult) stand for their models
+            teachers = {m: getattr(t, "model", t) for m, t in teachers.items()}
+            wrong = {
+                m: type(t).__name__ for m, t in teachers.items() if not isinstance(t, nn.Module)
+            }
+            if wrong:
+                raise TypeError(
+                    f"teachers must be models (or the runs that hold them), got {wrong}"
+                )
         bank = teachers if isinstance(teachers, TeacherBank) else TeacherBank(teachers)
         student = set(self.model.modalities)
         if set(bank.modalities) != student:
@@ -386,9 +407,12 @@ class Trainer:
         return self._model_record(self.best_epoch, self._best_weights)
 
     def _check_resumable(self, state: Mapping[str, Any]) -> None:
-        """A run folder resumes only the run it holds: same config and the same data."""
-        saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
-        current = {k: v for k, v in self.cfg.to_dict().items() if k not in _RESUMABLE_CHANGES}
+        """A run folder resumes only the run it holds: same config and the same data. The data
+        are compared by their fingerprint, not by how data_options spell them (64 and 64.0 give
+        the same samples)."""
+        ignored = _RESUMABLE_CHANGES | ({"data_options"} if "data" in state else set())
+        saved = {k: v for k, v in state["config"].items() if k not in ignored}
+        current = {k: v for k, v in self.cfg.to_dict().items() if k not in ignored}
         changed = sorted(
             k
             for k in current.keys() | saved.keys()
@@ -415,6 +439,27 @@ class Trainer:
             f"the run in {self.run_dir}",
             "start over with --no-resume (resume=False in Python)",
         )
+
+    def _check_checkpoint_is_the_folders(self, saved: Mapping[str, Any]) -> None:
+        """last.pt and config.json are written by one run; a last.pt copied in from another run
+        is named as such (not as "another run" the command would have to match)."""
+        assert self.folder is not None
+        if not self.folder.file(CONFIG).is_file():
+            return
+        recorded = self.folder.read_config()
+        ignored = _RESUMABLE_CHANGES | {"data_options"}
+        differ = sorted(
+            k
+            for k in (recorded.keys() | saved["config"].keys()) - ignored
+            if json.dumps(recorded.get(k), default=str)
+            != json.dumps(saved["config"].get(k), default=str)
+        )
+        if differ:
+            raise RunFolderError(
+                f"{self.folder.file(LAST)} does not belong to {self.folder.file(CONFIG)} (they "
+                f"differ in {', '.join(differ)}): the checkpoint was copied from another run; "
+                "put back this folder's own, or start over with --no-resume"
+            )
 
     def _refuse_other_teachers(self, saved: Mapping[str, str] | None) -> None:
         ours = self.teacher_weights or {}
@@ -455,6 +500,7 @@ class Trainer:
             folder.discard()
         elif state in ("in_progress", "finished"):
             saved = folder.load_last(self.device)
+            self._check_checkpoint_is_the_folders(saved)
             self._check_resumable(saved)
             self._restore(saved)
             folder.repair(saved, self._best_record())

@@ -413,7 +413,7 @@ def test_evaluate_notices_a_checkpoint_swapped_in_from_another_run(tmp_path, cap
     for checkpoint in ("best.pt", "last.pt"):
         shutil.copy(tmp_path / "b" / "checkpoints" / checkpoint, tmp_path / "a" / "checkpoints")
     capsys.readouterr()
-    refused(capsys, main(["evaluate", "--run", str(tmp_path / "a")]), 2, "changed since the run")
+    refused(capsys, main(["evaluate", "--run", str(tmp_path / "a")]), 2, "do not belong together")
 
 
 def test_evaluate_says_when_a_run_is_unfinished_or_has_no_epoch(tmp_path, capsys):
@@ -446,3 +446,160 @@ def test_runner_refuses_grid_points_that_would_share_a_folder(tmp_path, capsys):
     argv = ["04", "--out", str(tmp_path), "--grid", f"ARTIFACT_DIR={tmp_path}/a/b,{tmp_path}/a-b"]
     refused(capsys, runner.main(argv), 2, "would share the folder")
     refused(capsys, runner.main(["04", "--grid", "SEED=0,0"]), 2, "lists 0 more than once")
+
+
+# ---------------------------------------------------------------- the fourth probe's cases
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (["data_options={'n_train': 10**3}"], ["not a Python literal", "1000, not 10**3"]),
+        (["modalities=(audio,visual)"], ["not a Python literal", "quote strings"]),
+    ],
+    ids=["expression", "unquoted-tuple"],
+)
+def test_override_mistakes_name_the_way_to_write_them(tmp_path, capsys, overrides, needles):
+    """Probe P11 (and a tuple of bare words that was split into '(audio' and 'visual)')."""
+    status = main(
+        [
+            "student",
+            "--method",
+            "g2d",
+            "--teachers",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "s"),
+            *TINY,
+            *overrides,
+        ]
+    )
+    refused(capsys, status, 2, *needles)
+
+
+def test_a_repeated_key_inside_a_dict_override_is_noted(tmp_path, capsys):
+    """Probe P107."""
+    both = "data_options={'n_train': 64, 'n_validation': 32, 'n_test': 32, 'n_test': 32}"
+    assert main(["joint", "--out", str(tmp_path / "j"), *TINY, both]) == 0
+    assert "note: data_options gives 'n_test' twice" in capsys.readouterr().err
+
+
+def test_an_override_that_contradicts_the_method_is_refused(tmp_path, capsys):
+    """Probe P94: --method g2d_partial loss=ce trained joint + partial SMP as "g2d_partial"."""
+    status = main(
+        [
+            "student",
+            "--method",
+            "g2d_partial",
+            "--teachers",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "s"),
+            *TINY,
+            "loss=ce",
+        ]
+    )
+    refused(capsys, status, 2, "loss='ce' contradicts method g2d_partial", "joint+smp")
+    status = main(["joint", "--out", str(tmp_path / "j"), *TINY, "balance=smp"])
+    refused(capsys, status, 2, "contradicts method joint", "--method joint+smp")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "j").exists()
+
+
+def test_a_resume_that_spells_a_size_differently_is_the_same_run(tmp_path, capsys):
+    """Probe P18: n_train 64.0 then 64 was refused as "changed: data_options"."""
+    out = str(tmp_path / "j")
+    spelled = "data_options={'n_train': 64.0, 'n_validation': 32, 'n_test': 32}"
+    assert main(["joint", "--out", out, *TINY[:3], spelled]) == 0
+    assert main(["joint", "--out", out, *TINY]) == 0
+
+
+def test_a_checkpoint_copied_in_from_another_run_is_named(tmp_path, capsys):
+    """Probe P20: the refusal said "changed: epochs, seed" though the command matched."""
+    assert main(["joint", "--out", str(tmp_path / "a"), *TINY]) == 0
+    assert main(["joint", "--out", str(tmp_path / "b"), *TINY, "seed=1", "epochs=2"]) == 0
+    shutil.copy(tmp_path / "b" / "checkpoints" / "last.pt", tmp_path / "a" / "checkpoints")
+    capsys.readouterr()
+    status = main(["joint", "--out", str(tmp_path / "a"), *TINY])
+    refused(capsys, status, 2, "last.pt does not belong to", "copied from another run")
+
+
+def test_a_relative_data_root_is_recorded_absolute_and_a_moved_cache_can_be_named(
+    tmp_path, capsys, monkeypatch
+):
+    """Probe P56/P57: evaluate from another folder, and after the cache moved."""
+    from tests.data_fixtures import make_fsdd, make_mnist
+    from tests.test_bad_inputs_data import build
+
+    mnist, fsdd = make_mnist(tmp_path / "mnist"), make_fsdd(tmp_path / "fsdd", takes=2)
+    assert build(tmp_path / "cache", mnist, fsdd) == 0
+    monkeypatch.chdir(tmp_path)
+    argv = ["teacher", "--profile", "avmnist", "--modality", "audio", "--out", "run", *TINY[:3]]
+    assert main([*argv, "data_root=cache"]) == 0
+    config = json.loads((tmp_path / "run" / "teacher-audio" / "config.json").read_text())
+    assert config["data_root"] == str(tmp_path / "cache")
+    (tmp_path / "cache").rename(tmp_path / "moved")
+    capsys.readouterr()
+    status = main(["evaluate", "--run", "run/teacher-audio"])
+    refused(capsys, status, 2, "the run's data_root", "--data-root")
+    assert main(["evaluate", "--run", "run/teacher-audio", "--data-root", "moved"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["04", "--grid", "SEED=0,1", "--grid", "SEED=2"], ["--grid gives SEED twice"]),
+        (["01", "--out", ""], ["--out is empty"]),
+    ],
+    ids=["grid-axis-twice", "empty-out"],
+)
+def test_runner_refuses_ambiguous_options(tmp_path, capsys, monkeypatch, argv, needles):
+    """Probe P75, P80."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, runner.main(argv), 2, *needles)
+
+
+def test_runner_refuses_a_folder_parameter_that_is_a_file(tmp_path, capsys):
+    """Probe P82: it failed 20 s later, in cell 11, with NotADirectoryError."""
+    target = tmp_path / "afile"
+    target.write_text("x")
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", str(target), "--out", str(tmp_path / "r")])
+    refused(capsys, status, 2, "ARTIFACT_DIR", "is a file")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [("SEED: 010\n", ["leading zero", "octal", "(8)"])],
+)
+def test_runner_refuses_a_yaml_octal_number(tmp_path, capsys, content, needles):
+    """Probe P72: YAML 1.1 read SEED: 010 as 8."""
+    path = tmp_path / "params.yaml"
+    path.write_text(content)
+    refused(capsys, runner.main(["03", "-f", str(path)]), 2, *needles)
+
+
+def test_runner_notes_a_key_repeated_in_a_params_file(tmp_path, capsys):
+    """Probe P69."""
+    path = tmp_path / "params.yaml"
+    path.write_text("SEED: 1\nSEED: 2\n")
+    assert runner.load_params_file(path) == {"SEED": 2}
+    assert "note: SEED is given twice" in capsys.readouterr().err
+
+
+def test_runner_notes_results_it_replaces(tmp_path, capsys):
+    """Probe P85: a folder holding a run with other parameters was overwritten without a word."""
+    executed = tmp_path / "01_teacher_training.ipynb"
+    executed.write_text(json.dumps({"metadata": {"papermill": {"parameters": {"EPOCHS": 1}}}}))
+    runner._note_replaced(executed, {"EPOCHS": 2, "OUTPUT_DIR": str(tmp_path)})
+    err = capsys.readouterr().err
+    assert "EPOCHS 1 -> 2" in err and "its results are replaced" in err
+    runner._note_replaced(executed, {"EPOCHS": 1, "OUTPUT_DIR": "elsewhere"})
+    assert capsys.readouterr().err == ""
+
+
+def test_smp_stages_longer_than_the_window_name_the_config_settings():
+    """Probe P14: the message used SMP's own argument names."""
+    from g2d_lite.smp import SMP
+
+    with pytest.raises(
+        ValueError, match=r"smp_stage_epochs.*balance_start_epoch, balance_end_epoch"
+    ):
+        SMP(start_epoch=0, end_epoch=1, schedule="staged", stage_epochs=(5, 5))

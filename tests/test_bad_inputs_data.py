@@ -356,3 +356,68 @@ def test_loading_a_cache_that_is_being_built_names_the_builder(pristine):
 
     with locked(pristine), pytest.raises(MissingDatasetError, match="being built by pid"):
         load_avmnist(pristine)
+
+
+def test_mnist_images_and_labels_that_do_not_pair_are_refused(sources, tmp_path, capsys):
+    """Probe P47/P47b: 5,000 labels for 10,000 images built a half-size cache, silently; more
+    labels than images ended in an IndexError."""
+    import gzip
+
+    from tests.data_fixtures import idx_bytes
+
+    mnist, fsdd = sources
+    for count, name in ((50, "fewer"), (400, "more")):
+        folder = tmp_path / name
+        shutil.copytree(mnist, folder)
+        labels = np.resize(np.arange(10, dtype=np.uint8), count)
+        (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+        status = build(tmp_path / f"cache-{name}", folder, fsdd)
+        refused(capsys, status, 2, "200 images but", f"{count} labels", "do not belong together")
+        assert not (tmp_path / f"cache-{name}").exists()
+
+
+def test_a_rebuild_with_other_settings_names_them(sources, pristine, cache, capsys):
+    """Probe P44: "built with other settings or sources" without saying which."""
+    refused(capsys, build(cache, *sources, "--seed", "3"), 2, "seed 0 vs 3", "--force")
+
+
+@pytest.mark.parametrize(
+    ("option", "needles"),
+    [
+        (["--test-speakers", "nobody"], ["--test-speakers names nobody", "george"]),
+        (["--test-speakers", ""], ["--test-speakers is empty", "george"]),
+        (["--download-dir", "/tmp/somewhere"], ["--download-dir", "only apply with --download"]),
+        (["--download"], ["--download and --mnist-dir and --fsdd-dir", "not both"]),
+    ],
+    ids=["unknown-speaker", "no-test-speaker", "download-dir-alone", "download-and-local"],
+)
+def test_source_and_speaker_options_that_cannot_work(sources, tmp_path, capsys, option, needles):
+    """Probe P46, P49, P50, P51."""
+    refused(capsys, build(tmp_path / "c", *sources, *option), 2, *needles)
+    assert not (tmp_path / "c").exists()
+
+
+def test_verify_of_a_read_only_cache_checks_it_without_a_lock(pristine, tmp_path, capsys):
+    """Probe P55c: --verify needed write access for its lock."""
+    import subprocess
+
+    copy = tmp_path / "ro"
+    shutil.copytree(pristine, copy)
+    done = subprocess.run(["mount", "--bind", str(copy), str(copy)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(copy)], check=True)
+        status = prepare_avmnist.main(["--out", str(copy), "--verify", "--no-progress"])
+        assert status == 0, capsys.readouterr().err
+        assert "match their SHA-256" in capsys.readouterr().out
+    finally:
+        subprocess.run(["umount", "-l", str(copy)], capture_output=True)
+
+
+def test_a_cremad_folder_with_no_media_says_so(tmp_path, capsys):
+    """Probe P59: "see the skipped list: []"."""
+    root = tmp_path / "CREMA-D"
+    (root / "AudioWAV").mkdir(parents=True)
+    (root / "VideoFlash").mkdir()
+    refused(capsys, build_cremad(root, tmp_path / "cache"), 2, "no media files found", "--root")

@@ -325,7 +325,7 @@ def test_a_finished_folder_changed_afterwards_is_not_loaded(tmp_path):
     folder = RunFolder(out)
     state = torch.load(folder.file(LAST), weights_only=True)
     checkpoint.save_checkpoint(folder.file(BEST), {k: v for k, v in state.items() if k != "format"})
-    with pytest.raises(RunFolderError, match="changed since the run finished"):
+    with pytest.raises(RunFolderError, match="do not belong together"):
         load_run(out)
 
 
@@ -533,3 +533,17 @@ def test_no_resume_over_a_read_only_checkpoints_folder_deletes_nothing(
         status = main(["joint", "--out", str(run), "--no-resume", *TINY, "seed=1"])
         refused(capsys, status, 2, "permission denied", str(run / "checkpoints"))
         assert tree_bytes(run) == before
+
+
+def test_a_hand_edited_score_in_metrics_json_is_not_reported(finished_joint, tmp_path, capsys):
+    """Probe P42b: load_run (what notebooks read) returned an edited test accuracy."""
+    run = _copy_of(finished_joint, tmp_path)
+    metrics = json.loads((run / METRICS).read_text())
+    metrics["test"]["acc"] = 99.0
+    (run / METRICS).write_text(json.dumps(metrics))
+    with pytest.raises(RunFolderError, match="test scores are not the run's own"):
+        load_run(run)
+    (run / METRICS).unlink()  # the fix the message names: rerun the same command
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    original = json.loads((finished_joint / METRICS).read_text())["test"]
+    assert load_run(run).metrics["test"] == original

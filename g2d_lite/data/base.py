@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, Literal
 
 import torch
@@ -47,6 +48,17 @@ class ModalitySpec:
     kind: str
 
     def __post_init__(self) -> None:
+        shape = self.shape
+        if (
+            not isinstance(shape, (tuple, list))
+            or not shape
+            or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in shape)
+        ):
+            raise ValueError(
+                f"modality {self.name!r}: shape must be a tuple of positive whole numbers per "
+                f"sample (no batch dimension), e.g. (1, 16, 16) or (40,), got {shape!r}"
+            )
+        object.__setattr__(self, "shape", tuple(int(n) for n in shape))
         if self.kind not in MODALITY_KINDS:
             raise ValueError(
                 f"modality {self.name!r}: unknown kind {self.kind!r}; valid kinds: {MODALITY_KINDS}"
@@ -77,6 +89,13 @@ class DatasetInfo:
         names = [m.name for m in self.modalities]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate modality names: {names}")
+        classes = list(self.class_names)
+        repeated = sorted({c for c in classes if classes.count(c) > 1})
+        if repeated:
+            raise ValueError(
+                f"class names {repeated} appear more than once; each class needs its own name "
+                "(its label is its position in class_names)"
+            )
 
     @property
     def modality_names(self) -> tuple[str, ...]:
@@ -139,6 +158,13 @@ class TensorMultimodalDataset(MultimodalDataset):
                 f"inputs have modalities {sorted(inputs)}, info declares {info.modality_names}"
             )
         where = f"{info.name}/{split}"
+        for name, tensor in {**inputs, "targets": targets}.items():
+            if not isinstance(tensor, torch.Tensor):
+                what = "targets" if name == "targets" else f"modality {name!r}"
+                raise DatasetError(
+                    f"{where}: {what} is a {type(tensor).__name__}, not a torch.Tensor; convert "
+                    "it with torch.as_tensor(...) (and .float() for inputs, .long() for labels)"
+                )
         check_rows(
             {"targets": len(targets), **{f"modality {m!r}": len(t) for m, t in inputs.items()}},
             where,

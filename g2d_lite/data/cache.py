@@ -133,6 +133,25 @@ def cache_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(json_bytes(meta.get("files", {}))).hexdigest()[:16]
 
 
+def identity_differences(theirs: Any, ours: Mapping[str, Any]) -> str:
+    """What differs between a cache's recorded build identity and this build's, in words."""
+    if not isinstance(theirs, Mapping):
+        return "its meta.json records no build settings"
+    ours = _normalised(ours)
+    found = []
+    if theirs.get("dataset") != ours.get("dataset"):
+        found.append(f"dataset {theirs.get('dataset')} vs {ours.get('dataset')}")
+    old, new = theirs.get("params") or {}, ours.get("params") or {}
+    found += [
+        f"{key} {old.get(key)!r} vs {new.get(key)!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+    if theirs.get("sources") != ours.get("sources"):
+        found.append("other source files")
+    return ", ".join(found) or "the build's settings"
+
+
 def why_missing(root: Path, otherwise: str) -> str:
     """Why a cache cannot be read: an interrupted build (say so: rerunning resumes it) or else."""
     if (root / WORK_DIR).is_dir():
@@ -185,9 +204,11 @@ class ShardedBuild:
         self.complete = meta is not None and meta.get("identity") == self.identity
         self.meta = meta if self.complete else None
         if meta is not None and not self.complete:
+            differences = identity_differences(meta.get("identity"), self.identity)
             raise BuildError(
-                f"{self.root} holds a cache built with other settings or sources; pass --force "
-                "to rebuild it, or choose another --out"
+                f"{self.root} holds a cache built with other settings or sources "
+                f"({differences}; the cache's vs this command's); pass --force to rebuild it, or "
+                "choose another --out"
             )
         if self.complete:
             shutil.rmtree(self.work, ignore_errors=True)  # left by a crash after meta.json

@@ -68,6 +68,12 @@ def check_targets(targets: torch.Tensor, task: str, classes: int, where: str) ->
             f"(convert them with .to({expected}))"
         )
     if task == "classification":
+        if targets.dim() != 1:
+            raise DatasetError(
+                f"{where}: classification targets must be one class index per sample (shape "
+                f"(N,)), got shape {tuple(targets.shape)}; flatten them with .reshape(-1) (or "
+                ".argmax(1) for one-hot rows)"
+            )
         check_labels(targets, classes, where, "relabel them or fix the class list")
     elif targets.numel() and not bool(torch.isfinite(targets).all()):
         raise DatasetError(f"{where}: regression targets hold NaN or infinite values")

@@ -212,9 +212,15 @@ class AVBuild:
 def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     """Build (or resume, or confirm) an audio + video cache and return its summary."""
     if not spec.clips:
+        first = "; ".join(f"{s.name}: {s.reason}" for s in spec.listing_skipped[:3])
+        why = (
+            f"{len(spec.listing_skipped)} listed clips unusable, first: {first}"
+            if spec.listing_skipped
+            else f"no media files found under {args.root}"
+        )
         raise BuildError(
-            f"{spec.name}: no clips to build from (see the skipped list: "
-            f"{[vars(s) for s in spec.listing_skipped[:5]]})"
+            f"{spec.name}: no clips to build from ({why}); check that --root is the release "
+            "folder with its media (and, for a git checkout, that `git lfs pull` fetched them)"
         )
     root = resolve_root(spec.name, args.out)
     params = dict(spec.params, recipe=asdict(spec.recipe))

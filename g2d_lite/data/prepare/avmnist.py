@@ -85,9 +85,22 @@ def speaker_splits(
 ) -> dict[str, np.ndarray]:
     """Recording indices per split: test speakers held out; validation speakers or takes."""
     speakers = sorted({r.speaker for r in recordings})
-    named = set(args.test_speakers) | set(args.val_speakers)
-    if not named <= set(speakers):
-        raise BuildError(f"unknown speakers {sorted(named - set(speakers))}; FSDD has {speakers}")
+    if not args.test_speakers:
+        raise BuildError(
+            f"--test-speakers is empty: name at least one speaker to hold out for test (this FSDD "
+            f"folder has {', '.join(speakers)})"
+        )
+    for flag, named in (
+        ("--test-speakers", args.test_speakers),
+        ("--val-speakers", args.val_speakers),
+    ):
+        unknown = sorted(set(named) - set(speakers))
+        if unknown:
+            raise BuildError(
+                f"{flag} names {', '.join(unknown)}, who {'is' if len(unknown) == 1 else 'are'} "
+                f"not in the recordings of {args.fsdd_dir or 'FSDD'} (speakers there: "
+                f"{', '.join(speakers)}); pass {flag} with speakers from that list"
+            )
     if set(args.test_speakers) & set(args.val_speakers):
         raise BuildError("--test-speakers and --val-speakers must not overlap")
     who = np.asarray([r.speaker for r in recordings])
@@ -361,6 +374,40 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
+    """Each images file and its labels file hold the same number of digits: files from two
+    releases (or a truncated download) would pair images with the wrong labels."""
+    for images in [n for n in mnist if n.endswith("-images-idx3-ubyte")]:
+        labels = images.replace("-images-idx3-ubyte", "-labels-idx1-ubyte")
+        if labels in mnist and len(mnist[images]) != len(mnist[labels]):
+            raise BuildError(
+                f"{folder}: {images}.gz holds {len(mnist[images]):,} images but {labels}.gz "
+                f"{len(mnist[labels]):,} labels: the two files do not belong together; fetch both "
+                "again from the same release (or use --download)"
+            )
+
+
+def check_source_options(args: argparse.Namespace) -> None:
+    """--download and the local folders exclude each other; download-only options need it."""
+    local = [f for f, v in (("--mnist-dir", args.mnist_dir), ("--fsdd-dir", args.fsdd_dir)) if v]
+    if args.download and local:
+        raise BuildError(
+            f"--download and {' and '.join(local)} both give the sources: pass --download to fetch "
+            "them, or the local folders to use yours, not both"
+        )
+    if not args.download:
+        download_only = [
+            flag
+            for flag, given in (("--expect", args.expect), ("--download-dir", args.download_dir))
+            if given
+        ]
+        if download_only:
+            raise BuildError(
+                f"{' and '.join(download_only)} only apply with --download (local files are not "
+                "downloaded or checked against pins; their SHA-256s go into meta.json)"
+            )
+
+
 def _local_sources(args: argparse.Namespace) -> tuple[Path, Path]:
     if args.mnist_dir is None or args.fsdd_dir is None:
         raise BuildError(
@@ -374,6 +421,7 @@ def _local_sources(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def build(args: argparse.Namespace) -> Summary:
     """Read (or download) the sources, then build or resume the cache."""
+    check_source_options(args)
     if args.download:
         default = resolve_root("avmnist", args.out).parent / "_downloads" / "avmnist"
         mnist_dir, fsdd_dir, urls = download_sources(
@@ -385,11 +433,6 @@ def build(args: argparse.Namespace) -> Summary:
             progress=not args.no_progress,
         )
     else:
-        if args.expect:
-            raise BuildError(
-                "--expect accepts another SHA-256 for a download and works only with --download; "
-                "local files are not checked against pins (their SHA-256s go into meta.json)"
-            )
         (mnist_dir, fsdd_dir), urls = _local_sources(args), {}
     absent = [f"{n}.gz" for n in TEST_FILES if not (mnist_dir / f"{n}.gz").is_file()]
     if absent:
@@ -400,6 +443,7 @@ def build(args: argparse.Namespace) -> Summary:
     mnist, sources = {}, {}
     for name in TEST_FILES + (TRAIN_FILES if use_train else ()):
         mnist[name], sources[name] = read_mnist(mnist_dir, name)
+    check_mnist_pairs(mnist, mnist_dir)
     recordings, skipped, fsdd = read_fsdd(fsdd_dir)
     pools = speaker_splits(recordings, args)  # before anything is written: a bad choice fails
     params = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -17,7 +18,16 @@ import torch
 from tqdm import tqdm
 
 from g2d_lite.data.avmnist import BUILD_ONLY_FILES as AVMNIST_BUILD_ONLY
-from g2d_lite.data.cache import META_FILE, WORK_DIR, BuildError, Shard, ShardedBuild, Skipped
+from g2d_lite.data.cache import (
+    META_FILE,
+    WORK_DIR,
+    BuildError,
+    Shard,
+    ShardedBuild,
+    Skipped,
+    damaged_files,
+    read_meta,
+)
 from g2d_lite.data.paths import default_root
 from g2d_lite.errors import run_command
 from g2d_lite.locks import LOCK, locked
@@ -324,6 +334,25 @@ def check_cache_folder(root: Path) -> None:
             )
 
 
+def verify_read_only(root: Path) -> str:
+    """``--verify`` of a cache this user cannot write: every file against its SHA-256, nothing
+    rebuilt (there is no lock to take and no file to repair)."""
+    meta = read_meta(root)
+    if meta is None:
+        raise BuildError(f"{root} is read-only and holds no finished cache (no meta.json)")
+    problems = damaged_files(root, meta, checksums=True)
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise BuildError(
+            f"{root} is damaged ({problems[0]}{more}) and read-only, so it cannot be rebuilt "
+            "here: ask its owner to rerun the build, or build a copy of your own with another --out"
+        )
+    return (
+        f"{root}: all {len(meta['files'])} files match their SHA-256 in meta.json (read-only "
+        "folder: verified, nothing rebuilt)"
+    )
+
+
 def run_main(
     parser: argparse.ArgumentParser,
     build: Callable[[argparse.Namespace], Summary],
@@ -337,6 +366,9 @@ def run_main(
     def body() -> None:
         started = time.perf_counter()
         root = root_of(args)
+        if getattr(args, "verify", False) and root.is_dir() and not os.access(root, os.W_OK):
+            print(verify_read_only(root))  # a shared, read-only cache: check it, take no lock
+            return
         check_cache_folder(root)
         created = not root.exists()
         root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,99 @@
+"""The Python API a notebook user calls answers wrong types and mismatched pieces clearly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from g2d_lite.config import METHODS
+from g2d_lite.data.base import DatasetInfo, ModalitySpec, TensorMultimodalDataset
+from g2d_lite.data.validate import DatasetError
+from g2d_lite.errors import KitError
+from g2d_lite.notebook import load_data
+from g2d_lite.rundir import RunFolderError
+from g2d_lite.store import load_or_train_student, load_or_train_teacher
+from g2d_lite.train import train_student
+from tests.helpers import tiny_config, tiny_data
+
+INFO = DatasetInfo("toy", (ModalitySpec("x", (2,), "vector"),), "classification", ("a", "b"))
+
+
+def test_a_profile_name_or_a_dict_where_a_config_belongs(tmp_path):
+    """Probe A08, A25."""
+    with pytest.raises(TypeError, match=r"load_data takes a Config.*resolve\('smoke'\)"):
+        load_data("smoke")
+    with pytest.raises(TypeError, match="takes a Config, got dict"):
+        load_or_train_teacher({"epochs": 1}, tiny_data(), "audio", tmp_path)
+    with pytest.raises(TypeError, match="takes a Config, got dict"):
+        train_student({"epochs": 1}, tiny_data())
+
+
+@pytest.mark.parametrize("shape", [2, (2.0,), (), (0,), "2"], ids=repr)
+def test_a_modality_shape_that_is_not_a_tuple_of_sizes(shape):
+    """Probe A15: an int shape was accepted and failed later with a TypeError."""
+    with pytest.raises(ValueError, match="shape must be a tuple of positive whole numbers"):
+        ModalitySpec("x", shape, "vector")
+
+
+def test_repeated_class_names_are_refused():
+    """Probe A18."""
+    with pytest.raises(ValueError, match=r"class names \['a'\] appear more than once"):
+        DatasetInfo("toy", INFO.modalities, "classification", ("a", "b", "a"))
+
+
+def test_inputs_that_are_not_tensors_and_targets_of_the_wrong_shape():
+    """Probe A20 (a Python list: raw AttributeError), A22 ((N, 1) targets: torch error later)."""
+    with pytest.raises(DatasetError, match="modality 'x' is a list, not a torch.Tensor"):
+        TensorMultimodalDataset(
+            INFO, "train", {"x": [[0.0, 1.0]]}, torch.zeros(1, dtype=torch.long)
+        )
+    with pytest.raises(DatasetError, match=r"one class index per sample.*\(3, 1\).*reshape"):
+        TensorMultimodalDataset(INFO, "train", {"x": torch.zeros(3, 2)}, torch.zeros(3, 1).long())
+
+
+def test_teachers_given_in_the_wrong_form(tmp_path):
+    """Probe A27 (a path string), A29 (runs given to train_student: now accepted), A34 (models
+    given to load_or_train_student)."""
+    cfg, data = tiny_config(epochs=1), tiny_data()
+    student = cfg.replace(**METHODS["g2d"])
+    with pytest.raises(TypeError, match="teachers must map each modality to its teacher model"):
+        train_student(student, data, str(tmp_path))
+    runs = {m: load_or_train_teacher(cfg, data, m, tmp_path) for m in data.info.modality_names}
+    assert train_student(student, data, runs).metrics["test"]  # runs stand for their models
+    models = {m: run.model for m, run in runs.items()}
+    with pytest.raises(KitError, match=r"teachers\['audio'\] is a UnimodalClassifier.*runs"):
+        load_or_train_student(student, data, models, tmp_path)
+
+
+def test_a_model_cache_that_is_a_file(tmp_path):
+    """Probe A30: a raw NotADirectoryError."""
+    target = tmp_path / "afile"
+    target.write_text("x")
+    with pytest.raises(KitError, match="the model cache .* is a file"):
+        load_or_train_teacher(tiny_config(), tiny_data(), "audio", target)
+
+
+def test_data_that_do_not_match_the_config_get_their_own_run(tmp_path):
+    """Probe A32: the seed-0 teacher was returned for seed-3 data."""
+    cfg = tiny_config(epochs=1)
+    first = load_or_train_teacher(cfg, tiny_data(seed=0), "audio", tmp_path)
+    other = load_or_train_teacher(cfg, tiny_data(seed=3), "audio", tmp_path)
+    assert first.run_dir != other.run_dir
+    again = load_or_train_teacher(cfg, tiny_data(seed=0), "audio", tmp_path)
+    assert again.run_dir == first.run_dir
+
+
+def test_a_run_folder_moved_while_it_trains_is_not_recreated(tmp_path):
+    """Probe P97: the run recreated its old path and finished there without a config.json."""
+    from g2d_lite.train import train_teacher
+
+    out, moved = tmp_path / "run", tmp_path / "moved"
+
+    def move_away(trainer, epoch):
+        if epoch == 0:
+            out.rename(moved)
+
+    with pytest.raises(RunFolderError, match="disappeared while the run was writing it"):
+        train_teacher(tiny_config(epochs=3), tiny_data(), "audio", out, callbacks=[move_away])
+    assert not out.exists()
+    train_teacher(tiny_config(epochs=3), tiny_data(), "audio", moved)  # resumes where it is now
