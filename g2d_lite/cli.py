@@ -63,30 +63,63 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     overrides: dict[str, Any] = {}
     if args.config:
         overrides.update(_config_file(args.config))
-    overrides.update(parse_overrides(args.overrides))
+    for key, value in parse_overrides(args.overrides).items():
+        both = isinstance(value, dict) and isinstance(overrides.get(key), dict)
+        overrides[key] = {**overrides[key], **value} if both else value  # data_options merge
     if isinstance(overrides.get("data_root"), str):  # recorded absolute: evaluate from anywhere
         overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
-    _check_method_kept(method, overrides)
+    _check_method_kept(method, overrides, cfg, args.command)
     return cfg
 
 
-def _check_method_kept(method: str | None, overrides: dict[str, Any]) -> None:
-    """An override of a setting that defines the named method trains another method under the
-    first one's name (``--method g2d_partial loss=ce`` is joint + partial SMP): refuse it."""
+_LOSS_OF_TERMS = {
+    (): "ce",
+    ("feature",): "feature",
+    ("logit",): "logit",
+    ("feature", "logit"): "g2d",
+}
+
+
+def _active_terms(cfg: Config) -> tuple[str, ...]:
+    """The distillation terms a config trains with (a weight above zero)."""
+    feature, logit = cfg.distillation_weights
+    return tuple(name for name, w in (("feature", feature), ("logit", logit)) if w > 0)
+
+
+def _check_method_kept(
+    method: str | None, overrides: dict[str, Any], cfg: Config, command: str
+) -> None:
+    """An override that changes what the named method is trains another method under the first
+    one's name (``--method g2d_partial loss=ce`` is joint + partial SMP; ``--method logit_kd
+    feature_weight=1`` is the G²D loss): refuse it. Reweighting a term the method has is fine."""
     if method is None:
         return
     defining = METHODS[method]
-    clashes = [k for k in defining if k in overrides and overrides[k] != defining[k]]
-    if clashes:
-        given = ", ".join(f"{k}={overrides[k]!r}" for k in clashes)
-        sets = ", ".join(f"{k}={defining[k]!r}" for k in clashes)
-        trained = method_name({**resolve(method=method).to_dict(), **overrides})
-        nearest = f"; the nearest named method is {trained} (--method {trained})" if trained else ""
-        raise KitError(
-            f"{given} contradicts method {method}, which sets {sets}: the run would be another "
-            f"method recorded as {method}; drop the override{nearest}"
-        )
+    clashes = [
+        f"{k}={overrides[k]!r}" for k in defining if overrides.get(k, defining[k]) != defining[k]
+    ]
+    expected, actual = _active_terms(resolve(method=method)), _active_terms(cfg)
+    if not clashes and actual == expected:
+        return
+    clashes = clashes or [
+        f"{k}={overrides[k]!r}" for k in ("feature_weight", "logit_weight") if k in overrides
+    ]
+    trained = method_name({**cfg.to_dict(), "loss": _LOSS_OF_TERMS[actual]})
+    if trained is None or trained == method:
+        nearest = ""
+    elif command == "joint" or cfg.needs_teachers:
+        teachers = " --teachers <teacher folder>" if cfg.needs_teachers else ""
+        command_line = f"python -m g2d_lite student --method {trained}{teachers}"
+        nearest = f"; the nearest named method is {trained}: `{command_line}`"
+    else:
+        nearest = f"; the nearest named method is {trained} (--method {trained})"
+    trains = "+".join(["CE", *expected])
+    raise KitError(
+        f"{', '.join(clashes)} contradicts method {method} (it trains {trains} with "
+        f"{', '.join(f'{k}={v!r}' for k, v in defining.items())}): the run would be another "
+        f"method recorded as {method}; drop the override{nearest}"
+    )
 
 
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
@@ -97,6 +130,11 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
             raise KitError(f"--teachers {path} does not exist")
         if RunFolder(path).state() in ("started", "in_progress", "finished"):
             dirs.append(path)  # a run folder itself; load_run says if it is unfinished
+        elif RunFolder(path.parent).state() in ("in_progress", "finished"):
+            raise KitError(
+                f"--teachers {path} is inside the run folder {path.parent}; pass {path.parent} "
+                "itself (or the --out folder of `python -m g2d_lite teacher` that holds it)"
+            )
         else:
             dirs.extend(p for p in sorted(path.glob("teacher-*")) if p.is_dir())
     if not dirs:
@@ -223,13 +261,27 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     state = _evaluated_checkpoint(folder, args.checkpoint)
     cfg = folder.config()
     if args.data_root:
+        if cfg.dataset == "synthetic":
+            raise KitError(
+                "--data-root does not apply to a synthetic run (its data are generated from the "
+                "seed in config.json); drop it"
+            )
+        if not Path(args.data_root).is_dir():
+            raise KitError(f"--data-root {args.data_root} is not a folder; give the moved cache's")
         cfg = cfg.replace(data_root=str(Path(args.data_root).resolve()))
     try:
         data = load_data(cfg)
     except MissingDatasetError as error:
+        if args.data_root:
+            raise
+        source = (
+            f"the run's data_root, from {folder.file('config.json')}"
+            if cfg.data_root
+            else "where G2D_LITE_DATA or the default points now (the run recorded no data_root)"
+        )
         raise MissingDatasetError(
-            f"{error} (the path is the run's data_root, from {folder.file('config.json')}; if "
-            "the cache has moved, pass --data-root <its folder> instead of building a new one)"
+            f"{error} (the path is {source}; if the cache is elsewhere, pass --data-root <its "
+            "folder> instead of building a new one)"
         ) from None
     if not args.allow_data_mismatch:
         check_same_data(

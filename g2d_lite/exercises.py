@@ -112,6 +112,7 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
             f"--out {out_dir} is the --source folder: the student copies would replace the "
             "instructor notebooks; choose another --out"
         )
+    _check_not_the_kits(out_dir)
     built = _read_manifest(out_dir)
     for path in sources:
         target = out_dir / path.name
@@ -122,6 +123,55 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
                 f"{target} has changed since it was built (a student's answers?); pass --force "
                 "to overwrite it, or choose another --out"
             )
+
+
+def _check_not_the_kits(out_dir: Path) -> None:
+    """Student copies never land among the kit's own notebooks, in a run folder or a cache."""
+    kit_notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    resolved = out_dir.resolve()
+    if resolved == kit_notebooks:
+        raise ValueError(
+            f"--out {out_dir} is the kit's notebooks/ folder: the student copies would sit beside "
+            "the committed notebooks; choose another --out (default build/student)"
+        )
+    if any((out_dir / name).exists() for name in ("config.json", "checkpoints", "meta.json")):
+        raise ValueError(
+            f"--out {out_dir} holds a training run or a data cache; choose a folder of its own "
+            "for the student copies (default build/student)"
+        )
+
+
+def _read_sources(sources: list[Path]) -> dict[Path, nbformat.NotebookNode]:
+    """Every student version, made before anything is written: one bad notebook in --source
+    leaves --out untouched."""
+    students = {}
+    for path in sources:
+        try:
+            students[path] = student_version(nbformat.read(path, as_version=4))
+        except (ValueError, OSError) as error:
+            why = " ".join(str(error).split())[:120]
+            raise ValueError(
+                f"{path} is not a readable exercise notebook ({why}); fix it or move it out of "
+                "--source"
+            ) from None
+    return students
+
+
+def _copy_data(source_dir: Path, out_dir: Path) -> None:
+    """The folder's other files (data) beside the notebooks; a broken link is named."""
+    try:
+        shutil.copytree(
+            source_dir,
+            out_dir,
+            ignore=shutil.ignore_patterns(*IGNORED, "*.ipynb"),
+            dirs_exist_ok=True,
+        )
+    except shutil.Error as error:
+        first = error.args[0][0] if error.args and error.args[0] else ("?", "?", str(error))
+        raise ValueError(
+            f"{first[0]} cannot be copied ({first[2]}): a broken link or unreadable file in "
+            "--source; fix it or remove it"
+        ) from None
 
 
 def _read_manifest(out_dir: Path) -> dict[str, str]:
@@ -148,18 +198,10 @@ def build(
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
     out_dir = Path(out_dir)
     _check_targets(out_dir, source_dir, sources, force)
-    shutil.copytree(
-        source_dir,
-        out_dir,
-        ignore=shutil.ignore_patterns(*IGNORED, "*.ipynb"),
-        dirs_exist_ok=True,
-    )
+    students = _read_sources(sources)
+    _copy_data(source_dir, out_dir)
     written = []
-    for path in sources:
-        try:
-            student = student_version(nbformat.read(path, as_version=4))
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+    for path, student in students.items():
         target = out_dir / path.name
         nbformat.write(student, target)
         written.append(target)

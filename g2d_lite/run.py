@@ -643,11 +643,23 @@ def _main(args: argparse.Namespace) -> None:
             raise RunError("--grid needs a single notebook, e.g. `run 04 --grid SEED=0,1,2`")
         params = {**shared, **explicit}
         if args.target == "demo":
+            if params.get("DATASET", "synthetic") != "synthetic":
+                raise RunError(
+                    f"demo runs the embedded synthetic data, not DATASET {params['DATASET']!r}; "
+                    f"for that dataset run `python -m g2d_lite.run all -p DATASET "
+                    f"{params['DATASET']}` (AV-MNIST: `run all --profile avmnist`)"
+                )
             params = {"PROFILE": "smoke", **params, "DATASET": "synthetic"}
         _run_pipeline(args, params)
     else:
         notebook = find_notebook(args.target)
         grid = parse_grid_option(args.grid)
+        both = sorted(set(grid) & set(explicit))
+        if both:
+            raise RunError(
+                f"{', '.join(both)} is both a --grid axis and a -p value; give it once (a -p "
+                "value would be replaced by every grid point)"
+            )
         check_parameter_names({**explicit, **grid}, [notebook])
         _run_single(args, notebook, {**shared, **explicit, **grid})
 

@@ -117,6 +117,11 @@ def _finished(run_dir: Path) -> bool:
 
 def _artifacts(artifact_dir: str | Path) -> Path:
     """The model cache folder, refused up front when it cannot be one."""
+    if not isinstance(artifact_dir, (str, Path)):
+        raise TypeError(
+            f"artifact_dir must be a folder path for trained models, got "
+            f"{type(artifact_dir).__name__} (the notebooks use ARTIFACT_DIR = '../artifacts')"
+        )
     path = Path(artifact_dir)
     if path.exists() and not path.is_dir():
         raise KitError(
@@ -187,6 +192,11 @@ def load_or_train_teachers(
 ) -> dict[str, TrainResult]:
     """:func:`load_or_train_teacher` for each modality; the missing ones train side by side
     where the machine has idle cores (:mod:`g2d_lite.parallel`: the same numbers, sooner)."""
+    if isinstance(modalities, str):
+        raise TypeError(
+            f"modalities must be a list of names, got the string {modalities!r}: pass "
+            f"[{modalities!r}] (or data.info.modality_names for all)"
+        )
     jobs = [Job(cfg, _teacher_dir(cfg, data, m, artifact_dir), modality=m) for m in modalities]
     _train_missing(jobs, cfg, data)
     return {m: load_or_train_teacher(cfg, data, m, artifact_dir) for m in modalities}
@@ -201,6 +211,8 @@ def load_or_train_students(
     """:func:`load_or_train_student` for each config, in order; the missing ones train side by
     side where the machine has idle cores (:mod:`g2d_lite.parallel`)."""
     _check_teacher_results(teachers)
+    for index, cfg in enumerate(cfgs):
+        require_config(cfg, f"load_or_train_students (item {index} of cfgs)")
     jobs = []
     for cfg in cfgs:
         used = teachers if cfg.needs_teachers else None

@@ -32,6 +32,7 @@ from g2d_lite import sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config, method_name, require_config
+from g2d_lite.data import DATASETS
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
@@ -67,6 +68,11 @@ class NonFiniteLossError(KitError, RuntimeError):
 
 class DeviceError(KitError, RuntimeError):
     """The requested device is not available on this machine."""
+
+
+def _same_json(value: Any) -> str:
+    """A value as JSON with sorted keys: dicts that differ only in key order compare equal."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
@@ -195,6 +201,15 @@ class Trainer:
         if cfg.compile:
             self.forward_model = torch.compile(self.forward_model)
         self.feature_weight, self.logit_weight = self._loss_weights()
+        if (
+            role == "student"
+            and cfg.task_weight == 0
+            and not (self.feature_weight or self.logit_weight)
+        ):
+            raise ValueError(
+                "task_weight, feature_weight and logit_weight are all 0: the loss is zero and "
+                "nothing would be learned; give at least one of them a positive weight"
+            )
         self.smp, self.ogm = self._balancer()
         self.update_rule = self._update_rule()
         self.sync_free = cfg.step_mode == "sync_free"
@@ -235,6 +250,12 @@ class Trainer:
         """Refuse, before anything is built or written, a run that cannot train on ``data``."""
         cfg, info = self.cfg, self.data.info
         names = ", ".join(info.modality_names)
+        if info.name in DATASETS and cfg.dataset != info.name:
+            raise ValueError(
+                f"the config says dataset {cfg.dataset!r} but the data given are {info.name!r}; "
+                "load the data from this config (g2d_lite.notebook.load_data(cfg)) or set "
+                f"dataset={info.name!r}"
+            )
         if self.role == "teacher" and modality not in info.modality_names:
             raise ValueError(
                 f"unknown modality {modality!r} for a teacher; {info.name} has {names}"
@@ -416,7 +437,7 @@ class Trainer:
         changed = sorted(
             k
             for k in current.keys() | saved.keys()
-            if json.dumps(saved.get(k), default=str) != json.dumps(current.get(k), default=str)
+            if _same_json(saved.get(k)) != _same_json(current.get(k))
         )
         if state["role"] != self.role or state["modality"] != self.modality:
             what = state["role"] + (f" ({state['modality']})" if state["modality"] else "")
@@ -451,14 +472,13 @@ class Trainer:
         differ = sorted(
             k
             for k in (recorded.keys() | saved["config"].keys()) - ignored
-            if json.dumps(recorded.get(k), default=str)
-            != json.dumps(saved["config"].get(k), default=str)
+            if _same_json(recorded.get(k)) != _same_json(saved["config"].get(k))
         )
         if differ:
             raise RunFolderError(
                 f"{self.folder.file(LAST)} does not belong to {self.folder.file(CONFIG)} (they "
-                f"differ in {', '.join(differ)}): the checkpoint was copied from another run; "
-                "put back this folder's own, or start over with --no-resume"
+                f"differ in {', '.join(differ)}): one of the two was edited or copied in from "
+                "another run; put back this folder's own, or start over with --no-resume"
             )
 
     def _refuse_other_teachers(self, saved: Mapping[str, str] | None) -> None:

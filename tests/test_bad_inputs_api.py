@@ -97,3 +97,29 @@ def test_a_run_folder_moved_while_it_trains_is_not_recreated(tmp_path):
         train_teacher(tiny_config(epochs=3), tiny_data(), "audio", out, callbacks=[move_away])
     assert not out.exists()
     train_teacher(tiny_config(epochs=3), tiny_data(), "audio", moved)  # resumes where it is now
+
+
+def test_fifth_probe_api_cases(tmp_path):
+    """Probe Q79 (an empty modality name), Q82 (a config for other data), Q84 (a string of
+    modalities), Q85 (a name among the configs), Q88 (a split of another shape), Q92 (no
+    artifact folder)."""
+    from g2d_lite.config import resolve
+    from g2d_lite.data.base import DatasetSplits
+    from g2d_lite.store import load_or_train_students, load_or_train_teachers
+
+    with pytest.raises(ValueError, match="a modality needs a name"):
+        ModalitySpec("", (4,), "vector")
+    data = tiny_data()
+    with pytest.raises(ValueError, match="dataset 'avmnist' but the data given are 'synthetic'"):
+        load_or_train_teacher(tiny_config(dataset="avmnist"), data, "audio", tmp_path)
+    with pytest.raises(TypeError, match=r"pass \['audio'\]"):
+        load_or_train_teachers(tiny_config(), data, "audio", tmp_path)
+    with pytest.raises(TypeError, match=r"item 1 of cfgs"):
+        load_or_train_students([tiny_config(), "g2d"], data, None, tmp_path)
+    with pytest.raises(TypeError, match="artifact_dir must be a folder path"):
+        load_or_train_student(resolve(method="joint"), data, None, None)
+    wide = DatasetInfo("toy", (ModalitySpec("x", (3,), "vector"),), "classification", ("a", "b"))
+    split = TensorMultimodalDataset(INFO, "train", {"x": torch.zeros(4, 2)}, torch.zeros(4).long())
+    other = TensorMultimodalDataset(wide, "test", {"x": torch.zeros(4, 3)}, torch.zeros(4).long())
+    with pytest.raises(DatasetError, match=r"test split's 'x' samples have shape \(3,\)"):
+        DatasetSplits(INFO, split, split, other)

@@ -518,7 +518,7 @@ def test_a_checkpoint_copied_in_from_another_run_is_named(tmp_path, capsys):
     shutil.copy(tmp_path / "b" / "checkpoints" / "last.pt", tmp_path / "a" / "checkpoints")
     capsys.readouterr()
     status = main(["joint", "--out", str(tmp_path / "a"), *TINY])
-    refused(capsys, status, 2, "last.pt does not belong to", "copied from another run")
+    refused(capsys, status, 2, "last.pt does not belong to", "copied in from another run")
 
 
 def test_a_relative_data_root_is_recorded_absolute_and_a_moved_cache_can_be_named(
@@ -603,3 +603,112 @@ def test_smp_stages_longer_than_the_window_name_the_config_settings():
         ValueError, match=r"smp_stage_epochs.*balance_start_epoch, balance_end_epoch"
     ):
         SMP(start_epoch=0, end_epoch=1, schedule="staged", stage_epochs=(5, 5))
+
+
+# ---------------------------------------------------------------- the fifth probe's cases
+def test_a_weight_that_adds_a_term_is_another_method(tmp_path, capsys):
+    """Probe Q16: --method logit_kd feature_weight=1 trained the G²D loss as "logit_kd"."""
+    argv = ["student", "--method", "logit_kd", "--teachers", str(tmp_path), "--out"]
+    status = main([*argv, str(tmp_path / "s"), *TINY, "feature_weight=1"])
+    refused(capsys, status, 2, "contradicts method logit_kd", "--method g2d_no_smp")
+
+
+def test_command_line_data_options_merge_into_the_config_file(tmp_path, capsys):
+    """Probe Q29: the command line's data_options replaced the --config file's."""
+    config = tmp_path / "c.json"
+    config.write_text(
+        json.dumps({"data_options": {"n_train": 64, "n_validation": 32, "n_test": 32}})
+    )
+    out = tmp_path / "j"
+    argv = ["joint", "--out", str(out), "--config", str(config), *TINY[:3]]
+    assert main([*argv, "data_options={'n_train': 96}"]) == 0
+    options = json.loads((out / "config.json").read_text())["data_options"]
+    assert options == {"n_train": 96, "n_validation": 32, "n_test": 32}
+
+
+def test_a_loss_with_every_weight_zero_is_refused(tmp_path, capsys):
+    """Probe Q07."""
+    teachers = tmp_path / "t"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    status = main(["joint", "--out", str(tmp_path / "j"), *TINY, "task_weight=0"])
+    refused(capsys, status, 2, "all 0", "positive weight")
+    status = main(
+        [
+            "student",
+            "--teachers",
+            str(teachers / "teacher-audio" / "checkpoints"),
+            "--out",
+            str(tmp_path / "s"),
+            *TINY,
+        ]
+    )
+    refused(capsys, status, 2, "is inside the run folder", "teacher-audio")  # probe Q26
+
+
+def test_a_resume_of_a_started_run_ignores_the_order_of_data_options(tmp_path, capsys):
+    """Probe Q22: a folder with only config.json was refused for the identical command."""
+    out = tmp_path / "j"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    import shutil as sh
+
+    sh.rmtree(out / "checkpoints")
+    (out / "metrics.json").unlink()
+    config = json.loads((out / "config.json").read_text())
+    config["data_options"] = dict(reversed(list(config["data_options"].items())))
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+
+
+def test_evaluate_data_root_mistakes(tmp_path, capsys):
+    """Probe Q17 (a synthetic run), Q18 (a missing folder)."""
+    out = tmp_path / "j"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    refused(
+        capsys,
+        main(["evaluate", "--run", str(out), "--data-root", str(tmp_path)]),
+        2,
+        "does not apply to a synthetic run",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["01", "--grid", "SEED=0,1", "-p", "SEED", "5"], ["SEED is both a --grid axis and a -p"]),
+        (
+            ["demo", "-p", "DATASET", "avmnist"],
+            ["demo runs the embedded synthetic data", "--profile avmnist"],
+        ),
+    ],
+    ids=["grid-and-p", "demo-dataset"],
+)
+def test_runner_refuses_values_it_would_silently_replace(
+    tmp_path, capsys, monkeypatch, argv, needles
+):
+    """Probe Q34, Q40."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, runner.main(argv), 2, *needles)
+
+
+def test_exercises_refuse_kit_folders_and_bad_sources_before_writing(tmp_path, capsys):
+    """Probe Q44, Q49 (a run folder, the kit's notebooks/), Q45 (an empty notebook), Q47 (a
+    broken link): nothing may be written."""
+    run_folder = tmp_path / "run"
+    assert main(["joint", "--out", str(run_folder), *TINY]) == 0
+    capsys.readouterr()
+    refused(capsys, exercises.main(["build", "--out", str(run_folder)]), 2, "holds a training run")
+    kit = runner.NOTEBOOK_DIR
+    refused(capsys, exercises.main(["build", "--out", str(kit)]), 2, "the kit's notebooks/ folder")
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(exercises.SOURCE_DIR / "ex02_smp.ipynb", source)
+    (source / "ex05_empty.ipynb").write_text("")
+    out = tmp_path / "student"
+    status = exercises.main(["build", "--source", str(source), "--out", str(out)])
+    refused(capsys, status, 2, "ex05_empty.ipynb is not a readable exercise notebook")
+    assert not out.exists()
+    (source / "ex05_empty.ipynb").unlink()
+    (source / "data.csv").symlink_to(tmp_path / "nowhere.csv")
+    status = exercises.main(["build", "--source", str(source), "--out", str(out)])
+    refused(capsys, status, 2, "data.csv cannot be copied", "broken link")

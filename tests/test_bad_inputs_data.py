@@ -421,3 +421,12 @@ def test_a_cremad_folder_with_no_media_says_so(tmp_path, capsys):
     (root / "AudioWAV").mkdir(parents=True)
     (root / "VideoFlash").mkdir()
     refused(capsys, build_cremad(root, tmp_path / "cache"), 2, "no media files found", "--root")
+
+
+def test_a_meta_json_that_is_a_folder_is_named(sources, cache, capsys):
+    """Probe Q57: the suggested rebuild failed naming a temporary file."""
+    (cache / "meta.json").unlink()
+    (cache / "meta.json").mkdir()
+    with pytest.raises(BuildError, match="meta.json is a folder"):
+        load_avmnist(cache)
+    refused(capsys, build(cache, *sources), 2, "meta.json is a folder", "move that folder away")

@@ -48,6 +48,11 @@ class ModalitySpec:
     kind: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(
+                f"a modality needs a name (it names its encoder, teacher and run folder), got "
+                f"{self.name!r}"
+            )
         shape = self.shape
         if (
             not isinstance(shape, (tuple, list))
@@ -213,6 +218,16 @@ class DatasetSplits:
     source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for split in SPLITS:
+            declared = getattr(self, split).info
+            for m in self.info.modalities:
+                other = declared.spec(m.name).shape if m.name in declared.modality_names else None
+                if other != m.shape:
+                    raise DatasetError(
+                        f"{self.info.name}: the {split} split's {m.name!r} samples have shape "
+                        f"{other}, the dataset's {m.shape}; every split must hold the same "
+                        "modalities at the same shapes"
+                    )
         check_not_empty(
             self.sizes(),
             self.info.name,

@@ -83,6 +83,11 @@ def file_sha256(path: Path) -> str:
 def read_meta(root: Path) -> dict[str, Any] | None:
     """The cache's meta.json, or ``None`` while the cache is absent or unfinished."""
     path = Path(root) / META_FILE
+    if path.is_dir():
+        raise BuildError(
+            f"{path} is a folder where the cache keeps its manifest; move that folder away and "
+            "rebuild the cache with the command that made it"
+        )
     if not path.is_file():
         return None
     try:

@@ -212,7 +212,7 @@ class AVBuild:
 def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     """Build (or resume, or confirm) an audio + video cache and return its summary."""
     if not spec.clips:
-        first = "; ".join(f"{s.name}: {s.reason}" for s in spec.listing_skipped[:3])
+        first = "; ".join(f"{s.key}: {s.reason}" for s in spec.listing_skipped[:3])
         why = (
             f"{len(spec.listing_skipped)} listed clips unusable, first: {first}"
             if spec.listing_skipped

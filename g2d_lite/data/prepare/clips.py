@@ -351,7 +351,8 @@ def clips_from_rows(
             reason = f"duplicate listings {ignored} ignored; kept the first, {kept}"
             skipped.append(Skipped(key, reason))
         if split is None:
-            skipped.append(Skipped(key, f"unknown split: {row.split!r}"))
+            valid = ", ".join(sorted(SPLIT_NAMES))
+            skipped.append(Skipped(key, f"unknown split: {row.split!r} (valid: {valid})"))
         elif row.label not in class_index:
             skipped.append(Skipped(key, f"unknown class: {row.label!r}"))
         elif path is None:

@@ -76,9 +76,10 @@ def refuse_empty(name: str, total: int, skipped: Sequence[Skipped]) -> None:
     lfs = (
         " (run `git lfs pull` in the source folder)" if LFS_REASON.split(":")[0] in reasons else ""
     )
+    first = f"; first: {skipped[0].key}: {skipped[0].reason}" if skipped else ""
     raise BuildError(
-        f"{name}: no usable samples: all {total} inputs were skipped ({by_reason}){lfs}; no "
-        "cache was written"
+        f"{name}: no usable samples: all {total} inputs were skipped ({by_reason}){lfs}{first}; "
+        "no cache was written"
     )
 
 
@@ -325,6 +326,11 @@ def check_cache_folder(root: Path) -> None:
         raise BuildError(f"--out {root} is a symlink to a missing folder; point it at a real one")
     if root.exists() and not root.is_dir():
         raise BuildError(f"--out {root} is a file, not a folder; choose a folder for the cache")
+    if (root / META_FILE).is_dir():
+        raise BuildError(
+            f"{root / META_FILE} is a folder where the cache keeps its manifest; move that folder "
+            "away and rerun (the build then checks and rebuilds the cache)"
+        )
     if root.is_dir():
         names = {p.name for p in root.iterdir()} - {LOCK}
         if names and not names & {META_FILE, WORK_DIR, *AVMNIST_BUILD_ONLY}:
