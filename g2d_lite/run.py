@@ -39,6 +39,7 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 
 from g2d_lite.config import METHODS, resolve
+from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.models import FUSIONS
 from g2d_lite.results import load_rows, summarise
@@ -289,13 +290,25 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
         fields = {CONFIG_PARAMETERS[k]: v for k, v in point.items()}
         profile = fields.pop("profile", "smoke")
         try:  # a device the machine lacks too: with cached models a notebook might never use it
-            resolve_device(resolve(profile, **fields).device)
+            cfg = resolve(profile, **fields)
+            resolve_device(cfg.device)
         except DeviceError as error:
             raise RunError(f"parameter DEVICE: {error}") from None
         except ValueError as error:
             given = ", ".join(f"{k}={v!r}" for k, v in sorted(point.items()))
             raise RunError(f"{error} (from the parameters {given})") from None
+        _check_prepared(cfg.dataset, cfg.data_root)
     return checked
+
+
+def _check_prepared(dataset: str, data_root: str | None) -> None:
+    """A recorded dataset must be prepared before its first notebook starts, not found missing
+    in a cell minutes later."""
+    if dataset == "synthetic":
+        return
+    root = resolve_root(dataset, data_root)
+    if not root.is_dir() or not any(root.iterdir()):
+        raise RunError(str(missing_dataset(dataset, root, "nothing there yet")))
 
 
 def split_grid(params: Mapping[str, Any]) -> tuple[Params, dict[str, list[Any]]]:

@@ -712,3 +712,14 @@ def test_exercises_refuse_kit_folders_and_bad_sources_before_writing(tmp_path, c
     (source / "data.csv").symlink_to(tmp_path / "nowhere.csv")
     status = exercises.main(["build", "--source", str(source), "--out", str(out)])
     refused(capsys, status, 2, "data.csv cannot be copied", "broken link")
+
+
+def test_runner_refuses_a_dataset_that_is_not_prepared(tmp_path, capsys, monkeypatch):
+    """Probe Q42: a grid over PROFILE=smoke,paper started notebook 01 without a CREMA-D cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("G2D_LITE_DATA", str(tmp_path / "nothing"))
+    status = runner.main(["01", "--grid", "PROFILE=smoke,paper", "--out", str(tmp_path / "g")])
+    refused(
+        capsys, status, 2, "cremad: no prepared cache", "python -m g2d_lite.data.prepare cremad"
+    )
+    assert not (tmp_path / "g").exists()
