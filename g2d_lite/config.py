@@ -412,8 +412,9 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             if raw.strip()[:1] in ("{", "[", "("):
                 raise ValueError(
-                    f"{key.strip()}={raw} is not a Python literal: values are read, not run, so "
-                    "write numbers out (1000, not 10**3) and quote strings inside dicts and lists"
+                    f"{key.strip()}={raw} is not a Python literal: check that its brackets and "
+                    "quotes are closed; values are read, not run, so write numbers out (1000, not "
+                    "10**3) and quote strings inside dicts, lists and tuples"
                 ) from None
             parsed[key.strip()] = raw
             continue

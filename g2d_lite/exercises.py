@@ -81,6 +81,12 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     student = nbformat.from_dict(notebook)
     for index, cell in enumerate(student.cells):
         lock(cell)
+        marked = any(line.strip() == SOLUTION[0] for line in cell.source.splitlines())
+        if cell.metadata.get("nbgrader", {}).get("solution") and not marked:
+            # as nbgrader does: a solution cell without markers is all answer (a mistyped
+            # marker must not ship the instructor's answer)
+            stub = CODE_STUB if cell.cell_type == "code" else MARKDOWN_STUB
+            cell.source = "\n".join(stub)
         try:
             if cell.cell_type == "code":
                 cell.source = replace_regions(cell.source, SOLUTION, CODE_STUB)

@@ -14,7 +14,10 @@ import os
 import types
 import typing
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
+
+import numpy as np
 
 _KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
 
@@ -39,11 +42,11 @@ def _scalar(name: str, value: Any, hint: Any, optional: bool) -> Any:
     if hint is bool:
         if isinstance(value, bool):
             return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+    elif hint is int:  # numpy's integers too (np.int64 from a sweep): stored as plain int
+        if isinstance(value, Integral) and not isinstance(value, bool | np.bool_):
+            return int(value)
     elif hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, Real) and not isinstance(value, bool | np.bool_):
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             return float(value)

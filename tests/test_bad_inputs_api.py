@@ -123,3 +123,32 @@ def test_fifth_probe_api_cases(tmp_path):
     other = TensorMultimodalDataset(wide, "test", {"x": torch.zeros(4, 3)}, torch.zeros(4).long())
     with pytest.raises(DatasetError, match=r"test split's 'x' samples have shape \(3,\)"):
         DatasetSplits(INFO, split, split, other)
+
+
+def test_splits_with_other_classes_are_refused():
+    """Probe R39: a 2-class test split under a 10-class train split trained and was scored."""
+    from g2d_lite.data.base import DatasetSplits
+
+    pets = DatasetInfo("toy", INFO.modalities, "classification", ("cat", "dog"))
+    digits = DatasetInfo("toy", INFO.modalities, "classification", tuple("0123456789"))
+    train = TensorMultimodalDataset(
+        digits, "train", {"x": torch.zeros(4, 2)}, torch.zeros(4).long()
+    )
+    other = TensorMultimodalDataset(pets, "test", {"x": torch.zeros(4, 2)}, torch.zeros(4).long())
+    with pytest.raises(
+        DatasetError,
+        match=r"the validation split has task 'classification' with classes \['cat', 'dog'\]",
+    ):
+        DatasetSplits(digits, train, other, other)
+
+
+def test_numpy_numbers_are_config_values():
+    """Probe R35: epochs=np.int64(2) was refused as "must be an integer"."""
+    import numpy as np
+
+    from g2d_lite.config import resolve
+
+    cfg = resolve("smoke", epochs=np.int64(2), lr=np.float32(0.5))
+    assert (cfg.epochs, type(cfg.epochs), cfg.lr) == (2, int, 0.5)
+    with pytest.raises(ValueError, match="epochs must be an integer"):
+        resolve("smoke", epochs=np.bool_(True))

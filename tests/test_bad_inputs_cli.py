@@ -455,9 +455,10 @@ def test_runner_refuses_grid_points_that_would_share_a_folder(tmp_path, capsys):
     ("overrides", "needles"),
     [
         (["data_options={'n_train': 10**3}"], ["not a Python literal", "1000, not 10**3"]),
+        (["data_options={'n_train': 64"], ["not a Python literal", "brackets and quotes"]),
         (["modalities=(audio,visual)"], ["not a Python literal", "quote strings"]),
     ],
-    ids=["expression", "unquoted-tuple"],
+    ids=["expression", "unclosed-brace", "unquoted-tuple"],
 )
 def test_override_mistakes_name_the_way_to_write_them(tmp_path, capsys, overrides, needles):
     """Probe P11 (and a tuple of bare words that was split into '(audio' and 'visual)')."""

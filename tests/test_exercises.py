@@ -113,3 +113,19 @@ def test_replace_regions_keeps_indentation_and_rejects_unbalanced_markers():
         replace_regions("### BEGIN SOLUTION\nx = 1", SOLUTION, CODE_STUB)
     with pytest.raises(ValueError, match="without a matching"):
         replace_regions("x = 1\n### END SOLUTION", SOLUTION, CODE_STUB)
+
+
+def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
+    """Probe R24: '## BEGIN SOLUTION' (two #) left the instructor's answer in the copy; like
+    nbgrader, a solution cell without markers is all answer."""
+    import nbformat
+
+    from g2d_lite.exercises import CODE_STUB, student_version
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("## BEGIN SOLUTION\nanswer = 42\n## END SOLUTION")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "a"}
+    notebook.cells.append(cell)
+    student = student_version(notebook)
+    assert "42" not in student.cells[0].source
+    assert student.cells[0].source == "\n".join(CODE_STUB)

@@ -220,6 +220,15 @@ class DatasetSplits:
     def __post_init__(self) -> None:
         for split in SPLITS:
             declared = getattr(self, split).info
+            if (declared.task, tuple(declared.class_names)) != (
+                self.info.task,
+                tuple(self.info.class_names),
+            ):
+                raise DatasetError(
+                    f"{self.info.name}: the {split} split has task {declared.task!r} with classes "
+                    f"{list(declared.class_names)[:5]}, the dataset {self.info.task!r} with "
+                    f"{list(self.info.class_names)[:5]}; every split must share one DatasetInfo"
+                )
             for m in self.info.modalities:
                 other = declared.spec(m.name).shape if m.name in declared.modality_names else None
                 if other != m.shape:
