@@ -27,6 +27,7 @@ from g2d_lite.config import METHODS, PROFILES, Config, method_name, parse_overri
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
 from g2d_lite.evaluate import evaluate
+from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
 from g2d_lite.provenance import check_same_data, data_fingerprint
 from g2d_lite.rundir import BEST, LAST, RunFolder
@@ -73,18 +74,14 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     return cfg
 
 
-_LOSS_OF_TERMS = {
-    (): "ce",
-    ("feature",): "feature",
-    ("logit",): "logit",
-    ("feature", "logit"): "g2d",
-}
+def _active_terms(weights: tuple[float, float]) -> tuple[str, ...]:
+    """The distillation terms (feature, logit) that ``weights`` switch on."""
+    return tuple(name for name, w in zip(("feature", "logit"), weights, strict=True) if w > 0)
 
 
-def _active_terms(cfg: Config) -> tuple[str, ...]:
-    """The distillation terms a config trains with (a weight above zero)."""
-    feature, logit = cfg.distillation_weights
-    return tuple(name for name, w in (("feature", feature), ("logit", logit)) if w > 0)
+def _loss_with_terms(terms: tuple[str, ...]) -> str:
+    """The loss variant (losses.LOSS_VARIANTS) that trains exactly these terms."""
+    return next(name for name, w in LOSS_VARIANTS.items() if _active_terms(w) == terms)
 
 
 def _check_method_kept(
@@ -99,13 +96,14 @@ def _check_method_kept(
     clashes = [
         f"{k}={overrides[k]!r}" for k in defining if overrides.get(k, defining[k]) != defining[k]
     ]
-    expected, actual = _active_terms(resolve(method=method)), _active_terms(cfg)
+    expected = _active_terms(resolve(method=method).distillation_weights)
+    actual = _active_terms(cfg.distillation_weights)
     if not clashes and actual == expected:
         return
     clashes = clashes or [
         f"{k}={overrides[k]!r}" for k in ("feature_weight", "logit_weight") if k in overrides
     ]
-    trained = method_name({**cfg.to_dict(), "loss": _LOSS_OF_TERMS[actual]})
+    trained = method_name({**cfg.to_dict(), "loss": _loss_with_terms(actual)})
     if trained is None or trained == method:
         nearest = ""
     elif command == "joint" or cfg.needs_teachers:

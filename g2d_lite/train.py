@@ -70,9 +70,16 @@ class DeviceError(KitError, RuntimeError):
     """The requested device is not available on this machine."""
 
 
-def _same_json(value: Any) -> str:
-    """A value as JSON with sorted keys: dicts that differ only in key order compare equal."""
-    return json.dumps(value, sort_keys=True, default=str)
+def _config_differences(
+    a: Mapping[str, Any], b: Mapping[str, Any], ignored: set[str] | frozenset[str]
+) -> list[str]:
+    """The config keys (outside ``ignored``) whose values differ, compared as JSON with sorted
+    keys: dicts that differ only in key order are the same."""
+
+    def same(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    return sorted(k for k in (a.keys() | b.keys()) - ignored if same(a.get(k)) != same(b.get(k)))
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
@@ -432,13 +439,7 @@ class Trainer:
         are compared by their fingerprint, not by how data_options spell them (64 and 64.0 give
         the same samples)."""
         ignored = _RESUMABLE_CHANGES | ({"data_options"} if "data" in state else set())
-        saved = {k: v for k, v in state["config"].items() if k not in ignored}
-        current = {k: v for k, v in self.cfg.to_dict().items() if k not in ignored}
-        changed = sorted(
-            k
-            for k in current.keys() | saved.keys()
-            if _same_json(saved.get(k)) != _same_json(current.get(k))
-        )
+        changed = _config_differences(state["config"], self.cfg.to_dict(), ignored)
         if state["role"] != self.role or state["modality"] != self.modality:
             what = state["role"] + (f" ({state['modality']})" if state["modality"] else "")
             raise RunFolderError(
@@ -467,13 +468,8 @@ class Trainer:
         assert self.folder is not None
         if not self.folder.file(CONFIG).is_file():
             return
-        recorded = self.folder.read_config()
         ignored = _RESUMABLE_CHANGES | {"data_options"}
-        differ = sorted(
-            k
-            for k in (recorded.keys() | saved["config"].keys()) - ignored
-            if _same_json(recorded.get(k)) != _same_json(saved["config"].get(k))
-        )
+        differ = _config_differences(self.folder.read_config(), saved["config"], ignored)
         if differ:
             raise RunFolderError(
                 f"{self.folder.file(LAST)} does not belong to {self.folder.file(CONFIG)} (they "
