@@ -192,7 +192,13 @@ def _run_teachers(args: argparse.Namespace) -> None:
         raise KitError(
             f"--modality {args.modality!r} is not in {cfg.dataset}; it has {', '.join(names)}"
         )
-    for m in [args.modality] if args.modality else list(names):
+    wanted = cfg.modalities if cfg.modalities is not None else names
+    if args.modality and args.modality not in wanted:
+        raise KitError(
+            f"--modality {args.modality} contradicts modalities={list(wanted)}; give one of them"
+            " (for a teacher, --modality alone is enough)"
+        )
+    for m in [args.modality] if args.modality else list(wanted):
         result = train_teacher(cfg, data, m, Path(args.out) / f"teacher-{m}", not args.no_resume)
         _report(_summary(f"teacher {m}", result))
 
@@ -207,7 +213,19 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
                 f"{cfg.loss!r} needs them; for joint training with SMP run `python -m g2d_lite "
                 "student --method joint+smp --teachers <teacher folder>`"
             )
-        raise KitError(f"method {method!r} needs teachers: pass --teachers RUN_DIR")
+        why = (
+            "reconboost_init='teachers' starts it from teachers"
+            if cfg.balance == "reconboost"
+            else f"method {method!r} needs teachers"
+        )
+        raise KitError(
+            f"{why}: pass --teachers RUN_DIR (the --out of `python -m g2d_lite teacher`)"
+        )
+    if not cfg.needs_teachers and getattr(args, "teachers", None):
+        print(
+            f"note: --teachers is not used: method {method!r} learns from no teachers",
+            file=sys.stderr,
+        )
     data = load_data(cfg)
     if cfg.needs_teachers:
         teachers = _teachers(args.teachers, args.out)

@@ -224,6 +224,23 @@ class Config:
         return cls(**values)
 
 
+class FrozenConfigError(dataclasses.FrozenInstanceError):
+    """An assignment to a Config field: configs are values, so a change makes a new one."""
+
+
+def _refuse_assignment(self: Config, name: str, value: Any) -> None:
+    valid = sorted(f.name for f in fields(Config))
+    if name not in valid:
+        raise FrozenConfigError(f"Config has no key {name!r}; valid keys: {', '.join(valid)}")
+    raise FrozenConfigError(
+        f"a Config cannot be changed in place (cfg.{name} = ...): make a new one with "
+        f"cfg.replace({name}={value!r}) or resolve(profile, {name}={value!r})"
+    )
+
+
+Config.__setattr__ = _refuse_assignment  # type: ignore[method-assign, assignment]
+
+
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 

@@ -23,13 +23,14 @@ import functools
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import papermill as pm
 import yaml
 from jupyter_client.manager import AsyncKernelManager
 
+from g2d_lite import rundir
 from g2d_lite.config import METHODS, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.errors import KitError, OneLineParser, run_command
@@ -87,6 +89,50 @@ LISTED_CHOICES: dict[str, tuple[str, ...]] = {
     "METHODS": tuple(METHODS),
     "FUSIONS": FUSIONS,
     "SPLIT": ("test", "validation"),
+    "PEERS": tuple(METHODS),
+}
+
+
+Rule = Callable[[Any], "str | None"]  # None when the value is fine, else what it should be
+
+
+def _number_at_least(low: float, strict: bool = False, none_ok: bool = False) -> Rule:
+    def check(v: Any) -> str | None:
+        if v is None and none_ok:
+            return None
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        if ok and (v > low if strict else v >= low):
+            return None
+        bound = f"above {low:g}" if strict else f"at least {low:g}"
+        return f"a number {bound}{', or None' if none_ok else ''}"
+
+    return check
+
+
+def _comma_numbers(kind: type, low: float, high: float | None, what: str) -> Rule:
+    def check(v: Any) -> str | None:
+        try:
+            numbers = [kind(x) for x in str(v).split(",") if x.strip()]
+        except ValueError:
+            return what
+        if any(x < low or (high is not None and x > high) for x in numbers):
+            return what
+        return None
+
+    return check
+
+
+# Numbers only a notebook reads: out of range, they fail in a late cell, so they are refused here.
+VALUE_RULES: dict[str, Rule] = {
+    "N_SAMPLES": _number_at_least(1),
+    "QUICK_TRAIN_EPOCHS": _number_at_least(1),
+    "PEER_EPOCHS": _number_at_least(1, none_ok=True),
+    "TEMPERATURE": _number_at_least(0, strict=True),
+    "ALPHA": _number_at_least(0),
+    "SEEDS": _comma_numbers(int, 0, None, 'a comma list of seeds >= 0, e.g. "0,1,2"'),
+    "WINDOWS": _comma_numbers(
+        float, 1e-9, 1.0, 'a comma list of fractions of training in (0, 1], e.g. "0.25,0.5"'
+    ),
 }
 
 
@@ -124,10 +170,12 @@ def find_notebook(key: str) -> Path:
         return path.resolve()
     candidates = [*numbered_notebooks(), *exercise_notebooks()]
     matches = [nb for nb in candidates if nb.stem.startswith(key)]
+    if not matches and key.isdigit():  # "1" means 01
+        matches = [nb for nb in candidates if nb.stem.startswith(key.zfill(2))]
     if len(matches) != 1:
         names = ", ".join(nb.stem for nb in candidates)
         problem = "matches several notebooks" if matches else "matches no notebook"
-        raise RunError(f"{key!r} {problem}; give a number or a name prefix of: {names}")
+        raise RunError(f"{key!r} {problem}; give a number (01) or a name prefix of: {names}")
     return matches[0]
 
 
@@ -283,6 +331,10 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
                 )
         for v in values:
             _check_listed(name, v)
+            rule = VALUE_RULES.get(name)
+            problem = rule(v) if rule is not None else None
+            if problem is not None:
+                raise RunError(f"parameter {name} takes {problem}, got {v!r}")
         checked[name] = values if isinstance(value, list) else values[0]
     for point in grid_points(
         {k: v if isinstance(v, list) else [v] for k, v in checked.items() if k in CONFIG_PARAMETERS}
@@ -442,6 +494,11 @@ def run_notebook(
         raise RunError(
             f"--out {run_dir} is inside the kit's notebooks/ folder: the run would write over or "
             "beside the committed notebooks; choose another --out (default runs/)"
+        )
+    if (run_dir / rundir.CONFIG).is_file() or (run_dir / rundir.CHECKPOINTS).is_dir():
+        raise RunError(
+            f"--out {run_dir} holds a training run (its {rundir.CONFIG} and checkpoints): the "
+            "notebook's metrics.json would replace that run's; choose another --out"
         )
     values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
     _note_replaced(run_dir / notebook.name, values)

@@ -267,6 +267,12 @@ class Trainer:
             raise ValueError(
                 f"unknown modality {modality!r} for a teacher; {info.name} has {names}"
             )
+        if self.role == "teacher" and cfg.modalities is not None and modality not in cfg.modalities:
+            raise ValueError(
+                f"modalities={list(cfg.modalities)} leaves out this teacher's modality "
+                f"{modality!r}; a teacher trains one modality, so drop modalities= (it picks a "
+                "student's modalities) or ask for a teacher it lists"
+            )
         if self.role == "student" and cfg.modalities is not None:
             unknown = [m for m in cfg.modalities if m not in info.modality_names]
             if unknown:

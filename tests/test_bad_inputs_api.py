@@ -152,3 +152,35 @@ def test_numpy_numbers_are_config_values():
     assert (cfg.epochs, type(cfg.epochs), cfg.lr) == (2, int, 0.5)
     with pytest.raises(ValueError, match="epochs must be an integer"):
         resolve("smoke", epochs=np.bool_(True))
+
+
+def test_a_cnn_kind_with_a_flat_shape_is_refused_where_it_is_declared():
+    """Probe R36: an image modality of shape (16,) failed at the first forward pass."""
+    with pytest.raises(ValueError, match=r"modality 'a': kind 'image' takes a \(C, H, W\)"):
+        ModalitySpec("a", (16,), "image")
+    with pytest.raises(ValueError, match=r"kind 'video' takes a \(C, T, H, W\)"):
+        ModalitySpec("v", (3, 8, 8), "video")
+    assert ModalitySpec("x", (4, 4), "vector").shape == (4, 4)
+
+
+def test_assigning_to_a_config_names_the_way_to_change_it():
+    """Probe R40: a bare FrozenInstanceError."""
+    import dataclasses
+
+    from g2d_lite.config import resolve
+
+    cfg = resolve("smoke")
+    with pytest.raises(dataclasses.FrozenInstanceError, match=r"cfg.replace\(epochs=5\)"):
+        cfg.epochs = 5
+    with pytest.raises(dataclasses.FrozenInstanceError, match="no key 'epoch'; valid keys"):
+        cfg.epoch = 0
+    assert cfg.replace(epochs=5).epochs == 5 and cfg.epochs != 5
+
+
+def test_a_teacher_left_out_of_the_modalities_setting_is_refused(tmp_path):
+    """Probe R07, from Python."""
+    from g2d_lite.train import train_teacher
+
+    cfg, data = tiny_config(modalities=("audio",)), tiny_data()
+    with pytest.raises(ValueError, match="leaves out this teacher's modality 'visual'"):
+        train_teacher(cfg, data, "visual", tmp_path / "t")

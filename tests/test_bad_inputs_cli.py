@@ -712,3 +712,71 @@ def test_runner_refuses_a_dataset_that_is_not_prepared(tmp_path, capsys, monkeyp
         capsys, status, 2, "cremad: no prepared cache", "python -m g2d_lite.data.prepare cremad"
     )
     assert not (tmp_path / "g").exists()
+
+
+# ---------------------------------------------------------------- the sixth probe's cases
+def test_a_teacher_outside_the_modalities_setting_is_refused(tmp_path, capsys):
+    """Probe R07: `teacher --modality visual modalities=audio` trained visual, recorded audio."""
+    out = tmp_path / "t"
+    argv = ["teacher", "--modality", "visual", "--out", str(out), *TINY, "modalities=audio"]
+    refused(capsys, main(argv), 2, "--modality visual contradicts modalities=['audio']")
+    assert not out.exists()
+    assert main(["teacher", "--out", str(out), *TINY, "modalities=audio"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["teacher-audio"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["01", "-p", "N_SAMPLES", "-1"], ["N_SAMPLES takes a number at least 1", "-1"]),
+        (["02", "-p", "QUICK_TRAIN_EPOCHS", "0"], ["QUICK_TRAIN_EPOCHS takes a number at least"]),
+        (["04", "-p", "PEER_EPOCHS", "abc"], ["PEER_EPOCHS", "or None", "'abc'"]),
+        (["04", "-p", "WINDOWS", "0,0.5"], ["WINDOWS takes a comma list of fractions", "(0, 1]"]),
+        (["04", "-p", "SEEDS", "1,x"], ["SEEDS takes a comma list of seeds"]),
+        (["04", "-p", "PEERS", "joint,nope"], ["parameter PEERS: unknown nope"]),
+        (["ex01", "-p", "TEMPERATURE", "0.0"], ["TEMPERATURE takes a number above 0"]),
+        (["04", "--grid", "WINDOWS=0.5,2"], ["WINDOWS takes", "'2'"]),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_runner_range_checks_numbers_only_a_notebook_reads(
+    tmp_path, capsys, monkeypatch, argv, needles
+):
+    """Probe R17: `run 01 -p N_SAMPLES -1` started the notebook."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, runner.main([*argv, "--out", str(tmp_path / "nb")]), 2, *needles)
+    assert not (tmp_path / "nb").exists()
+
+
+def test_runner_refuses_an_out_that_holds_a_training_run(tmp_path, capsys):
+    """Probe R21: `run 01 --out <a joint run>` would replace that run's metrics.json."""
+    out = tmp_path / "j"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    before = tree_bytes(out)
+    status = runner.main(["01", "--out", str(out)])
+    refused(capsys, status, 2, f"--out {out} holds a training run", "choose another --out")
+    assert tree_bytes(out) == before
+
+
+def test_a_data_root_at_the_raw_sources_says_to_build_from_them(tmp_path, capsys):
+    """Probe R34: data_root at the MNIST download got "build a cache here"."""
+    sources = tmp_path / "mnist"
+    sources.mkdir()
+    (sources / "t10k-images-idx3-ubyte.gz").write_bytes(b"")
+    status = main(["joint", "--out", str(tmp_path / "j"), *TINY[:3], "dataset=avmnist",
+                   f"data_root={sources}"])  # fmt: skip
+    refused(capsys, status, 2, "holds the raw sources", f"--mnist-dir {sources}", "data_root")
+
+
+def test_a_method_s_own_teacher_needs_are_named(tmp_path, capsys):
+    """Probe R08 (the cause is reconboost_init) and R14 (--teachers ignored without a word)."""
+    argv = ["student", "--method", "reconboost", "--out", str(tmp_path / "r"), *TINY]
+    refused(capsys, main([*argv, "reconboost_init=teachers"]), 2, "reconboost_init='teachers'")
+    argv = ["student", "--method", "joint", "--teachers", str(tmp_path), "--out"]
+    assert main([*argv, str(tmp_path / "j"), *TINY]) == 0
+    assert "--teachers is not used" in capsys.readouterr().err
+
+
+def test_a_one_digit_notebook_number_means_its_two_digit_name():
+    """Probe R19: `run 1` was refused with "give a number"."""
+    assert runner.find_notebook("1").name == "01_teacher_training.ipynb"

@@ -33,6 +33,12 @@ Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = ("classification", "regression")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 MODALITY_KINDS: tuple[str, ...] = ("spectrogram", "image", "video", "vector")
+# The per-sample shape each CNN kind's encoder reads (vectors take any shape; they are flattened).
+_KIND_SHAPES: dict[str, tuple[str, ...]] = {
+    "spectrogram": ("C", "H", "W"),
+    "image": ("C", "H", "W"),
+    "video": ("C", "T", "H", "W"),
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,12 @@ class ModalitySpec:
         if self.kind not in MODALITY_KINDS:
             raise ValueError(
                 f"modality {self.name!r}: unknown kind {self.kind!r}; valid kinds: {MODALITY_KINDS}"
+            )
+        wanted = _KIND_SHAPES.get(self.kind)
+        if wanted is not None and len(self.shape) != len(wanted):
+            raise ValueError(
+                f"modality {self.name!r}: kind {self.kind!r} takes a ({', '.join(wanted)}) "
+                f"shape per sample, got {self.shape}; for flat features use kind 'vector'"
             )
 
     @property

@@ -76,8 +76,38 @@ def prepare_commands(name: str, root: Path) -> str:
     )
 
 
+# Files that mark a folder of a dataset's raw sources (what a build reads, not what it writes),
+# with the build option that takes such a folder.
+SOURCE_MARKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "avmnist": (("*-idx[13]-ubyte*", "--mnist-dir"), ("*.wav", "--fsdd-dir")),
+    "cremad": (("AudioWAV", "--root"), ("VideoFlash", "--root"), ("*.flv", "--root")),
+    "ave": (("*.mp4", "--root"),),
+    "kinetics_sounds": (("*.mp4", "--root"),),
+    "vggsound": (("*.mp4", "--root"),),
+}
+
+
+def source_folder_hint(name: str, root: Path) -> str | None:
+    """What to do when ``root`` holds a dataset's raw sources rather than a prepared cache (a
+    common slip: data_root given the download folder)."""
+    if not Path(root).is_dir() or (Path(root) / "meta.json").exists():
+        return None
+    for pattern, option in SOURCE_MARKS.get(name, ()):
+        found = sorted(p.name for p in Path(root).glob(pattern))
+        if found:
+            return (
+                f"{name}: {root} holds the raw sources ({found[0]}), not a prepared cache; give it "
+                f"to the build ({option} {root}) and data_root the folder the build writes "
+                f"(--out). The build: {prepare_commands(name, default_root(name))}"
+            )
+    return None
+
+
 def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     """The error a loader raises for an absent cache: it names the exact command to run."""
+    hint = source_folder_hint(name, root)
+    if hint is not None:
+        return MissingDatasetError(hint)
     return MissingDatasetError(
         f"{name}: no prepared cache at {root} ({what}). Build it with: "
         f"{prepare_commands(name, root)}; data_scripts/README.md says where to get the sources"
