@@ -1,9 +1,11 @@
 """The demo from an empty model cache, timed per notebook: what `bash scripts/demo.sh` costs.
 
 Runs notebooks 01-04 with their defaults (the smoke profile on the synthetic data, one torch
-thread per process, as `scripts/demo.sh` sets), each into a temporary folder with a fresh
-model cache, once per ``--jobs`` setting (``G2D_LITE_JOBS``: 1 trains one run at a time,
-``auto`` one run per idle core). Prints a table of wall seconds per notebook and the machine:
+thread per process, as `scripts/demo.sh` sets) into a temporary folder with a fresh model
+cache, once per ``--jobs`` setting (``G2D_LITE_JOBS``: 1 runs the notebooks in order and
+trains one run at a time; ``auto`` runs them side by side, one training run per idle core).
+Prints each notebook's wall seconds (they overlap when side by side), the total, and the
+machine:
 
     python -m benchmarks.demo --jobs 1,auto
 """
@@ -28,21 +30,23 @@ from g2d_lite import run
 from g2d_lite.parallel import ENV
 
 
-def time_demo(jobs: str) -> dict[str, float]:
-    """Wall seconds of each numbered notebook, run in order from an empty model cache."""
-    env = {**run.RUN_ENV, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if jobs != "auto":
-        env[ENV] = jobs
-    seconds: dict[str, float] = {}
+def time_demo(jobs: str) -> dict[str, float | str]:
+    """Wall seconds of each numbered notebook and of the whole demo from an empty model cache,
+    scheduled as `python -m g2d_lite.run demo` schedules them (side by side unless
+    ``G2D_LITE_JOBS=1``)."""
+    if jobs == "auto":
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = jobs
     with tempfile.TemporaryDirectory(prefix="g2d-demo-") as tmp:
         params = {"ARTIFACT_DIR": str(Path(tmp) / "artifacts")}
-        for notebook in run.numbered_notebooks():
-            out = Path(tmp) / notebook.stem[:2]
-            started = time.perf_counter()
-            values = {**run.for_notebook(params, notebook), "OUTPUT_DIR": str(out)}
-            run.execute(notebook, out / notebook.name, values, env=env)
-            seconds[notebook.stem[:2]] = time.perf_counter() - started
-    return seconds
+        together = run.side_by_side(params)
+        started = time.perf_counter()
+        seconds = run.run_notebooks(run.numbered_notebooks(), params, Path(tmp), together)
+        total = time.perf_counter() - started
+    row: dict[str, float | str] = {"side_by_side": "yes" if together else "no"}
+    row.update({path.name: value for path, value in seconds.items()})
+    return {**row, "total": total}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,15 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         "--jobs", default="1,auto", help="comma list of G2D_LITE_JOBS settings (default 1,auto)"
     )
     args = parser.parse_args(argv)
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # as scripts/demo.sh
     info = machine()
     rows = []
     for jobs in [j.strip() for j in args.jobs.split(",") if j.strip()]:
-        seconds = time_demo(jobs)
-        rows.append({"G2D_LITE_JOBS": jobs, **seconds, "total": sum(seconds.values())})
+        rows.append({"G2D_LITE_JOBS": jobs, **time_demo(jobs)})
         print(markdown_table(rows[-1:]), flush=True)
     info["load_end"] = load_average()
     print(f"\n{command_line()}\n")
-    print(markdown_table(rows, ["G2D_LITE_JOBS", "01", "02", "03", "04", "total"]))
+    print(markdown_table(rows, ["G2D_LITE_JOBS", "side_by_side", "01", "02", "03", "04", "total"]))
     print(f"\n{machine_markdown({**info, 'usable_cores': len(os.sched_getaffinity(0))})}")
     if args.out:
         write_rows(args.out, rows, {"machine": info, "command": command_line()})

@@ -81,6 +81,7 @@ def _forkable() -> bool:
 
 def _train(job: Job, data: DatasetSplits, threads: int, report: Connection) -> None:
     """A worker: train one job, send back ``None`` or the exception (pickled where it can be)."""
+    from g2d_lite.rundir import RunLockedError
     from g2d_lite.store import load_run
     from g2d_lite.train import train_student, train_teacher
 
@@ -92,6 +93,8 @@ def _train(job: Job, data: DatasetSplits, threads: int, report: Connection) -> N
         else:
             teachers = {m: load_run(d).model for m, d in job.teacher_dirs} or None
             train_student(cfg, data, teachers, run_dir=job.run_dir)
+        report.send(None)
+    except RunLockedError:  # another process trains it now: the caller waits for that one
         report.send(None)
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         try:

@@ -30,7 +30,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ from g2d_lite.config import METHODS, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.models import FUSIONS
+from g2d_lite.parallel import ENV as JOBS_ENV
+from g2d_lite.parallel import usable_cores
 from g2d_lite.results import load_rows, summarise
 from g2d_lite.train import DeviceError, resolve_device
 
@@ -427,10 +432,19 @@ def for_notebook(params: Mapping[str, Any], notebook: Path) -> Params:
 # ------------------------------------------------------------------------------ execution
 class LocalKernelManager(AsyncKernelManager):
     """Kernels on this machine talk over local (IPC) sockets: no TCP port on the network, and
-    no "running over TCP without encryption" warning on every run."""
+    no "running over TCP without encryption" warning on every run. ``kernel_env`` is added to
+    the kernel's environment (not this process's, so notebooks can run side by side)."""
+
+    kernel_env: Mapping[str, str] = {}
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(transport="ipc", **kwargs)
+        # sockets of their own: kernels started at once would otherwise share ./kernel-ipc-N
+        ip = str(Path(tempfile.gettempdir()) / f"g2d-kernel-{uuid.uuid4().hex}-ipc")
+        super().__init__(transport="ipc", ip=ip, **kwargs)
+
+    async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
+        kwargs["env"] = {**os.environ, **kwargs.get("env", {}), **self.kernel_env}
+        await super().start_kernel(**kwargs)
 
 
 def execute(
@@ -449,8 +463,7 @@ def execute(
     longer than ``timeout`` seconds fails the run rather than hanging it.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    manager = type("KernelManager", (LocalKernelManager,), {"kernel_env": dict(env)})
     try:
         pm.execute_notebook(
             str(notebook),
@@ -462,7 +475,7 @@ def execute(
             log_output=log_output,
             execution_timeout=timeout,
             coalesce_streams=True,  # one stdout output per cell, however the kernel flushed it
-            kernel_manager_class=LocalKernelManager,
+            kernel_manager_class=manager,
         )
     except TimeoutError as error:
         raise NotebookFailedError(
@@ -473,12 +486,6 @@ def execute(
             f"{notebook.name} failed in cell {error.cell_index} (exec count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\n  the executed notebook is {output}"
         ) from error
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return output
 
 
@@ -600,17 +607,60 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
     return shared, explicit
 
 
+def side_by_side(params: Mapping[str, Any]) -> bool:
+    """Whether the notebooks of ``all`` may run at once: on the CPU, with a core to spare per
+    run (as :mod:`g2d_lite.parallel` decides). They share the model cache, where a run one
+    notebook trains is waited for by the others (:mod:`g2d_lite.store`), so every number is
+    the one a run in order gives."""
+    fields = {CONFIG_PARAMETERS[k]: v for k, v in params.items() if k in CONFIG_PARAMETERS}
+    cfg = resolve(fields.pop("profile", "smoke"), **fields)
+    jobs = os.environ.get(JOBS_ENV, "").strip()
+    cores = int(jobs) if jobs.isdigit() else usable_cores()
+    return resolve_device(cfg.device).type == "cpu" and cores > 1
+
+
+def run_notebooks(
+    notebooks: Sequence[Path],
+    params: Mapping[str, Any],
+    out: Path,
+    together: bool,
+    log_output: bool = False,
+) -> dict[Path, float]:
+    """Run each notebook into ``out/<its number>``, all at once when ``together``, else in
+    order; return each one's wall seconds. Every notebook runs to its end; the first failure
+    is raised after the others finish."""
+    run_dirs = {nb: (out / nb.stem[:2]).resolve() for nb in notebooks}
+    seconds: dict[Path, float] = {}
+
+    def one(nb: Path) -> None:
+        started = time.perf_counter()
+        run_notebook(nb, params, run_dirs[nb], log_output)
+        seconds[run_dirs[nb]] = time.perf_counter() - started
+        if together:
+            print(f"finished {nb.name} in {seconds[run_dirs[nb]]:.0f} s", flush=True)
+
+    if together:
+        with ThreadPoolExecutor(max_workers=len(notebooks)) as pool:
+            futures = [pool.submit(one, nb) for nb in notebooks]
+            failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise failures[0]
+    else:
+        for nb in notebooks:
+            one(nb)
+    return {d: seconds[d] for d in run_dirs.values()}
+
+
 def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
     notebooks = numbered_notebooks()
     fixed, axes = split_grid(check_parameter_values(params, notebooks))
     if axes:
         raise RunError(f"grid axes {sorted(axes)} need a single notebook, e.g. `run 04 --grid`")
     out = Path(args.out) if args.out else RUNS_DIR / args.target
-    run_dirs = []
-    for nb in notebooks:
-        run_dir = out / nb.stem[:2]
-        run_notebook(nb, fixed, run_dir, args.log_output)
-        run_dirs.append(run_dir.resolve())
+    together = side_by_side(fixed) and not args.log_output
+    if together:
+        print(f"running {len(notebooks)} notebooks side by side (they share the model cache)")
+    run_dirs = list(run_notebooks(notebooks, fixed, out, together, args.log_output))
     print_table("results (test accuracy %, mean ± std over seeds)", results_table(run_dirs))
     print_outputs(run_dirs)
 

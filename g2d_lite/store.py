@@ -3,7 +3,8 @@
 A run's folder name carries a hash of everything that decides its numbers (the config, the
 role, the modality, the teachers it learned from, the kit version and its source code), so a
 changed setting or a code change never reuses a stale model. A finished run folder is read
-back; an unfinished one resumes.
+back; an unfinished one resumes. A run another process is training now (a second notebook on
+the same model cache) is waited for and then read, not trained twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,12 @@ from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
 from g2d_lite.config import STUDENT_ONLY, Config, require_config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.errors import KitError
+from g2d_lite.locks import holder
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint
-from g2d_lite.rundir import HISTORY, STEPS, RunFolder
+from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError
 from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
@@ -115,6 +118,33 @@ def _finished(run_dir: Path) -> bool:
     return RunFolder(run_dir).state() == "finished"
 
 
+WAIT_POLL_S = 0.5
+
+
+def wait_for_writer(run_dir: Path) -> None:
+    """Return once no live process is training ``run_dir`` (saying once whom it waits for)."""
+    noted = False
+    while (writer := holder(run_dir)) is not None:
+        if not noted:
+            print(f"note: waiting for pid {writer.pid}, which is training {run_dir.name}")
+            noted = True
+        time.sleep(WAIT_POLL_S)
+
+
+def _load_or_train(run_dir: Path, train: Callable[[], TrainResult]) -> TrainResult:
+    """The finished run in ``run_dir``, trained (or resumed) here unless another process is
+    training it: then wait for that one, and train only if it stopped unfinished."""
+    while True:
+        wait_for_writer(run_dir)
+        if _finished(run_dir):
+            return load_run(run_dir)
+        try:
+            return train()
+        except RunLockedError:  # taken between the check and the start: wait for that writer
+            if holder(run_dir) is None and not _finished(run_dir):
+                raise  # a lock this host cannot check (another machine's): its message says why
+
+
 def _artifacts(artifact_dir: str | Path) -> Path:
     """The model cache folder, refused up front when it cannot be one."""
     if not isinstance(artifact_dir, (str, Path)):
@@ -165,9 +195,7 @@ def load_or_train_teacher(
 ) -> TrainResult:
     """The teacher of ``modality`` under ``cfg``: read from ``artifact_dir`` or trained there."""
     run_dir = _teacher_dir(cfg, data, modality, artifact_dir)
-    if _finished(run_dir):
-        return load_run(run_dir)
-    return train_teacher(cfg, data, modality, run_dir=run_dir)
+    return _load_or_train(run_dir, lambda: train_teacher(cfg, data, modality, run_dir=run_dir))
 
 
 def load_or_train_student(
@@ -181,10 +209,8 @@ def load_or_train_student(
     _check_teacher_results(teachers)
     used = teachers if cfg.needs_teachers else None
     run_dir = _student_dir(cfg, data, used, artifact_dir, name)
-    if _finished(run_dir):
-        return load_run(run_dir)
     models = {m: t.model for m, t in (used or {}).items()} or None
-    return train_student(cfg, data, models, run_dir=run_dir)
+    return _load_or_train(run_dir, lambda: train_student(cfg, data, models, run_dir=run_dir))
 
 
 def load_or_train_teachers(
@@ -229,7 +255,13 @@ def load_or_train_students(
 def _train_missing(jobs: Sequence[Job], cfg: Config, data: DatasetSplits) -> None:
     """Train the jobs whose folders hold no finished run, side by side, when that is worth it;
     otherwise leave them to the caller's one-at-a-time path."""
-    missing = list({job.run_dir: job for job in jobs if not _finished(job.run_dir)}.values())
+    missing = list(
+        {
+            job.run_dir: job
+            for job in jobs
+            if not _finished(job.run_dir) and holder(job.run_dir) is None  # else being trained
+        }.values()
+    )
     if len(missing) < 2:
         return
     slots = job_slots(resolve_device(cfg.device), data)
