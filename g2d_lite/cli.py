@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from g2d_lite.checkpoint import load_checkpoint
-from g2d_lite.config import METHODS, PROFILES, Config, method_name, parse_overrides, resolve
+from g2d_lite.config import (
+    METHODS,
+    PROFILES,
+    Config,
+    check_profile_dataset,
+    method_name,
+    parse_overrides,
+    resolve,
+)
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
 from g2d_lite.evaluate import evaluate
@@ -69,6 +77,7 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
         overrides[key] = {**overrides[key], **value} if both else value  # data_options merge
     if isinstance(overrides.get("data_root"), str):  # recorded absolute: evaluate from anywhere
         overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
+    check_profile_dataset(args.profile, overrides.get("dataset"))
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
     _check_method_kept(method, overrides, cfg, args.command)
     return cfg

@@ -27,6 +27,7 @@ import json
 import re
 import sys
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -409,7 +410,25 @@ def resolve(profile: str = "smoke", method: str | None = None, **overrides: Any)
     if method is not None:
         _check_choice("method", method, tuple(METHODS))
         values.update(METHODS[method])
-    return Config.from_dict(values).updated(**{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    check_profile_dataset(profile, given.get("dataset"))
+    return Config.from_dict(values).updated(**given)
+
+
+def check_profile_dataset(profile: str, dataset: Any) -> None:
+    """A profile that carries one dataset's loader options cannot load another dataset: name
+    the profile that fits instead of the options the person never typed."""
+    home = PROFILES.get(profile, {}).get("dataset")
+    if "data_options" not in PROFILES.get(profile, {}) or dataset in (None, home):
+        return
+    others = [p for p, v in PROFILES.items() if v.get("dataset") == dataset] or [
+        p for p, v in PROFILES.items() if "dataset" not in v
+    ]
+    raise ValueError(
+        f"profile {profile!r} is made for {home} (its data_options "
+        f"{PROFILES[profile]['data_options']} are {home}'s); for dataset={dataset!r} choose "
+        f"the profile {' or '.join(others)}"
+    )
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -424,6 +443,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             raise ValueError(f"override {pair!r} is not of the form key=value")
         if key.strip() in parsed:
             print(f"note: {key.strip()} is given twice; the last value counts", file=sys.stderr)
+        _check_typography(key.strip(), raw)
         try:
             parsed[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
@@ -438,6 +458,28 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         _note_repeated_dict_keys(key.strip(), raw)
     _check_keys(parsed)
     return parsed
+
+
+# Characters that a PDF or a word processor puts where code has ASCII ones.
+_TYPOGRAPHIC = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u201c": '"', "\u201d": '"',
+    "\u2018": "'", "\u2019": "'", "\u00d7": "*", "\u00a0": " ",
+}  # fmt: skip
+
+
+def _check_typography(name: str, raw: str) -> None:
+    """A value pasted from a paper (a Unicode minus, curly quotes) reads as text: name it."""
+    found = [c for c in dict.fromkeys(raw) if c in _TYPOGRAPHIC]
+    if found:
+        named = ", ".join(
+            f"{c!r} (U+{ord(c):04X}, {unicodedata.name(c, '?').lower()}) in place of "
+            f"{_TYPOGRAPHIC[c]!r}"
+            for c in found
+        )
+        raise ValueError(
+            f"{name}={raw} contains {named}, typographic characters (pasted from a PDF or a "
+            "word processor?); type the plain ASCII ones"
+        )
 
 
 def _note_repeated_dict_keys(name: str, raw: str) -> None:

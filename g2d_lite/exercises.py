@@ -164,7 +164,19 @@ def _read_sources(sources: list[Path]) -> dict[Path, nbformat.NotebookNode]:
 
 
 def _copy_data(source_dir: Path, out_dir: Path) -> None:
-    """The folder's other files (data) beside the notebooks; a broken link is named."""
+    """The folder's other files (data) beside the notebooks; a broken link is named. Notebooks
+    in subfolders are not copied (one could hold a solution), and a note names them."""
+    nested = sorted(
+        str(p.relative_to(source_dir))
+        for p in source_dir.glob("*/**/*.ipynb")
+        if not set(p.relative_to(source_dir).parts) & set(IGNORED)
+    )
+    if nested:
+        print(
+            f"note: not copied: {', '.join(nested[:5])}: only notebooks at the top of --source "
+            "are built (a notebook in a subfolder could hold a solution); move it up to build it",
+            file=sys.stderr,
+        )
     try:
         shutil.copytree(
             source_dir,
@@ -203,6 +215,11 @@ def build(
     if not sources:
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
     out_dir = Path(out_dir)
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise ValueError(
+            f"--out {out_dir} is a link to {out_dir.readlink()}, which does not exist; remove the "
+            "link or create its target"
+        )
     _check_targets(out_dir, source_dir, sources, force)
     students = _read_sources(sources)
     _copy_data(source_dir, out_dir)

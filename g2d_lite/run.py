@@ -42,9 +42,10 @@ import papermill as pm
 import yaml
 from jupyter_client.manager import AsyncKernelManager
 
-from g2d_lite import rundir
+from g2d_lite import rundir, slots
 from g2d_lite.config import METHODS, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
+from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.models import FUSIONS
 from g2d_lite.parallel import ENV as JOBS_ENV
@@ -127,8 +128,17 @@ def _comma_numbers(kind: type, low: float, high: float | None, what: str) -> Rul
     return check
 
 
-# Numbers only a notebook reads: out of range, they fail in a late cell, so they are refused here.
+def _synthetic_knobs(v: Any) -> str | None:
+    try:
+        apply_knobs(DEFAULT_MODALITIES, dict(v))
+    except (TypeError, ValueError) as error:
+        return f"synthetic knobs as {{name: value}} ({error})"
+    return None
+
+
+# Values only a notebook reads: wrong, they fail in a late cell, so they are refused here.
 VALUE_RULES: dict[str, Rule] = {
+    "CROSSOVER_DATA": _synthetic_knobs,
     "N_SAMPLES": _number_at_least(1),
     "QUICK_TRAIN_EPOCHS": _number_at_least(1),
     "PEER_EPOCHS": _number_at_least(1, none_ok=True),
@@ -241,7 +251,14 @@ def load_params_file(path: str | Path) -> Params:
         available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
         raise RunError(f"parameter file {path} not found; the kit ships: {available}")
     try:
-        loader = _ParamsLoader(path.read_text())
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RunError(
+            f"parameter file {path} is not UTF-8 text ({error.reason} at byte {error.start}); "
+            "save it as UTF-8 (editors call it 'UTF-8', not 'UTF-16' or 'Unicode')"
+        ) from None
+    try:
+        loader = _ParamsLoader(text)
         loader.name = str(path)
         try:
             values = loader.get_single_data() or {}
@@ -290,18 +307,37 @@ def _check_listed(name: str, value: Any) -> None:
 FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
 
 
-def _check_folder_parameter(name: str, value: Any) -> None:
-    """A folder parameter that names a file fails in a late cell; refuse it here (relative
-    paths are the kernel's, which runs in notebooks/)."""
-    for v in value if isinstance(value, list) else [value]:
-        if isinstance(v, str) and v:
-            path = Path(v).expanduser()
-            path = path if path.is_absolute() else NOTEBOOK_DIR / path
-            if path.exists() and not path.is_dir():
-                raise RunError(
-                    f"parameter {name} {v!r} is a file ({path.resolve()}); give a folder "
-                    "(relative paths start in notebooks/)"
-                )
+def _folder_parameter(name: str, value: Any) -> Any:
+    """A folder parameter as the absolute path the kernel will use: ``~`` expanded, a relative
+    path taken from notebooks/ (where the kernel runs). A file, an empty ARTIFACT_DIR, a model
+    cache among the kit's notebooks, or a GRID_DIR that does not exist fail in a late cell, so
+    they are refused here."""
+    if not isinstance(value, str) or (name == "GRID_DIR" and not value):
+        return value  # an empty GRID_DIR means no grid to summarise
+    if not value.strip():
+        raise RunError(
+            f"parameter {name} is empty; give a folder (relative paths start in notebooks/)"
+        )
+    given = Path(value).expanduser()
+    path = (given if given.is_absolute() else NOTEBOOK_DIR / given).resolve()
+    if path.exists() and not path.is_dir():
+        raise RunError(
+            f"parameter {name} {value!r} is a file ({path}); give a folder "
+            "(relative paths start in notebooks/)"
+        )
+    if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "
+            "folder outside notebooks/ (the default is ../artifacts, relative to notebooks/)"
+        )
+    if name == "GRID_DIR" and not path.is_dir():
+        here = Path(value).expanduser().resolve()
+        also = f"; from this folder it is {here}: pass that absolute path" if here.is_dir() else ""
+        raise RunError(
+            f"parameter GRID_DIR {value!r} is {path}, which does not exist (relative paths "
+            f"start in notebooks/){also}"
+        )
+    return str(path)
 
 
 def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path]) -> Params:
@@ -313,8 +349,15 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
         for name, spec in declared_parameters(nb).items():
             declared.setdefault(name, spec["inferred_type_name"])
     checked: Params = {}
-    for name in FOLDER_PARAMETERS & set(params):
-        _check_folder_parameter(name, params[name])
+    params = {
+        name: (
+            ([_folder_parameter(name, v) for v in value] if isinstance(value, list)
+             else _folder_parameter(name, value))
+            if name in FOLDER_PARAMETERS
+            else value
+        )
+        for name, value in params.items()
+    }  # fmt: skip
     for name, value in params.items():
         values = value if isinstance(value, list) else [value]
         wanted = _TYPES.get(declared.get(name, ""))
@@ -489,8 +532,32 @@ def execute(
     return output
 
 
+def check_notebook_out(out: Path) -> None:
+    """A notebook's folder must not be, or be inside, or hold a training run: its metrics.json
+    would replace the run's, or make a folder of runs read as one."""
+    outer = rundir.enclosing_run(out)
+    if outer is not None:
+        where = "holds a training run" if outer == out.absolute() else f"is inside the run {outer}"
+        raise RunError(
+            f"--out {out} {where} (its {rundir.CONFIG} and checkpoints): the notebook's "
+            "metrics.json would replace that run's; choose another --out"
+        )
+    runs = (
+        sorted(p.name for p in out.glob("*/") if rundir.is_training_run(p)) if out.is_dir() else []
+    )
+    if runs:
+        raise RunError(
+            f"--out {out} holds training runs ({', '.join(runs[:3])}); a notebook's metrics.json "
+            "there would make the folder read as a run; choose another --out"
+        )
+
+
 def run_notebook(
-    notebook: Path, params: Mapping[str, Any], run_dir: Path, log_output: bool = False
+    notebook: Path,
+    params: Mapping[str, Any],
+    run_dir: Path,
+    log_output: bool = False,
+    env: Mapping[str, str] = RUN_ENV,
 ) -> Path:
     """One papermill run into ``run_dir``: the executed notebook plus its metrics and figures.
 
@@ -502,15 +569,11 @@ def run_notebook(
             f"--out {run_dir} is inside the kit's notebooks/ folder: the run would write over or "
             "beside the committed notebooks; choose another --out (default runs/)"
         )
-    if (run_dir / rundir.CONFIG).is_file() or (run_dir / rundir.CHECKPOINTS).is_dir():
-        raise RunError(
-            f"--out {run_dir} holds a training run (its {rundir.CONFIG} and checkpoints): the "
-            "notebook's metrics.json would replace that run's; choose another --out"
-        )
+    check_notebook_out(run_dir)
     values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
     _note_replaced(run_dir / notebook.name, values)
     print(f"running {notebook.name} -> {run_dir}", flush=True)
-    return execute(notebook, run_dir / notebook.name, values, log_output=log_output)
+    return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
 
 
 def _note_replaced(executed: Path, values: Mapping[str, Any]) -> None:
@@ -607,6 +670,17 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
     return shared, explicit
 
 
+def training_slots() -> int:
+    """Runs that may train at once on this machine: one per core for the kernels' thread count
+    (``G2D_LITE_JOBS`` when set)."""
+    jobs = os.environ.get(JOBS_ENV, "").strip()
+    if jobs.isdigit() and int(jobs) > 0:
+        return int(jobs)
+    threads = os.environ.get("OMP_NUM_THREADS", "").strip()
+    per_run = int(threads) if threads.isdigit() and int(threads) > 0 else usable_cores()
+    return max(1, usable_cores() // per_run)
+
+
 def side_by_side(params: Mapping[str, Any]) -> bool:
     """Whether the notebooks of ``all`` may run at once: on the CPU, with a core to spare per
     run (as :mod:`g2d_lite.parallel` decides). They share the model cache, where a run one
@@ -614,9 +688,7 @@ def side_by_side(params: Mapping[str, Any]) -> bool:
     the one a run in order gives."""
     fields = {CONFIG_PARAMETERS[k]: v for k, v in params.items() if k in CONFIG_PARAMETERS}
     cfg = resolve(fields.pop("profile", "smoke"), **fields)
-    jobs = os.environ.get(JOBS_ENV, "").strip()
-    cores = int(jobs) if jobs.isdigit() else usable_cores()
-    return resolve_device(cfg.device).type == "cpu" and cores > 1
+    return resolve_device(cfg.device).type == "cpu" and training_slots() > 1
 
 
 def run_notebooks(
@@ -627,21 +699,26 @@ def run_notebooks(
     log_output: bool = False,
 ) -> dict[Path, float]:
     """Run each notebook into ``out/<its number>``, all at once when ``together``, else in
-    order; return each one's wall seconds. Every notebook runs to its end; the first failure
+    order; return each one's wall seconds. Together, they share one pool of training slots,
+    one per core (:mod:`g2d_lite.slots`). Every notebook runs to its end; the first failure
     is raised after the others finish."""
     run_dirs = {nb: (out / nb.stem[:2]).resolve() for nb in notebooks}
     seconds: dict[Path, float] = {}
+    pool = tempfile.TemporaryDirectory(prefix="g2d-slots-") if together else None
+    env = dict(RUN_ENV)
+    if pool is not None:
+        env[slots.ENV] = slots.pool_spec(Path(pool.name), training_slots())
 
     def one(nb: Path) -> None:
         started = time.perf_counter()
-        run_notebook(nb, params, run_dirs[nb], log_output)
+        run_notebook(nb, params, run_dirs[nb], log_output, env)
         seconds[run_dirs[nb]] = time.perf_counter() - started
         if together:
             print(f"finished {nb.name} in {seconds[run_dirs[nb]]:.0f} s", flush=True)
 
-    if together:
-        with ThreadPoolExecutor(max_workers=len(notebooks)) as pool:
-            futures = [pool.submit(one, nb) for nb in notebooks]
+    if pool is not None:
+        with pool, ThreadPoolExecutor(max_workers=len(notebooks)) as threads:
+            futures = [threads.submit(one, nb) for nb in notebooks]
             failures = [f.exception() for f in futures if f.exception() is not None]
         if failures:
             raise failures[0]
@@ -657,6 +734,7 @@ def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
     if axes:
         raise RunError(f"grid axes {sorted(axes)} need a single notebook, e.g. `run 04 --grid`")
     out = Path(args.out) if args.out else RUNS_DIR / args.target
+    check_notebook_out(out)
     together = side_by_side(fixed) and not args.log_output
     if together:
         print(f"running {len(notebooks)} notebooks side by side (they share the model cache)")
@@ -675,6 +753,7 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
         print_outputs([run_dir.resolve()])
         return
     out = Path(args.out) if args.out else RUNS_DIR / f"{notebook.stem[:2]}-grid"
+    check_notebook_out(out)
     labels: dict[Path, Params] = {}
     for point in grid_points(axes):
         run_dir = (out / point_name(point)).resolve()

@@ -55,6 +55,20 @@ RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
 STATES = ("absent", "empty", "foreign", "started", "in_progress", "finished")
 
 
+def is_training_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a training run's files (a notebook's output folder does not)."""
+    return (folder / CONFIG).is_file() or (folder / CHECKPOINTS).is_dir()
+
+
+def enclosing_run(path: Path) -> Path | None:
+    """The training run folder that is ``path`` or holds it, if any."""
+    path = Path(path).absolute()
+    for folder in (path, *path.parents):
+        if is_training_run(folder):
+            return folder
+    return None
+
+
 class RunFolderError(KitError):
     """The folder cannot be used as asked; the message says why and what to do instead."""
 
@@ -126,7 +140,14 @@ class RunFolder:
                 )
 
     def check_usable(self) -> str:
-        """The state, or an error when the path is a file or someone else's folder."""
+        """The state, or an error when the path is a file, someone else's folder, or a folder
+        inside another run (whose files it would be mistaken for, or hide among)."""
+        outer = enclosing_run(self.path.parent)
+        if outer is not None:
+            raise RunFolderError(
+                f"{self.path} is inside the training run {outer}; choose a folder outside it "
+                "for --out"
+            )
         state = self.state()
         if state == "foreign":
             raise RunFolderError(

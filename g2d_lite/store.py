@@ -30,7 +30,7 @@ from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint
-from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError
+from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
 from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
@@ -153,6 +153,12 @@ def _artifacts(artifact_dir: str | Path) -> Path:
             f"{type(artifact_dir).__name__} (the notebooks use ARTIFACT_DIR = '../artifacts')"
         )
     path = Path(artifact_dir)
+    outer = enclosing_run(path)
+    if outer is not None:
+        raise KitError(
+            f"the model cache {path} is inside the training run {outer}; give a folder of its "
+            "own for trained models (ARTIFACT_DIR in the notebooks, artifact_dir in Python)"
+        )
     if path.exists() and not path.is_dir():
         raise KitError(
             f"the model cache {path} is a file; give a folder for trained models (ARTIFACT_DIR "

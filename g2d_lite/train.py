@@ -52,6 +52,7 @@ from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
 from g2d_lite.rundir import CONFIG, LAST, RunFolder, RunFolderError
 from g2d_lite.seeding import epoch_generator, seed_everything
+from g2d_lite.slots import training_slot
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
 
@@ -170,6 +171,13 @@ class Trainer:
             raise TypeError(
                 f"data must be DatasetSplits, got {type(data).__name__}: load it with "
                 "g2d_lite.notebook.load_data(cfg) or g2d_lite.data.load_dataset(name)"
+            )
+        if run_dir is not None and (
+            not isinstance(run_dir, (str, Path)) or not str(run_dir).strip()
+        ):
+            raise ValueError(
+                f"run_dir must be a folder path for the run's files, got {run_dir!r}; give a "
+                "new folder (or None to keep the run in memory only)"
             )
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
@@ -385,7 +393,25 @@ class Trainer:
                     f"the {m} teacher",
                     "pass --allow-teacher-data-mismatch (check_teacher_data=False)",
                 )
+        else:
+            self._check_teachers_read_the_inputs(bank)
         return bank.to(self.device)
+
+    def _check_teachers_read_the_inputs(self, bank: TeacherBank) -> None:
+        """Teachers allowed other data must still read these inputs: try one sample each."""
+        inputs, _ = self.data.train[0]
+        for m, teacher in bank.teachers.items():
+            x = inputs[m].unsqueeze(0).float()
+            try:
+                with torch.no_grad():
+                    teacher.eval()(x)
+            except (RuntimeError, ValueError) as error:
+                first = str(error).splitlines()[0][:160]
+                raise ValueError(
+                    f"the {m} teacher cannot read these data's {m} inputs of shape "
+                    f"{tuple(x.shape[1:])} ({first}); --allow-teacher-data-mismatch allows other "
+                    "data, not other input shapes: train teachers on inputs of this shape"
+                ) from None
 
     def _optimizer(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -820,7 +846,8 @@ class Trainer:
                 self._open_folder(resume)
             else:
                 self._load_state_without_folder(resume)
-            return self._train()
+            with training_slot():  # notebooks side by side share the cores (g2d_lite.slots)
+                return self._train()
 
     def _train(self) -> TrainResult:
         self._prepare_teachers()

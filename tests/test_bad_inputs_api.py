@@ -184,3 +184,31 @@ def test_a_teacher_left_out_of_the_modalities_setting_is_refused(tmp_path):
     cfg, data = tiny_config(modalities=("audio",)), tiny_data()
     with pytest.raises(ValueError, match="leaves out this teacher's modality 'visual'"):
         train_teacher(cfg, data, "visual", tmp_path / "t")
+
+
+def test_seventh_probe_api_cases(tmp_path):
+    """Probes S36 (class names as one string: 7 classes), S37 (modality names as strings),
+    S48 (run_dir "" wrote into the working folder), S49 (the train split as the test split)."""
+    from g2d_lite.train import train_teacher
+
+    mods = (ModalitySpec("a", (4,), "vector"), ModalitySpec("b", (4,), "vector"))
+    with pytest.raises(TypeError, match=r"got the string 'cat,dog'.*\('cat', 'dog'\)"):
+        DatasetInfo("d", mods, class_names="cat,dog")
+    with pytest.raises(TypeError, match="tuple of ModalitySpec"):
+        DatasetInfo("d", ("a", "b"), class_names=("x", "y"))
+    with pytest.raises(ValueError, match="run_dir must be a folder path"):
+        train_teacher(tiny_config(epochs=1), tiny_data(), "audio", run_dir="")
+    data = tiny_data()
+    from g2d_lite.data.base import DatasetSplits
+
+    with pytest.warns(UserWarning, match="the test split is the train split itself"):
+        DatasetSplits(data.info, data.train, data.validation, data.train)
+
+
+def test_a_model_cache_inside_a_training_run_is_refused(tmp_path):
+    """Probe S50: the model cache was made inside a finished run's folder."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    with pytest.raises(KitError, match="inside the training run"):
+        load_or_train_teacher(tiny_config(epochs=1), tiny_data(), "audio", run / "art")

@@ -780,3 +780,112 @@ def test_a_method_s_own_teacher_needs_are_named(tmp_path, capsys):
 def test_a_one_digit_notebook_number_means_its_two_digit_name():
     """Probe R19: `run 1` was refused with "give a number"."""
     assert runner.find_notebook("1").name == "01_teacher_training.ipynb"
+
+
+# -------------------------------------------------------------- the seventh probe's cases
+def test_folder_parameters_reach_the_notebook_as_the_folder_meant(tmp_path, monkeypatch):
+    """Probes S21 (`~` went to the notebook literally), S22 (ARTIFACT_DIR '' wrote models among
+    the kit's notebooks), S23 (a GRID_DIR typed from the repository root)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    nb = [runner.find_notebook("04")]
+    checked = runner.check_parameter_values({"ARTIFACT_DIR": "~/art"}, nb)
+    assert checked["ARTIFACT_DIR"] == str(tmp_path / "art")
+    relative = runner.check_parameter_values({"ARTIFACT_DIR": "../artifacts"}, nb)
+    assert relative["ARTIFACT_DIR"] == str(runner.REPO_ROOT / "artifacts")
+    for value, needle in [("", "ARTIFACT_DIR is empty"), (".", "among the kit's notebooks")]:
+        with pytest.raises(runner.RunError, match=needle):
+            runner.check_parameter_values({"ARTIFACT_DIR": value}, nb)
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runner.RunError, match=f"from this folder it is {grids}"):
+        runner.check_parameter_values({"GRID_DIR": "grids"}, nb)
+    assert runner.check_parameter_values({"GRID_DIR": ""}, nb)["GRID_DIR"] == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["03", "-f", "x.yaml"],
+         ["CROSSOVER_DATA takes synthetic knobs", "did you mean visual_uninformative"]),
+        (["01", "-p", "PROFILE", "avmnist", "-p", "DATASET", "synthetic"],
+         ["profile 'avmnist' is made for avmnist", "smoke or classroom"]),
+    ],
+    ids=["crossover-knob", "profile-dataset"],
+)  # fmt: skip
+def test_runner_refuses_values_a_late_cell_would_fail_on(
+    tmp_path, capsys, monkeypatch, argv, needles
+):
+    """Probes S24 and S56: both started the notebook and failed after training."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").write_text("CROSSOVER_DATA: {visual_uninformativ: noise}\n")
+    refused(capsys, runner.main([*argv, "--out", str(tmp_path / "nb")]), 2, *needles)
+
+
+def test_a_profile_s_data_options_for_another_dataset_name_the_profile(tmp_path, capsys):
+    """Probe S03: refused over knobs the user never typed."""
+    status = main(["joint", "--profile", "avmnist", "--out", str(tmp_path / "j"), *TINY[:3],
+                   "dataset=synthetic"])  # fmt: skip
+    refused(capsys, status, 2, "profile 'avmnist' is made for avmnist", "smoke or classroom")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [("lr=1e\u22123", "U+2212, minus sign"), ("data_options={\u201cn_train\u201d: 64}", "U+201C")],
+    ids=["unicode-minus", "curly-quotes"],
+)
+def test_typographic_characters_in_an_override_are_named(tmp_path, capsys, override, needle):
+    """Probes S04 and S05: text pasted from a PDF."""
+    refused(capsys, main(["joint", "--out", str(tmp_path / "j"), override]), 2, needle, "ASCII")
+
+
+def test_training_runs_are_never_written_inside_other_runs(tmp_path, capsys):
+    """Probes S02, S10 (teachers inside a finished run), S25 (a notebook's metrics.json among
+    teacher runs), S63 (a grid inside a run)."""
+    joint, teachers = tmp_path / "j", tmp_path / "t"
+    assert main(["joint", "--out", str(joint), *TINY]) == 0
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    before = tree_bytes(tmp_path)
+    status = main(["teacher", "--out", str(joint), *TINY])
+    refused(capsys, status, 2, "is inside the training run", str(joint))
+    status = main(["teacher", "--out", str(teachers / "teacher-audio"), *TINY])
+    refused(capsys, status, 2, "is inside the training run", "teacher-audio")
+    status = runner.main(["01", "--out", str(teachers)])
+    refused(capsys, status, 2, "holds training runs (teacher-audio, teacher-visual)")
+    status = runner.main(["01", "--grid", "SEED=0,1", "--out", str(joint)])
+    refused(capsys, status, 2, "holds a training run")
+    assert tree_bytes(tmp_path) == before
+
+
+def test_teachers_allowed_other_data_must_still_read_the_inputs(tmp_path, capsys):
+    """Probe S55: --allow-teacher-data-mismatch over other input sizes crashed at the first
+    step with a matrix-shape error, leaving a started run."""
+    teachers = tmp_path / "t"
+    assert main(["teacher", "--out", str(teachers), *TINY, "encoder=mlp"]) == 0
+    options = "data_options={'n_train': 64, 'n_validation': 32, 'n_test': 32, 'audio_size': 12}"
+    out = tmp_path / "s"
+    argv = ["student", "--teachers", str(teachers), "--out", str(out), *TINY[:3], options]
+    status = main([*argv, "--allow-teacher-data-mismatch", "encoder=mlp"])
+    refused(capsys, status, 2, "teacher cannot read these data's", "not other input shapes")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_params_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    """Probe S30: a bare UTF-8 decode error."""
+    params = tmp_path / "p.yaml"
+    params.write_text("EPOCHS: 1\n", encoding="utf-16")
+    refused(capsys, runner.main(["01", "-f", str(params)]), 2, f"{params} is not UTF-8", "UTF-8")
+
+
+def test_exercise_build_mistakes_from_the_seventh_probe(tmp_path, capsys):
+    """Probes S32 (a notebook in a data subfolder dropped silently), S46 (a dangling --out link)."""
+    source = tmp_path / "src"
+    shutil.copytree(exercises.SOURCE_DIR, source)
+    (source / "ex04_run").mkdir(exist_ok=True)
+    shutil.copy(next(source.glob("ex01*.ipynb")), source / "ex04_run" / "scratch.ipynb")
+    assert exercises.main(["build", "--source", str(source), "--out", str(tmp_path / "o")]) == 0
+    assert "not copied: ex04_run/scratch.ipynb" in capsys.readouterr().err
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere" / "x")
+    status = exercises.main(["build", "--out", str(link)])
+    refused(capsys, status, 2, f"--out {link} is a link to", "does not exist")

@@ -430,3 +430,45 @@ def test_a_meta_json_that_is_a_folder_is_named(sources, cache, capsys):
     with pytest.raises(BuildError, match="meta.json is a folder"):
         load_avmnist(cache)
     refused(capsys, build(cache, *sources), 2, "meta.json is a folder", "move that folder away")
+
+
+# ---------------------------------------------------------------- the seventh probe's cases
+def test_a_data_root_that_is_not_this_dataset_s_cache_says_what_it_is(
+    pristine, release, tmp_path, capsys
+):
+    """Probes S12 (a folder inside the cache), S13 (a run folder), S14 and S65 (another
+    dataset's cache): each got "build a cache here", or a bare KeyError."""
+    with pytest.raises(MissingDatasetError, match=f"inside the avmnist cache at {pristine}"):
+        load_avmnist(pristine / "audio")
+    with pytest.raises(MissingDatasetError, match="holds a prepared avmnist cache, not a cremad"):
+        load_cremad(pristine)
+    cremad = tmp_path / "cremad"
+    assert build_cremad(release[0], cremad) == 0
+    with pytest.raises(MissingDatasetError, match="holds a prepared cremad cache, not a avmnist"):
+        load_avmnist(cremad)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    with pytest.raises(MissingDatasetError, match="is a training run's folder"):
+        load_avmnist(run)
+
+
+def test_a_cache_in_another_format_is_refused_and_named_by_its_build(sources, cache, capsys):
+    """Probe S20: a meta.json format 2 was read silently, and the rebuild named no difference."""
+    meta = json.loads((cache / "meta.json").read_text())
+    meta["identity"]["format"] = 2
+    (cache / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(MissingDatasetError, match="records cache format 2.*reads format 1"):
+        load_avmnist(cache)
+    refused(capsys, build(cache, *sources), 2, "cache format 2 vs 1")
+
+
+def test_clip_labels_that_differ_only_in_case_are_noted(capsys):
+    """Probe S45: 'Dog' and 'dog' became two classes without a word."""
+    from g2d_lite.data.prepare.clips import _note_near_duplicate_classes
+
+    _note_near_duplicate_classes(["Dog", "cat", "dog"])
+    err = capsys.readouterr().err
+    assert "'Dog' and 'dog' differ only in case" in err and "3 in all" in err
+    _note_near_duplicate_classes(["cat", "dog"])
+    assert capsys.readouterr().err == ""

@@ -200,6 +200,7 @@ def test_feature_alignment_of_a_student_with_its_own_teacher_encoder_is_one():
     assert table["cka"].tolist() == pytest.approx([1.0, 1.0])
 
 
+@pytest.mark.filterwarnings("ignore:toy. the (validation|test) split is the train split")
 def test_teacher_confidence_table_is_the_mean_true_class_probability():
     dataset = _vector_dataset(4)
     teacher = UnimodalClassifier("visual", _Identity(2), 2)

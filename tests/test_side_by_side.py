@@ -13,6 +13,8 @@ import pytest
 
 import g2d_lite.store as store
 from g2d_lite import run as runner
+from g2d_lite import slots
+from g2d_lite.errors import KitError
 from g2d_lite.locks import locked
 from g2d_lite.rundir import RunLockedError
 from tests.helpers import states_equal, tiny_config, tiny_data
@@ -126,9 +128,49 @@ def test_a_failing_notebook_is_raised_after_the_others_finish(tmp_path):
 def test_the_demo_runs_side_by_side_only_on_a_cpu_with_cores_to_spare(monkeypatch):
     monkeypatch.setattr(runner, "usable_cores", lambda: 2)
     monkeypatch.delenv("G2D_LITE_JOBS", raising=False)
-    assert runner.side_by_side({"DEVICE": "cpu"})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert runner.side_by_side({"DEVICE": "cpu"}) and runner.training_slots() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # one run fills the machine
+    assert not runner.side_by_side({"DEVICE": "cpu"})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("G2D_LITE_JOBS", "1")
     assert not runner.side_by_side({"DEVICE": "cpu"})
     monkeypatch.delenv("G2D_LITE_JOBS")
     monkeypatch.setattr(runner, "usable_cores", lambda: 1)
     assert not runner.side_by_side({})
+
+
+def test_a_slot_pool_lets_no_more_runs_train_than_it_has_slots(tmp_path, monkeypatch):
+    monkeypatch.setattr(slots, "POLL_S", 0.02)
+    monkeypatch.setenv(slots.ENV, slots.pool_spec(tmp_path, 1))
+    held, released = threading.Event(), []
+
+    def hold() -> None:
+        with slots.training_slot():
+            held.set()
+            time.sleep(0.4)
+            released.append(time.perf_counter())
+
+    other = threading.Thread(target=hold)
+    other.start()
+    held.wait(5)
+    with slots.training_slot():
+        got = time.perf_counter()
+    other.join()
+    assert got >= released[0], "a second run trained while the only slot was held"
+    monkeypatch.setenv(slots.ENV, f"{tmp_path / 'missing'}:2")
+    with pytest.raises(KitError, match="G2D_LITE_SLOTS must be"), slots.training_slot():
+        pass
+    monkeypatch.delenv(slots.ENV)
+    with slots.training_slot():  # no pool: no wait
+        pass
+
+
+def test_kernel_sockets_live_in_the_temporary_folder_one_set_per_kernel():
+    """Probe S26: a killed run left kernel-ipc-N sockets among the kit's notebooks, and kernels
+    started at once shared them."""
+    import tempfile
+
+    first, second = runner.LocalKernelManager(), runner.LocalKernelManager()
+    assert first.transport == "ipc" and first.ip.startswith(tempfile.gettempdir())
+    assert first.ip != second.ip

@@ -23,7 +23,13 @@ from g2d_lite.data.base import (
     MultimodalDataset,
     TensorMultimodalDataset,
 )
-from g2d_lite.data.cache import cache_digest, damaged_files, read_meta, why_missing
+from g2d_lite.data.cache import (
+    cache_digest,
+    check_kind,
+    damaged_files,
+    read_meta,
+    why_missing,
+)
 from g2d_lite.data.paths import (
     check_not_being_built,
     damaged_dataset,
@@ -162,6 +168,7 @@ def load_avmnist(
     check_not_being_built("avmnist", path)
     meta = read_meta(path) or {}
     if meta:  # a kit-built cache (MultiBench's published folder has no meta.json)
+        check_kind("avmnist", path, meta)
         problems = damaged_files(path, meta)
         if problems:
             raise damaged_dataset("avmnist", path, problems)

@@ -12,6 +12,7 @@ augmentation) implement ``__getitem__`` and are batched by a DataLoader.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -101,6 +102,22 @@ class DatasetInfo:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {TASKS}")
+        if isinstance(self.class_names, str):
+            raise TypeError(
+                f"class_names must be a tuple of names, got the string {self.class_names!r} "
+                f"(read letter by letter it would be {len(self.class_names)} classes); pass "
+                f"{tuple(c.strip() for c in self.class_names.split(','))!r}"
+            )
+        if isinstance(self.modalities, (str, ModalitySpec)) or not all(
+            isinstance(m, ModalitySpec) for m in self.modalities
+        ):
+            raise TypeError(
+                "modalities must be a tuple of ModalitySpec(name, shape, kind), e.g. "
+                "(ModalitySpec('audio', (1, 16, 16), 'spectrogram'),), got "
+                f"{self.modalities!r}"[:300]
+            )
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
         if self.task == "classification" and len(self.class_names) < 2:
             raise ValueError("a classification dataset needs at least two class_names")
         names = [m.name for m in self.modalities]
@@ -249,6 +266,13 @@ class DatasetSplits:
                         f"{other}, the dataset's {m.shape}; every split must hold the same "
                         "modalities at the same shapes"
                     )
+        for split in ("validation", "test"):
+            if getattr(self, split) is self.train:
+                warnings.warn(
+                    f"{self.info.name}: the {split} split is the train split itself, so the "
+                    f"{split} scores measure fitting, not generalisation; give it held-out samples",
+                    stacklevel=3,
+                )
         check_not_empty(
             self.sizes(),
             self.info.name,

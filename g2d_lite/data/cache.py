@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from g2d_lite.atomic import atomic_write, atomic_write_bytes
-from g2d_lite.data.paths import check_not_being_built, damaged_dataset, missing_dataset
+from g2d_lite.data.base import MissingDatasetError
+from g2d_lite.data.paths import (
+    check_not_being_built,
+    damaged_dataset,
+    missing_dataset,
+    other_cache_hint,
+    prepare_commands,
+)
 from g2d_lite.errors import KitError
 
 FORMAT_VERSION = 1
@@ -119,6 +126,21 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) 
     return problems
 
 
+def check_kind(name: str, root: Path, meta: Mapping[str, Any]) -> None:
+    """Refuse another dataset's cache, or one written in another cache format, before its
+    fields are read as this one's."""
+    hint = other_cache_hint(name, root)
+    if hint is not None:
+        raise MissingDatasetError(hint)
+    identity = meta.get("identity")
+    version = identity.get("format") if isinstance(identity, Mapping) else None
+    if version != FORMAT_VERSION:
+        raise MissingDatasetError(
+            f"{name}: the cache at {root} records cache format {version!r}, and this kit reads "
+            f"format {FORMAT_VERSION}; rebuild it with --force: {prepare_commands(name, root)}"
+        )
+
+
 def require_meta(name: str, root: Path) -> dict[str, Any]:
     """meta.json of a complete, undamaged cache, or a :class:`MissingDatasetError` naming the
     command that builds (or repairs) it."""
@@ -126,6 +148,7 @@ def require_meta(name: str, root: Path) -> dict[str, Any]:
     meta = read_meta(root)
     if meta is None:
         raise missing_dataset(name, Path(root), why_missing(Path(root), "no meta.json"))
+    check_kind(name, Path(root), meta)
     problems = damaged_files(Path(root), meta)
     if problems:
         raise damaged_dataset(name, Path(root), problems)
@@ -152,6 +175,8 @@ def identity_differences(theirs: Any, ours: Mapping[str, Any]) -> str:
         for key in sorted(set(old) | set(new))
         if old.get(key) != new.get(key)
     ]
+    if theirs.get("format") != ours.get("format"):
+        found.append(f"cache format {theirs.get('format')!r} vs {ours.get('format')!r}")
     if theirs.get("sources") != ours.get("sources"):
         found.append("other source files")
     return ", ".join(found) or "the build's settings"

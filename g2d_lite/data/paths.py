@@ -7,6 +7,7 @@ repository that holds this package, or the working directory for an installed wh
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -87,6 +88,51 @@ SOURCE_MARKS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _cache_dataset(folder: Path) -> str | None:
+    """The dataset a kit cache at ``folder`` was built for (from its meta.json), else None."""
+    try:
+        identity = json.loads((folder / "meta.json").read_text()).get("identity", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    return identity.get("dataset") if isinstance(identity, dict) else None
+
+
+def other_cache_hint(name: str, root: Path) -> str | None:
+    """When ``root`` is another dataset's cache, or a folder inside this dataset's cache."""
+    root = Path(root)
+    other = _cache_dataset(root)
+    if other is not None and other != name:
+        return (
+            f"{name}: {root} holds a prepared {other} cache, not a {name} one; give data_root "
+            f"a {name} cache (or set dataset={other}). The {name} build: "
+            f"{prepare_commands(name, default_root(name))}"
+        )
+    if not (root / "meta.json").exists() and _cache_dataset(root.parent) == name:
+        return (
+            f"{name}: {root} is a folder inside the {name} cache at {root.parent}; give "
+            f"data_root={root.parent}"
+        )
+    return None
+
+
+def folder_hint(name: str, root: Path) -> str | None:
+    """What ``root`` is, when it is not a cache of ``name``: another dataset's cache, a folder
+    inside one, a training run, or the raw sources (common slips with data_root)."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    hint = other_cache_hint(name, root)
+    if hint is not None:
+        return hint
+    if (root / "config.json").is_file() or (root / "checkpoints").is_dir():
+        return (
+            f"{name}: {root} is a training run's folder (config.json, checkpoints), not a "
+            f"dataset cache; give data_root the folder the build wrote. The build: "
+            f"{prepare_commands(name, default_root(name))}"
+        )
+    return source_folder_hint(name, root)
+
+
 def source_folder_hint(name: str, root: Path) -> str | None:
     """What to do when ``root`` holds a dataset's raw sources rather than a prepared cache (a
     common slip: data_root given the download folder)."""
@@ -105,7 +151,7 @@ def source_folder_hint(name: str, root: Path) -> str | None:
 
 def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     """The error a loader raises for an absent cache: it names the exact command to run."""
-    hint = source_folder_hint(name, root)
+    hint = folder_hint(name, root)
     if hint is not None:
         return MissingDatasetError(hint)
     return MissingDatasetError(

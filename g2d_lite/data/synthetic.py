@@ -27,6 +27,7 @@ morphs linearly from world glyph 0 (``z = 0``) to glyph 1 (``z = 1``); the vecto
 
 from __future__ import annotations
 
+import difflib
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -151,7 +152,7 @@ def _coerce(modality: SyntheticModality, field_name: str, value: Any) -> Any:
     return float(value)
 
 
-def _apply_knobs(
+def apply_knobs(
     modalities: Sequence[SyntheticModality], knobs: Mapping[str, Any]
 ) -> tuple[SyntheticModality, ...]:
     valid = {
@@ -162,7 +163,9 @@ def _apply_knobs(
     }
     unknown = sorted(set(knobs) - set(valid))
     if unknown:
-        raise ValueError(f"unknown synthetic knob(s) {unknown}; valid knobs: {sorted(valid)}")
+        close = [m for k in unknown for m in difflib.get_close_matches(k, valid, n=1)]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"unknown synthetic knob(s) {unknown}{hint}; valid knobs: {sorted(valid)}")
     changes: list[dict[str, Any]] = [{} for _ in modalities]
     for key, value in knobs.items():
         i, field_name = valid[key]
@@ -391,7 +394,7 @@ def make_synthetic(
     names = [m.name for m in base]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate modality names: {names}")
-    mods = _apply_knobs(base, knobs)
+    mods = apply_knobs(base, knobs)
 
     worlds = {m.name: _world(seed, m, n_classes) for m in mods}
     generated: dict[str, tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -376,6 +377,21 @@ def official_scheme(
     return rows, notes
 
 
+def _note_near_duplicate_classes(classes: Sequence[str]) -> None:
+    """Labels that differ only in case become separate classes: say so, with the classes."""
+    groups: dict[str, list[str]] = {}
+    for name in classes:
+        groups.setdefault(name.casefold(), []).append(name)
+    twins = [names for names in groups.values() if len(names) > 1]
+    if twins:
+        print(
+            f"note: labels {', '.join(' and '.join(map(repr, t)) for t in twins[:3])} differ only "
+            f"in case, so they are separate classes ({len(classes)} in all: {list(classes)[:12]});"
+            " fix the labels file if they are one class",
+            file=sys.stderr,
+        )
+
+
 def build(args: argparse.Namespace) -> Summary:
     """Read the label lists, match clips, then build or resume the cache."""
     fmt = FORMATS[args.dataset]
@@ -395,6 +411,7 @@ def build(args: argparse.Namespace) -> Summary:
         )
     rows, bad = csv_rows(args.labels) if args.labels else fmt.parse(folder)
     classes = fmt.classes if fmt.classes and not args.labels else sorted({r.label for r in rows})
+    _note_near_duplicate_classes(classes)
     clips, skipped = clips_from_rows(rows, classes, video_index(args.root), args.duplicates)
     split_of = {clip.key: clip.split for clip in clips}
 

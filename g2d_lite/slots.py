@@ -1,0 +1,63 @@
+"""A shared pool of training slots for processes that run side by side.
+
+Notebooks the runner starts together each train their own runs (and fork workers for them);
+left alone they would train more runs at once than the machine has cores, and every run would
+slow the others down. The runner gives them one pool: a folder of ``n`` slot files, named in
+``G2D_LITE_SLOTS`` as ``<folder>:<n>``. A run holds an ``flock`` on one slot file while it
+trains, so at most ``n`` train at once; the kernel releases a slot whose holder dies. Without
+the variable (a notebook, a command line, a test) a run trains at once, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from g2d_lite.errors import KitError
+
+ENV = "G2D_LITE_SLOTS"
+POLL_S = 0.2
+
+
+def pool_spec(folder: Path, count: int) -> str:
+    """The ``G2D_LITE_SLOTS`` value for a pool of ``count`` slots in ``folder``."""
+    return f"{folder}:{count}"
+
+
+def _pool() -> tuple[Path, int] | None:
+    spec = os.environ.get(ENV, "").strip()
+    if not spec:
+        return None
+    folder, _, count = spec.rpartition(":")
+    if not folder or not count.isdigit() or int(count) < 1 or not Path(folder).is_dir():
+        raise KitError(f"{ENV} must be <existing folder>:<number of slots>, got {spec!r}")
+    return Path(folder), int(count)
+
+
+@contextlib.contextmanager
+def training_slot() -> Iterator[None]:
+    """Hold one slot of the pool for the body (waiting for a free one); no pool, no wait."""
+    pool = _pool()
+    if pool is None:
+        yield
+        return
+    folder, count = pool
+    while True:
+        for index in range(count):
+            handle = open(folder / f"slot-{index}", "a")  # noqa: SIM115 - closed below
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(POLL_S)
