@@ -61,6 +61,11 @@ def _config_file(path: str) -> dict[str, Any]:
         raise KitError(f"--config file {path} does not exist") from None
     except ValueError as error:  # UnicodeDecodeError too
         raise KitError(f"--config file {path} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise KitError(
+            f"--config file {path} is nested too deeply to read; a config is flat key: value "
+            "pairs (data_options one level down)"
+        ) from None
     if not isinstance(values, dict):
         raise KitError(f"--config file {path} must hold a JSON object of key: value overrides")
     return values

@@ -18,6 +18,7 @@ Student copies raise on purpose, so they never go through papermill.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -88,13 +89,14 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             stub = CODE_STUB if cell.cell_type == "code" else MARKDOWN_STUB
             cell.source = "\n".join(stub)
         try:
-            if cell.cell_type == "code":
-                cell.source = replace_regions(cell.source, SOLUTION, CODE_STUB)
-                cell.source = replace_regions(cell.source, HIDDEN_TESTS, ())
+            code = cell.cell_type == "code"  # markdown and raw cells get the text stub
+            cell.source = replace_regions(
+                cell.source, SOLUTION, CODE_STUB if code else MARKDOWN_STUB
+            )
+            cell.source = replace_regions(cell.source, HIDDEN_TESTS, ())
+            if code:
                 cell.outputs = []
                 cell.execution_count = None
-            elif cell.cell_type == "markdown":
-                cell.source = replace_regions(cell.source, SOLUTION, MARKDOWN_STUB)
         except ValueError as error:
             raise ValueError(f"cell {index}: {error}") from None
     return student
@@ -120,15 +122,29 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
         )
     _check_not_the_kits(out_dir)
     built = _read_manifest(out_dir)
-    for path in sources:
-        target = out_dir / path.name
-        if force or not target.exists():
+    names = [p.name for p in sources] + [str(p) for p in _data_files(source_dir)]
+    for name in names:
+        target = out_dir / name
+        if force or not target.is_file():
             continue
-        if built.get(path.name) != _digest(target):
+        if built.get(name) != _digest(target):
             raise ValueError(
-                f"{target} has changed since it was built (a student's answers?); pass --force "
-                "to overwrite it, or choose another --out"
+                f"{target} has changed since it was built (a student's answers or data?); pass "
+                "--force to overwrite it, or choose another --out"
             )
+
+
+def _data_files(source_dir: Path) -> list[Path]:
+    """The files copied beside the notebooks (relative to ``source_dir``), as copytree does."""
+    files = []
+    for path in sorted(source_dir.rglob("*")):
+        relative = path.relative_to(source_dir)
+        ignored = any(
+            fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in IGNORED
+        )
+        if path.is_file() and not ignored and path.suffix != ".ipynb":
+            files.append(relative)
+    return files
 
 
 def _check_not_the_kits(out_dir: Path) -> None:
@@ -229,6 +245,7 @@ def build(
         nbformat.write(student, target)
         written.append(target)
     manifest = {p.name: _digest(p) for p in written}
+    manifest |= {str(p): _digest(out_dir / p) for p in _data_files(source_dir)}
     atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return written
 

@@ -85,10 +85,25 @@ def holder(folder: Path) -> LockHolder | None:
     return None
 
 
+def _open_lock(path: Path) -> IO[str]:
+    """The lock file, opened for update without following a link: a ``.lock`` planted as a
+    symbolic link must not make the lock truncate the file it points to."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+    except OSError:
+        if path.is_symlink():
+            raise FolderLockedError(
+                f"{path} is a symbolic link (to {path.readlink()}), not the kit's lock file; the "
+                "kit will not write through it: remove the link and rerun"
+            ) from None
+        raise  # a read-only folder, say: the callers name it
+    return os.fdopen(fd, "a+")
+
+
 def _acquire(folder: Path, what: str, notes: list[str]) -> IO[str]:
     path = folder / LOCK
     while True:
-        handle = open(path, "a+")  # noqa: SIM115 - held until the lock is released
+        handle = _open_lock(path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -325,6 +325,11 @@ def _folder_parameter(name: str, value: Any) -> Any:
             f"parameter {name} {value!r} is a file ({path}); give a folder "
             "(relative paths start in notebooks/)"
         )
+    if name == "ARTIFACT_DIR" and (path / "meta.json").is_file():
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, a dataset cache (it holds meta.json); "
+            "give the trained models a folder of their own"
+        )
     if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
         raise RunError(
             f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "
@@ -373,9 +378,14 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
                 and not (wanted is int and isinstance(v, bool))
             )
             if not ok:
+                hint = (
+                    f"; give a mapping in a -f YAML file ({name}: {{key: value}})"
+                    if wanted is dict
+                    else ""
+                )
                 raise RunError(
                     f"parameter {name} takes {declared[name]} values, got {v!r} "
-                    f"({type(v).__name__})"
+                    f"({type(v).__name__}){hint}"
                 )
         for v in values:
             _check_listed(name, v)
@@ -570,6 +580,12 @@ def run_notebook(
             "beside the committed notebooks; choose another --out (default runs/)"
         )
     check_notebook_out(run_dir)
+    others = sorted(p.name for p in run_dir.glob("*.ipynb") if p.name != notebook.name)
+    if others:
+        raise RunError(
+            f"--out {run_dir} holds the results of {others[0]}; {notebook.name}'s metrics.json "
+            "would replace that notebook's: give each notebook its own --out"
+        )
     values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
     _note_replaced(run_dir / notebook.name, values)
     print(f"running {notebook.name} -> {run_dir}", flush=True)
@@ -754,6 +770,14 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
         return
     out = Path(args.out) if args.out else RUNS_DIR / f"{notebook.stem[:2]}-grid"
     check_notebook_out(out)
+    points = {point_name(p) for p in grid_points(axes)}
+    stale = sorted(p.parent.name for p in out.glob("*/*.ipynb") if p.parent.name not in points)
+    if stale:
+        raise RunError(
+            f"--out {out} holds grid points this grid does not have ({', '.join(stale[:3])}); a "
+            "summary of the folder (GRID_DIR) would average them in: choose another --out, or "
+            "remove them"
+        )
     labels: dict[Path, Params] = {}
     for point in grid_points(axes):
         run_dir = (out / point_name(point)).resolve()
@@ -853,11 +877,12 @@ def _main(args: argparse.Namespace) -> None:
     else:
         notebook = find_notebook(args.target)
         grid = parse_grid_option(args.grid)
-        both = sorted(set(grid) & set(explicit))
+        file_axes = {k for k, v in shared.items() if isinstance(v, list)}
+        both = sorted(set(grid) & (set(explicit) | file_axes))
         if both:
             raise RunError(
-                f"{', '.join(both)} is both a --grid axis and a -p value; give it once (a -p "
-                "value would be replaced by every grid point)"
+                f"{', '.join(both)} is both a --grid axis and a -p value or a -f grid axis; give "
+                "it once (the other values would be replaced by every grid point)"
             )
         check_parameter_names({**explicit, **grid}, [notebook])
         _run_single(args, notebook, {**shared, **explicit, **grid})

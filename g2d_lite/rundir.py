@@ -53,6 +53,8 @@ _DAMAGED_CONFIG = (
 )
 RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
 STATES = ("absent", "empty", "foreign", "started", "in_progress", "finished")
+# Keys every config.json the kit writes holds (Config fields since the first release).
+_KIT_KEYS = frozenset({"dataset", "loss", "balance", "epochs", "seed"})
 
 
 def is_training_run(folder: Path) -> bool:
@@ -106,6 +108,8 @@ class RunFolder:
         self._check_layout()
         if not names & set(RUN_FILES) - {LOCK}:
             return "empty" if names <= {LOCK} else "foreign"
+        if not self._is_kit_run(names):
+            return "foreign"
         if self.file(METRICS).is_file():
             return "finished"
         if self.file(LAST).is_file():
@@ -113,6 +117,18 @@ class RunFolder:
         if self.file(CONFIG).is_file():
             return "started"
         return "in_progress" if self.file(CHECKPOINTS).is_dir() else "foreign"
+
+    def _is_kit_run(self, names: set[str]) -> bool:
+        """Files with the run's names that another tool wrote are not a run: a config.json
+        without the kit's keys (a model folder's), or a metrics.json without the config.json a
+        run writes first (a notebook's output folder)."""
+        if CONFIG not in names:
+            return METRICS not in names
+        try:
+            values = json.loads(self.file(CONFIG).read_text())
+        except (OSError, ValueError):
+            return True  # damaged, not foreign: config() names the damage
+        return not isinstance(values, dict) or set(values) >= _KIT_KEYS  # a list: damage
 
     def _check_layout(self) -> None:
         """A folder where the run keeps a file (or a file where it keeps ``checkpoints/``) is

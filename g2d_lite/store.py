@@ -29,7 +29,7 @@ from g2d_lite.locks import holder
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
-from g2d_lite.provenance import data_fingerprint
+from g2d_lite.provenance import data_fingerprint, weights_digest
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
 from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
 
@@ -159,6 +159,11 @@ def _artifacts(artifact_dir: str | Path) -> Path:
             f"the model cache {path} is inside the training run {outer}; give a folder of its "
             "own for trained models (ARTIFACT_DIR in the notebooks, artifact_dir in Python)"
         )
+    if (path / "meta.json").is_file():
+        raise KitError(
+            f"the model cache {path} is a dataset cache (it holds meta.json); give the trained "
+            "models a folder of their own (ARTIFACT_DIR in the notebooks, artifact_dir in Python)"
+        )
     if path.exists() and not path.is_dir():
         raise KitError(
             f"the model cache {path} is a file; give a folder for trained models (ARTIFACT_DIR "
@@ -190,7 +195,9 @@ def _student_dir(
     artifact_dir: str | Path,
     name: str | None = None,
 ) -> Path:
-    parents = tuple(sorted(str(t.run_dir.name) for t in (teachers or {}).values() if t.run_dir))
+    # the teachers' weights, not their folder names: two `teacher --out` folders both hold a
+    # teacher-audio, and a student of one is not a student of the other
+    parents = tuple(sorted(f"{m}:{weights_digest(t.model)}" for m, t in (teachers or {}).items()))
     label = name or f"{cfg.loss_variant}-{cfg.balance}"
     key = run_key(cfg, "student", None, parents, data=data)
     return _artifacts(artifact_dir) / f"student-{label}-{key}"

@@ -212,3 +212,12 @@ def test_a_model_cache_inside_a_training_run_is_refused(tmp_path):
     (run / "config.json").write_text("{}")
     with pytest.raises(KitError, match="inside the training run"):
         load_or_train_teacher(tiny_config(epochs=1), tiny_data(), "audio", run / "art")
+
+
+def test_a_missing_split_is_named():
+    """Probe T27: DatasetSplits(..., test=None) gave an AttributeError."""
+    from g2d_lite.data.base import DatasetSplits
+
+    data = tiny_data()
+    with pytest.raises(TypeError, match="test is NoneType"):
+        DatasetSplits(data.info, data.train, data.validation, None)

@@ -889,3 +889,138 @@ def test_exercise_build_mistakes_from_the_seventh_probe(tmp_path, capsys):
     link.symlink_to(tmp_path / "nowhere" / "x")
     status = exercises.main(["build", "--out", str(link)])
     refused(capsys, status, 2, f"--out {link} is a link to", "does not exist")
+
+
+# --------------------------------------------------------------- the eighth probe's cases
+def test_folders_of_other_tools_are_never_taken_for_runs(tmp_path, capsys):
+    """Probes T01/T02 (a model folder's config.json called "another run", then overwritten by
+    --no-resume) and T03/T04 (a notebook's output folder read as a finished run, its
+    metrics.json replaced by --no-resume)."""
+    model = tmp_path / "hf"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"architectures": ["Bert"], "hidden": 768}))
+    notebook = tmp_path / "nb"
+    notebook.mkdir()
+    (notebook / "metrics.json").write_text("{}")
+    (notebook / "01_teacher_training.ipynb").write_text("{}")
+    before = tree_bytes(tmp_path)
+    for folder in (model, notebook):
+        for extra in ([], ["--no-resume"]):
+            status = main(["joint", "--out", str(folder), *TINY, *extra])
+            refused(capsys, status, 2, "holds no g2d-lite run", "new or empty folder")
+    assert tree_bytes(tmp_path) == before
+
+
+def test_a_lock_file_planted_as_a_link_is_not_written_through(tmp_path, capsys):
+    """Probe T08: a .lock symlink made the next run truncate the file it points to."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text("do not truncate")
+    out = tmp_path / "j"
+    out.mkdir()
+    (out / ".lock").symlink_to(precious)
+    refused(capsys, main(["joint", "--out", str(out), *TINY]), 2, "is a symbolic link")
+    assert precious.read_text() == "do not truncate"
+
+
+def test_a_student_of_other_teachers_with_the_same_folder_names_is_its_own_run(tmp_path):
+    """Probe T09: students of two `teacher --out` folders shared one cache entry (both hold a
+    teacher-audio), so the second call returned the first one's student."""
+    from g2d_lite.config import METHODS
+    from g2d_lite.notebook import load_data
+    from g2d_lite.store import load_or_train_student, load_run
+    from tests.helpers import tiny_config
+
+    one, two = tmp_path / "t0", tmp_path / "t1"
+    assert main(["teacher", "--out", str(one), *TINY]) == 0
+    assert main(["teacher", "--out", str(two), *TINY, "lr=0.013"]) == 0
+    sizes = {"n_train": 64, "n_validation": 32, "n_test": 32}
+    cfg = tiny_config(epochs=1, data_options=sizes, **METHODS["g2d"])
+    data = load_data(cfg)
+    first = load_or_train_student(
+        cfg, data, {m: load_run(one / f"teacher-{m}") for m in ("audio", "visual")}, tmp_path / "a"
+    )
+    second = load_or_train_student(
+        cfg, data, {m: load_run(two / f"teacher-{m}") for m in ("audio", "visual")}, tmp_path / "a"
+    )
+    assert first.run_dir != second.run_dir
+
+
+def test_runner_never_mixes_two_notebooks_or_two_grids_in_one_folder(tmp_path, capsys):
+    """Probes T41 (a second notebook replaced the first one's metrics.json) and T42 (a smaller
+    grid left the old points, which GRID_DIR then averaged in)."""
+    out = tmp_path / "nb"
+    out.mkdir()
+    (out / "01_teacher_training.ipynb").write_text("{}")
+    status = runner.main(["02", "--out", str(out)])
+    refused(capsys, status, 2, "holds the results of 01_teacher_training.ipynb", "its own --out")
+    grid = tmp_path / "grid"
+    (grid / "SEED=7").mkdir(parents=True)
+    (grid / "SEED=7" / "04_ablations.ipynb").write_text("{}")
+    status = runner.main(["04", "--grid", "SEED=0,1", "--out", str(grid)])
+    refused(capsys, status, 2, "grid points this grid does not have (SEED=7)")
+
+
+def test_runner_mistakes_from_the_eighth_probe(tmp_path, capsys, monkeypatch):
+    """Probes T12 (a dict given with -p), T55 (a -f grid axis replaced by --grid), T58 (a data
+    cache as ARTIFACT_DIR)."""
+    monkeypatch.chdir(tmp_path)
+    status = runner.main(["03", "-p", "CROSSOVER_DATA", "{'a': 1}", "--out", "o"])
+    refused(capsys, status, 2, "takes dict values", "-f YAML file")
+    (tmp_path / "g.yaml").write_text("SEED: [0, 1]\n")
+    status = runner.main(["04", "-f", "g.yaml", "--grid", "SEED=2,3", "--out", "o"])
+    refused(capsys, status, 2, "SEED is both a --grid axis and a -p value or a -f grid axis")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "meta.json").write_text("{}")
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", "o"])
+    refused(capsys, status, 2, "a dataset cache (it holds meta.json)")
+
+
+def test_a_config_file_nested_too_deeply_is_named(tmp_path, capsys):
+    """Probe T38: a RecursionError reported as a bug."""
+    config = tmp_path / "deep.json"
+    config.write_text("[" * 100000 + "]" * 100000)
+    status = main(["joint", "--out", str(tmp_path / "j"), "--config", str(config)])
+    refused(capsys, status, 2, "nested too deeply")
+
+
+def test_exercise_builds_keep_a_student_s_data_and_strip_every_cell_kind(tmp_path, capsys):
+    """Probes T25 (a rebuild overwrote data files the student changed), T45 (hidden tests in a
+    markdown cell) and T46 (solution markers in a raw solution cell) shipped to students."""
+    import nbformat
+
+    source = tmp_path / "src"
+    shutil.copytree(exercises.SOURCE_DIR, source)
+    nb_path = next(source.glob("ex01*.ipynb"))
+    nb = nbformat.read(nb_path, as_version=4)
+    hidden = nbformat.v4.new_markdown_cell(
+        "visible\n### BEGIN HIDDEN TESTS\nsecret check\n### END HIDDEN TESTS"
+    )
+    raw = nbformat.v4.new_raw_cell("### BEGIN SOLUTION\nthe answer\n### END SOLUTION")
+    raw.metadata["nbgrader"] = {"solution": True, "grade_id": "raw1", "schema_version": 3}
+    nb.cells += [hidden, raw]
+    nbformat.write(nb, nb_path)
+    out = tmp_path / "out"
+    assert exercises.main(["build", "--source", str(source), "--out", str(out)]) == 0
+    text = (out / nb_path.name).read_text()
+    assert "secret check" not in text and "the answer" not in text and "visible" in text
+    data = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix != ".ipynb"
+                  and p.name != ".built.json")  # fmt: skip
+    if data:
+        data[0].write_bytes(data[0].read_bytes() + b"student edit")
+        status = exercises.main(["build", "--source", str(source), "--out", str(out)])
+        refused(capsys, status, 2, "has changed since it was built", "--force")
+        assert data[0].read_bytes().endswith(b"student edit")
+
+
+def test_mnist_train_files_that_are_the_test_files_are_refused(tmp_path, capsys):
+    """Probe T51: the cache trained on the test images without a word."""
+    from tests.data_fixtures import make_fsdd, make_mnist
+
+    mnist = make_mnist(tmp_path / "mnist")
+    for kind in ("images-idx3", "labels-idx1"):
+        shutil.copy(mnist / f"t10k-{kind}-ubyte.gz", mnist / f"train-{kind}-ubyte.gz")
+    fsdd = make_fsdd(tmp_path / "fsdd" / "recordings", takes=2)
+    argv = ["avmnist", "--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out",
+            str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    refused(capsys, prepare(argv), 2, "holds the same images as t10k-images-idx3-ubyte.gz")

@@ -248,6 +248,13 @@ class DatasetSplits:
 
     def __post_init__(self) -> None:
         for split in SPLITS:
+            if not isinstance(getattr(self, split), MultimodalDataset):
+                raise TypeError(
+                    f"DatasetSplits needs a dataset for every split ({', '.join(SPLITS)}); "
+                    f"{split} is {type(getattr(self, split)).__name__} (a TensorMultimodalDataset "
+                    "of held-out samples, for example)"
+                )
+        for split in SPLITS:
             declared = getattr(self, split).info
             if (declared.task, tuple(declared.class_names)) != (
                 self.info.task,

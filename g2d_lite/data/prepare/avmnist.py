@@ -385,6 +385,14 @@ def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
                 f"{len(mnist[labels]):,} labels: the two files do not belong together; fetch both "
                 "again from the same release (or use --download)"
             )
+    train, test = mnist.get("train-images-idx3-ubyte"), mnist.get("t10k-images-idx3-ubyte")
+    same = train is not None and test is not None and train.shape == test.shape
+    if same and np.array_equal(train, test):
+        raise BuildError(
+            f"{folder}: train-images-idx3-ubyte.gz holds the same images as "
+            "t10k-images-idx3-ubyte.gz, so training would see the test images; fetch the real "
+            "train files (or use --download), or leave them out to build from t10k only"
+        )
 
 
 def check_source_options(args: argparse.Namespace) -> None:
