@@ -472,3 +472,19 @@ def test_clip_labels_that_differ_only_in_case_are_noted(capsys):
     assert "'Dog' and 'dog' differ only in case" in err and "3 in all" in err
     _note_near_duplicate_classes(["cat", "dog"])
     assert capsys.readouterr().err == ""
+
+
+def test_source_folders_half_right_say_what_is_wrong(sources, release, tmp_path, capsys):
+    """Probes T17 (recordings named *.WAV: "pass the recordings folder", the folder given) and
+    T24 (a CREMA-D root with AudioWAV/ only: "no AudioWAV/ and VideoFlash/")."""
+    mnist, fsdd = sources
+    upper = tmp_path / "recordings"
+    upper.mkdir()
+    for wav in fsdd.glob("*.wav"):
+        shutil.copy(wav, upper / f"{wav.stem}.WAV")
+    status = build(tmp_path / "c", mnist, upper)
+    refused(capsys, status, 2, "upper-case .WAV", "rename them")
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0] / "AudioWAV", root / "AudioWAV")
+    line = refused(capsys, build_cremad(root, tmp_path / "k"), 2, "has no VideoFlash/ folder")
+    assert "no AudioWAV/" not in line

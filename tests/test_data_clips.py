@@ -267,3 +267,19 @@ def test_duplicate_listings_under_each_policy() -> None:
     assert "['x/test', 'y/train'] ignored" in skipped[0].reason
     with pytest.raises(BuildError, match="valid: drop, first"):
         prepare.clips_from_rows(rows, ["x", "y"], videos, "last")
+
+
+def test_a_class_with_no_training_clip_is_noted(roots: dict[str, Path], tmp_path: Path) -> None:
+    """Probe T57: a class only in the test split was built without a word."""
+    last = VGG_CLASSES[-1]
+    rows = ["clip,label,split"] + [
+        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 or name == last else 'train'}"
+        for label, name in enumerate(VGG_CLASSES)
+        for i in range(6)
+    ]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "vggsound"
+    code = build("vggsound", roots["vggsound"], out, "--labels", str(tmp_path / "labels.csv"))
+    assert code == 0
+    notes = json.loads((out / "meta.json").read_text())["notes"]
+    assert any(f"classes with no training sample: ['{last}']" in n for n in notes), notes

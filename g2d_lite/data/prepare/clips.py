@@ -417,6 +417,14 @@ def build(args: argparse.Namespace) -> Summary:
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
         official, notes = official_scheme(keys, labels, split_of, args.val_fraction, args.seed)
+        trained = set(np.asarray(labels)[official["train"]].tolist())
+        untrained = [name for c, name in enumerate(classes) if c not in trained]
+        if untrained:
+            notes.append(
+                f"classes with no training sample: {untrained[:5]}"
+                f"{f' and {len(untrained) - 5} more' if len(untrained) > 5 else ''} (a model "
+                "cannot learn them; check the labels file's splits)"
+            )
         return {"official": official}, notes
 
     if args.frames_per_clip < 1:

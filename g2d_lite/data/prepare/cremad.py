@@ -73,10 +73,12 @@ paper split), --val-fraction / --test-fraction of the clips.
 def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
     """Every clip of the release with both files, and the ones left out with reasons."""
     audio_dir, video_dir = root / "AudioWAV", root / "VideoFlash"
-    if not audio_dir.is_dir() or not video_dir.is_dir():
+    missing = [f"{d.name}/" for d in (audio_dir, video_dir) if not d.is_dir()]
+    if missing:
         raise BuildError(
-            f"CREMA-D folder {root} has no AudioWAV/ and VideoFlash/ folders: pass --root the "
-            "CREMA-D release folder (git clone of CheyneyComputerScience/CREMA-D, with git lfs)"
+            f"CREMA-D folder {root} has no {' and no '.join(missing)} folder: pass --root the "
+            "CREMA-D release folder (git clone of CheyneyComputerScience/CREMA-D, with git lfs), "
+            "which holds both AudioWAV/ and VideoFlash/"
         )
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")}

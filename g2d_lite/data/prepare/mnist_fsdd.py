@@ -119,6 +119,13 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
     """Every usable FSDD recording, the unusable ones with reasons, and the folder's digest."""
     files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.wav"))}
     if not files:
+        upper = sorted(p.name for p in folder.glob("*.WAV"))
+        if upper:
+            raise BuildError(
+                f"{folder} holds {len(upper)} recordings ending in upper-case .WAV ({upper[0]}), "
+                'and FSDD\'s names end in .wav: rename them (for f in *.WAV; do mv "$f" '
+                '"${f%.WAV}.wav"; done) and rerun'
+            )
         raise BuildError(f"no .wav files in {folder}: pass --fsdd-dir the FSDD recordings/ folder")
     recordings, skipped = [], []
     for name, content in files.items():
