@@ -198,16 +198,22 @@ def test_interrupted_build_resumes(
     assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
 
 
-def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
+def _build_from_labels(root: Path, tmp_path: Path, test_class: str | None = None) -> Path:
+    """A VGGSound cache from a generic clip,label,split CSV: the sixth clip of each class is a
+    test clip (every clip of ``test_class``)."""
     rows = ["clip,label,split"] + [
-        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 else 'train'}"
+        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 or name == test_class else 'train'}"
         for label, name in enumerate(VGG_CLASSES)
         for i in range(6)
     ]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "vggsound"
-    code = build("vggsound", roots["vggsound"], out, "--labels", str(tmp_path / "labels.csv"))
-    assert code == 0
+    assert build("vggsound", root, out, "--labels", str(tmp_path / "labels.csv")) == 0
+    return out
+
+
+def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
+    out = _build_from_labels(roots["vggsound"], tmp_path)
     assert load_vggsound(out).sizes()["test"] == 3
 
 
@@ -272,14 +278,6 @@ def test_duplicate_listings_under_each_policy() -> None:
 def test_a_class_with_no_training_clip_is_noted(roots: dict[str, Path], tmp_path: Path) -> None:
     """Probe T57: a class only in the test split was built without a word."""
     last = VGG_CLASSES[-1]
-    rows = ["clip,label,split"] + [
-        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 or name == last else 'train'}"
-        for label, name in enumerate(VGG_CLASSES)
-        for i in range(6)
-    ]
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    out = tmp_path / "vggsound"
-    code = build("vggsound", roots["vggsound"], out, "--labels", str(tmp_path / "labels.csv"))
-    assert code == 0
+    out = _build_from_labels(roots["vggsound"], tmp_path, test_class=last)
     notes = json.loads((out / "meta.json").read_text())["notes"]
     assert any(f"classes with no training sample: ['{last}']" in n for n in notes), notes
