@@ -486,9 +486,12 @@ def for_notebook(params: Mapping[str, Any], notebook: Path) -> Params:
 class LocalKernelManager(AsyncKernelManager):
     """Kernels on this machine talk over local (IPC) sockets: no TCP port on the network, and
     no "running over TCP without encryption" warning on every run. ``kernel_env`` is added to
-    the kernel's environment (not this process's, so notebooks can run side by side)."""
+    the kernel's environment and ``kernel_cwd`` is its working folder, set for the kernel alone
+    (papermill's ``cwd`` changes this process's folder, which notebooks run side by side in
+    threads would leave wrong)."""
 
     kernel_env: Mapping[str, str] = {}
+    kernel_cwd: str | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         # sockets of their own: kernels started at once would otherwise share ./kernel-ipc-N
@@ -497,6 +500,8 @@ class LocalKernelManager(AsyncKernelManager):
 
     async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
         kwargs["env"] = {**os.environ, **kwargs.get("env", {}), **self.kernel_env}
+        if self.kernel_cwd is not None:
+            kwargs["cwd"] = self.kernel_cwd
         await super().start_kernel(**kwargs)
 
 
@@ -516,13 +521,14 @@ def execute(
     longer than ``timeout`` seconds fails the run rather than hanging it.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    manager = type("KernelManager", (LocalKernelManager,), {"kernel_env": dict(env)})
+    manager = type(
+        "KernelManager", (LocalKernelManager,), {"kernel_env": dict(env), "kernel_cwd": str(cwd)}
+    )
     try:
         pm.execute_notebook(
             str(notebook),
             str(output),
             parameters=dict(params),
-            cwd=str(cwd),
             kernel_name=KERNEL,
             progress_bar=False,
             log_output=log_output,

@@ -85,7 +85,7 @@ def _timing_notebook(path) -> None:
         "import os, pathlib, time\n"
         "started = time.time()\n"
         "time.sleep(3)\n"
-        "text = f\"{started} {time.time()} {os.environ.get('G2D_LITE_PROGRESS')}\"\n"
+        "text = f\"{started} {time.time()} {os.environ.get('G2D_LITE_PROGRESS')} {os.getcwd()}\"\n"
         'pathlib.Path(OUTPUT_DIR, "times.txt").write_text(text)'
     )
     nb.cells = [parameters, nbformat.v4.new_code_cell(body)]
@@ -103,12 +103,15 @@ def test_notebooks_run_side_by_side_each_with_the_kernel_environment(tmp_path, m
     notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
     for nb in notebooks:
         _timing_notebook(nb)
+    here = os.getcwd()
     seconds = runner.run_notebooks(notebooks, {}, tmp_path / "out", together=True)
+    assert os.getcwd() == here, "running notebooks side by side moved this process's folder"
     spans = []
     for folder in seconds:
-        start, end, progress = (folder / "times.txt").read_text().split()
+        start, end, progress, cwd = (folder / "times.txt").read_text().split()
         spans.append((float(start), float(end)))
         assert progress == runner.RUN_ENV["G2D_LITE_PROGRESS"]  # the kernel's, not this process's
+        assert cwd == str(runner.NOTEBOOK_DIR)  # relative paths in a notebook start there
     (a0, a1), (b0, b1) = spans
     assert a0 < b1 and b0 < a1, f"the notebooks ran one after the other: {spans}"
     assert "G2D_LITE_PROGRESS" not in os.environ
