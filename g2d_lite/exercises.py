@@ -66,6 +66,18 @@ def replace_regions(source: str, markers: tuple[str, str], stub: Sequence[str]) 
     return "\n".join(out)
 
 
+def unanswered_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    """The indices of code cells that still hold the student stub (``# YOUR CODE HERE`` and
+    its ``raise``): a student copy not yet answered, which raises on purpose when run."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        lines = [line.strip() for line in cell.source.splitlines()]
+        pairs = zip(lines, lines[1:], strict=False)
+        if cell.cell_type == "code" and any(pair == CODE_STUB for pair in pairs):
+            found.append(index)
+    return found
+
+
 def lock(cell: nbformat.NotebookNode) -> None:
     """Jupyter's edit and delete locks, set as nbgrader's ``LockCells`` sets them."""
     role = cell.metadata.get("nbgrader", {})

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pandas as pd
 import papermill as pm
 import yaml
@@ -47,6 +48,7 @@ from g2d_lite.config import METHODS, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.errors import KitError, OneLineParser, run_command
+from g2d_lite.exercises import unanswered_cells
 from g2d_lite.models import FUSIONS
 from g2d_lite.parallel import ENV as JOBS_ENV
 from g2d_lite.parallel import usable_cores
@@ -568,6 +570,27 @@ def check_notebook_out(out: Path) -> None:
         )
 
 
+def writes_metrics(notebook: Path) -> bool:
+    """Whether the notebook writes metrics.json (into OUTPUT_DIR); the exercises write none."""
+    return "OUTPUT_DIR" in declared_parameters(notebook)
+
+
+def check_not_a_student_copy(notebook: Path) -> None:
+    """A student copy raises at each unanswered cell on purpose: say that, not its traceback."""
+    try:
+        cells = unanswered_cells(nbformat.read(notebook, as_version=4))
+    except (OSError, ValueError, AttributeError):
+        return  # papermill names an unreadable notebook itself
+    if cells:
+        where = ", ".join(map(str, cells[:4])) + (", …" if len(cells) > 4 else "")
+        raise RunError(
+            f"{notebook} is a student copy with {len(cells)} unanswered exercise cell(s) "
+            f"(cells {where} still say '# YOUR CODE HERE'): open it in Jupyter and answer them "
+            f"(the check below each answer says whether it is right); the runner runs the "
+            f"instructor version as `run {notebook.stem}`"
+        )
+
+
 def run_notebook(
     notebook: Path,
     params: Mapping[str, Any],
@@ -592,7 +615,10 @@ def run_notebook(
             f"--out {run_dir} holds the results of {others[0]}; {notebook.name}'s metrics.json "
             "would replace that notebook's: give each notebook its own --out"
         )
-    values = {**for_notebook(params, notebook), "OUTPUT_DIR": str(run_dir)}
+    check_not_a_student_copy(notebook)
+    values = for_notebook(params, notebook)
+    if writes_metrics(notebook):
+        values["OUTPUT_DIR"] = str(run_dir)
     _note_replaced(run_dir / notebook.name, values)
     print(f"running {notebook.name} -> {run_dir}", flush=True)
     return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
@@ -771,7 +797,8 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
     if not axes:
         run_dir = Path(args.out) if args.out else RUNS_DIR / notebook.stem[:2]
         run_notebook(notebook, fixed, run_dir, args.log_output)
-        print_table("results (test accuracy %)", results_table([run_dir]))
+        if writes_metrics(notebook):
+            print_table("results (test accuracy %)", results_table([run_dir]))
         print_outputs([run_dir.resolve()])
         return
     out = Path(args.out) if args.out else RUNS_DIR / f"{notebook.stem[:2]}-grid"
@@ -789,6 +816,9 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
         run_dir = (out / point_name(point)).resolve()
         run_notebook(notebook, {**fixed, **point}, run_dir, args.log_output)
         labels[run_dir] = point
+    if not writes_metrics(notebook):
+        print_outputs(list(labels))
+        return
     table = results_table(list(labels), labels)
     table.to_csv(out / "summary.csv", index=False)
     print_table(f"grid results over {len(labels)} runs (test accuracy %, mean ± std)", table)

@@ -1024,3 +1024,17 @@ def test_mnist_train_files_that_are_the_test_files_are_refused(tmp_path, capsys)
     argv = ["avmnist", "--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out",
             str(tmp_path / "c"), "--no-progress"]  # fmt: skip
     refused(capsys, prepare(argv), 2, "holds the same images as t10k-images-idx3-ubyte.gz")
+
+
+def test_a_student_copy_given_to_the_runner_says_what_it_is(tmp_path, capsys):
+    """Probe T44: papermill noise and a bare NotImplementedError from cell 6."""
+    import nbformat
+
+    assert exercises.main(["build", "--out", str(tmp_path / "ex")]) == 0
+    capsys.readouterr()
+    student = next((tmp_path / "ex").glob("ex01*.ipynb"))
+    status = runner.main([str(student), "--out", str(tmp_path / "nb")])
+    refused(capsys, status, 2, "is a student copy with 3 unanswered", "answer them", "run ex01")
+    assert not (tmp_path / "nb").exists()
+    for instructor in exercises.SOURCE_DIR.glob("*.ipynb"):  # their solutions run
+        assert exercises.unanswered_cells(nbformat.read(instructor, as_version=4)) == []

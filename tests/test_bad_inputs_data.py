@@ -488,3 +488,17 @@ def test_source_folders_half_right_say_what_is_wrong(sources, release, tmp_path,
     shutil.copytree(release[0] / "AudioWAV", root / "AudioWAV")
     line = refused(capsys, build_cremad(root, tmp_path / "k"), 2, "has no VideoFlash/ folder")
     assert "no AudioWAV/" not in line
+
+
+# ---------------------------------------------------------------- the eighth probe's cases
+def test_a_cache_named_where_its_parent_was_meant_says_which_folder_to_give(pristine, monkeypatch):
+    """Probe T15: G2D_LITE_DATA set to the cache itself got "no prepared cache … build it", a
+    0.9 GB download for a cache that was there."""
+    monkeypatch.setenv("G2D_LITE_DATA", str(pristine))
+    with pytest.raises(MissingDatasetError, match=f"G2D_LITE_DATA={pristine} names a prepared"):
+        load_avmnist(None)
+    with pytest.raises(MissingDatasetError, match=f"set G2D_LITE_DATA={pristine.parent} "):
+        load_avmnist(None)
+    monkeypatch.delenv("G2D_LITE_DATA")
+    with pytest.raises(MissingDatasetError, match="give data_root the cache folder itself"):
+        load_avmnist(pristine / "avmnist")

@@ -264,7 +264,7 @@ def test_duplicate_listings_under_each_policy() -> None:
         prepare.Row("b", "y", "test", ("b",)),
         prepare.Row("b", "y", "test", ("b",)),  # listed twice alike: one clip, nothing skipped
     ]
-    videos = {"a": Path("a.mp4"), "b": Path("b.mp4")}
+    videos = {"a": (Path("a.mp4"),), "b": (Path("b.mp4"),)}
     kept, skipped = prepare.clips_from_rows(rows, ["x", "y"], videos, "drop")
     assert [(c.key, c.label, c.split) for c in kept] == [("b", 1, "test")]
     assert [s.key for s in skipped] == ["a"]
@@ -281,3 +281,20 @@ def test_a_class_with_no_training_clip_is_noted(roots: dict[str, Path], tmp_path
     out = _build_from_labels(roots["vggsound"], tmp_path, test_class=last)
     notes = json.loads((out / "meta.json").read_text())["notes"]
     assert any(f"classes with no training sample: ['{last}']" in n for n in notes), notes
+
+
+def test_two_different_videos_with_one_stem_are_named_not_guessed(tmp_path: Path) -> None:
+    """Probe T23: of a/dog0.mp4 and b/dog0.mp4 the first in sorted order was used silently
+    (and, when it was the broken one, the good one was never mentioned)."""
+    write_clip(tmp_path / "a" / "dog0.mp4", 0)
+    write_clip(tmp_path / "b" / "dog0.mp4", 1)
+    for copy in (tmp_path / "a" / "cat0.mp4", tmp_path / "b" / "cat0.mp4"):
+        copy.write_bytes((tmp_path / "a" / "dog0.mp4").read_bytes())
+    videos = prepare.video_index(tmp_path)
+    assert videos["cat0"] == (tmp_path / "a" / "cat0.mp4",)  # byte-identical copies count once
+    rows = [prepare.Row(k, "x", "train", (k,)) for k in ("cat0", "dog0")]
+    kept, skipped = prepare.clips_from_rows(rows, ["x"], videos)
+    assert [c.key for c in kept] == ["cat0"]
+    assert [s.key for s in skipped] == ["dog0"]
+    assert skipped[0].reason.startswith("ambiguous video: 2 different files named dog0 (")
+    assert str(tmp_path / "b" / "dog0.mp4") in skipped[0].reason

@@ -120,7 +120,7 @@ def folder_hint(name: str, root: Path) -> str | None:
     inside one, a training run, or the raw sources (common slips with data_root)."""
     root = Path(root)
     if not root.is_dir():
-        return None
+        return _cache_above_hint(name, root)
     hint = other_cache_hint(name, root)
     if hint is not None:
         return hint
@@ -131,6 +131,24 @@ def folder_hint(name: str, root: Path) -> str | None:
             f"{prepare_commands(name, default_root(name))}"
         )
     return source_folder_hint(name, root)
+
+
+def _cache_above_hint(name: str, root: Path) -> str | None:
+    """When the absent ``root`` sits in a folder that is itself a cache: the folder was named
+    where the folder that holds the caches was meant (``G2D_LITE_DATA=<cache>``)."""
+    above = _cache_dataset(root.parent)
+    if above is None:
+        return None
+    env = os.environ.get(ENV_VAR)
+    if env and root == default_root(name):
+        fix = f"set {ENV_VAR}={root.parent.parent} (the folder that holds the caches)"
+        slip = f"{ENV_VAR}={env} names a prepared {above} cache itself"
+    else:
+        fix = f"give data_root the cache folder itself ({root.parent})"
+        slip = f"{root.parent} is a prepared {above} cache itself"
+    if above != name:
+        fix += f", and dataset={above} or a {name} cache"
+    return f"{name}: no cache at {root}: {slip}; {fix}"
 
 
 def source_folder_hint(name: str, root: Path) -> str | None:

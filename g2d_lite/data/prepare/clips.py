@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import filecmp
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,19 +307,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def video_index(root: Path) -> dict[str, Path]:
-    """Every video file under ``root`` by file-name stem (the first in sorted order wins)."""
-    index: dict[str, Path] = {}
+def video_index(root: Path) -> dict[str, tuple[Path, ...]]:
+    """Every video file under ``root`` by file-name stem, in sorted order. Byte-identical
+    copies count once; a stem with two different files keeps both, so a clip never silently
+    takes one of them."""
+    index: dict[str, tuple[Path, ...]] = {}
     for path in sorted(root.rglob("*")):
         if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
-            index.setdefault(path.stem, path)
+            known = index.get(path.stem, ())
+            if not any(filecmp.cmp(path, other, shallow=False) for other in known):
+                index[path.stem] = (*known, path)
     return index
 
 
 def clips_from_rows(
     rows: Sequence[Row],
     classes: Sequence[str],
-    videos: dict[str, Path],
+    videos: Mapping[str, Sequence[Path]],
     duplicates: str = "drop",
 ) -> tuple[list[Clip], list[Skipped]]:
     """Rows matched to video files; unknown splits, missing files and conflicting listings
@@ -341,7 +346,7 @@ def clips_from_rows(
         found = by_key[key]
         row = found[0]
         split = SPLIT_NAMES.get(row.split.lower())
-        path = next((videos[s] for s in row.stems if s in videos), None)
+        files = next((videos[s] for s in row.stems if s in videos), ())
         listings = sorted({f"{r.label}/{r.split}" for r in found})
         if len(listings) > 1 and duplicates == "drop":
             skipped.append(Skipped(key, f"conflicting annotations: {listings}"))
@@ -356,10 +361,14 @@ def clips_from_rows(
             skipped.append(Skipped(key, f"unknown split: {row.split!r} (valid: {valid})"))
         elif row.label not in class_index:
             skipped.append(Skipped(key, f"unknown class: {row.label!r}"))
-        elif path is None:
+        elif not files:
             skipped.append(Skipped(key, f"missing video: no file named {' or '.join(row.stems)}"))
+        elif len(files) > 1:
+            named = ", ".join(map(str, files[:3])) + (" …" if len(files) > 3 else "")
+            reason = f"ambiguous video: {len(files)} different files named {files[0].stem} "
+            skipped.append(Skipped(key, reason + f"({named}); keep one under --root"))
         else:
-            clips.append(Clip(key=key, label=class_index[row.label], video=path, split=split))
+            clips.append(Clip(key=key, label=class_index[row.label], video=files[0], split=split))
     return clips, skipped
 
 
