@@ -56,15 +56,20 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def job_slots(device: torch.device, data: DatasetSplits) -> int:
-    """How many runs may train at once here without changing a result."""
+def wanted_jobs(threads_per_run: int) -> int:
+    """Runs at once as asked (``G2D_LITE_JOBS``), else one per ``threads_per_run`` cores; the
+    one rule for this process's workers and for the notebooks ``run all`` starts."""
     raw = os.environ.get(ENV, "").strip()
     if raw:
         if not raw.isdigit() or int(raw) < 1:
             raise KitError(f"{ENV} must be a whole number of runs at once (1 or more), got {raw!r}")
-        wanted = int(raw)
-    else:
-        wanted = usable_cores() // max(1, torch.get_num_threads())
+        return int(raw)
+    return max(1, usable_cores() // max(1, threads_per_run))
+
+
+def job_slots(device: torch.device, data: DatasetSplits) -> int:
+    """How many runs may train at once here without changing a result."""
+    wanted = wanted_jobs(torch.get_num_threads())
     in_memory = all(data[s].as_tensors() is not None for s in SPLITS)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if device.type != "cpu" or not in_memory or distributed or not _forkable():

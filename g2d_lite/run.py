@@ -50,8 +50,7 @@ from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.exercises import unanswered_cells
 from g2d_lite.models import FUSIONS
-from g2d_lite.parallel import ENV as JOBS_ENV
-from g2d_lite.parallel import usable_cores
+from g2d_lite.parallel import usable_cores, wanted_jobs
 from g2d_lite.results import load_rows, summarise
 from g2d_lite.train import DeviceError, resolve_device
 
@@ -721,12 +720,8 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
 def training_slots() -> int:
     """Runs that may train at once on this machine: one per core for the kernels' thread count
     (``G2D_LITE_JOBS`` when set)."""
-    jobs = os.environ.get(JOBS_ENV, "").strip()
-    if jobs.isdigit() and int(jobs) > 0:
-        return int(jobs)
     threads = os.environ.get("OMP_NUM_THREADS", "").strip()
-    per_run = int(threads) if threads.isdigit() and int(threads) > 0 else usable_cores()
-    return max(1, usable_cores() // per_run)
+    return wanted_jobs(int(threads) if threads.isdigit() and int(threads) > 0 else usable_cores())
 
 
 def side_by_side(params: Mapping[str, Any]) -> bool:

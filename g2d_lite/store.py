@@ -188,17 +188,22 @@ def _teacher_dir(cfg: Config, data: DatasetSplits, modality: str, artifact_dir: 
     return _artifacts(artifact_dir) / f"teacher-{modality}-{key}"
 
 
+def _teacher_digests(teachers: Mapping[str, TrainResult] | None) -> tuple[str, ...]:
+    """What keys a student to its teachers: their weights, not their folder names (two
+    `teacher --out` folders both hold a teacher-audio, and a student of one is not a student of
+    the other). Hashing ResNet-18 weights takes tens of milliseconds, so it is done once."""
+    return tuple(sorted(f"{m}:{weights_digest(t.model)}" for m, t in (teachers or {}).items()))
+
+
 def _student_dir(
     cfg: Config,
     data: DatasetSplits,
-    teachers: Mapping[str, TrainResult] | None,
+    digests: tuple[str, ...],
     artifact_dir: str | Path,
     name: str | None = None,
 ) -> Path:
-    # the teachers' weights, not their folder names: two `teacher --out` folders both hold a
-    # teacher-audio, and a student of one is not a student of the other
-    parents = tuple(sorted(f"{m}:{weights_digest(t.model)}" for m, t in (teachers or {}).items()))
     label = name or f"{cfg.loss_variant}-{cfg.balance}"
+    parents = digests if cfg.needs_teachers else ()
     key = run_key(cfg, "student", None, parents, data=data)
     return _artifacts(artifact_dir) / f"student-{label}-{key}"
 
@@ -220,8 +225,20 @@ def load_or_train_student(
 ) -> TrainResult:
     """A student (joint, G²D, an ablation) under ``cfg``, distilled from ``teachers``' models."""
     _check_teacher_results(teachers)
+    digests = _teacher_digests(teachers) if cfg.needs_teachers else ()
+    return _load_or_train_student(cfg, data, teachers, digests, artifact_dir, name)
+
+
+def _load_or_train_student(
+    cfg: Config,
+    data: DatasetSplits,
+    teachers: Mapping[str, TrainResult] | None,
+    digests: tuple[str, ...],
+    artifact_dir: str | Path,
+    name: str | None = None,
+) -> TrainResult:
+    run_dir = _student_dir(cfg, data, digests, artifact_dir, name)
     used = teachers if cfg.needs_teachers else None
-    run_dir = _student_dir(cfg, data, used, artifact_dir, name)
     models = {m: t.model for m, t in (used or {}).items()} or None
     return _load_or_train(run_dir, lambda: train_student(cfg, data, models, run_dir=run_dir))
 
@@ -252,6 +269,7 @@ def load_or_train_students(
     _check_teacher_results(teachers)
     for index, cfg in enumerate(cfgs):
         require_config(cfg, f"load_or_train_students (item {index} of cfgs)")
+    digests = _teacher_digests(teachers) if any(cfg.needs_teachers for cfg in cfgs) else ()
     jobs = []
     for cfg in cfgs:
         used = teachers if cfg.needs_teachers else None
@@ -259,10 +277,10 @@ def load_or_train_students(
         if used and len(dirs) < len(used):  # a teacher held only in memory: train here
             jobs = []
             break
-        jobs.append(Job(cfg, _student_dir(cfg, data, used, artifact_dir), teacher_dirs=dirs))
+        jobs.append(Job(cfg, _student_dir(cfg, data, digests, artifact_dir), teacher_dirs=dirs))
     if cfgs:
         _train_missing(jobs, cfgs[0], data)
-    return [load_or_train_student(cfg, data, teachers, artifact_dir) for cfg in cfgs]
+    return [_load_or_train_student(cfg, data, teachers, digests, artifact_dir) for cfg in cfgs]
 
 
 def _train_missing(jobs: Sequence[Job], cfg: Config, data: DatasetSplits) -> None:

@@ -1038,3 +1038,12 @@ def test_a_student_copy_given_to_the_runner_says_what_it_is(tmp_path, capsys):
     assert not (tmp_path / "nb").exists()
     for instructor in exercises.SOURCE_DIR.glob("*.ipynb"):  # their solutions run
         assert exercises.unanswered_cells(nbformat.read(instructor, as_version=4)) == []
+
+
+def test_a_bad_jobs_variable_is_refused_before_the_notebooks_start(tmp_path, capsys, monkeypatch):
+    """The runner read G2D_LITE_JOBS=two as unset, and each notebook's kernel then failed on it
+    with a traceback."""
+    monkeypatch.setenv("G2D_LITE_JOBS", "two")
+    status = runner.main(["demo", "--out", str(tmp_path / "demo")])
+    refused(capsys, status, 2, "G2D_LITE_JOBS must be a whole number", "'two'")
+    assert not (tmp_path / "demo").exists()

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 import g2d_lite.store as store
+from g2d_lite import parallel, slots
 from g2d_lite import run as runner
-from g2d_lite import slots
 from g2d_lite.errors import KitError
 from g2d_lite.locks import locked
 from g2d_lite.rundir import RunLockedError
@@ -129,7 +129,9 @@ def test_a_failing_notebook_is_raised_after_the_others_finish(tmp_path):
 
 
 def test_the_demo_runs_side_by_side_only_on_a_cpu_with_cores_to_spare(monkeypatch):
-    monkeypatch.setattr(runner, "usable_cores", lambda: 2)
+    cores = [2]
+    monkeypatch.setattr(parallel, "usable_cores", lambda: cores[0])
+    monkeypatch.setattr(runner, "usable_cores", lambda: cores[0])
     monkeypatch.delenv("G2D_LITE_JOBS", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert runner.side_by_side({"DEVICE": "cpu"}) and runner.training_slots() == 2
@@ -139,7 +141,7 @@ def test_the_demo_runs_side_by_side_only_on_a_cpu_with_cores_to_spare(monkeypatc
     monkeypatch.setenv("G2D_LITE_JOBS", "1")
     assert not runner.side_by_side({"DEVICE": "cpu"})
     monkeypatch.delenv("G2D_LITE_JOBS")
-    monkeypatch.setattr(runner, "usable_cores", lambda: 1)
+    cores[0] = 1
     assert not runner.side_by_side({})
 
 
