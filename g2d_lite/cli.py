@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from g2d_lite import slots
 from g2d_lite.checkpoint import load_checkpoint
 from g2d_lite.config import (
     METHODS,
@@ -401,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
 
     def body() -> None:
+        slots.pool()  # the environment is checked before the data are read
         if args.command == "teacher":
             _run_teachers(args)
         elif args.command == "joint":

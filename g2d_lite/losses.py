@@ -13,6 +13,7 @@ MSE(ŷ_s, y), logit distillation is MSE(ŷ_s, ŷ_t^m) and feature distillation i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -101,10 +102,11 @@ def g2d_loss(
     """
     weights = {"feature_weight": feature_weight, "logit_weight": logit_weight}
     for name, value in {**weights, "task_weight": task_weight}.items():
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not (math.isfinite(value) and value >= 0):  # NaN fails every comparison
+            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    _check_order(fused_logits, target, task)
     check_target(target, task)
 
     inputs: dict[str, Mapping[str, Tensor] | None] = {}
@@ -130,6 +132,25 @@ def g2d_loss(
             total = total + logit_weight * term
             parts[f"logit/{m}"] = term.detach()
     return total, parts
+
+
+ORDER = "g2d_loss(fused_logits, student_features, teacher_logits, teacher_features, target)"
+
+
+def _check_order(fused_logits: Tensor, target: Tensor, task: str) -> None:
+    """Tensors where tensors go, with the shapes of one batch: arguments given in another
+    order would otherwise fail far from the slip, or get a fix meant for another argument."""
+    for name, value in (("fused_logits", fused_logits), ("target", target)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name} must be a tensor, got {type(value).__name__}; call {ORDER}")
+    shapes = f"{tuple(fused_logits.shape)} and {tuple(target.shape)}"
+    if task == "classification" and (fused_logits.ndim != 2 or target.ndim != 1):
+        raise ValueError(
+            "classification takes fused_logits of shape (B, C) and target of shape (B,), got "
+            f"{shapes}; call {ORDER}"
+        )
+    if len(fused_logits) != len(target):
+        raise ValueError(f"fused_logits and target hold different batch sizes ({shapes})")
 
 
 def _same_modalities(inputs: Mapping[str, Mapping[str, Tensor] | None]) -> list[str]:

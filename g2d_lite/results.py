@@ -26,6 +26,19 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
 
     ``extra`` adds grouping columns (for example ``fusion="sum"``).
     """
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"metrics must be a run's metrics mapping (TrainResult.metrics), got "
+            f"{type(metrics).__name__}"
+        )
+    needed = ["metric", "test", "role", "seed", "selection"]
+    needed += ["modality"] if metrics.get("role") == "teacher" else []
+    missing = [key for key in needed if key not in metrics]
+    if missing:
+        raise ValueError(
+            f"metrics lack {missing}: pass a run's TrainResult.metrics (a finished run folder's: "
+            "load_run(folder).metrics), not a hand-made dict"
+        )
     name = metrics["metric"]
     test = {k: float(v) for k, v in metrics["test"].items() if k.split("/")[0] == name}
     if metrics["role"] == "teacher":
@@ -78,13 +91,20 @@ def _mean_std(values: pd.Series) -> str:
     return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
 
 
-def summarise(rows: pd.DataFrame, by: Sequence[str] = ("method",)) -> pd.DataFrame:
+def summarise(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]], by: Sequence[str] = ("method",)
+) -> pd.DataFrame:
     """``mean ± std`` (sample std over seeds) of every score column per group, in first-seen
     order, with the protocol(s) and the number of seeds stated on each line.
 
     Duplicate rows (the same cached model reported by two notebooks) count once.
     """
+    if not isinstance(rows, pd.DataFrame):  # rows from result_row, as a list
+        rows = pd.DataFrame(list(rows))
     by = list(by)
+    missing = [key for key in [*by, "seed", "protocol"] if not rows.empty and key not in rows]
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}; make each row with result_row")
     if rows.empty:
         return pd.DataFrame(columns=[*by, "protocol", "seeds"])
     scores = metric_columns(rows)

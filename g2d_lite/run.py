@@ -249,8 +249,7 @@ def load_params_file(path: str | Path) -> Params:
             f"parameter file {path} is a folder; give a YAML file such as params/smoke.yaml"
         )
     if not path.is_file():
-        available = ", ".join(p.name for p in sorted(PARAMS_DIR.glob("*.yaml")))
-        raise RunError(f"parameter file {path} not found; the kit ships: {available}")
+        path = _kit_params_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
@@ -273,6 +272,23 @@ def load_params_file(path: str | Path) -> Params:
     if not isinstance(values, dict):
         raise RunError(f"{path} must hold a mapping NAME: value, got {type(values).__name__}")
     return values
+
+
+def _kit_params_file(path: Path) -> Path:
+    """The kit's own file for a ``-f`` path not found from here (the README's
+    ``params/paper.yaml``, or a bare ``paper.yaml``, typed outside the repository), said in a
+    note; else the error lists the kit's files by their full path."""
+    candidates = [] if path.is_absolute() else [REPO_ROOT / path, PARAMS_DIR / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            print(f"note: reading the kit's {candidate} (no {path} here)", file=sys.stderr)
+            return candidate
+    available = ", ".join(p.stem for p in sorted(PARAMS_DIR.glob("*.yaml")))
+    raise RunError(
+        f"parameter file {path} not found (looked from {Path.cwd()}); the kit ships "
+        f"{available} in {PARAMS_DIR}: give -f {PARAMS_DIR}/NAME.yaml (or --profile NAME for "
+        "a profile)"
+    )
 
 
 def profile_params(profile: str) -> Params:
@@ -868,6 +884,12 @@ def _main(args: argparse.Namespace) -> None:
     if args.target == "refresh":
         if args.param or args.file or args.grid or args.profile:
             raise RunError("refresh takes no parameters: it reruns the committed defaults")
+        if args.out is not None:
+            first = (args.only or ["01"])[0]
+            raise RunError(
+                "refresh re-executes the committed notebooks in place and takes no --out; to "
+                f"run one into a folder: python -m g2d_lite.run {first} --out {args.out}"
+            )
         chosen = [find_notebook(k) for k in args.only or []]
         outside = [nb for nb in chosen if NOTEBOOK_DIR not in nb.parents]
         if outside:

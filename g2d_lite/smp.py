@@ -97,8 +97,39 @@ def teacher_confidence(
     Classification: ρ^m = mean_i softmax(l_t^m)[i, y_i] (the official code sums instead of
     averaging; the ordering is the same). Regression: ρ^m = 1 / (1 + mean_i (ŷ_t^m,i − y_i)²).
     """
+    _check_confidence_inputs(teacher_logits, target, task)
     sums, count = teacher_confidence_sums(teacher_logits, target, task)
     return confidence_from_sums(sums, count, task)
+
+
+def _check_confidence_inputs(teacher_logits: object, target: object, task: str) -> None:
+    """A dict of (B, C) logits and (B,) labels within C, or say which part is not."""
+    call = "teacher_confidence({modality: logits (B, C)}, target (B,))"
+    if not isinstance(teacher_logits, Mapping) or not isinstance(target, Tensor):
+        raise TypeError(
+            f"got {type(teacher_logits).__name__} and {type(target).__name__}; call {call}"
+        )
+    check_target(target, task)
+    for m, logits in teacher_logits.items():
+        if not isinstance(logits, Tensor) or len(logits) != len(target):
+            shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            raise ValueError(f"logits of {m!r}: {shape} for {len(target)} targets; call {call}")
+        if task != "classification":
+            continue
+        if logits.ndim != 2 or target.ndim != 1:
+            raise ValueError(
+                f"logits of {m!r} {tuple(logits.shape)} and target {tuple(target.shape)}: "
+                f"call {call}"
+            )
+        # on the CPU this costs nothing; a GPU run's labels were checked where its data was made
+        if target.device.type != "cpu" or not len(target):
+            continue
+        low, high, classes = int(target.min()), int(target.max()), logits.shape[1]
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"labels range over {low}..{high}, but the logits of {m!r} have {classes} "
+                f"classes; labels must be class indices 0..{classes - 1}"
+            )
 
 
 def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> ItemsView:

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from g2d_lite import sync_free
+from g2d_lite import slots, sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config, method_name, require_config
@@ -52,7 +52,6 @@ from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
 from g2d_lite.rundir import CONFIG, LAST, RunFolder, RunFolderError
 from g2d_lite.seeding import epoch_generator, seed_everything
-from g2d_lite.slots import training_slot
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
 
@@ -839,6 +838,7 @@ class Trainer:
         The run folder is locked while the run writes it; a folder holding another run (another
         config, other data, another role) is refused before anything in it changes.
         """
+        slots.pool()  # a malformed G2D_LITE_SLOTS is refused before the folder is touched
         with self._writing() as notes:
             for note in notes:
                 print(f"note: {note}", file=sys.stderr)
@@ -846,7 +846,7 @@ class Trainer:
                 self._open_folder(resume)
             else:
                 self._load_state_without_folder(resume)
-            with training_slot():  # notebooks side by side share the cores (g2d_lite.slots)
+            with slots.training_slot():  # notebooks side by side share the cores (g2d_lite.slots)
                 return self._train()
 
     def _train(self) -> TrainResult:

@@ -221,3 +221,48 @@ def test_a_missing_split_is_named():
     data = tiny_data()
     with pytest.raises(TypeError, match="test is NoneType"):
         DatasetSplits(data.info, data.train, data.validation, None)
+
+
+# ---------------------------------------------------------------- the ninth probe's cases
+def test_loss_and_confidence_arguments_in_the_wrong_order_or_range():
+    """Probes U35 (g2d_loss with logits and target swapped: "pass target.long()"), U36 (a label
+    past the classes: a torch index error), U37 (a tensor for the dict), U42 (temperature=nan
+    returned a NaN loss)."""
+    from g2d_lite.losses import g2d_loss
+    from g2d_lite.smp import teacher_confidence
+
+    logits, y = torch.randn(2, 3), torch.tensor([0, 2])
+    feats = {"a": torch.randn(2, 4)}
+    with pytest.raises(ValueError, match=r"fused_logits of shape \(B, C\).*call g2d_loss\("):
+        g2d_loss(y, feats, {"a": logits}, feats, logits)
+    with pytest.raises(TypeError, match="target must be a tensor, got list"):
+        g2d_loss(logits, feats, {"a": logits}, feats, [0, 2])
+    with pytest.raises(ValueError, match="different batch sizes"):
+        g2d_loss(logits, feats, {"a": logits}, feats, torch.tensor([0, 1, 2]))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            g2d_loss(logits, feats, {"a": logits}, feats, y, temperature=bad)
+    with pytest.raises(ValueError, match="logit_weight must be a finite number >= 0"):
+        g2d_loss(logits, feats, {"a": logits}, feats, y, logit_weight=float("nan"))
+    with pytest.raises(ValueError, match=r"labels range over 0..7.*class indices 0..2"):
+        teacher_confidence({"a": logits, "b": logits}, torch.tensor([0, 7]))
+    with pytest.raises(TypeError, match=r"got Tensor and Tensor; call teacher_confidence\("):
+        teacher_confidence(logits, y)
+    with pytest.raises(ValueError, match="logits of 'a': .* for 2 targets"):
+        teacher_confidence({"a": torch.randn(3, 3)}, y)
+    assert set(teacher_confidence({"a": logits}, y)) == {"a"}
+
+
+def test_result_rows_from_a_hand_made_dict_and_summaries_of_a_list():
+    """Probe U40: summarise([result_row("g2d", {"test": ...})]) gave KeyError: 'metric'."""
+    from g2d_lite.results import result_row, summarise
+
+    with pytest.raises(ValueError, match=r"metrics lack \['metric'.*TrainResult.metrics"):
+        result_row("g2d", {"test": {"acc": 1.0}})
+    metrics = {"metric": "acc", "test": {"acc": 90.0}, "role": "student", "seed": 0,
+               "selection": "validation"}  # fmt: skip
+    row = result_row("g2d", metrics)
+    table = summarise([row, {**row, "seed": 1, "acc": 80.0}])  # a list is read as rows
+    assert table.loc[0, "fused acc"] == "85.0 ± 7.1" and table.loc[0, "seeds"] == 2
+    with pytest.raises(ValueError, match="rows lack the columns"):
+        summarise([{"x": 1}])

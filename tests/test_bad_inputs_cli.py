@@ -250,8 +250,9 @@ def test_debug_shows_the_traceback(tmp_path):
         (["04", "--grid", "SEED"], ["NAME=v1,v2"]),
         (["04", "--grid", "SEED=a,b"], ["SEED takes int", "'a'"]),
         (["all", "--grid", "SEED=0,1"], ["single notebook"]),
-        (["03", "-f", "missing.yaml"], ["missing.yaml not found", "smoke.yaml"]),
+        (["03", "-f", "missing.yaml"], ["missing.yaml not found", "smoke", "params/NAME.yaml"]),
         (["refresh", "-p", "SEED", "1"], ["refresh takes no parameters"]),
+        (["refresh", "--only", "01", "--out", "r22"], ["takes no --out", "run 01 --out r22"]),
         (["01", "--only", "02"], ["--only applies to refresh", "python -m g2d_lite.run 02"]),
         (["04", "--grid", "SEED=0,1", "--grid", "SEED=2"], ["--grid gives SEED twice"]),  # P75
         (["01", "--out", ""], ["--out is empty"]),  # probe P80
@@ -1047,3 +1048,14 @@ def test_a_bad_jobs_variable_is_refused_before_the_notebooks_start(tmp_path, cap
     status = runner.main(["demo", "--out", str(tmp_path / "demo")])
     refused(capsys, status, 2, "G2D_LITE_JOBS must be a whole number", "'two'")
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("given", ["params/smoke.yaml", "smoke.yaml"])
+def test_the_readme_s_params_file_is_found_from_any_folder(tmp_path, capsys, monkeypatch, given):
+    """Probe U50: `-f params/ablation_ci.yaml` outside the repository was "not found; the kit
+    ships: ablation_ci.yaml", and that name was refused too."""
+    monkeypatch.chdir(tmp_path)
+    status = runner.main(["03", "-f", given, "-p", "NOPE", "1"])  # read, then refused on NOPE
+    err = capsys.readouterr().err
+    assert status == 2 and "unknown parameter(s) ['NOPE']" in err
+    assert f"note: reading the kit's {runner.PARAMS_DIR / 'smoke.yaml'}" in err

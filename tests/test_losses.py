@@ -172,9 +172,9 @@ def test_target_dtype_errors_say_how_to_fix():
     ("kwargs", "message"),
     [
         ({"task": "ranking"}, "valid tasks"),
-        ({"feature_weight": -1.0}, "feature_weight must be >= 0"),
-        ({"task_weight": -0.1}, "task_weight must be >= 0"),
-        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"feature_weight": -1.0}, "feature_weight must be a finite number >= 0"),
+        ({"task_weight": -0.1}, "task_weight must be a finite number >= 0"),
+        ({"temperature": 0.0}, "temperature must be a finite number > 0"),
     ],
 )
 def test_bad_arguments(kwargs, message):

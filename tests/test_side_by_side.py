@@ -145,7 +145,7 @@ def test_the_demo_runs_side_by_side_only_on_a_cpu_with_cores_to_spare(monkeypatc
     assert not runner.side_by_side({})
 
 
-def test_a_slot_pool_lets_no_more_runs_train_than_it_has_slots(tmp_path, monkeypatch):
+def test_a_slot_pool_lets_no_more_runs_train_than_it_has_slots(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(slots, "POLL_S", 0.02)
     monkeypatch.setenv(slots.ENV, slots.pool_spec(tmp_path, 1))
     held, released = threading.Event(), []
@@ -163,6 +163,10 @@ def test_a_slot_pool_lets_no_more_runs_train_than_it_has_slots(tmp_path, monkeyp
         got = time.perf_counter()
     other.join()
     assert got >= released[0], "a second run trained while the only slot was held"
+    # probe U64: the wait said nothing, so the command looked hung
+    assert f"waiting for a free training slot: all 1 of {tmp_path} are held (by pid" in (
+        capsys.readouterr().err
+    )
     monkeypatch.setenv(slots.ENV, f"{tmp_path / 'missing'}:2")
     with pytest.raises(KitError, match="G2D_LITE_SLOTS must be"), slots.training_slot():
         pass
@@ -179,3 +183,13 @@ def test_kernel_sockets_live_in_the_temporary_folder_one_set_per_kernel():
     first, second = runner.LocalKernelManager(), runner.LocalKernelManager()
     assert first.transport == "ipc" and first.ip.startswith(tempfile.gettempdir())
     assert first.ip != second.ip
+
+
+def test_a_malformed_slot_pool_is_refused_before_the_run_folder_is_made(tmp_path, monkeypatch):
+    """Probe U02: the refusal came after the run folder was started, leaving its config.json."""
+    from g2d_lite.train import train_teacher
+
+    monkeypatch.setenv(slots.ENV, "nofolder")
+    with pytest.raises(KitError, match="unset it elsewhere"):
+        train_teacher(tiny_config(epochs=1), tiny_data(), "audio", run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
