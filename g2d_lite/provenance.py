@@ -33,35 +33,52 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def _content_digest(data: DatasetSplits) -> str:
-    """SHA-256 over every split's targets and, for in-memory splits, every input tensor; for
-    on-disk splits, the cache rows they read (the cache's own checksums cover the files)."""
-    digest = hashlib.sha256()
+def _content_parts(data: DatasetSplits) -> list[tuple[str, list[torch.Tensor]]]:
+    """Per split, what the content hash reads: the targets and, for in-memory splits, every
+    input tensor; for on-disk splits, the cache rows they read (the cache's own checksums
+    cover the files)."""
+    parts = []
     for split in SPLITS:
         dataset = data[split]
         tensors = dataset.as_tensors()
-        digest.update(f"{split}:{len(dataset)}\n".encode())
         if tensors is not None:
             inputs, targets = tensors
-            parts = [targets, *(inputs[m] for m in sorted(inputs))]
+            read = [targets, *(inputs[m] for m in sorted(inputs))]
         else:
             rows = getattr(dataset, "rows", None)
-            parts = [dataset.targets] + (
+            read = [dataset.targets] + (
                 [torch.from_numpy(np.asarray(rows))] if rows is not None else []
             )
-        for tensor in parts:
+        parts.append((f"{split}:{len(dataset)}", read))
+    return parts
+
+
+def _content_digest(parts: list[tuple[str, list[torch.Tensor]]]) -> str:
+    """SHA-256 over :func:`_content_parts`."""
+    digest = hashlib.sha256()
+    for label, tensors in parts:
+        digest.update(f"{label}\n".encode())
+        for tensor in tensors:
             array = tensor.detach().cpu().contiguous().numpy()
             digest.update(f"{array.dtype}{array.shape}".encode())
             digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()[:16]
 
 
+def _edits(parts: list[tuple[str, list[torch.Tensor]]]) -> tuple[tuple[str, int, int], ...]:
+    """Which tensors the hash read, and torch's count of in-place edits of each: data edited in
+    place (``mul_``, item assignment) or given other tensors is hashed again, never reported
+    under the hash of what it was."""
+    return tuple((label, id(t), t._version) for label, tensors in parts for t in tensors)
+
+
 def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
     """What identifies ``data``: dataset, task, classes, input shapes, loader options, the cache's
-    checksum manifest, split sizes and a content hash. Computed once per ``data`` object."""
+    checksum manifest, split sizes and a content hash. Computed again only after an edit."""
+    parts = _content_parts(data)
     cached = getattr(data, _CACHE_ATTRIBUTE, None)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] == _edits(parts):
+        return cached[1]
     info = data.info
     fingerprint = _plain(
         {
@@ -75,10 +92,10 @@ def data_fingerprint(data: DatasetSplits) -> dict[str, Any]:
             "cache": info.extra.get("cache_sha256"),
             "splits": data.sizes(),
             "in_memory": all(data[s].as_tensors() is not None for s in SPLITS),
-            "content": _content_digest(data),
+            "content": _content_digest(parts),
         }
     )
-    setattr(data, _CACHE_ATTRIBUTE, fingerprint)
+    setattr(data, _CACHE_ATTRIBUTE, (_edits(parts), fingerprint))
     return fingerprint
 
 

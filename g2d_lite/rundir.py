@@ -132,7 +132,17 @@ class RunFolder:
 
     def _check_layout(self) -> None:
         """A folder where the run keeps a file (or a file where it keeps ``checkpoints/``) is
-        damage, not a state: say so rather than read the folder as unfinished or half-written."""
+        damage, not a state: say so rather than read the folder as unfinished or half-written.
+        So is a link in place of one of its files or of ``checkpoints/``: the run would read,
+        or be taken for, another folder's files (the folder itself may be a link)."""
+        for name in (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, LAST, BEST):
+            link = self.file(name)
+            if link.is_symlink():
+                raise RunFolderError(
+                    f"{link} is a symbolic link to {os.readlink(link)}, where the run keeps "
+                    "its own file or folder: it reads and writes no other place's; "
+                    "choose a new --out (or replace the link by what it points to)"
+                )
         for name in (CONFIG, HISTORY, STEPS, METRICS, LOCK, LAST, BEST):
             if self.file(name).is_dir():
                 raise RunFolderError(

@@ -266,3 +266,19 @@ def test_result_rows_from_a_hand_made_dict_and_summaries_of_a_list():
     assert table.loc[0, "fused acc"] == "85.0 ± 7.1" and table.loc[0, "seeds"] == 2
     with pytest.raises(ValueError, match="rows lack the columns"):
         summarise([{"x": 1}])
+
+
+def test_data_edited_in_place_is_fingerprinted_again():
+    """Probe U57: a run trained on data zeroed in place must not record (or be matched by) the
+    hash of the data before the edit; the fingerprint was computed once per data object."""
+    from g2d_lite.provenance import data_fingerprint
+
+    data = tiny_data()
+    before = data_fingerprint(data)["content"]
+    assert data_fingerprint(data)["content"] == before  # read again unchanged: the same hash
+    data.train.inputs["audio"].mul_(0)
+    edited = data_fingerprint(data)["content"]
+    assert edited != before
+    data.validation.inputs["visual"] = data.validation.inputs["visual"].clone()
+    data.validation.inputs["visual"][0] = 1.0
+    assert data_fingerprint(data)["content"] not in (before, edited)

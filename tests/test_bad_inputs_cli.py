@@ -1059,3 +1059,17 @@ def test_the_readme_s_params_file_is_found_from_any_folder(tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert status == 2 and "unknown parameter(s) ['NOPE']" in err
     assert f"note: reading the kit's {runner.PARAMS_DIR / 'smoke.yaml'}" in err
+
+
+def test_a_run_folder_whose_checkpoints_are_a_link_is_refused_by_name(tmp_path, capsys):
+    """Probe U58: checkpoints/ linked to the user's own folder got "no checkpoint at
+    …/last.pt"; links in place of a run's file are refused, the folder left as it was."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoints").symlink_to(mine)
+    status = main(["joint", "--out", str(run), *TINY])
+    refused(capsys, status, 2, f"{run / 'checkpoints'} is a symbolic link to {mine}", "a new --out")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
