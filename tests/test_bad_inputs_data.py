@@ -502,3 +502,15 @@ def test_a_cache_named_where_its_parent_was_meant_says_which_folder_to_give(pris
     monkeypatch.delenv("G2D_LITE_DATA")
     with pytest.raises(MissingDatasetError, match="give data_root the cache folder itself"):
         load_avmnist(pristine / "avmnist")
+
+
+# ---------------------------------------------------------------- the ninth probe's cases
+def test_a_meta_json_edited_by_hand_is_damage_the_build_repairs(sources, cache, capsys):
+    """Probe U51: an 11th class added to meta.json trained an 11-way model without a word."""
+    meta = json.loads((cache / "meta.json").read_text())
+    meta["class_names"].append("10")
+    (cache / "meta.json").write_text(json.dumps(meta, indent=2))
+    with pytest.raises(MissingDatasetError, match="meta.json was changed after the build"):
+        load_avmnist(cache)
+    assert build(cache, *sources) == 0  # the command the message names repairs it
+    assert len(load_avmnist(cache).info.class_names) == 10

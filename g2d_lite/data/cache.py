@@ -111,8 +111,10 @@ def read_meta(root: Path) -> dict[str, Any] | None:
 
 def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) -> list[str]:
     """What does not match ``meta.json``: missing files, wrong sizes, and (with ``checksums``)
-    wrong SHA-256s. Empty for a sound cache."""
+    wrong SHA-256s, and a meta.json changed by hand. Empty for a sound cache."""
     problems = []
+    if "sha256" in meta and meta["sha256"] != meta_seal(meta):  # caches built before it: none
+        problems.append(f"{META_FILE} was changed after the build (its own SHA-256 differs)")
     for name, record in sorted(meta.get("files", {}).items()):
         path = Path(root) / name
         if not path.is_file():
@@ -124,6 +126,12 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) 
         elif checksums and file_sha256(path) != record["sha256"]:
             problems.append(f"{name} does not match its SHA-256 in meta.json")
     return problems
+
+
+def meta_seal(meta: Mapping[str, Any]) -> str:
+    """SHA-256 of meta.json's own content (all but this field): the manifest says what the
+    build wrote, so an edit by hand (a class added to its list, say) is damage, not data."""
+    return hashlib.sha256(json_bytes({k: v for k, v in meta.items() if k != "sha256"})).hexdigest()
 
 
 def check_kind(name: str, root: Path, meta: Mapping[str, Any]) -> None:
@@ -361,6 +369,7 @@ class ShardedBuild:
         paths = {name: self.root / name for name in sorted(set(self._written))}
         files = {n: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for n, p in paths.items()}
         full = _normalised(dict(meta, identity=self.identity, files=files))
+        full["sha256"] = meta_seal(full)
         atomic_write_bytes(self.root / META_FILE, json_bytes(full))
         shutil.rmtree(self.work, ignore_errors=True)
         self.complete, self.meta = True, full
