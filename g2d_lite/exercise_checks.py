@@ -43,6 +43,47 @@ def _public(name: str) -> bool:
     return not last.startswith("_") and "<" not in name
 
 
+class KitReplacedError(AssertionError):
+    """An answer cell replaced a kit function that the checks use as the reference."""
+
+
+_ORIGINALS: dict[tuple[str, str], object] = {}  # (module, name) -> the kit's own object
+
+
+def _kit_modules() -> list[tuple[str, Any]]:
+    prefix = KIT + "."
+    return [(n, m) for n, m in list(sys.modules.items()) if n == KIT or n.startswith(prefix)]
+
+
+def _remember_kit() -> None:
+    """Note every public function and class of the kit modules loaded so far (the setup cell
+    loads them before any answer cell runs), to tell later whether one was replaced."""
+    for module_name, module in _kit_modules():
+        for name, value in list(vars(module).items()):
+            own = getattr(value, "__module__", None) == module_name
+            if own and callable(value) and not name.startswith("_"):
+                _ORIGINALS.setdefault((module_name, name), value)
+
+
+def check_kit_intact() -> None:
+    """Refuse to check while a kit function the checks compare with has been replaced (say, an
+    answer cell's ``smp.teacher_confidence = teacher_confidence``): the check would compare the
+    answer with itself. Code set on defeating the checks in the student's own kernel can; this
+    catches the shortcut, and says how to undo it."""
+    replaced = [
+        f"{module}.{name}"
+        for (module, name), value in _ORIGINALS.items()
+        if module in sys.modules and getattr(sys.modules[module], name, None) is not value
+    ]
+    if replaced:
+        raise KitReplacedError(
+            f"the kit's {replaced[0]} was replaced in this kernel (by a cell that assigns to it?)"
+            ". The checks compare your answers with the kit, so they cannot run: remove that "
+            "assignment, restart the kernel and run all cells again."
+        )
+    _remember_kit()
+
+
 def without_kit(function: Callable[..., T]) -> Callable[..., T]:
     """``function`` wrapped so that a call fails with :class:`KitCallError` if it ran any kit
     code: however the kit was reached (an import, an alias, a helper that calls it)."""
@@ -50,6 +91,7 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(function)
     def guarded(*args: Any, **kwargs: Any) -> T:
         __tracebackhide__ = True  # IPython shows the check's line, not this wrapper
+        check_kit_intact()
         called: list[str] = []  # the first kit function reached; if private, a public one
 
         def profile(frame: FrameType, event: str, arg: Any) -> None:
@@ -182,3 +224,6 @@ def encoders_with_gradients(
     for encoders in (answer, reference):
         sum(e(inputs).pow(2).sum() for e in encoders.values()).backward()
     return answer, reference
+
+
+_remember_kit()

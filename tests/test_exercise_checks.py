@@ -13,6 +13,7 @@ from g2d_lite import smp
 from g2d_lite.exercise_checks import (
     NO_MATCH,
     KitCallError,
+    KitReplacedError,
     encoders_with_gradients,
     expect_close,
     without_kit,
@@ -98,3 +99,17 @@ def test_encoders_with_gradients_are_identical_copies():
         for p, q in zip(answer[m].parameters(), reference[m].parameters(), strict=True):
             assert p is not q and torch.equal(p.grad, q.grad)
     assert {p.ndim for p in answer["a"].parameters()} == {1, 4}  # kernels, BatchNorm and biases
+
+
+def test_a_kit_function_replaced_by_an_answer_cell_stops_every_check(monkeypatch):
+    """Probe U59: an answer cell set smp.teacher_confidence to the student's wrong function,
+    and the check, comparing with it, passed."""
+
+    def wrong(outputs, target, task="classification"):
+        return dict.fromkeys(outputs, 0.5)
+
+    monkeypatch.setattr(smp, "teacher_confidence", wrong)
+    with pytest.raises(KitReplacedError, match=r"g2d_lite.smp.teacher_confidence was replaced"):
+        without_kit(wrong)({"a": torch.zeros(1, 2)}, torch.tensor([0]))
+    monkeypatch.undo()
+    assert without_kit(lambda: 1)() == 1
