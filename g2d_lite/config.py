@@ -439,6 +439,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
+        raw = raw.strip()  # "epochs= 1": the spaces around a value mean nothing
         if not sep or not key.strip():
             raise ValueError(f"override {pair!r} is not of the form key=value")
         if key.strip() in parsed:

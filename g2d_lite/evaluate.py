@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from g2d_lite.batches import batch_order, iterate_batches
-from g2d_lite.data.base import MultimodalDataset
+from g2d_lite.data.base import TASKS, MultimodalDataset
 from g2d_lite.models.classifiers import UnimodalClassifier
 
 
@@ -80,6 +80,12 @@ def predict(
 
 def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
     """Accuracy in % (classification) or mean absolute error (regression)."""
+    metric_name(task)  # an unknown task is refused, not scored as regression
+    if not bool(torch.isfinite(outputs).all()):
+        raise ValueError(
+            "the outputs hold NaN or inf values, which score as a plausible class; the model "
+            "diverged (lower the lr) or its weights are damaged"
+        )
     if task == "classification":
         return (outputs.argmax(dim=1) == targets).float().mean().item() * 100.0
     return (
@@ -92,6 +98,8 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
 
 def metric_name(task: str) -> str:
     """``acc`` for classification, ``mae`` for regression: the key used in every history."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {TASKS}")
     return "acc" if task == "classification" else "mae"
 
 

@@ -282,3 +282,26 @@ def test_data_edited_in_place_is_fingerprinted_again():
     data.validation.inputs["visual"] = data.validation.inputs["visual"].clone()
     data.validation.inputs["visual"][0] = 1.0
     assert data_fingerprint(data)["content"] not in (before, edited)
+
+
+# ---------------------------------------------------------------- the tenth probe's cases
+def test_scores_refuse_a_task_typo_and_outputs_that_are_not_finite():
+    """Probes W09 (all-NaN logits scored a plausible 50 %) and W10 ("classfication" was scored
+    as regression)."""
+    from g2d_lite.evaluate import metric_name, score
+
+    logits, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(ValueError, match="unknown task 'classfication'; valid tasks"):
+        score(logits, y, "classfication")
+    with pytest.raises(ValueError, match="unknown task"):
+        metric_name("classfication")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        score(torch.full((4, 3), float("nan")), y, "classification")
+    assert 0 <= score(logits, y, "classification") <= 100
+
+
+def test_spaces_around_an_override_value_mean_nothing(capsys):
+    """Probe W (not counted): `epochs= 1` ended in "unexpected IndentationError … a bug?"."""
+    from g2d_lite.config import parse_overrides
+
+    assert parse_overrides(["epochs= 1", " seed = 3 "]) == {"epochs": 1, "seed": 3}
