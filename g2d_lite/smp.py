@@ -110,6 +110,11 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
             f"got {type(teacher_logits).__name__} and {type(target).__name__}; call {call}"
         )
     check_target(target, task)
+    # the label range once per batch, on the CPU only (free there); a GPU run's labels were
+    # checked where its data was made
+    labels = None
+    if task == "classification" and target.device.type == "cpu" and len(target):
+        labels = int(target.min()), int(target.max())
     for m, logits in teacher_logits.items():
         if not isinstance(logits, Tensor) or len(logits) != len(target):
             shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
@@ -121,10 +126,9 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
                 f"logits of {m!r} {tuple(logits.shape)} and target {tuple(target.shape)}: "
                 f"call {call}"
             )
-        # on the CPU this costs nothing; a GPU run's labels were checked where its data was made
-        if target.device.type != "cpu" or not len(target):
+        if labels is None:
             continue
-        low, high, classes = int(target.min()), int(target.max()), logits.shape[1]
+        (low, high), classes = labels, logits.shape[1]
         if low < 0 or high >= classes:
             raise ValueError(
                 f"labels range over {low}..{high}, but the logits of {m!r} have {classes} "
