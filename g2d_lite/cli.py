@@ -38,6 +38,7 @@ from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
+from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
 from g2d_lite.rundir import BEST, LAST, RunFolder
 from g2d_lite.store import load_run, model_from_checkpoint
@@ -403,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         slots.pool()  # the environment is checked before the data are read
+        progress_enabled()
         if args.command == "teacher":
             _run_teachers(args)
         elif args.command == "joint":

@@ -29,7 +29,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from g2d_lite.data.base import DatasetInfo, DatasetSplits, MultimodalDataset
+from g2d_lite import api_checks
+from g2d_lite.data.base import SPLITS, DatasetInfo, DatasetSplits, MultimodalDataset
+from g2d_lite.data.synthetic import UNINFORMATIVE
 from g2d_lite.evaluate import Predictions, metric_name, predict, score
 from g2d_lite.smp import teacher_confidence
 from g2d_lite.train import TrainResult
@@ -57,6 +59,8 @@ def history_prefix(split: str) -> str:
 
 def higher_is_better(metric: str) -> bool:
     """Accuracy rises with skill, mean absolute error falls."""
+    if metric not in ("acc", "mae"):
+        raise ValueError(f"unknown metric {metric!r}; the kit's metrics are 'acc' and 'mae'")
     return metric == "acc"
 
 
@@ -69,6 +73,32 @@ def predictions(model: nn.Module, dataset: MultimodalDataset) -> Predictions:
 
 def _metric(run: TrainResult) -> str:
     return run.metrics.get("metric", "acc")
+
+
+def _require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
+    """Teachers where teachers go, keyed by their own modality; students elsewhere. Swapped
+    arguments would otherwise give a table of plausible numbers under the wrong names."""
+    for name, run in runs.items():
+        if not isinstance(run, TrainResult):
+            raise TypeError(
+                f"{what}[{name!r}] must be a trained run (TrainResult, e.g. store.load_run(folder)"
+                f"), got {type(run).__name__}"
+            )
+        role, modality = run.metrics.get("role"), run.metrics.get("modality")
+        if teachers and role not in (None, "teacher"):
+            raise ValueError(
+                f"{what}[{name!r}] is a {role} run, not a teacher: pass the teachers first, e.g. "
+                "score_table(teachers, {'joint': joint})"
+            )
+        if teachers and modality is not None and name != modality:
+            raise ValueError(
+                f"{what}[{name!r}] is the {modality} teacher: key each teacher by its modality"
+            )
+        if not teachers and role == "teacher":
+            raise ValueError(
+                f"{what}[{name!r}] is a teacher run; pass students (joint, G²D, …) here and the "
+                "teachers as the first argument"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,6 +116,9 @@ def score_table(
     ``students`` (e.g. "joint", "G²D"), ``output`` a modality name or ``"fused"``. Numbers come
     from the runs' selected epochs (``metrics[split]``), so no model is re-evaluated.
     """
+    split = api_checks.metrics_split(split)
+    _require_roles(teachers, True, "teachers")
+    _require_roles(students, False, "students")
     rows = []
     for modality, run in teachers.items():
         metric = _metric(run)
@@ -116,9 +149,13 @@ def gap_table(
     a share of a gap that small is noise, e.g. 50 % of 0.7 points). ``None``: ``MIN_GAP``
     points for accuracy, any positive gap for other metrics.
     """
+    sign = 1.0 if higher_is_better(metric) else -1.0
     if min_gap is None:
         min_gap = MIN_GAP if metric == "acc" else 0.0
-    sign = 1.0 if higher_is_better(metric) else -1.0
+    fix = "give one score per teacher modality"
+    api_checks.require_keys(joint, teacher, "joint", fix)
+    if student is not None:
+        api_checks.require_keys(student, teacher, "student", fix)
     rows = []
     for m, t in teacher.items():
         row = {"modality": m, "teacher": t, "joint": joint[m], "gap": sign * (t - joint[m])}
@@ -142,10 +179,18 @@ def gap_from_runs(
     split: str = "test",
 ) -> pd.DataFrame:
     """:func:`gap_table` read from trained runs' ``metrics[split]``."""
+    split = api_checks.metrics_split(split)
+    _require_roles(teachers, True, "teachers")
+    _require_roles(
+        {"joint": joint, **({"student": student} if student is not None else {})}, False, "runs"
+    )
     metric = _metric(joint)
 
     def branches(run: TrainResult) -> dict[str, float]:
-        return {m: run.metrics[split][f"{metric}/{m}"] for m in teachers}
+        scores = run.metrics[split]
+        fix = "gap_from_runs needs students with one branch per teacher (late fusion)"
+        api_checks.require_keys(scores, [f"{metric}/{m}" for m in teachers], "its scores", fix)
+        return {m: scores[f"{metric}/{m}"] for m in teachers}
 
     teacher = {m: run.metrics[split][metric] for m, run in teachers.items()}
     return gap_table(
@@ -190,6 +235,7 @@ def learning_curves(runs: Mapping[str, TrainResult], split: str = "val") -> pd.D
     Columns ``run, epoch, output, metric, score``; a teacher's single output is named after its
     modality, a student's are ``"fused"`` and its branches.
     """
+    api_checks.not_empty(runs, "runs", "{'joint': joint}")
     frames = []
     for name, run in runs.items():
         metric, h = _metric(run), run.history
@@ -209,6 +255,7 @@ def task_loss_curves(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
     loss stops pushing any encoder — including the one that has not learned yet.
     Columns ``run, epoch, loss``.
     """
+    api_checks.not_empty(runs, "runs", "{'joint': joint}")
     frames = [
         run.history[["epoch", "train/task"]].rename(columns={"train/task": "loss"}).assign(run=name)
         for name, run in runs.items()
@@ -223,6 +270,7 @@ def gradient_norms(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
     G²D they show how hard the loss pulls on an encoder, not how far it moved.
     Columns ``run, epoch, modality, grad_norm``.
     """
+    api_checks.not_empty(runs, "runs", "{'joint': joint}")
     frames = []
     for name, run in runs.items():
         for column in [c for c in run.history.columns if c.startswith("grad_norm/")]:
@@ -269,8 +317,19 @@ def linear_cka(x: Tensor, y: Tensor) -> float:
     orthogonal rotations and isotropic scaling of either side, near 0 for unrelated ones. It
     compares representations of different widths and bases, which a plain MSE cannot.
     """
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"CKA takes two (n, d) tensors, got {type(x).__name__}, {type(y).__name__}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"CKA needs the same samples on both sides: {x.shape[0]} != {y.shape[0]}")
+    if x.shape[0] < 2:
+        raise ValueError(f"CKA needs at least 2 samples (it centres each column), got {x.shape[0]}")
+    for side, features in (("x", x), ("y", y)):
+        bad = int((~torch.isfinite(features.detach())).sum())
+        if bad:
+            raise ValueError(
+                f"{side} holds {bad} NaN or infinite values: CKA of them means nothing; the "
+                "model that made these features diverged or its weights are damaged"
+            )
     x = x.detach().reshape(x.shape[0], -1).double()
     y = y.detach().reshape(y.shape[0], -1).double()
     x = x - x.mean(dim=0, keepdim=True)
@@ -292,10 +351,13 @@ def feature_alignment(
     similar the representations are regardless of scale and basis. Columns
     ``student, modality, cka``.
     """
+    _require_split_dataset(dataset, "feature_alignment")
     teacher_features = {m: predictions(t, dataset).features[m] for m, t in teachers.items()}
     rows = []
     for name, model in students.items():
         features = predictions(model, dataset).features
+        fix = "compare students with the teachers of their own modalities"
+        api_checks.require_keys(features, teacher_features, f"student {name!r}", fix)
         for m, reference in teacher_features.items():
             rows.append((name, m, linear_cka(reference, features[m])))
     return pd.DataFrame(rows, columns=["student", "modality", "cka"])
@@ -319,6 +381,12 @@ def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
     Columns ``modality, metric, full, without, contribution`` where ``contribution`` is how much
     worse the score gets without the modality (positive = it helped).
     """
+    _require_split_dataset(dataset, "modality_drop")
+    if not hasattr(model, "fusion"):
+        raise TypeError(
+            f"modality_drop needs a multimodal student (its fusion mixes the modalities), got a "
+            f"{type(model).__name__}; a teacher has only one modality to drop"
+        )
     task = dataset.info.task
     metric = metric_name(task)
     sign = 1.0 if higher_is_better(metric) else -1.0
@@ -338,8 +406,17 @@ def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["modality", "metric", "full", "without", "contribution"])
 
 
+def _require_split_dataset(dataset: object, where: str) -> None:
+    if isinstance(dataset, DatasetSplits):
+        raise TypeError(f"{where} takes one split, e.g. data.test, not the whole DatasetSplits")
+    if not isinstance(dataset, MultimodalDataset):
+        raise TypeError(f"{where} takes a dataset split (e.g. data.test), got {type(dataset)}")
+
+
 def informative_flags(info: DatasetInfo, split: str) -> dict[str, Tensor]:
     """Per-sample flags "this modality carries the target" of a synthetic split."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {SPLITS}")
     flags = info.extra.get("informative")
     if not flags:
         raise ValueError(
@@ -371,6 +448,13 @@ def accuracy_by_informative(
     exactly where only the starved modality carries the class. A teacher's single output is
     named after its modality. Columns ``model, informative, output, n, metric, score``.
     """
+    sizes = {len(f) for f in flags.values()}
+    if sizes != {len(pred.targets)}:
+        raise ValueError(
+            f"the flags cover {sorted(sizes)} samples but the predictions {len(pred.targets)}: "
+            "take both from the same split, e.g. informative_flags(data.info, 'test') with "
+            "predictions(model, data.test)"
+        )
     groups = np.array(informative_groups(flags))
     outputs = {FUSED: pred.logits, **(pred.branch_logits or {})}
     if pred.branch_logits is None and len(pred.features) == 1:
@@ -408,7 +492,15 @@ def leaders(steps: pd.DataFrame) -> pd.Series:
     """
     columns = _kappa_columns(steps)
     names = [c.split("/", 1)[1] for c in columns]
-    full = steps[columns].to_numpy() >= 1.0
+    kappa = steps[columns].to_numpy(dtype=float)
+    unknown = int((~np.isfinite(kappa)).any(axis=1).sum())
+    if unknown:
+        raise ValueError(
+            f"{unknown} of {len(steps)} steps have a NaN or missing kappa: their leader is "
+            "unknown, so no share can be trusted; is steps.csv damaged or hand-edited? Retrain "
+            "the run, or drop those rows knowingly"
+        )
+    full = kappa >= 1.0
     labels = [
         ALL if row.all() else "+".join(n for n, on in zip(names, row, strict=True) if on) or "none"
         for row in full
@@ -466,6 +558,12 @@ def train_confidence_cap(informative: float, uninformative: str, n_classes: int)
     few more informative samples, or with unevenly spread labels on its blanks, lets a teacher
     land slightly above it.
     """
+    api_checks.positive_int("n_classes", n_classes)
+    informative = api_checks.finite_number("informative", informative)
+    if not 0.0 <= informative <= 1.0:
+        raise ValueError(f"informative is a share of samples in [0, 1], got {informative}")
+    if uninformative not in UNINFORMATIVE:
+        raise ValueError(f"unknown uninformative {uninformative!r}; valid: {UNINFORMATIVE}")
     if uninformative == "blank":
         return informative + (1.0 - informative) / n_classes
     return 1.0

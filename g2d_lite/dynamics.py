@@ -87,6 +87,13 @@ def stall_report(
     history = joint.history.set_index("epoch")
     metric = joint.metrics.get("metric", "acc")
     prefix = history_prefix(split)
+    branches = [c.rsplit("/", 1)[1] for c in history.columns if c.startswith(f"val/{metric}/")]
+    if modality not in branches:
+        raise ValueError(
+            f"the joint run has no {modality!r} branch; its branches are {', '.join(branches)}"
+        )
+    if teacher.metrics.get("role") not in (None, "teacher"):
+        raise ValueError(f"teacher is a {teacher.metrics.get('role')} run; pass the teacher run")
     branch = history[f"{prefix}/{metric}/{modality}"].dropna()
     teacher_curve = teacher.history.set_index("epoch")[f"{prefix}/{metric}"].dropna()
     settled = history.index[history["train/task"] < threshold]

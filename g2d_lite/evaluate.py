@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from g2d_lite.api_checks import positive_int
 from g2d_lite.batches import batch_order, iterate_batches
-from g2d_lite.data.base import TASKS, MultimodalDataset
+from g2d_lite.data.base import TASKS, DatasetSplits, MultimodalDataset
 from g2d_lite.models.classifiers import UnimodalClassifier
 
 
@@ -45,6 +46,9 @@ def predict(
     num_workers: int = 0,
 ) -> Predictions:
     """Run ``model`` (eval mode) over ``dataset``; works for teachers and students alike."""
+    positive_int("batch_size", batch_size)
+    if isinstance(dataset, DatasetSplits):
+        raise TypeError("predict and evaluate take one split, e.g. data.test, not DatasetSplits")
     device = device or torch.device("cpu")
     was_training = model.training
     model.eval()
@@ -81,6 +85,13 @@ def predict(
 def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
     """Accuracy in % (classification) or mean absolute error (regression)."""
     metric_name(task)  # an unknown task is refused, not scored as regression
+    if len(outputs) != len(targets):
+        raise ValueError(
+            f"{len(outputs)} outputs for {len(targets)} targets: score the predictions of one "
+            "split with that split's targets"
+        )
+    if len(targets) == 0:
+        raise ValueError("no samples to score: the split (or the selection of it) is empty")
     if not bool(torch.isfinite(outputs).all()):
         raise ValueError(
             "the outputs hold NaN or inf values, which score as a plausible class; the model "

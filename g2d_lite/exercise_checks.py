@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
+import pandas as pd
 import torch
 
 T = TypeVar("T")
@@ -101,12 +102,14 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
             if name and (not called or _public(name)):
                 called.append(name)
 
+        inputs = _snapshot([*args, *kwargs.values()])
         previous = sys.getprofile()
         sys.setprofile(profile)
         try:
             result = function(*args, **kwargs)
         finally:
             sys.setprofile(previous)
+        _refuse_changed_inputs(function.__name__, inputs)
         if called:
             raise KitCallError(
                 f"{function.__name__} calls the kit's own {called[-1]}. The checks compare your "
@@ -116,6 +119,58 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
         return result
 
     return guarded
+
+
+def _snapshot(values: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """(object, copy) of every tensor and DataFrame among ``values`` and inside their dicts,
+    lists and tuples: what an answer could change in place. Modules are left out on purpose:
+    some answers must edit gradients."""
+    found: list[tuple[Any, Any]] = []
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            found.append((value, value.detach().clone()))
+        elif isinstance(value, pd.DataFrame):
+            found.append((value, value.copy(deep=True)))
+        elif isinstance(value, Mapping):
+            found += _snapshot(list(value.values()))
+        elif isinstance(value, list | tuple):
+            found += _snapshot(list(value))
+    return found
+
+
+def _unchanged(value: Any, copy_: Any) -> bool:
+    if isinstance(value, pd.DataFrame):
+        return value.equals(copy_)
+    now = value.detach()
+    if now.shape != copy_.shape:
+        return False
+    same = now == copy_
+    if now.is_floating_point():
+        same |= now.isnan() & copy_.isnan()
+    return bool(same.all())
+
+
+def _refuse_changed_inputs(name: str, inputs: list[tuple[Any, Any]]) -> None:
+    """An answer that edits its arguments in place would pass its own check and spoil the
+    notebook's data for the next one, which then blames a right answer. Tensors are put back;
+    a DataFrame cannot be, so the message says to rerun the cell that made it."""
+    changed = [(value, copy_) for value, copy_ in inputs if not _unchanged(value, copy_)]
+    if not changed:
+        return
+    restored = all(isinstance(value, torch.Tensor) for value, _ in changed)
+    for value, copy_ in changed:
+        if isinstance(value, torch.Tensor):
+            with torch.no_grad():
+                value.copy_(copy_)
+    undo = (
+        "the inputs were put back as they were"
+        if restored
+        else "rerun the cells above that made its input tables"
+    )
+    raise AssertionError(
+        f"{name} changed its input in place (an in-place operation such as sub_, +=, or an "
+        f"assignment into it). Compute on new values instead (x - y, not x.sub_(y)); {undo}."
+    )
 
 
 def _as_tensors(value: Any) -> dict[str, torch.Tensor] | torch.Tensor:

@@ -151,6 +151,8 @@ def _check_order(fused_logits: Tensor, target: Tensor, task: str) -> None:
         )
     if len(fused_logits) != len(target):
         raise ValueError(f"fused_logits and target hold different batch sizes ({shapes})")
+    if len(target) == 0:
+        raise ValueError("the batch is empty: a loss over no samples is NaN; pass at least one")
 
 
 def _same_modalities(inputs: Mapping[str, Mapping[str, Tensor] | None]) -> list[str]:

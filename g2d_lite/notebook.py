@@ -9,6 +9,8 @@ switches progress bars and creates the output folder. Each notebook ends with
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ def load_data(cfg: Config) -> DatasetSplits:
 
 def describe(cfg: Config) -> str:
     """A device- and path-free summary of the config, stable enough for nbval to compare."""
+    require_config(cfg, "describe")
     keys = (
         "dataset",
         "encoder",
@@ -94,17 +97,55 @@ def environment() -> dict[str, str]:
     }
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON data: NumPy and 0-d torch numbers as Python ones (an int stays
+    an int), NaN and infinities as null (``NaN`` is not JSON: jq, JavaScript and strict parsers
+    refuse it)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    one_number = (
+        value.numel() == 1
+        if isinstance(value, torch.Tensor)
+        else (
+            hasattr(value, "item") and getattr(value, "ndim", None) == 0  # a NumPy scalar
+        )
+    )
+    if one_number:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if hasattr(value, "__float__"):
+        return _plain(float(value))
+    raise TypeError(
+        f"save_metrics cannot write a {type(value).__name__} as JSON; convert it first "
+        "(e.g. a DataFrame with .to_dict(), a tensor with .tolist())"
+    )
+
+
 def save_metrics(
     output_dir: str | Path, metrics: dict[str, Any], name: str = "metrics.json"
 ) -> Path:
-    """Atomically write ``metrics`` as JSON into ``output_dir``; returns the file path."""
+    """Atomically write ``metrics`` as strict JSON into ``output_dir``; returns the file path.
+    NaN becomes null (see :func:`_plain`)."""
     path = Path(output_dir) / name
-    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    atomic_write_text(path, json.dumps(_plain(metrics), indent=2, sort_keys=True))
     return path
 
 
 def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
-    """Save a matplotlib figure as PNG beside the metrics (for reports and the README)."""
+    """Save a matplotlib figure as PNG beside the metrics (for reports and the README); ``name``
+    is given without the extension, though a trailing ``.png`` is tolerated."""
+    stem, dot, extension = str(name).rpartition(".")
+    if dot and extension.lower() == "png":
+        name = stem
+    elif dot and "/" not in extension and extension.isalnum():
+        raise ValueError(
+            f"save_figure writes PNG files: give the name {name!r} without .{extension}"
+        )
     path = Path(output_dir) / f"{name}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path

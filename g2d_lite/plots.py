@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from g2d_lite import paper
+from g2d_lite.api_checks import positive_int
 from g2d_lite.data.base import MultimodalDataset
 from g2d_lite.diagnose import FUSED, informative_flags
 from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
@@ -457,6 +458,7 @@ def _show_input(ax: plt.Axes, x: np.ndarray, kind: str) -> None:
 def sample_examples(dataset: MultimodalDataset, n_classes: int = 5) -> Figure:
     """The first training sample of each of the first ``n_classes`` classes, one row per
     modality; works for every dataset kind (image, spectrogram, video, vector)."""
+    positive_int("n_classes", n_classes)
     targets = dataset.targets
     names = dataset.info.class_names
     shown = [int((targets == c).nonzero()[0]) for c in range(len(names)) if (targets == c).any()]

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from g2d_lite.api_checks import column_names
+
 # selection rule -> the protocol name used in tables (docs/method.md §4)
 PROTOCOLS: dict[str, str] = {"validation": "honest", "test": "paper", "last": "last"}
 ROW_KEYS: tuple[str, ...] = ("method", "seed", "protocol")
@@ -24,7 +26,8 @@ ROW_KEYS: tuple[str, ...] = ("method", "seed", "protocol")
 def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """One table row from a run's ``metrics`` (``TrainResult.metrics``), named ``method``.
 
-    ``extra`` adds grouping columns (for example ``fusion="sum"``).
+    ``extra`` adds grouping columns (for example ``fusion="sum"``); it cannot replace what the
+    run's metrics say (its seed, the protocol that chose its epoch, its scores).
     """
     if not isinstance(metrics, Mapping):
         raise TypeError(
@@ -43,6 +46,12 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
     test = {k: float(v) for k, v in metrics["test"].items() if k.split("/")[0] == name}
     if metrics["role"] == "teacher":
         test = {f"{name}/{metrics['modality']}": test[name]}
+    derived = [k for k in extra if k in ROW_KEYS or k.split("/")[0] in ("acc", "mae")]
+    if derived:
+        raise ValueError(
+            f"result_row derives {derived} from the run's metrics; an extra column may not "
+            "replace them (a label of your own needs another name, e.g. run_seed=...)"
+        )
     return {
         "method": method,
         "seed": int(metrics["seed"]),
@@ -53,9 +62,26 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
 
 
 def read_rows(metrics_file: str | Path) -> list[dict[str, Any]]:
-    """A ``metrics.json``'s ``results`` rows (none when the notebook writes no table)."""
-    payload = json.loads(Path(metrics_file).read_text())
-    return [dict(row) for row in payload.get("results", [])]
+    """A notebook's ``metrics.json``'s ``results`` rows (none when the notebook writes no
+    table). A training run's own ``metrics.json`` holds no rows: it is refused with the call
+    that makes its row."""
+    try:
+        payload = json.loads(Path(metrics_file).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{metrics_file} is not valid JSON ({error}); rerun its notebook"
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("results", []), list):
+        raise ValueError(f"{metrics_file} is not a notebook's metrics.json (no results list)")
+    if "results" not in payload and "role" in payload:
+        raise ValueError(
+            f"{metrics_file} is a training run's metrics, which hold no table rows: use "
+            "result_row(name, store.load_run(<its folder>).metrics)"
+        )
+    rows = payload.get("results", [])
+    if not all(isinstance(row, dict) for row in rows):
+        raise ValueError(f"{metrics_file}: its results are not rows (dicts)")
+    return [dict(row) for row in rows]
 
 
 def load_rows(
@@ -63,14 +89,27 @@ def load_rows(
 ) -> pd.DataFrame:
     """All rows of several ``metrics.json`` files in one frame.
 
-    ``labels`` maps a file path (as given) to extra columns for its rows, for example a grid
-    point's parameters. Missing files are an error naming the file.
+    ``labels`` maps a file path to extra columns for its rows, for example a grid point's
+    parameters; a path matches however it is spelled (str or Path, relative or absolute). A
+    label for none of the files is an error, as is a missing file.
     """
+    if isinstance(metrics_files, str | Path):
+        raise TypeError(
+            "metrics_files must be a list of paths; for one file: "
+            f"load_rows([{str(metrics_files)!r}])"
+        )
+    files = list(metrics_files)
+    keyed = {Path(key).resolve(): dict(value) for key, value in (labels or {}).items()}
+    unmatched = set(keyed) - {Path(f).resolve() for f in files}
+    if unmatched:
+        raise ValueError(
+            f"labels name files that are not in metrics_files: {sorted(map(str, unmatched))}"
+        )
     rows = []
-    for file in metrics_files:
+    for file in files:
         if not Path(file).is_file():
             raise FileNotFoundError(f"{file} does not exist: did its notebook run to the end?")
-        extra = dict((labels or {}).get(str(file), {}))
+        extra = keyed.get(Path(file).resolve(), {})
         rows += [{**extra, **row} for row in read_rows(file)]
     return pd.DataFrame(rows)
 
@@ -83,12 +122,17 @@ def metric_columns(rows: pd.DataFrame) -> list[str]:
 
 
 def _mean_std(values: pd.Series) -> str:
+    """``mean ± std``; a seed whose score is NaN (a diverged run) is left out of it and said."""
+    lost = int(values.isna().sum())
     values = values.dropna()
     if values.empty:
         return "—"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.1f}"
-    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+    text = (
+        f"{values.iloc[0]:.1f}"
+        if len(values) == 1
+        else (f"{values.mean():.1f} ± {values.std(ddof=1):.1f}")
+    )
+    return f"{text} ({lost} NaN left out)" if lost else text
 
 
 def summarise(
@@ -97,24 +141,48 @@ def summarise(
     """``mean ± std`` (sample std over seeds) of every score column per group, in first-seen
     order, with the protocol(s) and the number of seeds stated on each line.
 
-    Duplicate rows (the same cached model reported by two notebooks) count once.
+    Duplicate rows (the same cached model reported by two notebooks) count once. Two rows of
+    one group, seed and protocol with different scores are refused: they are two different
+    runs (say, two points of a grid) that ``by`` does not tell apart.
     """
     if not isinstance(rows, pd.DataFrame):  # rows from result_row, as a list
         rows = pd.DataFrame(list(rows))
-    by = list(by)
+    by = column_names(by, "by")
     missing = [key for key in [*by, "seed", "protocol"] if not rows.empty and key not in rows]
     if missing:
         raise ValueError(f"rows lack the columns {missing}; make each row with result_row")
     if rows.empty:
         return pd.DataFrame(columns=[*by, "protocol", "seeds"])
     scores = metric_columns(rows)
-    rows = rows.drop_duplicates(subset=[*by, "seed", "protocol"], keep="first")
+    rows = rows.drop_duplicates(subset=[*by, "seed", "protocol", *scores], keep="first")
+    _refuse_clashes(rows, [*by, "seed", "protocol"])
     grouped = rows.groupby(by, sort=False, dropna=False)
     table = grouped[scores].agg(_mean_std)
     table.columns = [_column_title(c) for c in scores]
     table["protocol"] = grouped["protocol"].agg(lambda p: ", ".join(sorted(set(p))))
     table["seeds"] = grouped["seed"].nunique()
     return table.reset_index()
+
+
+def _refuse_clashes(rows: pd.DataFrame, key: list[str]) -> None:
+    """Say which rows share ``key`` but not their scores, and which columns would separate them."""
+    clashing = rows[rows.duplicated(subset=key, keep=False)]
+    if clashing.empty:
+        return
+    _, group = next(iter(clashing.groupby(key, sort=False, dropna=False)))
+    differ = [c for c in rows.columns if c not in key and group[c].nunique(dropna=False) > 1]
+    labels = [c for c in differ if c not in metric_columns(rows)]
+    first = {k: group.iloc[0][k] for k in key}
+    where = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in first.items())
+    fix = (
+        f"add {labels} to by="
+        if labels
+        else "label each run (load_rows(files, labels={file: {...}})) and add the label to by="
+    )
+    raise ValueError(
+        f"{len(clashing)} rows share {where} but differ in {differ}: they are different runs that "
+        f"by={key[:-2]} does not tell apart; {fix}"
+    )
 
 
 def _column_title(column: str) -> str:

@@ -99,7 +99,14 @@ def teacher_confidence(
     """
     _check_confidence_inputs(teacher_logits, target, task)
     sums, count = teacher_confidence_sums(teacher_logits, target, task)
-    return confidence_from_sums(sums, count, task)
+    rho = confidence_from_sums(sums, count, task)
+    unknown = [m for m, r in rho.items() if not math.isfinite(r)]
+    if unknown:
+        raise ValueError(
+            f"the logits of {unknown} hold NaN or inf, so their confidence is unknown and SMP "
+            "could not choose a leader; that teacher diverged or its weights are damaged"
+        )
+    return rho
 
 
 def _check_confidence_inputs(teacher_logits: object, target: object, task: str) -> None:
@@ -110,6 +117,8 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
             f"got {type(teacher_logits).__name__} and {type(target).__name__}; call {call}"
         )
     check_target(target, task)
+    if len(target) == 0:
+        raise ValueError("the batch is empty: a confidence needs at least one sample")
     # the label range once per batch, on the CPU only (free there); a GPU run's labels were
     # checked where its data was made
     labels = None
@@ -261,6 +270,13 @@ class SMP(_Window):
         if rho is None:
             raise ValueError("schedule='batch' needs this batch's teacher confidences rho")
         ones = dict.fromkeys(rho, 1.0)
+        unknown = [m for m, r in rho.items() if not math.isfinite(r)]
+        if unknown:
+            raise ValueError(
+                f"teacher confidence rho of {unknown} is {rho[unknown[0]]}: no modality can be "
+                "chosen to lead; that teacher's logits hold NaN or inf (damaged weights?), or "
+                "the batch is empty"
+            )
         if len(rho) < 2 or not self.active(epoch):
             return ones
         lowest = min(rho.values())

@@ -851,12 +851,12 @@ class Trainer:
 
     def _train(self) -> TrainResult:
         self._prepare_teachers()
-        name = self.modality if self.role == "teacher" else self.cfg.loss_variant
+        what = self.modality if self.role == "teacher" else f"{self.cfg.loss_variant} loss"
         epochs = range(self.start_epoch, self.cfg.epochs)
         for epoch in progress(
             epochs,
             self.cfg.progress and self.ctx.is_main,
-            desc=f"{self.role} {name}",
+            desc=f"{self.role} ({what})",
             total=len(epochs),
         ):
             row = self._run_epoch(epoch)

@@ -113,3 +113,35 @@ def test_a_kit_function_replaced_by_an_answer_cell_stops_every_check(monkeypatch
         without_kit(wrong)({"a": torch.zeros(1, 2)}, torch.tensor([0]))
     monkeypatch.undo()
     assert without_kit(lambda: 1)() == 1
+
+
+def test_an_answer_that_changes_its_input_in_place_is_refused_and_undone():
+    """Probe V18: a feature_kd answer that ran student.sub_(teacher) passed its own check and
+    spoiled the notebook's features, so the next check failed a right answer."""
+    import pandas as pd
+
+    def feature_kd(student, teacher):
+        student.sub_(teacher)
+        return student.pow(2).mean()
+
+    features, teacher = torch.tensor([[0.5, -0.2], [1.0, 0.3]]), torch.ones(2, 2)
+    kept = features.clone()
+    with pytest.raises(AssertionError, match="feature_kd changed its input in place.*put back"):
+        without_kit(feature_kd)(features, teacher)
+    assert torch.equal(features, kept)
+
+    def add_column(steps):
+        steps["leader"] = "audio"
+        return 1.0
+
+    with pytest.raises(AssertionError, match="add_column changed its input.*rerun the cells"):
+        without_kit(add_column)(pd.DataFrame({"kappa/audio": [1.0]}))
+    nan_input = torch.tensor([math.nan, 1.0])
+    assert without_kit(lambda x: x.sum())(nan_input).isnan()  # NaN equals NaN: no change
+
+    def mask(encoders):  # an answer that must edit gradients (ex02's mask_gradients)
+        for encoder in encoders.values():
+            for p in encoder.parameters():
+                p.grad = torch.zeros_like(p)
+
+    without_kit(mask)({"a": torch.nn.Linear(2, 2)})

@@ -1,0 +1,289 @@
+"""The analysis functions a notebook user calls (diagnose, dynamics, results, plots, evaluate,
+notebook, SMP) refuse a typo, a swapped argument or unusable data in one line naming the argument
+and the fix, instead of a pandas or torch error from deep inside or a plausible wrong table.
+
+Each test names the probe cases (probe 10: V…, probe 10b: W…) it reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from g2d_lite import diagnose, dynamics, evaluate, losses, notebook, plots, results
+from g2d_lite.config import METHODS
+from g2d_lite.smp import SMP, teacher_confidence
+from g2d_lite.train import TrainResult, train_student, train_teacher
+from tests.helpers import tiny_config, tiny_data
+
+STUDENT_METRICS = {"metric": "acc", "role": "student", "seed": 0, "selection": "validation"}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Real one-epoch runs: two teachers, a joint student and the data they saw."""
+    data, cfg = tiny_data(), tiny_config(epochs=1)
+    teachers = {m: train_teacher(cfg, data, m) for m in data.info.modality_names}
+    joint = train_student(cfg.replace(**METHODS["joint"]), data)
+    return data, teachers, joint
+
+
+def test_gap_tables_name_a_missing_modality_and_an_unknown_metric():
+    """V01, W03 (a joint dict without a teacher's modality: bare KeyError), W04 (metric "f1"
+    was taken as lower-is-better, flipping the gap's sign)."""
+    with pytest.raises(ValueError, match=r"joint has no 'visual' \(it has audio, vision\)"):
+        diagnose.gap_table({"audio": 60.0, "visual": 70.0}, {"audio": 55.0, "vision": 40.0})
+    with pytest.raises(ValueError, match=r"student has no 'audio', 'visual' \(it has nothing\)"):
+        diagnose.gap_table({"audio": 1.0, "visual": 2.0}, {"audio": 1.0, "visual": 1.0}, {})
+    with pytest.raises(ValueError, match="unknown metric 'f1'.*'acc' and 'mae'"):
+        diagnose.gap_table({"audio": 1.0}, {"audio": 2.0}, {"audio": 1.5}, metric="f1")
+    mae = diagnose.gap_table({"audio": 1.0}, {"audio": 2.0}, {"audio": 1.5}, metric="mae")
+    assert mae.loc[0, "gap"] == 1.0 and mae.loc[0, "recovery"] == 50.0  # MAE: lower is better
+
+
+def test_score_tables_check_the_split_and_which_runs_are_teachers(runs):
+    """V16, W13 (split="val": KeyError 'val'), W14 (teachers and students swapped: a table of
+    plausible numbers under the wrong names)."""
+    _, teachers, joint = runs
+    assert diagnose.score_table(teachers, {"joint": joint}, "val").equals(
+        diagnose.score_table(teachers, {"joint": joint}, "validation")
+    )
+    with pytest.raises(ValueError, match=r"unknown split 'train'.*learning_curves"):
+        diagnose.score_table(teachers, {"joint": joint}, "train")
+    with pytest.raises(ValueError, match=r"teachers\['joint'\] is a student run, not a teacher"):
+        diagnose.score_table({"joint": joint}, teachers)
+    with pytest.raises(ValueError, match=r"students\['audio'\] is a teacher run"):
+        diagnose.score_table(teachers, {"audio": teachers["audio"]})
+    with pytest.raises(ValueError, match=r"teachers\['audio'\] is the visual teacher"):
+        diagnose.score_table({"audio": teachers["visual"]}, {"joint": joint})
+    with pytest.raises(TypeError, match=r"must be a trained run \(TrainResult"):
+        diagnose.gap_from_runs(teachers, joint.model)
+
+
+def test_curves_of_no_runs_and_a_stall_report_of_a_mistyped_modality(runs):
+    """W15 (learning_curves({}): pandas' "No objects to concatenate"), V14 (stall_report with
+    "Audio": a pandas KeyError on 'val/acc/Audio')."""
+    _, teachers, joint = runs
+    for curves in (diagnose.learning_curves, diagnose.task_loss_curves, diagnose.gradient_norms):
+        with pytest.raises(ValueError, match=r"runs is empty: pass at least one run"):
+            curves({})
+    with pytest.raises(ValueError, match="no 'Audio' branch; its branches are audio, visual"):
+        dynamics.stall_report(joint, teachers["audio"], "Audio")
+    with pytest.raises(ValueError, match="teacher is a student run"):
+        dynamics.stall_report(joint, joint, "audio")
+
+
+def test_feature_and_drop_diagnostics_name_what_they_need(runs):
+    """V21 (a student lacking a teacher's modality: KeyError), W16 (modality_drop of a teacher:
+    AttributeError 'fusion'), W17 (the whole DatasetSplits: "has no len()")."""
+    data, teachers, joint = runs
+    models = {m: r.model for m, r in teachers.items()}
+    with pytest.raises(ValueError, match=r"student 't' has no 'visual' \(it has audio\)"):
+        diagnose.feature_alignment(models, {"t": models["audio"]}, data.test)
+    with pytest.raises(TypeError, match=r"takes one split, e\.g\. data\.test"):
+        diagnose.feature_alignment(models, {"joint": joint.model}, data)
+    with pytest.raises(TypeError, match="needs a multimodal student.*UnimodalClassifier"):
+        diagnose.modality_drop(models["audio"], data.test)
+
+
+def test_cka_refuses_features_it_cannot_compare():
+    """W01 (NaN features: a silent nan), W02 (no samples: a torch reshape error)."""
+    x = torch.randn(10, 4)
+    x[0, 0] = math.nan
+    with pytest.raises(ValueError, match="x holds 1 NaN or infinite values"):
+        diagnose.linear_cka(x, torch.randn(10, 3))
+    with pytest.raises(ValueError, match="y holds 30 NaN or infinite values"):
+        diagnose.linear_cka(torch.randn(10, 3), torch.full((10, 3), math.inf))
+    with pytest.raises(ValueError, match="at least 2 samples.*got 0"):
+        diagnose.linear_cka(torch.randn(0, 4), torch.randn(0, 3))
+
+
+def test_informative_flags_of_another_split_or_a_split_typo(runs):
+    """V06 (flags of train against test predictions: a torch mask error; with equal sizes it
+    would pass silently), W22 (split "val": KeyError)."""
+    data, _, joint = runs
+    pred = diagnose.predictions(joint.model, data.test)
+    with pytest.raises(ValueError, match=r"flags cover \[192\] samples but the predictions 64"):
+        diagnose.accuracy_by_informative(pred, diagnose.informative_flags(data.info, "train"))
+    with pytest.raises(ValueError, match=r"unknown split 'val'; valid splits: \('train'"):
+        diagnose.informative_flags(data.info, "val")
+
+
+def test_leader_shares_refuse_an_unknown_kappa():
+    """V57: a NaN κ step was counted as led by the other modality (a confident 100 %)."""
+    steps = pd.DataFrame(
+        {"step": range(4), "epoch": 0, "kappa/audio": [0.0, np.nan, 0.0, 0.0], "kappa/visual": 1.0}
+    )
+    with pytest.raises(ValueError, match="1 of 4 steps have a NaN or missing kappa"):
+        diagnose.leader_share(steps)
+    shares = diagnose.leader_share(steps.dropna())
+    assert shares.set_index("leader")["share"].to_dict() == {"visual": 100.0}
+
+
+def test_the_train_confidence_cap_checks_its_knobs():
+    """W05: "blnk" silently gave cap 1.0; informative 1.5 gave a confidence cap above 1."""
+    with pytest.raises(ValueError, match=r"unknown uninformative 'blnk'; valid: \('noise'"):
+        diagnose.train_confidence_cap(0.5, "blnk", 10)
+    with pytest.raises(ValueError, match=r"informative is a share of samples in \[0, 1\]"):
+        diagnose.train_confidence_cap(1.5, "blank", 10)
+    with pytest.raises(ValueError, match="n_classes must be a whole number of at least 1"):
+        diagnose.train_confidence_cap(0.5, "blank", 0)
+    assert diagnose.train_confidence_cap(0.5, "blank", 10) == pytest.approx(0.55)
+
+
+def test_result_rows_keep_what_the_run_says():
+    """V19: protocol="paper" and seed=7 as extra columns replaced the derived ones, showing a
+    validation-selected seed-0 run as the paper's protocol."""
+    metrics = {**STUDENT_METRICS, "test": {"acc": 50.0}}
+    with pytest.raises(ValueError, match=r"derives \['protocol', 'seed'\].*may not replace"):
+        results.result_row("joint", metrics, protocol="paper", seed=7)
+    with pytest.raises(ValueError, match=r"derives \['acc'\]"):
+        results.result_row("joint", metrics, acc=99.0)
+    assert results.result_row("joint", metrics, fusion="sum")["fusion"] == "sum"
+
+
+def test_summaries_say_what_they_leave_out_and_refuse_rows_they_cannot_tell_apart():
+    """V09, W07 (a NaN seed dropped from the mean while "seeds 2" was shown), W06 (by="method"
+    read letter by letter), W24 (two runs of one method and seed with other scores: one was
+    dropped as a duplicate, e.g. half of a learning-rate grid)."""
+    row = {"method": "g2d", "seed": 0, "protocol": "honest", "acc": 50.0}
+    table = results.summarise([row, {**row, "seed": 1, "acc": math.nan}])
+    assert table.loc[0, "fused acc"] == "50.0 (1 NaN left out)" and table.loc[0, "seeds"] == 2
+    assert results.summarise([row], by="method").loc[0, "fused acc"] == "50.0"
+    assert len(results.summarise([row, dict(row)])) == 1  # one model reported twice counts once
+    grid = [{**row, "lr": 0.1}, {**row, "lr": 1.0, "acc": 20.0}]
+    with pytest.raises(ValueError, match=r"2 rows share method='g2d', seed=0.*add \['lr'\] to by="):
+        results.summarise(grid)
+    assert list(results.summarise(grid, by=["method", "lr"])["fused acc"]) == ["50.0", "20.0"]
+
+
+def test_load_rows_names_the_file_and_matches_labels_however_spelled(tmp_path, monkeypatch):
+    """V10 (a training run's metrics.json: a silent empty table), W08 (bad JSON without the file
+    name; a JSON list: AttributeError; a str: read letter by letter), W23 (labels keyed by Path or
+    "./a.json" were silently ignored)."""
+    monkeypatch.chdir(tmp_path)
+    row = {"method": "g2d", "seed": 0, "protocol": "honest", "acc": 50.0}
+    (tmp_path / "a.json").write_text(json.dumps({"results": [row]}))
+    (tmp_path / "run.json").write_text(json.dumps({"role": "student", "test": {"acc": 1.0}}))
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"run.json is a training run's metrics.*result_row"):
+        results.load_rows(["run.json"])
+    with pytest.raises(ValueError, match="bad.json is not valid JSON"):
+        results.load_rows(["bad.json"])
+    with pytest.raises(ValueError, match="list.json is not a notebook's metrics.json"):
+        results.load_rows(["list.json"])
+    with pytest.raises(
+        TypeError, match=r"a list of paths; for one file: load_rows\(\['a.json'\]\)"
+    ):
+        results.load_rows("a.json")
+    for key in (tmp_path / "a.json", "./a.json", str(tmp_path / "a.json")):
+        assert results.load_rows(["a.json"], labels={key: {"lr": 0.1}})["lr"].tolist() == [0.1]
+    with pytest.raises(ValueError, match="labels name files that are not in metrics_files"):
+        results.load_rows(["a.json"], labels={"b.json": {"lr": 0.1}})
+
+
+def test_scores_and_evaluation_check_lengths_and_batch_sizes(runs):
+    """V25 (5 outputs for 3 targets: torch broadcasting error), W18 (batch_size 0 or -5: range()
+    or torch.cat errors)."""
+    data, _, joint = runs
+    with pytest.raises(ValueError, match="5 outputs for 3 targets"):
+        evaluate.score(torch.randn(5, 3), torch.tensor([0, 1, 2]), "classification")
+    for size in (0, -5, 2.5):
+        with pytest.raises(ValueError, match=f"batch_size must be a whole number.*{size}"):
+            evaluate.evaluate(joint.model, data.test, batch_size=size)
+    with pytest.raises(TypeError, match="take one split"):
+        evaluate.evaluate(joint.model, data)
+
+
+def test_empty_batches_and_unknown_confidences_are_refused():
+    """V04, W20 (an empty batch gave a NaN loss and NaN confidences; NaN logits a NaN ρ), V15
+    (a NaN ρ crashed SMP with an IndexError, or let the other modality lead silently)."""
+    empty = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        losses.g2d_loss(
+            torch.zeros(0, 10), None, None, None, empty, feature_weight=0, logit_weight=0
+        )
+    with pytest.raises(ValueError, match="the batch is empty"):
+        teacher_confidence({"a": torch.zeros(0, 3)}, empty)
+    nan_logits = {"a": torch.full((2, 3), math.nan), "v": torch.zeros(2, 3)}
+    with pytest.raises(ValueError, match=r"logits of \['a'\] hold NaN or inf"):
+        teacher_confidence(nan_logits, torch.zeros(2, dtype=torch.long))
+    smp = SMP(start_epoch=0, end_epoch=5)
+    for rho in ({"audio": 0.4, "visual": math.nan}, {"audio": math.nan, "visual": 0.4}):
+        with pytest.raises(ValueError, match="teacher confidence rho of .* is nan"):
+            smp.coefficients(rho, 0)
+
+
+def test_sample_examples_needs_a_positive_class_count(runs):
+    """V07, W21 (n_classes=0: matplotlib's "Number of columns"; -1 silently showed 9 classes)."""
+    data, _, _ = runs
+    for n in (0, -1):
+        with pytest.raises(ValueError, match=f"n_classes must be a whole number.*{n}"):
+            plots.sample_examples(data.train, n_classes=n)
+
+
+def test_saved_metrics_are_strict_json_that_keeps_integers(tmp_path):
+    """V55, W11: NaN was written as the non-JSON token NaN, a NumPy int seed as 3.0."""
+    path = notebook.save_metrics(
+        tmp_path,
+        {"acc": math.nan, "seed": np.int64(3), "t": torch.tensor(2.5), "flags": [np.bool_(True)]},
+    )
+    text = path.read_text()
+    strict = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-JSON {token}"))
+    assert strict == {"acc": None, "seed": 3, "t": 2.5, "flags": [True]}
+    with pytest.raises(TypeError, match="cannot write a DataFrame as JSON.*to_dict"):
+        notebook.save_metrics(tmp_path, {"table": pd.DataFrame({"a": [1]})})
+    assert path.read_text() == text  # a refused write leaves the old file as it was
+
+
+def test_figure_names_and_configs_in_the_notebook_helpers(tmp_path):
+    """W12 (name "fig.png" wrote fig.png.png), W19 (describe of a dict: AttributeError)."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    assert notebook.save_figure(fig, tmp_path, "fig.png") == tmp_path / "fig.png"
+    with pytest.raises(ValueError, match="writes PNG files: give the name 'fig.pdf' without .pdf"):
+        notebook.save_figure(fig, tmp_path, "fig.pdf")
+    plt.close(fig)
+    with pytest.raises(TypeError, match="describe takes a Config, got dict"):
+        notebook.describe({"epochs": 1})
+
+
+@pytest.mark.parametrize("value", ["off", "False", "NO", " 0 "])
+def test_every_spelling_of_off_hides_progress_bars(monkeypatch, value):
+    """V28: only "0", "false" and "no" turned bars off; "off" or "False" left them on."""
+    from g2d_lite.progress import progress_enabled
+
+    monkeypatch.setenv("G2D_LITE_PROGRESS", value)
+    assert progress_enabled() is False
+
+
+def test_a_progress_switch_typo_is_refused(monkeypatch):
+    """V28: G2D_LITE_PROGRESS=banana silently meant "on"."""
+    from g2d_lite.progress import progress_enabled
+
+    monkeypatch.setenv("G2D_LITE_PROGRESS", "banana")
+    with pytest.raises(ValueError, match="G2D_LITE_PROGRESS='banana' is neither on nor off"):
+        progress_enabled()
+    monkeypatch.setenv("G2D_LITE_PROGRESS", "On")
+    assert progress_enabled() is True
+
+
+def test_hand_made_runs_without_a_role_still_make_tables():
+    """The role check refuses runs that say they are the wrong kind, not runs that say
+    nothing (a TrainResult built by hand, as the diagnose tests do)."""
+    from torch import nn
+
+    from g2d_lite.config import Config
+
+    def run(test: dict) -> TrainResult:
+        return TrainResult(nn.Identity(), pd.DataFrame(), pd.DataFrame(), {"test": test}, Config())
+
+    table = diagnose.score_table({"audio": run({"acc": 60.0})}, {"joint": run({"acc": 70.0})})
+    assert table["score"].tolist() == [60.0, 70.0]
