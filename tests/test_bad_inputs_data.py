@@ -514,3 +514,22 @@ def test_a_meta_json_edited_by_hand_is_damage_the_build_repairs(sources, cache, 
         load_avmnist(cache)
     assert build(cache, *sources) == 0  # the command the message names repairs it
     assert len(load_avmnist(cache).info.class_names) == 10
+
+
+def test_a_hostile_manifest_cannot_make_force_delete_files_outside_the_cache(
+    sources, cache, tmp_path, capsys
+):
+    """A meta.json that lists ``../thesis.tex`` (someone else's folder, or a crafted one, resealed
+    so that it reads as intact) made ``--force`` delete that file."""
+    from g2d_lite.data.cache import meta_seal
+
+    victim = cache.parent / "thesis.tex"
+    victim.write_text("two years of work")
+    meta = json.loads((cache / "meta.json").read_text())
+    meta["files"]["../thesis.tex"] = next(iter(meta["files"].values()))
+    meta["sha256"] = meta_seal(meta)
+    (cache / "meta.json").write_text(json.dumps(meta, indent=2))
+    before = tree_bytes(cache)
+    refused(capsys, build(cache, *sources, "--force"), 2, "'../thesis.tex'", "outside the cache")
+    assert victim.read_text() == "two years of work"
+    assert tree_bytes(cache) == before  # checked before anything was deleted

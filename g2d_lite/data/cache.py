@@ -267,10 +267,28 @@ class ShardedBuild:
 
     def _discard(self, meta: dict[str, Any] | None) -> None:
         """Remove what an earlier build wrote (only its own files: --out may hold others)."""
+        names = [Path(name) for name in (meta or {}).get("files", {})]
+        for name in names:  # all are checked before anything is deleted
+            self._check_inside(name)
         (self.root / META_FILE).unlink(missing_ok=True)
-        for name in (meta or {}).get("files", {}):
-            self._remove(Path(name))
+        for name in names:
+            self._remove(name)
         shutil.rmtree(self.work, ignore_errors=True)
+
+    def _check_inside(self, relative: Path) -> None:
+        """Refuse a name that leads out of the cache (``..``, an absolute path, a link to
+        elsewhere): a meta.json from someone else must not make ``--force`` delete their files."""
+        target = (self.root / relative).resolve()
+        if (
+            relative.is_absolute()
+            or ".." in relative.parts
+            or not target.is_relative_to(self.root.resolve())
+        ):
+            raise BuildError(
+                f"{self.root / META_FILE} lists {str(relative)!r}, which is outside the cache, "
+                "so it is no kit cache's manifest: remove that folder yourself, or choose "
+                "another --out"
+            )
 
     def _remove(self, relative: Path) -> None:
         """Delete one of the cache's files, or a stray file standing where its folder belongs."""
