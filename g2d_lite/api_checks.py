@@ -60,6 +60,21 @@ def not_empty(runs: Mapping[str, Any], what: str, example: str) -> None:
         raise ValueError(f"{what} is empty: pass at least one run, e.g. {example}")
 
 
+def require_columns(frame: Any, columns: Iterable[str | None], maker: str) -> None:
+    """``frame`` is a DataFrame with ``columns`` (``None`` entries are skipped); ``maker`` names
+    the call that makes such a frame."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a DataFrame from {maker}, got {type(frame).__name__}")
+    missing = [c for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns)) or "none"
+        raise ValueError(
+            f"the table lacks the columns {missing} (it has {have}); make it with {maker}"
+        )
+
+
 def finite_number(name: str, value: Any) -> float:
     """``value`` as a finite float, or a message naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):

@@ -221,6 +221,11 @@ class Config:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Rebuild a config from :meth:`to_dict` output (unknown keys are errors)."""
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"Config.from_dict takes a mapping of settings (e.g. json.load of a run's "
+                f"config.json), got {type(values).__name__}"
+            )
         _check_keys(values)
         return cls(**values)
 

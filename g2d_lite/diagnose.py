@@ -64,11 +64,22 @@ def higher_is_better(metric: str) -> bool:
     return metric == "acc"
 
 
-def predictions(model: nn.Module, dataset: MultimodalDataset) -> Predictions:
+def predictions(model: nn.Module | TrainResult, dataset: MultimodalDataset) -> Predictions:
     """:func:`g2d_lite.evaluate.predict` on the model's own device (a model trained in this
-    session may live on a GPU, one read back from the artifact cache on the CPU)."""
+    session may live on a GPU, one read back from the artifact cache on the CPU). A run
+    (:class:`TrainResult`) stands for its model."""
+    model = _model_of(model)
+    _require_split_dataset(dataset, "predictions")
     device = next(model.parameters()).device
     return predict(model, dataset, device=device)
+
+
+def _model_of(model: object) -> nn.Module:
+    if isinstance(model, TrainResult):
+        return model.model
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a model (or a run), got {type(model).__name__}")
+    return model
 
 
 def _metric(run: TrainResult) -> str:
@@ -209,6 +220,11 @@ def teacher_confidence_table(
     set looks confident there even when it is the weaker one on test, and SMP freezes it.
     Columns ``modality, split, metric, score, confidence``.
     """
+    if not isinstance(data, DatasetSplits):
+        raise TypeError(
+            f"teacher_confidence_table takes the whole DatasetSplits (load_data(cfg)) and the "
+            f"splits to score, e.g. ('train',); got {type(data).__name__}"
+        )
     task = data.info.task
     metric = metric_name(task)
     rows = []
@@ -353,6 +369,7 @@ def feature_alignment(
     """
     _require_split_dataset(dataset, "feature_alignment")
     teacher_features = {m: predictions(t, dataset).features[m] for m, t in teachers.items()}
+    students = {name: _model_of(model) for name, model in students.items()}
     rows = []
     for name, model in students.items():
         features = predictions(model, dataset).features
@@ -382,6 +399,7 @@ def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
     worse the score gets without the modality (positive = it helped).
     """
     _require_split_dataset(dataset, "modality_drop")
+    model = _model_of(model)
     if not hasattr(model, "fusion"):
         raise TypeError(
             f"modality_drop needs a multimodal student (its fusion mixes the modalities), got a "
@@ -577,6 +595,8 @@ def synthetic_expectations(info: DatasetInfo) -> pd.DataFrame:
     the lowest training confidence lead, so a modality whose cap is below the others' is the
     expected leader once the others have memorised their training sets.
     """
+    if isinstance(info, DatasetSplits):
+        raise TypeError("synthetic_expectations takes the data's info: pass data.info")
     extra = info.extra
     if extra.get("generator") != "g2d_lite.data.synthetic":
         raise ValueError(f"dataset {info.name!r} is not the synthetic one; no knobs to read")
@@ -603,6 +623,9 @@ def synthetic_expectations(info: DatasetInfo) -> pd.DataFrame:
 def expected_leader(expectations: pd.DataFrame) -> str | None:
     """The modality SMP should let lead according to the train-confidence caps, or ``None``
     when the lowest cap is shared (then it depends on which teacher memorises faster)."""
+    api_checks.require_columns(
+        expectations, ("modality", "train_confidence_cap"), "diagnose.synthetic_expectations"
+    )
     caps = expectations.set_index("modality")["train_confidence_cap"]
     lowest = caps[caps == caps.min()]
     return str(lowest.index[0]) if len(lowest) == 1 else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from torch import nn
 
+from g2d_lite.api_checks import require_columns
 from g2d_lite.diagnose import gradient_norm_summary, history_prefix
 from g2d_lite.smp import scoped_parameters
 from g2d_lite.train import TrainResult
@@ -22,6 +23,7 @@ from g2d_lite.train import TrainResult
 
 def lr_steps(history: pd.DataFrame) -> list[int]:
     """Epochs whose learning rate is lower than the epoch before (a scheduler step)."""
+    require_columns(history, ("epoch", "lr"), "a run's history (run.history)")
     lr = history.set_index("epoch")["lr"]
     return [int(e) for e, drop in (lr.diff() < 0).items() if drop]
 

@@ -92,6 +92,11 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
         )
     if len(targets) == 0:
         raise ValueError("no samples to score: the split (or the selection of it) is empty")
+    if (task == "classification") == targets.is_floating_point():
+        kind = "class indices (integers)" if task == "classification" else "numbers (floats)"
+        raise ValueError(
+            f"{task} targets are {kind}, got {targets.dtype}: is the task right for these data?"
+        )
     if not bool(torch.isfinite(outputs).all()):
         raise ValueError(
             "the outputs hold NaN or inf values, which score as a plausible class; the model "

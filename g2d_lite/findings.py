@@ -124,6 +124,8 @@ def claims(e: Evidence) -> pd.DataFrame:
 
 def claims_markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
     """The claims table as Markdown under a one-line summary of how many held."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"claims_markdown takes the claims table (a DataFrame), got {table!r}")
     if table.empty:
         return f"No claim of the paper can be checked with the runs of this notebook on {dataset}."
     counts = table["verdict"].value_counts()

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from g2d_lite import paper
-from g2d_lite.api_checks import positive_int
+from g2d_lite.api_checks import positive_int, require_columns
 from g2d_lite.data.base import MultimodalDataset
 from g2d_lite.diagnose import FUSED, informative_flags
 from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
@@ -114,6 +114,7 @@ def figure1(scores: pd.DataFrame, split: str = "test", show_paper: bool = False)
 
     ``show_paper`` adds a second panel with the paper's own CREMA-D numbers, titled as such.
     """
+    require_columns(scores, ("model", "output", "score"), "diagnose.score_table(...)")
     outputs = [o for o in _unique(scores["output"]) if o != FUSED] + [FUSED]
     order = [o for o in outputs if o in set(scores["output"])]
     kwargs = {
@@ -163,6 +164,7 @@ def results_bars(
     the title states how many seeds. ``show_paper`` marks the paper's CREMA-D fused accuracy
     of each method that has one (a black diamond, in the legend as "paper, CREMA-D").
     """
+    require_columns(results, (x, y, hue), "rows of results.result_row in a DataFrame")
     seeds = results[seed_column].nunique() if seed_column in results else 1
     hue = hue or x
     order = _unique(results[x])
@@ -190,6 +192,7 @@ def results_bars(
 
 def cka_bars(alignment: pd.DataFrame) -> Figure:
     """Linear CKA of each student's features with its teacher's (diagnose.feature_alignment)."""
+    require_columns(alignment, ("student", "modality", "cka"), "diagnose.feature_alignment")
     fig = _bars(
         alignment,
         x="modality",
@@ -207,6 +210,8 @@ def cka_bars(alignment: pd.DataFrame) -> Figure:
 def modality_drop_bars(drops: pd.DataFrame) -> Figure:
     """Fused score lost when one modality's features are replaced by their mean
     (diagnose.modality_drop, one frame per model concatenated with a ``model`` column)."""
+    maker = "pd.concat({name: diagnose.modality_drop(...)}, names=['model']).reset_index(0)"
+    require_columns(drops, ("model", "modality", "contribution"), maker)
     return _bars(
         drops,
         x="modality",
@@ -221,6 +226,8 @@ def modality_drop_bars(drops: pd.DataFrame) -> Figure:
 def informative_bars(scores: pd.DataFrame, output: str = FUSED) -> Figure:
     """One output's score within each group of samples, grouped by which modalities carry the
     class (diagnose.accuracy_by_informative, concatenated over models)."""
+    columns = ("model", "informative", "output", "score")
+    require_columns(scores, columns, "diagnose.accuracy_by_informative")
     data = scores[scores["output"] == output]
     return _bars(
         data,
@@ -249,6 +256,9 @@ def learning_curves(
     diagnose.learning_curves; with ``losses`` (diagnose.task_loss_curves) a second panel shows
     the training task loss. ``lr_steps`` (epochs where the learning rate dropped) are drawn as
     dotted lines, so a stall that is only the learning-rate step shows as one."""
+    require_columns(curves, ("run", "epoch", "score", style), "diagnose.learning_curves")
+    if losses is not None:
+        require_columns(losses, ("run", "epoch", "loss"), "diagnose.task_loss_curves")
     curves = _readable(curves)
     ncols = 1 if losses is None else 2
     width = FIGSIZE[0] + 1.5 if losses is None else 11.0
@@ -296,6 +306,7 @@ def branch_curves(curves: pd.DataFrame, title: str) -> Figure:
     """One panel per modality: its score per epoch alone (the teacher) and as a branch inside
     each student (diagnose.learning_curves of ``{"<m> teacher": ..., "joint": ...}`` filtered
     to the modality outputs)."""
+    require_columns(curves, ("run", "epoch", "output", "score"), "diagnose.learning_curves")
     curves = _readable(curves)
     modalities = _unique(curves["output"])
     fig, axes = plt.subplots(
@@ -319,6 +330,7 @@ def teacher_confidence_bars(table: pd.DataFrame) -> Figure:
     """Each teacher's training confidence ρ and its train / test accuracy, side by side
     (columns ``modality, measure, value`` in %): confident on training data is not the same as
     strong on test data."""
+    require_columns(table, ("modality", "measure", "value"), "a long table (DataFrame.melt)")
     return _bars(
         table,
         x="measure",
@@ -333,6 +345,8 @@ def teacher_confidence_bars(table: pd.DataFrame) -> Figure:
 def gradient_norms(norms: pd.DataFrame) -> Figure:
     """Per-epoch mean gradient norm of each encoder (diagnose.gradient_norms): colour = run,
     line style = modality. Measured before SMP masks anything."""
+    columns = ("run", "epoch", "modality", "grad_norm")
+    require_columns(norms, columns, "diagnose.gradient_norms")
     norms = _readable(norms)
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     runs = _unique(norms["run"])
@@ -374,6 +388,9 @@ def confidence_timeline(
     ``window`` is the SMP window in epochs (inclusive); ``smooth`` is a rolling mean over steps
     for the lines (the raw per-batch values are drawn faintly behind).
     """
+    columns = ("step", "epoch", "modality", "rho", "leader")
+    require_columns(timeline, columns, "diagnose.confidence_timeline")
+    positive_int("smooth", smooth)
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     modalities = _unique(timeline["modality"])
     leaders = {label: colour(label) for label in _leader_order(_unique(timeline["leader"]))}
@@ -415,6 +432,8 @@ def confidence_timeline(
 def leader_share(shares: pd.DataFrame) -> Figure:
     """Per epoch, the share of steps each modality led (diagnose.leader_share(by_epoch=True)),
     as stacked bars; "all" means every encoder trained."""
+    columns = ("epoch", "leader", "share")
+    require_columns(shares, columns, "diagnose.leader_share(steps, by_epoch=True)")
     table = shares.pivot_table(index="epoch", columns="leader", values="share", fill_value=0.0)
     table = table[_leader_order(list(table.columns))]
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))

@@ -29,6 +29,8 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
     ``extra`` adds grouping columns (for example ``fusion="sum"``); it cannot replace what the
     run's metrics say (its seed, the protocol that chose its epoch, its scores).
     """
+    if not isinstance(method, str) or not method.strip():
+        raise ValueError(f"method must name the row's model, e.g. 'g2d', got {method!r}")
     if not isinstance(metrics, Mapping):
         raise TypeError(
             f"metrics must be a run's metrics mapping (TrainResult.metrics), got "
@@ -116,6 +118,8 @@ def load_rows(
 
 def metric_columns(rows: pd.DataFrame) -> list[str]:
     """The score columns of ``rows``: fused first, then branches in order of appearance."""
+    if not isinstance(rows, pd.DataFrame):
+        rows = pd.DataFrame(list(rows))
     keys = set(ROW_KEYS)
     scores = [c for c in rows.columns if c.split("/")[0] in ("acc", "mae") and c not in keys]
     return sorted(scores, key=lambda c: "/" in c)

@@ -12,6 +12,7 @@ branches'* scores and damps the dominant ones softly.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -269,6 +270,11 @@ class SMP(_Window):
             return self._staged(rho, epoch)
         if rho is None:
             raise ValueError("schedule='batch' needs this batch's teacher confidences rho")
+        if not isinstance(rho, Mapping):
+            raise TypeError(f"rho must map each modality to its confidence, got {rho!r}")
+        not_numbers = {m: r for m, r in rho.items() if not isinstance(r, numbers.Real)}
+        if not_numbers:
+            raise TypeError(f"rho must hold one number per modality, got {not_numbers}")
         ones = dict.fromkeys(rho, 1.0)
         unknown = [m for m, r in rho.items() if not math.isfinite(r)]
         if unknown:

@@ -287,3 +287,86 @@ def test_hand_made_runs_without_a_role_still_make_tables():
 
     table = diagnose.score_table({"audio": run({"acc": 60.0})}, {"joint": run({"acc": 70.0})})
     assert table["score"].tolist() == [60.0, 70.0]
+
+
+def test_plots_name_the_table_they_need(runs):
+    """A frame of the wrong kind (or a typo in x=) gave a bare pandas KeyError from inside
+    seaborn; an empty results frame KeyError 'method'."""
+    _, teachers, joint = runs
+    scores = diagnose.score_table(teachers, {"joint": joint})
+    with pytest.raises(ValueError, match=r"lacks the columns \['nope'\].*results.result_row"):
+        plots.results_bars(pd.DataFrame([results.result_row("joint", joint.metrics)]), x="nope")
+    with pytest.raises(ValueError, match=r"lacks the columns \['method', 'acc'\] \(it has none\)"):
+        plots.results_bars(pd.DataFrame())
+    with pytest.raises(ValueError, match=r"lacks the columns \['student', 'modality', 'cka'\]"):
+        plots.cka_bars(scores)
+    with pytest.raises(ValueError, match=r"diagnose.leader_share\(steps, by_epoch=True\)"):
+        plots.leader_share(pd.DataFrame({"epoch": [0], "share": [100.0]}))
+    with pytest.raises(TypeError, match="expected a DataFrame from diagnose.score_table"):
+        plots.figure1(scores.to_dict())
+    plots.plt.close("all")
+
+
+def test_runs_stand_for_their_models_and_whole_splits_are_named(runs):
+    """A run given where its model belongs (teacher_confidence_table({m: run}), predictions(run,
+    ...)) failed with AttributeError 'parameters'; one split given to teacher_confidence_table an
+    IndexError; DatasetSplits given to synthetic_expectations an AttributeError."""
+    data, teachers, joint = runs
+    by_run = diagnose.teacher_confidence_table(teachers, data, ("train",))
+    by_model = diagnose.teacher_confidence_table(
+        {m: r.model for m, r in teachers.items()}, data, ("train",)
+    )
+    assert by_run.equals(by_model)
+    assert torch.equal(
+        diagnose.predictions(joint, data.test).logits,
+        diagnose.predictions(joint.model, data.test).logits,
+    )
+    with pytest.raises(TypeError, match=r"takes the whole DatasetSplits \(load_data\(cfg\)\)"):
+        diagnose.teacher_confidence_table(teachers, data.test)
+    with pytest.raises(TypeError, match="pass data.info"):
+        diagnose.synthetic_expectations(data)
+    with pytest.raises(ValueError, match=r"lacks the columns \['modality', 'train_confidence_cap"):
+        diagnose.expected_leader(pd.DataFrame())
+
+
+def test_scores_refuse_targets_of_the_other_task(runs):
+    """Classification predictions scored with task="regression" gave a plausible MAE."""
+    data, _, joint = runs
+    pred = diagnose.predictions(joint, data.test)
+    with pytest.raises(ValueError, match="regression targets are numbers.*got torch.int64"):
+        diagnose.accuracy_by_informative(
+            pred, diagnose.informative_flags(data.info, "test"), task="regression"
+        )
+    with pytest.raises(ValueError, match="classification targets are class indices"):
+        evaluate.score(torch.randn(3, 2), torch.rand(3), "classification")
+
+
+def test_odd_values_for_rows_confidences_configs_and_claims():
+    """An empty method name made a row; rho given as strings or a list failed inside math or
+    with AttributeError; Config.from_dict of a list said "unknown config keys [1, 2]"."""
+    from g2d_lite.config import Config
+    from g2d_lite.findings import claims_markdown
+
+    metrics = {**STUDENT_METRICS, "test": {"acc": 50.0}}
+    for method in ("", None, " "):
+        with pytest.raises(ValueError, match="method must name the row's model"):
+            results.result_row(method, metrics)
+    smp = SMP(start_epoch=0, end_epoch=5)
+    with pytest.raises(TypeError, match=r"one number per modality, got \{'audio': '0.3'\}"):
+        smp.coefficients({"audio": "0.3", "visual": 0.5}, 0)
+    with pytest.raises(TypeError, match="rho must map each modality to its confidence"):
+        smp.coefficients([0.2, 0.3], 0)
+    assert smp.coefficients({"audio": np.float32(0.2), "visual": 0.5}, 0) == {
+        "audio": 1.0,
+        "visual": 0.0,
+    }
+    with pytest.raises(TypeError, match="from_dict takes a mapping of settings"):
+        Config.from_dict([1, 2])
+    with pytest.raises(TypeError, match="claims_markdown takes the claims table"):
+        claims_markdown(None, "synthetic", "test")
+    with pytest.raises(ValueError, match="smooth must be a whole number"):
+        plots.confidence_timeline(
+            pd.DataFrame(columns=["step", "epoch", "modality", "rho", "leader"]), smooth=0
+        )
+    with pytest.raises(ValueError, match=r"lacks the columns \['lr'\]"):
+        dynamics.lr_steps(pd.DataFrame({"epoch": [0, 1]}))
