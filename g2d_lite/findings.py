@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from g2d_lite import paper
+from g2d_lite import api_checks, paper
 from g2d_lite.diagnose import MIN_GAP, higher_is_better
 from g2d_lite.palette import canonical_method
 from g2d_lite.train import TrainResult
@@ -151,6 +151,9 @@ def evidence_from_runs(
 ) -> Evidence:
     """:class:`Evidence` read from trained runs' ``metrics[split]`` (``students`` keyed by
     ``METHODS`` names or their labels, e.g. "G²D")."""
+    split = api_checks.metrics_split(split)
+    api_checks.not_empty(students, "students", "{'joint': joint}")
+    api_checks.require_keys(teachers, [weak], "teachers", "weak must be one of the modalities")
     metric = next(iter(students.values())).metrics.get("metric", "acc")
     fused, branches = {}, {}
     for name, run in students.items():

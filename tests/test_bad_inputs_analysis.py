@@ -370,3 +370,17 @@ def test_odd_values_for_rows_confidences_configs_and_claims():
         )
     with pytest.raises(ValueError, match=r"lacks the columns \['lr'\]"):
         dynamics.lr_steps(pd.DataFrame({"epoch": [0, 1]}))
+
+
+def test_evidence_names_a_split_typo_a_weak_modality_it_lacks_and_no_students(runs):
+    """findings.evidence_from_runs gave KeyError 'tst' / 'Audio', or StopIteration for {}."""
+    from g2d_lite.findings import evidence_from_runs
+
+    _, teachers, joint = runs
+    with pytest.raises(ValueError, match="unknown split 'tst'"):
+        evidence_from_runs("audio", teachers, {"joint": joint}, "tst")
+    with pytest.raises(ValueError, match="teachers has no 'Audio'.*weak must be one of"):
+        evidence_from_runs("Audio", teachers, {"joint": joint}, "test")
+    with pytest.raises(ValueError, match="students is empty"):
+        evidence_from_runs("audio", teachers, {}, "test")
+    assert evidence_from_runs("audio", teachers, {"joint": joint}, "val").weak == "audio"
