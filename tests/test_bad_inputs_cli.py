@@ -1073,3 +1073,13 @@ def test_a_run_folder_whose_checkpoints_are_a_link_is_refused_by_name(tmp_path, 
     status = main(["joint", "--out", str(run), *TINY])
     refused(capsys, status, 2, f"{run / 'checkpoints'} is a symbolic link to {mine}", "a new --out")
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_a_progress_switch_typo_is_refused_before_a_run_folder_is_made(
+    tmp_path, capsys, monkeypatch
+):
+    """Probe V28: G2D_LITE_PROGRESS=banana (or off) silently left progress bars on."""
+    monkeypatch.setenv("G2D_LITE_PROGRESS", "banana")
+    status = main(["joint", "--out", str(tmp_path / "run"), *TINY])
+    refused(capsys, status, 2, "G2D_LITE_PROGRESS='banana' is neither on nor off", "0 (or off)")
+    assert not (tmp_path / "run").exists()
