@@ -168,8 +168,9 @@ def _refuse_changed_inputs(name: str, inputs: list[tuple[Any, Any]]) -> None:
         else "rerun the cells above that made its input tables"
     )
     raise AssertionError(
-        f"{name} changed its input in place (an in-place operation such as sub_, +=, or an "
-        f"assignment into it). Compute on new values instead (x - y, not x.sub_(y)); {undo}."
+        f"{name} (or an answer of yours it calls) changed its input in place (an in-place "
+        "operation such as sub_, +=, or an assignment into it). Compute on new values instead "
+        f"(x - y, not x.sub_(y)); {undo}."
     )
 
 
