@@ -30,9 +30,11 @@ import torch
 from torch import Tensor, nn
 
 from g2d_lite import api_checks
+from g2d_lite.config import method_name
 from g2d_lite.data.base import SPLITS, DatasetInfo, DatasetSplits, MultimodalDataset
 from g2d_lite.data.synthetic import UNINFORMATIVE
 from g2d_lite.evaluate import Predictions, metric_name, predict, score
+from g2d_lite.models.classifiers import UnimodalClassifier
 from g2d_lite.smp import teacher_confidence
 from g2d_lite.train import TrainResult
 
@@ -84,6 +86,12 @@ def _model_of(model: object) -> nn.Module:
 
 def _metric(run: TrainResult) -> str:
     return run.metrics.get("metric", "acc")
+
+
+def run_method(run: TrainResult) -> str | None:
+    """The named method (a ``METHODS`` key) a real run's config is; ``None`` for a run made by
+    hand (no role in its metrics), whose config says nothing."""
+    return method_name(run.config.to_dict()) if run.metrics.get("role") else None
 
 
 def _require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
@@ -161,6 +169,8 @@ def gap_table(
     points for accuracy, any positive gap for other metrics.
     """
     sign = 1.0 if higher_is_better(metric) else -1.0
+    teacher, joint = _scores(teacher, "teacher"), _scores(joint, "joint")
+    student = None if student is None else _scores(student, "student")
     if min_gap is None:
         min_gap = MIN_GAP if metric == "acc" else 0.0
     fix = "give one score per teacher modality"
@@ -183,6 +193,15 @@ def gap_table(
     return pd.DataFrame(rows)[columns]
 
 
+def _scores(values: object, name: str) -> Mapping[str, float]:
+    """A mapping modality -> score (a pandas Series is one)."""
+    if isinstance(values, pd.Series):
+        return values.to_dict()
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{name} must map each modality to its score, got {type(values).__name__}")
+    return values
+
+
 def gap_from_runs(
     teachers: Mapping[str, TrainResult],
     joint: TrainResult,
@@ -195,6 +214,12 @@ def gap_from_runs(
     _require_roles(
         {"joint": joint, **({"student": student} if student is not None else {})}, False, "runs"
     )
+    joint_method = run_method(joint)
+    if joint_method is not None and joint.config.loss != "ce":
+        raise ValueError(
+            f"joint is a {joint_method} run, which distils from teachers: pass the joint-training "
+            "run as joint and the distilled one as student, gap_from_runs(teachers, joint, g2d)"
+        )
     metric = _metric(joint)
 
     def branches(run: TrainResult) -> dict[str, float]:
@@ -227,6 +252,15 @@ def teacher_confidence_table(
         )
     task = data.info.task
     metric = metric_name(task)
+    teachers = {m: _model_of(model) for m, model in teachers.items()}
+    for m, model in teachers.items():
+        if not isinstance(model, UnimodalClassifier) or model.modality != m:
+            what = (
+                f"the {model.modality} teacher"
+                if isinstance(model, UnimodalClassifier)
+                else f"a {type(model).__name__}, not a teacher"
+            )
+            raise ValueError(f"teachers[{m!r}] is {what}: key each teacher by its modality")
     rows = []
     for m, model in teachers.items():
         for split in splits:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from torch import nn
 
+from g2d_lite import api_checks
 from g2d_lite.api_checks import require_columns
 from g2d_lite.diagnose import gradient_norm_summary, history_prefix
 from g2d_lite.smp import scoped_parameters
@@ -86,6 +87,13 @@ def stall_report(
     split: str = "validation",
 ) -> StallReport:
     """:class:`StallReport` of ``modality``'s branch inside ``joint`` against its teacher."""
+    if joint.metrics.get("role") == "teacher":
+        raise ValueError(
+            "joint is a teacher run: call stall_report(joint, teacher, modality), the joint "
+            "training run first"
+        )
+    if api_checks.finite_number("threshold", threshold) <= 0:
+        raise ValueError(f"threshold is a training loss, above 0; got {threshold}")
     history = joint.history.set_index("epoch")
     metric = joint.metrics.get("metric", "acc")
     prefix = history_prefix(split)

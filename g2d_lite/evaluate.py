@@ -49,6 +49,7 @@ def predict(
     positive_int("batch_size", batch_size)
     if isinstance(dataset, DatasetSplits):
         raise TypeError("predict and evaluate take one split, e.g. data.test, not DatasetSplits")
+    _check_model_fits(model, dataset)
     device = device or torch.device("cpu")
     was_training = model.training
     model.eval()
@@ -80,6 +81,22 @@ def predict(
         {m: torch.cat(v) for m, v in features.items()},
         torch.cat(targets),
     )
+
+
+def _check_model_fits(model: nn.Module, dataset: MultimodalDataset) -> None:
+    """The model reads modalities the data have (a KeyError from inside forward says neither
+    which model nor which data)."""
+    if isinstance(model, UnimodalClassifier):
+        reads = [model.modality]
+    else:
+        reads = list(getattr(model, "encoders", {}))
+    missing = [m for m in reads if m not in dataset.info.modality_names]
+    if missing:
+        raise ValueError(
+            f"the model reads {missing}, which {dataset.info.name} does not have (it has "
+            f"{', '.join(dataset.info.modality_names)}): evaluate a model on the data it was "
+            "trained on"
+        )
 
 
 def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:

@@ -105,20 +105,40 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
         inputs = _snapshot([*args, *kwargs.values()])
         previous = sys.getprofile()
         sys.setprofile(profile)
+        failure: Exception | None = None
         try:
             result = function(*args, **kwargs)
+        except (NotImplementedError, AssertionError):  # not written yet, or its own assert
+            raise
+        except Exception as error:
+            failure = error
         finally:
             sys.setprofile(previous)
-        _refuse_changed_inputs(function.__name__, inputs)
         if called:
             raise KitCallError(
                 f"{function.__name__} calls the kit's own {called[-1]}. The checks compare your "
                 f"code with the kit, so an answer that calls it proves nothing: write "
                 f"{function.__name__} with torch (and pandas) only."
             )
+        if failure is not None:
+            raise AssertionError(_failed_call(function.__name__, failure, kwargs)) from failure
+        _refuse_changed_inputs(function.__name__, inputs)
         return result
 
     return guarded
+
+
+def _failed_call(name: str, error: Exception, kwargs: Mapping[str, Any]) -> str:
+    """What a check says when an answer raised: the error and the simple settings of the call
+    (``task='regression'``, say), which are often what the answer did not handle."""
+    settings = ", ".join(
+        f"{k}={v!r}" for k, v in kwargs.items() if isinstance(v, str | int | float | bool)
+    )
+    where = f" with {settings}" if settings else ""
+    return (
+        f"{name} raised {type(error).__name__}: {error} (called{where}). Read the text on what "
+        f"{name} must do in this case; the error above points at the line"
+    )
 
 
 def _snapshot(values: Sequence[Any]) -> list[tuple[Any, Any]]:
@@ -227,6 +247,11 @@ def expect_close(
     ``hint`` when none matches.
     """
     __tracebackhide__ = True
+    if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
+        raise AssertionError(
+            f"{what}: expected a tensor, got {type(actual).__name__} {describe(actual)}: return "
+            "the torch result itself (no .item() or float()), so gradients can flow through it"
+        )
     if any(_close(actual, value, rtol, atol) for value in (expected, *accept)):
         return
     tensors = isinstance(actual, torch.Tensor) and isinstance(expected, torch.Tensor)
@@ -274,6 +299,8 @@ def encoders_with_gradients(
 ) -> tuple[dict[str, torch.nn.Module], dict[str, torch.nn.Module]]:
     """Two identical sets of :func:`small_encoder`, one per modality name, with the gradients
     of the same made-up loss: one set for the answer, one for the kit's reference."""
+    if isinstance(names, str) or not names:
+        raise ValueError(f"names must be a list of modality names, e.g. ['audio'], got {names!r}")
     torch.manual_seed(seed)
     answer = {m: small_encoder() for m in names}
     reference = {m: copy.deepcopy(e) for m, e in answer.items()}

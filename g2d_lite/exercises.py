@@ -181,13 +181,21 @@ def _read_sources(sources: list[Path]) -> dict[Path, nbformat.NotebookNode]:
     students = {}
     for path in sources:
         try:
-            students[path] = student_version(nbformat.read(path, as_version=4))
+            instructor = nbformat.read(path, as_version=4)
+            students[path] = student_version(instructor)
         except (ValueError, OSError) as error:
             why = " ".join(str(error).split())[:120]
             raise ValueError(
                 f"{path} is not a readable exercise notebook ({why}); fix it or move it out of "
                 "--source"
             ) from None
+        stubs = unanswered_cells(instructor)
+        if stubs:  # its answers are stubs already: a build of it would lose their signatures
+            raise ValueError(
+                f"{path} is a student copy ({len(stubs)} cells hold '# YOUR CODE HERE'), not an "
+                f"instructor notebook: --source takes the notebooks with the solutions (default "
+                f"{SOURCE_DIR})"
+            )
     return students
 
 

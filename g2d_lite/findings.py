@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from g2d_lite import api_checks, paper
-from g2d_lite.diagnose import MIN_GAP, higher_is_better
+from g2d_lite.config import METHODS
+from g2d_lite.diagnose import MIN_GAP, higher_is_better, run_method
 from g2d_lite.palette import canonical_method
 from g2d_lite.train import TrainResult
 
@@ -40,6 +41,14 @@ class Evidence:
     branches: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     weak_led: float | None = None
     metric: str = "acc"
+
+    def __post_init__(self) -> None:
+        if self.weak not in self.teachers:
+            raise ValueError(
+                f"weak modality {self.weak!r} has no teacher score (teachers: "
+                f"{', '.join(self.teachers)}): a claim about it could not be checked"
+            )
+        higher_is_better(self.metric)
 
     def better(self, a: float, b: float) -> float:
         """How much better ``a`` is than ``b`` (positive = better) in this metric."""
@@ -158,6 +167,12 @@ def evidence_from_runs(
     fused, branches = {}, {}
     for name, run in students.items():
         key = canonical_method(name) or name
+        own = run_method(run)
+        if key in METHODS and own is not None and own != key:
+            raise ValueError(
+                f"students[{name!r}] is a {own} run (its config says so), not {key}: key each "
+                "student by its own method"
+            )
         values = run.metrics[split]
         fused[key] = values[metric]
         branches[key] = {m: values[f"{metric}/{m}"] for m in teachers if f"{metric}/{m}" in values}

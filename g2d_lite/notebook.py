@@ -126,12 +126,22 @@ def _plain(value: Any) -> Any:
     )
 
 
+def _file_name(name: str) -> str:
+    """A plain file name: the files belong in the output folder, not beside or above it."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(
+            f"name must be a plain file name, without folders, got {name!r}: the file goes into "
+            "output_dir (set that to write elsewhere)"
+        )
+    return name
+
+
 def save_metrics(
     output_dir: str | Path, metrics: dict[str, Any], name: str = "metrics.json"
 ) -> Path:
     """Atomically write ``metrics`` as strict JSON into ``output_dir``; returns the file path.
     NaN becomes null (see :func:`_plain`)."""
-    path = Path(output_dir) / name
+    path = Path(output_dir) / _file_name(name)
     atomic_write_text(path, json.dumps(_plain(metrics), indent=2, sort_keys=True))
     return path
 
@@ -146,7 +156,7 @@ def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
         raise ValueError(
             f"save_figure writes PNG files: give the name {name!r} without .{extension}"
         )
-    path = Path(output_dir) / f"{name}.png"
+    path = Path(output_dir) / f"{_file_name(name)}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path
 

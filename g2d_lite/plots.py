@@ -391,6 +391,8 @@ def confidence_timeline(
     columns = ("step", "epoch", "modality", "rho", "leader")
     require_columns(timeline, columns, "diagnose.confidence_timeline")
     positive_int("smooth", smooth)
+    if window is not None and (len(window) != 2 or window[0] > window[1]):
+        raise ValueError(f"window is (first epoch, last epoch) of the SMP window, got {window}")
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     modalities = _unique(timeline["modality"])
     leaders = {label: colour(label) for label in _leader_order(_unique(timeline["leader"]))}

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ _DAMAGED_CONFIG = (
     "the run folder was edited or damaged: restore the file, or retrain into it with --no-resume"
 )
 RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
+# Config fields that may differ when resuming (they do not change the numbers).
+RESUMABLE_CHANGES = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
 STATES = ("absent", "empty", "foreign", "started", "in_progress", "finished")
 # Keys every config.json the kit writes holds (Config fields since the first release).
 _KIT_KEYS = frozenset({"dataset", "loss", "balance", "epochs", "seed"})
@@ -304,6 +306,36 @@ class RunFolder:
                 save_checkpoint(path, best)
         self.write_table(HISTORY, last["history"])
 
+    def _check_derived_files(self, best: dict[str, Any], last: dict[str, Any]) -> None:
+        """config.json, history.csv and steps.csv agree with the checkpoints they were written
+        with: a hand edit (a fusion changed, a column dropped) would otherwise be read as the
+        run's own, while metrics.json and the weights are checksummed."""
+        self.config()  # a key or value no Config holds is named first
+        ignored = RESUMABLE_CHANGES | {"data_options"}
+        differ = config_differences(self.read_config(), best.get("config", {}), ignored)
+        if differ:
+            raise RunFolderError(
+                f"{self.file(CONFIG)} differs from the run's checkpoint in {', '.join(differ)}: "
+                f"{_DAMAGED_CONFIG}"
+            )
+        for name in (HISTORY, STEPS):
+            if not self.file(name).is_file():
+                raise RunFolderError(
+                    f"{self.file(name)} is missing from this finished run: it was deleted or "
+                    "moved; put it back, or delete metrics.json and rerun the same command to "
+                    "rewrite the run's files"
+                )
+        history = pd.read_csv(self.file(HISTORY))
+        recorded = pd.DataFrame(last.get("history", []))
+        try:
+            pd.testing.assert_frame_equal(history, recorded, check_dtype=False)
+        except AssertionError:
+            raise RunFolderError(
+                f"{self.file(HISTORY)} is not the history its checkpoint records (columns or "
+                "values differ): it was edited or damaged; delete metrics.json and rerun the "
+                "same command to rewrite it"
+            ) from None
+
     def load_finished(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(metrics, best checkpoint)`` of a finished run, after checking that metrics.json,
         best.pt and last.pt belong together and that no one is rewriting the folder."""
@@ -345,8 +377,10 @@ class RunFolder:
                     "size or SHA-256): one of them was replaced, damaged or is missing; retrain "
                     "the run with --no-resume"
                 )
-        self._check_metrics_against_history(metrics, load_checkpoint(self.file(LAST)))
+        last = load_checkpoint(self.file(LAST))
+        self._check_metrics_against_history(metrics, last)
         best = load_checkpoint(self.file(BEST))
+        self._check_derived_files(best, last)
         if best.get("epoch") != metrics.get("selected_epoch"):
             raise RunFolderError(
                 f"{self.file(BEST)} holds epoch {best.get('epoch')} but metrics.json selected "
@@ -367,6 +401,18 @@ class RunFolder:
                     f"at epoch {epoch} says {recorded}): the file was edited or damaged; delete "
                     "it and rerun the same command to rewrite it from the finished epochs"
                 )
+
+
+def config_differences(
+    a: Mapping[str, Any], b: Mapping[str, Any], ignored: set[str] | frozenset[str]
+) -> list[str]:
+    """The config keys (outside ``ignored``) whose values differ, compared as JSON with sorted
+    keys: dicts that differ only in key order are the same."""
+
+    def same(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    return sorted(k for k in (a.keys() | b.keys()) - ignored if same(a.get(k)) != same(b.get(k)))
 
 
 def _prefixed(row: dict[str, Any], prefix: str) -> dict[str, Any]:

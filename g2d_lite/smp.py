@@ -84,6 +84,8 @@ def confidence_from_sums(
     paper's ρ), and 1 / (1 + mean squared error) for regression (the kit's definition)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid tasks: {TASKS}")
+    if isinstance(count, int) and count < 1:  # a tensor count is on the device: not read here
+        raise ValueError(f"count is the number of samples the sums cover, at least 1; got {count}")
     means = (torch.stack([s.detach().double() for s in sums.values()]) / float(count)).tolist()
     if task == "regression":
         means = [1.0 / (1.0 + mse) for mse in means]

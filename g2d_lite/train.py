@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import math
 import sys
 import time
@@ -50,14 +49,19 @@ from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
-from g2d_lite.rundir import CONFIG, LAST, RunFolder, RunFolderError
+from g2d_lite.rundir import (
+    CONFIG,
+    LAST,
+    RESUMABLE_CHANGES,
+    RunFolder,
+    RunFolderError,
+    config_differences,
+)
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
 
 ROLES: tuple[str, ...] = ("teacher", "student")
-# Config fields that may differ when resuming (they do not change the numbers).
-_RESUMABLE_CHANGES = {"progress", "num_workers", "device", "data_root", "tensorboard"}
 
 Callback = Callable[["Trainer", int], None]
 
@@ -68,18 +72,6 @@ class NonFiniteLossError(KitError, RuntimeError):
 
 class DeviceError(KitError, RuntimeError):
     """The requested device is not available on this machine."""
-
-
-def _config_differences(
-    a: Mapping[str, Any], b: Mapping[str, Any], ignored: set[str] | frozenset[str]
-) -> list[str]:
-    """The config keys (outside ``ignored``) whose values differ, compared as JSON with sorted
-    keys: dicts that differ only in key order are the same."""
-
-    def same(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, default=str)
-
-    return sorted(k for k in (a.keys() | b.keys()) - ignored if same(a.get(k)) != same(b.get(k)))
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
@@ -469,8 +461,8 @@ class Trainer:
         """A run folder resumes only the run it holds: same config and the same data. The data
         are compared by their fingerprint, not by how data_options spell them (64 and 64.0 give
         the same samples)."""
-        ignored = _RESUMABLE_CHANGES | ({"data_options"} if "data" in state else set())
-        changed = _config_differences(state["config"], self.cfg.to_dict(), ignored)
+        ignored = RESUMABLE_CHANGES | ({"data_options"} if "data" in state else set())
+        changed = config_differences(state["config"], self.cfg.to_dict(), ignored)
         if state["role"] != self.role or state["modality"] != self.modality:
             what = state["role"] + (f" ({state['modality']})" if state["modality"] else "")
             raise RunFolderError(
@@ -499,8 +491,8 @@ class Trainer:
         assert self.folder is not None
         if not self.folder.file(CONFIG).is_file():
             return
-        ignored = _RESUMABLE_CHANGES | {"data_options"}
-        differ = _config_differences(self.folder.read_config(), saved["config"], ignored)
+        ignored = RESUMABLE_CHANGES | {"data_options"}
+        differ = config_differences(self.folder.read_config(), saved["config"], ignored)
         if differ:
             raise RunFolderError(
                 f"{self.folder.file(LAST)} does not belong to {self.folder.file(CONFIG)} (they "

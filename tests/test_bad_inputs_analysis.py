@@ -384,3 +384,96 @@ def test_evidence_names_a_split_typo_a_weak_modality_it_lacks_and_no_students(ru
     with pytest.raises(ValueError, match="students is empty"):
         evidence_from_runs("audio", teachers, {}, "test")
     assert evidence_from_runs("audio", teachers, {"joint": joint}, "val").weak == "audio"
+
+
+# ------------------------------------------------------------------ the eleventh probe's cases
+def test_swapped_runs_are_named_where_each_run_records_its_method(runs):
+    """X45 (gap_from_runs with joint and G²D swapped: a table with swapped columns and a -300 %
+    recovery), X87 (evidence_from_runs with the students keyed the wrong way round), X72 (a
+    student model as the "audio" teacher of teacher_confidence_table)."""
+    from g2d_lite.findings import evidence_from_runs
+
+    data, teachers, joint = runs
+    g2d = train_student(tiny_config(epochs=1).replace(**METHODS["g2d"]), data, teachers)
+    with pytest.raises(ValueError, match="joint is a g2d run, which distils from teachers"):
+        diagnose.gap_from_runs(teachers, g2d, joint)
+    assert list(diagnose.gap_from_runs(teachers, joint, g2d)["modality"]) == ["audio", "visual"]
+    with pytest.raises(ValueError, match=r"students\['joint'\] is a g2d run .*, not joint"):
+        evidence_from_runs("audio", teachers, {"joint": g2d, "G²D": joint}, "test")
+    assert set(evidence_from_runs("audio", teachers, {"joint": joint, "G²D": g2d}, "test").fused)
+    with pytest.raises(ValueError, match=r"teachers\['audio'\] is a MultimodalClassifier, not a"):
+        diagnose.teacher_confidence_table({"audio": joint.model}, data, ("train",))
+    with pytest.raises(ValueError, match=r"teachers\['audio'\] is the visual teacher"):
+        diagnose.teacher_confidence_table({"audio": teachers["visual"]}, data, ("train",))
+
+
+def test_evidence_about_a_modality_without_a_teacher_is_refused():
+    """X65: weak="depth" dropped two claims and marked "depth led 90 % of the steps" as held."""
+    from g2d_lite.findings import Evidence
+
+    with pytest.raises(ValueError, match="weak modality 'depth' has no teacher score"):
+        Evidence(weak="depth", teachers={"audio": 60.0}, fused={"joint": 70.0}, weak_led=90.0)
+
+
+def test_stall_reports_name_swapped_runs_and_a_threshold_out_of_range(runs):
+    """X47 (threshold -0.5 accepted), X48 (teacher and joint swapped: "its branches are ")."""
+    _, teachers, joint = runs
+    with pytest.raises(ValueError, match=r"joint is a teacher run: call stall_report\(joint, te"):
+        dynamics.stall_report(teachers["audio"], joint, "audio")
+    for threshold in (-0.5, 0.0, math.nan):
+        with pytest.raises(ValueError, match="threshold"):
+            dynamics.stall_report(joint, teachers["audio"], "audio", threshold=threshold)
+
+
+def test_gap_tables_take_a_series_and_name_other_types():
+    """X44: a pandas Series of teacher scores gave "joint has no 60, 70"."""
+    table = diagnose.gap_table(pd.Series({"audio": 60.0}), pd.Series({"audio": 50.0}))
+    assert table.loc[0, "gap"] == 10.0
+    with pytest.raises(TypeError, match="teacher must map each modality to its score, got list"):
+        diagnose.gap_table([60.0], {"audio": 50.0})
+
+
+def test_metrics_and_figures_stay_in_their_output_folder(tmp_path):
+    """X63: name="../escape.json" (or "../fig") wrote beside the output folder."""
+    import matplotlib.pyplot as plt
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("../escape.json", "sub/m.json", "", ".."):
+        with pytest.raises(ValueError, match="name must be a plain file name"):
+            notebook.save_metrics(out, {"acc": 1.0}, name=name)
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="name must be a plain file name"):
+        notebook.save_figure(fig, out, "../escfig")
+    plt.close(fig)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any(out.iterdir())
+
+
+def test_a_model_evaluated_on_data_without_its_modality_is_named(runs):
+    """X71: an image teacher evaluated on synthetic data gave a bare KeyError 'image'."""
+    from g2d_lite.data.base import DatasetInfo, ModalitySpec
+    from g2d_lite.models.classifiers import build_teacher
+
+    data, _, _ = runs
+    info = DatasetInfo("pics", (ModalitySpec("image", (1, 8, 8), "image"),), "classification",
+                       ("a", "b"))  # fmt: skip
+    image_teacher = build_teacher(info, "image", "auto")
+    with pytest.raises(ValueError, match=r"the model reads \['image'\], which synthetic does not"):
+        evaluate.evaluate(image_teacher, data.test)
+
+
+def test_confidences_of_no_samples_and_encoders_for_no_modality():
+    """X73 (confidence_from_sums with count 0 gave inf), X79 (encoders_with_gradients([]): an
+    AttributeError on int.backward), X88 (an inverted SMP window was drawn without a word)."""
+    from g2d_lite.exercise_checks import encoders_with_gradients
+    from g2d_lite.smp import confidence_from_sums
+
+    with pytest.raises(ValueError, match="count is the number of samples.*got 0"):
+        confidence_from_sums({"audio": torch.tensor(3.0)}, 0)
+    with pytest.raises(ValueError, match="names must be a list of modality names"):
+        encoders_with_gradients([], torch.randn(4, 1, 8, 8), 0)
+    timeline = pd.DataFrame(
+        {"step": [0], "epoch": [0], "modality": ["audio"], "rho": [0.5], "leader": ["audio"]}
+    )
+    with pytest.raises(ValueError, match=r"window is \(first epoch, last epoch\).*\(5, 2\)"):
+        plots.confidence_timeline(timeline, window=(5, 2))

@@ -1083,3 +1083,28 @@ def test_a_progress_switch_typo_is_refused_before_a_run_folder_is_made(
     status = main(["joint", "--out", str(tmp_path / "run"), *TINY])
     refused(capsys, status, 2, "G2D_LITE_PROGRESS='banana' is neither on nor off", "0 (or off)")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_data_variable_naming_a_file_does_not_break_prepare_s_help(tmp_path, capsys, monkeypatch):
+    """Probe X29: G2D_LITE_DATA naming a file gave a 20-line traceback from building the --out
+    help text, even for --help and with --out given."""
+    afile = tmp_path / "afile"
+    afile.write_text("hi")
+    monkeypatch.setenv("G2D_LITE_DATA", str(afile))
+    with pytest.raises(SystemExit) as done:
+        prepare(["avmnist", "--help"])
+    assert done.value.code == 0 and "$G2D_LITE_DATA/avmnist" in capsys.readouterr().out
+    status = prepare(["avmnist", "--mnist-dir", str(tmp_path / "no"), "--fsdd-dir", str(tmp_path)])
+    refused(capsys, status, 2, f"G2D_LITE_DATA={afile} is a file")
+
+
+def test_student_copies_given_as_the_source_are_refused(tmp_path, capsys):
+    """Probe X112: building from student copies wrote answer cells without their signatures and
+    docstrings, with no warning."""
+    assert exercises.main(["build", "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    status = exercises.main(
+        ["build", "--source", str(tmp_path / "a"), "--out", str(tmp_path / "b")]
+    )
+    refused(capsys, status, 2, "is a student copy", "cells hold '# YOUR CODE HERE'", "--source")
+    assert not (tmp_path / "b").exists()

@@ -533,3 +533,20 @@ def test_a_hostile_manifest_cannot_make_force_delete_files_outside_the_cache(
     refused(capsys, build(cache, *sources, "--force"), 2, "'../thesis.tex'", "outside the cache")
     assert victim.read_text() == "two years of work"
     assert tree_bytes(cache) == before  # checked before anything was deleted
+
+
+def test_a_silent_recording_is_listed_not_used(sources, tmp_path, capsys):
+    """Probe X21: an all-zero FSDD file was kept without a word, and as the split's minimum it
+    changed the scaling of every other training spectrogram."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    wav = folder / "3_george_0.wav"
+    frames = soundfile.info(wav).frames
+    soundfile.write(wav, np.zeros(frames, dtype=np.int16), 8000, subtype="PCM_16")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    assert "3_george_0.wav: silent recording: every sample is zero" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["3_george_0.wav"]

@@ -148,3 +148,21 @@ def test_an_answer_that_changes_its_input_in_place_is_refused_and_undone():
                 p.grad = torch.zeros_like(p)
 
     without_kit(mask)({"a": torch.nn.Linear(2, 2)})
+
+
+def test_a_number_where_a_tensor_is_expected_is_named():
+    """Probe X91: a feature_kd answer returning .item() passed the value check, then the check
+    cell failed with AttributeError: 'float' object has no attribute 'item'."""
+    with pytest.raises(AssertionError, match="expected a tensor, got float 0.5: return the torch"):
+        expect_close(0.5, torch.tensor(0.5), "feature_kd")
+
+
+def test_an_answer_that_raises_is_reported_with_the_call_s_settings():
+    """Probe X94: a g2d_total ignoring task failed the hidden regression check with torch's
+    "expected target dtype to be Long" and never reached the check's feedback."""
+
+    def g2d_total(output, target, task="classification"):
+        return torch.nn.functional.cross_entropy(output, target)
+
+    with pytest.raises(AssertionError, match=r"g2d_total raised RuntimeError: .*task='regression'"):
+        without_kit(g2d_total)(torch.randn(3, 1), torch.rand(3), task="regression")

@@ -546,3 +546,40 @@ def test_a_hand_edited_score_in_metrics_json_is_not_reported(finished_joint, tmp
     assert main(["joint", "--out", str(run), *TINY]) == 0
     original = json.loads((finished_joint / METRICS).read_text())["test"]
     assert load_run(run).metrics["test"] == original
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        ("fusion", "config.json differs from the run's checkpoint in fusion"),
+        ("column", "history.csv is not the history its checkpoint records"),
+        ("value", "history.csv is not the history its checkpoint records"),
+        ("steps", "steps.csv is missing from this finished run"),
+    ],
+)
+def test_files_derived_from_the_checkpoints_are_checked_when_read(
+    finished_joint, tmp_path, capsys, damage, needle
+):
+    """Probe X08 (fusion edited in config.json: load_run reported concat for a LateFusion
+    model), X33 (history.csv without its test/acc column: the fused curve vanished), X36 (no
+    steps.csv: a raw FileNotFoundError)."""
+    run = _copy_of(finished_joint, tmp_path)
+    history = pd.read_csv(run / "history.csv")
+    if damage == "fusion":
+        cfg = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**cfg, "fusion": "concat"}))
+    elif damage == "column":
+        history.drop(columns=["test/acc"]).to_csv(run / "history.csv", index=False)
+    elif damage == "value":
+        history.assign(**{"val/acc": history["val/acc"] + 1.0}).to_csv(
+            run / "history.csv", index=False
+        )
+    else:
+        (run / "steps.csv").unlink()
+    with pytest.raises(RunFolderError, match=needle):
+        load_run(run)
+    refused(capsys, main(["evaluate", "--run", str(run)]), 2, needle)
+    if damage != "fusion":  # the fix the message names: rerun the same command
+        (run / METRICS).unlink()
+        assert main(["joint", "--out", str(run), *TINY]) == 0
+        assert load_run(run).history.equals(load_run(finished_joint).history)

@@ -46,6 +46,11 @@ def _base_dir() -> Path:
     return repo if (repo / "pyproject.toml").is_file() else Path.cwd()
 
 
+def checkout_root(name: str) -> Path:
+    """Where dataset ``name``'s cache goes when ``G2D_LITE_DATA`` is not set."""
+    return _base_dir() / "data_cache" / name
+
+
 def default_root(name: str) -> Path:
     """The default cache folder of dataset ``name``."""
     env = os.environ.get(ENV_VAR)
@@ -54,8 +59,7 @@ def default_root(name: str) -> Path:
             f"{ENV_VAR}={env} is a file; point it at the folder that holds the dataset caches, "
             "or unset it"
         )
-    base = Path(env) if env else _base_dir() / "data_cache"
-    return base / name
+    return Path(env) / name if env else checkout_root(name)
 
 
 def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:

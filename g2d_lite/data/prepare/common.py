@@ -28,7 +28,7 @@ from g2d_lite.data.cache import (
     damaged_files,
     read_meta,
 )
-from g2d_lite.data.paths import default_root
+from g2d_lite.data.paths import checkout_root
 from g2d_lite.errors import run_command
 from g2d_lite.locks import LOCK, locked
 from g2d_lite.progress import progress_enabled
@@ -146,8 +146,8 @@ def add_common_arguments(
         "--out",
         type=user_path,
         default=None,
-        help=f"cache folder to write (default: {default_root(name)}; "
-        "$G2D_LITE_DATA/<name> when that variable is set)",
+        help=f"cache folder to write (default: $G2D_LITE_DATA/{name} when that variable is "
+        f"set, else {checkout_root(name)})",
     )
     parser.add_argument(
         "--force",

@@ -141,6 +141,9 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
         except AUDIO_ERRORS as error:
             skipped.append(Skipped(name, error_reason("unreadable audio", error)))
             continue
+        if not np.any(wave):  # a spoken digit is never all zeros: a damaged file
+            skipped.append(Skipped(name, "silent recording: every sample is zero"))
+            continue
         digit, speaker = int(match.group(1)), match.group(2)
         recordings.append(Recording(name, digit, speaker, resample(wave, rate, RATE)))
     if not recordings:
