@@ -71,7 +71,7 @@ def predictions(model: nn.Module | TrainResult, dataset: MultimodalDataset) -> P
     session may live on a GPU, one read back from the artifact cache on the CPU). A run
     (:class:`TrainResult`) stands for its model."""
     model = _model_of(model)
-    _require_split_dataset(dataset, "predictions")
+    require_split_dataset(dataset, "predictions")
     device = next(model.parameters()).device
     return predict(model, dataset, device=device)
 
@@ -92,6 +92,17 @@ def run_method(run: TrainResult) -> str | None:
     """The named method (a ``METHODS`` key) a real run's config is; ``None`` for a run made by
     hand (no role in its metrics), whose config says nothing."""
     return method_name(run.config.to_dict()) if run.metrics.get("role") else None
+
+
+def _require_runs(runs: Mapping[str, TrainResult]) -> None:
+    """A non-empty dict of trained runs (a model or a history in their place is named)."""
+    api_checks.not_empty(runs, "runs", "{'joint': joint}")
+    for name, run in runs.items():
+        if not isinstance(run, TrainResult):
+            raise TypeError(
+                f"runs[{name!r}] must be a trained run (TrainResult, e.g. store.load_run(folder) "
+                f"or what load_or_train_* return), got {type(run).__name__}"
+            )
 
 
 def _require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
@@ -285,7 +296,7 @@ def learning_curves(runs: Mapping[str, TrainResult], split: str = "val") -> pd.D
     Columns ``run, epoch, output, metric, score``; a teacher's single output is named after its
     modality, a student's are ``"fused"`` and its branches.
     """
-    api_checks.not_empty(runs, "runs", "{'joint': joint}")
+    _require_runs(runs)
     frames = []
     for name, run in runs.items():
         metric, h = _metric(run), run.history
@@ -305,7 +316,7 @@ def task_loss_curves(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
     loss stops pushing any encoder — including the one that has not learned yet.
     Columns ``run, epoch, loss``.
     """
-    api_checks.not_empty(runs, "runs", "{'joint': joint}")
+    _require_runs(runs)
     frames = [
         run.history[["epoch", "train/task"]].rename(columns={"train/task": "loss"}).assign(run=name)
         for name, run in runs.items()
@@ -320,7 +331,7 @@ def gradient_norms(runs: Mapping[str, TrainResult]) -> pd.DataFrame:
     G²D they show how hard the loss pulls on an encoder, not how far it moved.
     Columns ``run, epoch, modality, grad_norm``.
     """
-    api_checks.not_empty(runs, "runs", "{'joint': joint}")
+    _require_runs(runs)
     frames = []
     for name, run in runs.items():
         for column in [c for c in run.history.columns if c.startswith("grad_norm/")]:
@@ -401,7 +412,7 @@ def feature_alignment(
     similar the representations are regardless of scale and basis. Columns
     ``student, modality, cka``.
     """
-    _require_split_dataset(dataset, "feature_alignment")
+    require_split_dataset(dataset, "feature_alignment")
     teacher_features = {m: predictions(t, dataset).features[m] for m, t in teachers.items()}
     students = {name: _model_of(model) for name, model in students.items()}
     rows = []
@@ -432,7 +443,7 @@ def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
     Columns ``modality, metric, full, without, contribution`` where ``contribution`` is how much
     worse the score gets without the modality (positive = it helped).
     """
-    _require_split_dataset(dataset, "modality_drop")
+    require_split_dataset(dataset, "modality_drop")
     model = _model_of(model)
     if not hasattr(model, "fusion"):
         raise TypeError(
@@ -458,7 +469,8 @@ def modality_drop(model: nn.Module, dataset: MultimodalDataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["modality", "metric", "full", "without", "contribution"])
 
 
-def _require_split_dataset(dataset: object, where: str) -> None:
+def require_split_dataset(dataset: object, where: str) -> None:
+    """One split (``data.test``), not the whole :class:`DatasetSplits` nor anything else."""
     if isinstance(dataset, DatasetSplits):
         raise TypeError(f"{where} takes one split, e.g. data.test, not the whole DatasetSplits")
     if not isinstance(dataset, MultimodalDataset):
@@ -480,6 +492,8 @@ def informative_flags(info: DatasetInfo, split: str) -> dict[str, Tensor]:
 
 def informative_groups(flags: Mapping[str, Tensor]) -> list[str]:
     """Each sample's group: the informative modalities joined by "+", or "none"."""
+    if not flags:
+        raise ValueError("flags is empty: take them from informative_flags(data.info, split)")
     names = list(flags)
     stacked = torch.stack([flags[m].bool() for m in names], dim=1).tolist()
     return [
@@ -536,6 +550,13 @@ def _kappa_columns(steps: pd.DataFrame) -> list[str]:
     return columns
 
 
+def _require_steps(steps: pd.DataFrame) -> None:
+    """A run's per-step table, with the κ columns a balanced run logs."""
+    api_checks.require_columns(steps, (), "a run's steps (run.steps, steps.csv)")
+    _kappa_columns(steps)
+    api_checks.require_columns(steps, ("step", "epoch"), "a run's steps (run.steps, steps.csv)")
+
+
 def leaders(steps: pd.DataFrame) -> pd.Series:
     """Which modality led each step: the one whose κ = 1 while the others' are below 1.
 
@@ -563,6 +584,7 @@ def leaders(steps: pd.DataFrame) -> pd.Series:
 def confidence_timeline(steps: pd.DataFrame) -> pd.DataFrame:
     """The steps in long form: teacher confidence ρ^m and coefficient κ^m per step and modality,
     with the step's leader. Columns ``step, epoch, modality, rho, kappa, leader``."""
+    _require_steps(steps)
     lead = leaders(steps)
     frames = []
     for column in _kappa_columns(steps):
@@ -588,6 +610,7 @@ def leader_share(steps: pd.DataFrame, by_epoch: bool = False) -> pd.DataFrame:
 
     Columns ``[epoch,] leader, steps, share`` with ``share`` in % of the steps in the group.
     """
+    _require_steps(steps)
     frame = steps[["epoch"]].assign(leader=leaders(steps))
     keys = ["epoch", "leader"] if by_epoch else ["leader"]
     counts = frame.groupby(keys).size().rename("steps").reset_index()

@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from g2d_lite import paper
 from g2d_lite.api_checks import positive_int, require_columns
 from g2d_lite.data.base import MultimodalDataset
-from g2d_lite.diagnose import FUSED, informative_flags
+from g2d_lite.diagnose import FUSED, informative_flags, require_split_dataset
 from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
 
 FIGSIZE = (7.0, 3.6)
@@ -479,6 +479,7 @@ def _show_input(ax: plt.Axes, x: np.ndarray, kind: str) -> None:
 def sample_examples(dataset: MultimodalDataset, n_classes: int = 5) -> Figure:
     """The first training sample of each of the first ``n_classes`` classes, one row per
     modality; works for every dataset kind (image, spectrogram, video, vector)."""
+    require_split_dataset(dataset, "sample_examples")
     positive_int("n_classes", n_classes)
     targets = dataset.targets
     names = dataset.info.class_names
@@ -517,6 +518,8 @@ def sample_grid(dataset: MultimodalDataset, n_classes: int = 10) -> Figure:
 
     Needs the synthetic dataset (it knows which samples are informative).
     """
+    require_split_dataset(dataset, "sample_grid")
+    positive_int("n_classes", n_classes)
     flags = informative_flags(dataset.info, dataset.split)
     inputs, targets = dataset.as_tensors()
     classes = sorted(set(targets.tolist()))[:n_classes]

@@ -152,6 +152,8 @@ def summarise(
     if not isinstance(rows, pd.DataFrame):  # rows from result_row, as a list
         rows = pd.DataFrame(list(rows))
     by = column_names(by, "by")
+    if not by:
+        raise ValueError("by names no column: give at least one, e.g. by=('method',)")
     missing = [key for key in [*by, "seed", "protocol"] if not rows.empty and key not in rows]
     if missing:
         raise ValueError(f"rows lack the columns {missing}; make each row with result_row")

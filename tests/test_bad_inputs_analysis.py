@@ -477,3 +477,28 @@ def test_confidences_of_no_samples_and_encoders_for_no_modality():
     )
     with pytest.raises(ValueError, match=r"window is \(first epoch, last epoch\).*\(5, 2\)"):
         plots.confidence_timeline(timeline, window=(5, 2))
+
+
+def test_models_histories_and_whole_splits_where_runs_or_a_split_belong(runs):
+    """Self-probe after probe 11: a model or a history in a dict of runs gave AttributeError
+    'metrics'/'history'; DatasetSplits given to sample_examples/sample_grid AttributeError;
+    sample_grid(n_classes=0) matplotlib's "Number of columns"; steps without step/epoch a pandas
+    KeyError; informative_groups({}) torch's "stack expects a non-empty TensorList";
+    summarise(by=[]) pandas' "No group keys passed!"."""
+    data, _, joint = runs
+    for call in (diagnose.learning_curves, diagnose.gradient_norms, dynamics.gradient_fade):
+        with pytest.raises(TypeError, match=r"runs\['j'\] must be a trained run.*got Multimodal"):
+            call({"j": joint.model})
+    for draw in (plots.sample_examples, plots.sample_grid):
+        with pytest.raises(TypeError, match="takes one split, e.g. data.test"):
+            draw(data)
+    with pytest.raises(ValueError, match="n_classes must be a whole number"):
+        plots.sample_grid(data.train, n_classes=0)
+    with pytest.raises(ValueError, match=r"lacks the columns \['step', 'epoch'\]"):
+        diagnose.leader_share(pd.DataFrame({"kappa/audio": [1.0]}))
+    with pytest.raises(ValueError, match="no kappa/<modality> columns"):
+        diagnose.confidence_timeline(pd.DataFrame())
+    with pytest.raises(ValueError, match="flags is empty"):
+        diagnose.informative_groups({})
+    with pytest.raises(ValueError, match="by names no column"):
+        results.summarise([{"method": "a", "seed": 0, "protocol": "honest", "acc": 1.0}], by=[])
