@@ -12,6 +12,8 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pandas as pd
+
 # Splits whose scores a finished run's metrics hold; "val" is how history.csv spells the first.
 METRICS_SPLITS: dict[str, str] = {"validation": "validation", "val": "validation", "test": "test"}
 
@@ -63,8 +65,6 @@ def not_empty(runs: Mapping[str, Any], what: str, example: str) -> None:
 def require_columns(frame: Any, columns: Iterable[str | None], maker: str) -> None:
     """``frame`` is a DataFrame with ``columns`` (``None`` entries are skipped); ``maker`` names
     the call that makes such a frame."""
-    import pandas as pd
-
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a DataFrame from {maker}, got {type(frame).__name__}")
     missing = [c for c in columns if c is not None and c not in frame.columns]
