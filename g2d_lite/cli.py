@@ -321,6 +321,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
             data_fingerprint(data),
             f"the run in {args.run}",
             "pass --allow-data-mismatch",
+            f"the data at {cfg.data_root}" if cfg.data_root else "the data loaded now",
         )
     model = model_from_checkpoint(state)
     results = {split: evaluate(model, data[split]) for split in ("validation", "test")}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ def _require_runs(runs: Mapping[str, TrainResult]) -> None:
             )
 
 
-def _require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
+def require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
     """Teachers where teachers go, keyed by their own modality; students elsewhere. Swapped
     arguments would otherwise give a table of plausible numbers under the wrong names."""
     for name, run in runs.items():
@@ -147,8 +148,8 @@ def score_table(
     from the runs' selected epochs (``metrics[split]``), so no model is re-evaluated.
     """
     split = api_checks.metrics_split(split)
-    _require_roles(teachers, True, "teachers")
-    _require_roles(students, False, "students")
+    require_roles(teachers, True, "teachers")
+    require_roles(students, False, "students")
     rows = []
     for modality, run in teachers.items():
         metric = _metric(run)
@@ -184,6 +185,12 @@ def gap_table(
     student = None if student is None else _scores(student, "student")
     if min_gap is None:
         min_gap = MIN_GAP if metric == "acc" else 0.0
+    if api_checks.finite_number("min_gap", min_gap) < 0:
+        raise ValueError(f"min_gap is a gap in the metric's units, at least 0; got {min_gap}")
+    if not teacher:
+        raise ValueError("teacher holds no scores: give one per modality, e.g. {'audio': 60.0}")
+    if metric == "acc":
+        _check_same_scale({"teacher": teacher, "joint": joint, "student": student or {}})
     fix = "give one score per teacher modality"
     api_checks.require_keys(joint, teacher, "joint", fix)
     if student is not None:
@@ -205,12 +212,28 @@ def gap_table(
 
 
 def _scores(values: object, name: str) -> Mapping[str, float]:
-    """A mapping modality -> score (a pandas Series is one)."""
+    """A mapping modality -> score (a pandas Series is one); NaN stays, as an unknown score."""
     if isinstance(values, pd.Series):
-        return values.to_dict()
+        values = values.to_dict()
     if not isinstance(values, Mapping):
         raise TypeError(f"{name} must map each modality to its score, got {type(values).__name__}")
+    bad = {m: v for m, v in values.items() if isinstance(v, bool) or not isinstance(v, Real)}
+    if bad:
+        raise TypeError(f"{name}'s scores must be numbers, got {bad}")
     return values
+
+
+def _check_same_scale(scores: Mapping[str, Mapping[str, float]]) -> None:
+    """Accuracies are in %: a dict of fractions (all at most 1) beside one in % would give
+    gaps of -50 points without a word."""
+    tops = {name: max(v for v in s.values() if not math.isnan(v)) for name, s in scores.items()
+            if any(not math.isnan(v) for v in s.values())}  # fmt: skip
+    fractions = sorted(name for name, top in tops.items() if top <= 1.0)
+    if fractions and any(top > 5.0 for top in tops.values()):
+        raise ValueError(
+            f"the {', '.join(fractions)} scores look like fractions (none above 1) and the others "
+            "like percentages: give every accuracy in % (multiply the fractions by 100)"
+        )
 
 
 def gap_from_runs(
@@ -221,8 +244,8 @@ def gap_from_runs(
 ) -> pd.DataFrame:
     """:func:`gap_table` read from trained runs' ``metrics[split]``."""
     split = api_checks.metrics_split(split)
-    _require_roles(teachers, True, "teachers")
-    _require_roles(
+    require_roles(teachers, True, "teachers")
+    require_roles(
         {"joint": joint, **({"student": student} if student is not None else {})}, False, "runs"
     )
     joint_method = run_method(joint)
@@ -611,6 +634,8 @@ def leader_share(steps: pd.DataFrame, by_epoch: bool = False) -> pd.DataFrame:
     Columns ``[epoch,] leader, steps, share`` with ``share`` in % of the steps in the group.
     """
     _require_steps(steps)
+    if not isinstance(by_epoch, bool):
+        raise TypeError(f"by_epoch is True or False, got {by_epoch!r}")
     frame = steps[["epoch"]].assign(leader=leaders(steps))
     keys = ["epoch", "leader"] if by_epoch else ["leader"]
     counts = frame.groupby(keys).size().rename("steps").reset_index()

@@ -17,7 +17,7 @@ from torch import nn
 
 from g2d_lite import api_checks
 from g2d_lite.api_checks import require_columns
-from g2d_lite.diagnose import gradient_norm_summary, history_prefix
+from g2d_lite.diagnose import gradient_norm_summary, history_prefix, run_method
 from g2d_lite.smp import scoped_parameters
 from g2d_lite.train import TrainResult
 
@@ -92,6 +92,12 @@ def stall_report(
             "joint is a teacher run: call stall_report(joint, teacher, modality), the joint "
             "training run first"
         )
+    method = run_method(joint)
+    if method is not None and joint.config.loss != "ce":
+        raise ValueError(
+            f"joint is a {method} run, which distils from teachers: a stall report reads joint "
+            "training (loss ce); pass that run"
+        )
     if api_checks.finite_number("threshold", threshold) <= 0:
         raise ValueError(f"threshold is a training loss, above 0; got {threshold}")
     history = joint.history.set_index("epoch")
@@ -101,6 +107,11 @@ def stall_report(
     if modality not in branches:
         raise ValueError(
             f"the joint run has no {modality!r} branch; its branches are {', '.join(branches)}"
+        )
+    if teacher.metrics.get("modality") not in (None, modality):
+        raise ValueError(
+            f"teacher is the {teacher.metrics['modality']} teacher, not the {modality} one: pass "
+            f"the teacher of {modality}"
         )
     if teacher.metrics.get("role") not in (None, "teacher"):
         raise ValueError(f"teacher is a {teacher.metrics.get('role')} run; pass the teacher run")

@@ -89,6 +89,11 @@ def _os_message(error: OSError) -> str:
         return f"{where} is a folder, not a file: give a file path"
     if isinstance(error, FileNotFoundError) and error.filename is not None:
         return f"{where} does not exist: check the path"
+    if error.errno is None and not error.strerror:  # numpy's writers say no more than this
+        return (
+            f"could not write or read {where}: the disk may be full or a file-size limit "
+            "(ulimit -f) reached; fix that and rerun the same command"
+        )
     return f"{error.strerror or error} ({where})"
 
 

@@ -109,6 +109,11 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
         )
     if len(targets) == 0:
         raise ValueError("no samples to score: the split (or the selection of it) is empty")
+    if task == "classification" and outputs.ndim != 2:
+        raise ValueError(
+            f"classification outputs are (N, classes) logits, got shape {tuple(outputs.shape)}: "
+            "pass the model's logits, not its predicted labels"
+        )
     if (task == "classification") == targets.is_floating_point():
         kind = "class indices (integers)" if task == "classification" else "numbers (floats)"
         raise ValueError(

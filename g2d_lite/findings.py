@@ -17,7 +17,7 @@ import pandas as pd
 
 from g2d_lite import api_checks, paper
 from g2d_lite.config import METHODS
-from g2d_lite.diagnose import MIN_GAP, higher_is_better, run_method
+from g2d_lite.diagnose import MIN_GAP, higher_is_better, require_roles, run_method
 from g2d_lite.palette import canonical_method
 from g2d_lite.train import TrainResult
 
@@ -49,6 +49,8 @@ class Evidence:
                 f"{', '.join(self.teachers)}): a claim about it could not be checked"
             )
         higher_is_better(self.metric)
+        if self.weak_led is not None and not 0.0 <= self.weak_led <= 100.0:
+            raise ValueError(f"weak_led is a share of steps in %, in [0, 100]; got {self.weak_led}")
 
     def better(self, a: float, b: float) -> float:
         """How much better ``a`` is than ``b`` (positive = better) in this metric."""
@@ -162,6 +164,8 @@ def evidence_from_runs(
     ``METHODS`` names or their labels, e.g. "G²D")."""
     split = api_checks.metrics_split(split)
     api_checks.not_empty(students, "students", "{'joint': joint}")
+    require_roles(teachers, True, "teachers")
+    require_roles(students, False, "students")
     api_checks.require_keys(teachers, [weak], "teachers", "weak must be one of the modalities")
     metric = next(iter(students.values())).metrics.get("metric", "acc")
     fused, branches = {}, {}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import g2d_lite
@@ -102,9 +103,15 @@ def _plain(value: Any) -> Any:
     an int), NaN and infinities as null (``NaN`` is not JSON: jq, JavaScript and strict parsers
     refuse it)."""
     if isinstance(value, Mapping):
+        keys = [str(k) for k in value]
+        clash = sorted({k for k in keys if keys.count(k) > 1})
+        if clash:  # {1: ..., "1": ...}: JSON keys are strings, so one would be lost
+            raise ValueError(f"save_metrics: keys {clash} appear as a number and as text")
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor | np.ndarray) and value.ndim > 0:
+        return _plain(value.tolist())  # lists of plain numbers, as the reader expects
     one_number = (
         value.numel() == 1
         if isinstance(value, torch.Tensor)

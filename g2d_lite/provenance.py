@@ -155,7 +155,11 @@ def fingerprint_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> lis
 
 
 def check_same_data(
-    theirs: dict[str, Any] | None, ours: dict[str, Any], what: str, override: str
+    theirs: dict[str, Any] | None,
+    ours: dict[str, Any],
+    what: str,
+    override: str,
+    ours_what: str = "this run",
 ) -> None:
     """Raise :class:`DataMismatchError` when ``theirs`` (``what``'s data) differs from ``ours``.
 
@@ -166,6 +170,6 @@ def check_same_data(
     differences = fingerprint_differences(theirs, ours)
     if differences:
         raise DataMismatchError(
-            f"{what} saw other data than this run ({what} vs this run): "
+            f"{what} saw other data than {ours_what} ({what} vs {ours_what}): "
             f"{'; '.join(differences)}. Use matching data, or {override} if you mean it"
         )

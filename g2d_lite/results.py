@@ -10,6 +10,7 @@ chose the epoch and over how many seeds they average (docs/method.md §4).
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from g2d_lite.api_checks import column_names
 # selection rule -> the protocol name used in tables (docs/method.md §4)
 PROTOCOLS: dict[str, str] = {"validation": "honest", "test": "paper", "last": "last"}
 ROW_KEYS: tuple[str, ...] = ("method", "seed", "protocol")
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
@@ -45,7 +50,23 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
             "load_run(folder).metrics), not a hand-made dict"
         )
     name = metrics["metric"]
-    test = {k: float(v) for k, v in metrics["test"].items() if k.split("/")[0] == name}
+    if metrics["selection"] not in PROTOCOLS:
+        raise ValueError(
+            f"metrics select by {metrics['selection']!r}, which is no selection rule of the kit "
+            f"({', '.join(PROTOCOLS)}): pass a run's own metrics"
+        )
+    seed = metrics["seed"]
+    if not _is_number(seed, numbers.Integral):
+        raise ValueError(f"the metrics' seed must be a whole number, got {seed!r}")
+    scores = {k: v for k, v in metrics["test"].items() if k.split("/")[0] == name}
+    if name not in scores:
+        raise ValueError(f"the metrics' test scores hold no {name!r}: pass a run's own metrics")
+    unusable = {
+        k: v for k, v in scores.items() if isinstance(v, bool) or not isinstance(v, numbers.Real)
+    }
+    if unusable:
+        raise ValueError(f"the metrics' test scores must be numbers, got {unusable}")
+    test = {k: float(v) for k, v in scores.items()}
     if metrics["role"] == "teacher":
         test = {f"{name}/{metrics['modality']}": test[name]}
     derived = [k for k in extra if k in ROW_KEYS or k.split("/")[0] in ("acc", "mae")]
@@ -56,7 +77,7 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
         )
     return {
         "method": method,
-        "seed": int(metrics["seed"]),
+        "seed": int(seed),
         "protocol": PROTOCOLS[metrics["selection"]],
         **extra,
         **test,
@@ -102,6 +123,11 @@ def load_rows(
         )
     files = list(metrics_files)
     keyed = {Path(key).resolve(): dict(value) for key, value in (labels or {}).items()}
+    reserved = sorted({k for v in keyed.values() for k in v if k in ROW_KEYS or "/" in k})
+    if reserved:
+        raise ValueError(
+            f"labels may not be named {reserved}: the rows' own columns; name the label otherwise"
+        )
     unmatched = set(keyed) - {Path(f).resolve() for f in files}
     if unmatched:
         raise ValueError(
@@ -160,14 +186,44 @@ def summarise(
     if rows.empty:
         return pd.DataFrame(columns=[*by, "protocol", "seeds"])
     scores = metric_columns(rows)
+    _check_values(rows, scores)
     rows = rows.drop_duplicates(subset=[*by, "seed", "protocol", *scores], keep="first")
     _refuse_clashes(rows, [*by, "seed", "protocol"])
+    _refuse_protocol_mix(rows, by)
     grouped = rows.groupby(by, sort=False, dropna=False)
     table = grouped[scores].agg(_mean_std)
     table.columns = [_column_title(c) for c in scores]
-    table["protocol"] = grouped["protocol"].agg(lambda p: ", ".join(sorted(set(p))))
+    if "protocol" not in by:
+        table["protocol"] = grouped["protocol"].agg(lambda p: ", ".join(sorted(set(p))))
     table["seeds"] = grouped["seed"].nunique()
     return table.reset_index()
+
+
+def _check_values(rows: pd.DataFrame, scores: list[str]) -> None:
+    """Seeds are whole numbers (0 and "0" would count as two seeds) and scores are numbers."""
+    seeds = [s for s in rows["seed"] if isinstance(s, bool) or not isinstance(s, numbers.Integral)]
+    if seeds:
+        raise ValueError(
+            f"seeds must be whole numbers, got {seeds[0]!r}: make rows with result_row"
+        )
+    for column in scores:
+        if not pd.api.types.is_numeric_dtype(rows[column]):
+            raise ValueError(
+                f"the scores in {column!r} must be numbers, got {rows[column].tolist()}"
+            )
+
+
+def _refuse_protocol_mix(rows: pd.DataFrame, by: list[str]) -> None:
+    """One seed's run chosen by two protocols is one run, not two seeds to average."""
+    repeated = rows[rows.duplicated(subset=[*by, "seed"], keep=False)]
+    if not repeated.empty:
+        row = repeated.iloc[0]
+        where = ", ".join(f"{k}={row[k]!r}" for k in by)
+        raise ValueError(
+            f"{where}, seed {row['seed']} appears under the protocols "
+            f"{sorted(set(repeated['protocol']))}: a mean over them would count one run twice; "
+            "add 'protocol' to by=, or keep one protocol"
+        )
 
 
 def _refuse_clashes(rows: pd.DataFrame, key: list[str]) -> None:

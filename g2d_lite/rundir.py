@@ -392,13 +392,18 @@ class RunFolder:
         """The reported scores are the history's at the selected epoch: a hand-edited number in
         metrics.json is refused, not reported as the run's."""
         epoch = metrics.get("selected_epoch")
-        row = next((r for r in last.get("history", []) if r.get("epoch") == epoch), None)
-        for split, prefix in (("validation", "val"), ("test", "test")):
-            recorded = None if row is None else _prefixed(row, prefix)
-            if recorded != metrics.get(split):
+        history = {r.get("epoch"): r for r in last.get("history", [])}
+        claims = [(split, epoch, metrics.get(split)) for split in ("validation", "test")]
+        for name, protocol in (metrics.get("protocols") or {}).items():
+            if isinstance(protocol, dict) and "test" in protocol:  # each protocol's epoch, too
+                claims.append((f"{name} protocol's test", protocol.get("epoch"), protocol["test"]))
+        for what, at, scores in claims:
+            prefix = "val" if what == "validation" else "test"
+            recorded = _prefixed(history[at], prefix) if at in history else None
+            if recorded != scores:
                 raise RunFolderError(
-                    f"{self.file(METRICS)}: the {split} scores are not the run's own (its history "
-                    f"at epoch {epoch} says {recorded}): the file was edited or damaged; delete "
+                    f"{self.file(METRICS)}: the {what} scores are not the run's own (its history "
+                    f"at epoch {at} says {recorded}): the file was edited or damaged; delete "
                     "it and rerun the same command to rewrite it from the finished epochs"
                 )
 

@@ -502,3 +502,111 @@ def test_models_histories_and_whole_splits_where_runs_or_a_split_belong(runs):
         diagnose.informative_groups({})
     with pytest.raises(ValueError, match="by names no column"):
         results.summarise([{"method": "a", "seed": 0, "protocol": "honest", "acc": 1.0}], by=[])
+
+
+# ------------------------------------------------------------------ the twelfth probe's cases
+def test_gap_tables_refuse_no_scores_text_mixed_scales_and_a_bad_min_gap():
+    """Y38 ({}: a pandas KeyError), Y40 (scores as text: a raw TypeError), Y41 (teacher
+    accuracies as fractions beside branches in %: gaps of -54 without a word), Y42 (min_gap NaN
+    silently made every recovery NaN; "2" a raw TypeError)."""
+    with pytest.raises(ValueError, match="teacher holds no scores"):
+        diagnose.gap_table({}, {})
+    with pytest.raises(TypeError, match=r"teacher's scores must be numbers, got \{'audio': '60'\}"):
+        diagnose.gap_table({"audio": "60"}, {"audio": 50.0})
+    with pytest.raises(ValueError, match="the teacher scores look like fractions"):
+        diagnose.gap_table({"audio": 0.6, "visual": 0.7}, {"audio": 55.0, "visual": 40.0})
+    for min_gap in (math.nan, "2", -1.0):
+        with pytest.raises(ValueError, match="min_gap"):
+            diagnose.gap_table({"audio": 60.0}, {"audio": 50.0}, {"audio": 55.0}, min_gap=min_gap)
+    nan = diagnose.gap_table({"audio": math.nan, "visual": 70.0}, {"audio": 50.0, "visual": 60.0})
+    assert math.isnan(nan.loc[0, "gap"]) and nan.loc[1, "gap"] == 10.0  # an unknown score stays
+
+
+def test_summaries_refuse_seeds_of_two_types_text_scores_and_one_seed_under_two_protocols():
+    """Y45 (seed 0 and "0": "seeds 2"), Y46 (scores as text: a raw pandas TypeError), Y48 (one
+    seed's honest and paper rows averaged into "85.0 ± 7.1, seeds 1")."""
+    row = {"method": "g2d", "seed": 0, "protocol": "honest", "acc": 80.0}
+    with pytest.raises(ValueError, match="seeds must be whole numbers, got '0'"):
+        results.summarise([row, {**row, "seed": "0"}])
+    with pytest.raises(ValueError, match=r"the scores in 'acc' must be numbers"):
+        results.summarise([{**row, "acc": "80"}])
+    mixed = [row, {**row, "protocol": "paper", "acc": 90.0}]
+    with pytest.raises(ValueError, match="seed 0 appears under the protocols.*add 'protocol'"):
+        results.summarise(mixed)
+    assert len(results.summarise(mixed, by=["method", "protocol"])) == 2
+
+
+def test_result_rows_refuse_metrics_no_run_would_write():
+    """Y49 (selection "best": KeyError), Y50 (no test score: a row without a score), Y51 (seed
+    1.7 truncated to 1), Y52 (a null score, as save_metrics writes NaN: a raw TypeError), Y43
+    (labels named seed or method were dropped, the rows' own keys winning)."""
+    good = {**STUDENT_METRICS, "test": {"acc": 50.0}}
+    cases = [
+        ({"selection": "best"}, "no selection rule of the kit"),
+        ({"test": {}}, "test scores hold no 'acc'"),
+        ({"seed": 1.7}, "seed must be a whole number, got 1.7"),
+        ({"test": {"acc": None}}, "test scores must be numbers"),
+    ]
+    for change, needle in cases:
+        with pytest.raises(ValueError, match=needle):
+            results.result_row("joint", {**good, **change})
+
+
+def test_load_rows_labels_may_not_replace_the_rows_own_columns(tmp_path):
+    """Y43: a label named seed (or method) was silently dropped."""
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"results": [{**STUDENT_METRICS, "method": "g2d", "acc": 1.0}]}))
+    for label in ("seed", "method", "acc/audio"):
+        with pytest.raises(ValueError, match=f"labels may not be named \\['{label}'\\]"):
+            results.load_rows([path], labels={path: {label: 3}})
+
+
+def test_saved_metrics_keep_every_key_and_write_arrays_as_lists(tmp_path):
+    """Y53 ({1: …, "1": …}: one entry silently lost), Y54 (an array or a vector tensor: a raw
+    numpy or torch error)."""
+    with pytest.raises(ValueError, match=r"keys \['1'\] appear as a number and as text"):
+        notebook.save_metrics(tmp_path, {1: "a", "1": "b"})
+    path = notebook.save_metrics(
+        tmp_path, {"a": np.array([1, 2]), "t": torch.tensor([0.5, math.nan])}
+    )
+    assert json.loads(path.read_text()) == {"a": [1, 2], "t": [0.5, None]}
+
+
+def test_stall_reports_refuse_the_wrong_teacher_and_a_distilled_joint(runs):
+    """Y71 (the audio teacher for the visual branch: a sentence comparing the two), Y72 (a G²D
+    student as the joint run)."""
+    data, teachers, joint = runs
+    with pytest.raises(ValueError, match="teacher is the audio teacher, not the visual one"):
+        dynamics.stall_report(joint, teachers["audio"], "visual")
+    g2d = train_student(tiny_config(epochs=1).replace(**METHODS["g2d"]), data, teachers)
+    with pytest.raises(ValueError, match="joint is a g2d run.*a stall report reads joint"):
+        dynamics.stall_report(g2d, teachers["audio"], "audio")
+
+
+def test_leader_shares_take_a_bool_and_scores_take_logits():
+    """Y64 (by_epoch="no" was taken as True), Y78 (labels scored as outputs: a torch
+    IndexError), Y83 (probabilities given to teacher_confidence were put through a softmax
+    again)."""
+    steps = pd.DataFrame({"step": [0], "epoch": [0], "kappa/audio": [1.0], "kappa/visual": [0.0]})
+    with pytest.raises(TypeError, match="by_epoch is True or False, got 'no'"):
+        diagnose.leader_share(steps, by_epoch="no")
+    with pytest.raises(ValueError, match=r"\(N, classes\) logits, got shape \(3,\)"):
+        evaluate.score(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2]), "classification")
+    probabilities = torch.softmax(torch.randn(4, 3), dim=1)
+    with pytest.raises(ValueError, match="look like probabilities.*pass the teacher's logits"):
+        teacher_confidence({"a": probabilities}, torch.tensor([0, 1, 2, 0]))
+
+
+def test_evidence_refuses_a_share_past_100_and_teachers_in_the_wrong_place(runs):
+    """Y91 (weak_led=150: "led 150.0 % of the window's steps", held), Y92 (a teacher run among
+    the students), Y93 (teachers keyed by the other modality: their scores swapped)."""
+    from g2d_lite.findings import Evidence, evidence_from_runs
+
+    _, teachers, joint = runs
+    with pytest.raises(ValueError, match=r"weak_led is a share of steps in %, in \[0, 100\]"):
+        Evidence(weak="audio", teachers={"audio": 60.0}, fused={"joint": 70.0}, weak_led=150.0)
+    with pytest.raises(ValueError, match=r"students\['g2d'\] is a teacher run"):
+        evidence_from_runs("audio", teachers, {"joint": joint, "g2d": teachers["audio"]}, "test")
+    swapped = {"audio": teachers["visual"], "visual": teachers["audio"]}
+    with pytest.raises(ValueError, match=r"teachers\['audio'\] is the visual teacher"):
+        evidence_from_runs("audio", swapped, {"joint": joint}, "test")

@@ -1108,3 +1108,12 @@ def test_student_copies_given_as_the_source_are_refused(tmp_path, capsys):
     )
     refused(capsys, status, 2, "is a student copy", "cells hold '# YOUR CODE HERE'", "--source")
     assert not (tmp_path / "b").exists()
+
+
+def test_an_os_error_without_a_reason_says_what_to_check():
+    """Probe Y18: under `ulimit -f` numpy's writer failed with "[Errno None] None: 'path'"."""
+    from g2d_lite.errors import describe
+
+    text = describe(OSError(None, None, "cache/.build/audio_train.npy"))
+    assert text.startswith("could not write or read cache/.build/audio_train.npy")
+    assert "ulimit -f" in text and "rerun the same command" in text

@@ -315,6 +315,8 @@ def test_evaluate_refuses_data_that_changed_since_the_run(tmp_path, capsys, monk
     monkeypatch.setattr(cli, "load_data", edited)
     capsys.readouterr()
     refused(capsys, main(["evaluate", "--run", str(out)]), 2, "the samples themselves")
+    # probe Y23: the message called the data loaded now "this run" as well
+    refused(capsys, main(["evaluate", "--run", str(out)]), 2, "than the data loaded now")
     assert main(["evaluate", "--run", str(out), "--allow-data-mismatch"]) == 0
     assert json.loads((out / "config.json").read_text()) == config
 
@@ -583,3 +585,15 @@ def test_files_derived_from_the_checkpoints_are_checked_when_read(
         (run / METRICS).unlink()
         assert main(["joint", "--out", str(run), *TINY]) == 0
         assert load_run(run).history.equals(load_run(finished_joint).history)
+
+
+def test_a_hand_edited_protocol_score_is_not_reported(finished_joint, tmp_path, capsys):
+    """Probe Y12: an edited protocols.paper.test.acc was read back as the run's."""
+    run = _copy_of(finished_joint, tmp_path)
+    metrics = json.loads((run / METRICS).read_text())
+    metrics["protocols"]["paper"]["test"]["acc"] = 99.0
+    (run / METRICS).write_text(json.dumps(metrics))
+    needle = "the paper protocol's test scores are not the run's own"
+    with pytest.raises(RunFolderError, match=needle):
+        load_run(run)
+    refused(capsys, main(["evaluate", "--run", str(run)]), 2, needle)
