@@ -596,6 +596,11 @@ def leaders(steps: pd.DataFrame) -> pd.Series:
             "unknown, so no share can be trusted; is steps.csv damaged or hand-edited? Retrain "
             "the run, or drop those rows knowingly"
         )
+    if (kappa < 0).any():
+        raise ValueError(
+            f"{int((kappa < 0).any(axis=1).sum())} steps have a negative kappa, which no method "
+            "logs (a coefficient scales a gradient): is steps.csv damaged or hand-edited?"
+        )
     full = kappa >= 1.0
     labels = [
         ALL if row.all() else "+".join(n for n, on in zip(names, row, strict=True) if on) or "none"

@@ -121,6 +121,8 @@ def test_leader_shares_refuse_an_unknown_kappa():
     )
     with pytest.raises(ValueError, match="1 of 4 steps have a NaN or missing kappa"):
         diagnose.leader_share(steps)
+    with pytest.raises(ValueError, match="1 steps have a negative kappa"):  # probe Y62
+        diagnose.leader_share(steps.fillna(-1.0))
     shares = diagnose.leader_share(steps.dropna())
     assert shares.set_index("leader")["share"].to_dict() == {"visual": 100.0}
 
