@@ -36,6 +36,7 @@ from g2d_lite.data.base import SPLITS, DatasetInfo, DatasetSplits, MultimodalDat
 from g2d_lite.data.synthetic import UNINFORMATIVE
 from g2d_lite.evaluate import Predictions, metric_name, predict, score
 from g2d_lite.models.classifiers import UnimodalClassifier
+from g2d_lite.palette import canonical_method
 from g2d_lite.smp import teacher_confidence
 from g2d_lite.train import TrainResult
 
@@ -106,6 +107,17 @@ def _require_runs(runs: Mapping[str, TrainResult]) -> None:
             )
 
 
+def require_methods(students: Mapping[str, TrainResult]) -> None:
+    """A student keyed by a method name (or its label, "G²D") is a run of that method."""
+    for name, run in students.items():
+        key, own = canonical_method(name), run_method(run)
+        if key is not None and own is not None and own != key:
+            raise ValueError(
+                f"students[{name!r}] is a {own} run (its config says so), not {key}: key each "
+                "student by its own method"
+            )
+
+
 def require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
     """Teachers where teachers go, keyed by their own modality; students elsewhere. Swapped
     arguments would otherwise give a table of plausible numbers under the wrong names."""
@@ -150,6 +162,7 @@ def score_table(
     split = api_checks.metrics_split(split)
     require_roles(teachers, True, "teachers")
     require_roles(students, False, "students")
+    require_methods(students)
     rows = []
     for modality, run in teachers.items():
         metric = _metric(run)
@@ -190,6 +203,7 @@ def gap_table(
     if not teacher:
         raise ValueError("teacher holds no scores: give one per modality, e.g. {'audio': 60.0}")
     if metric == "acc":
+        _check_percent(teacher, joint, student or {})
         _check_same_scale({"teacher": teacher, "joint": joint, "student": student or {}})
     fix = "give one score per teacher modality"
     api_checks.require_keys(joint, teacher, "joint", fix)
@@ -223,6 +237,17 @@ def _scores(values: object, name: str) -> Mapping[str, float]:
     return values
 
 
+def _check_percent(*scores: Mapping[str, float]) -> None:
+    """Accuracies are in %: all of them at most 1 are fractions, whose gaps would all fall
+    under ``MIN_GAP`` and give no recovery without a word."""
+    values = [v for s in scores for v in s.values() if not math.isnan(v)]
+    if values and max(values) <= 1.0:
+        raise ValueError(
+            "every accuracy given is at most 1, so these look like fractions: give accuracies "
+            "in % (multiply by 100), as the runs' metrics hold them"
+        )
+
+
 def _check_same_scale(scores: Mapping[str, Mapping[str, float]]) -> None:
     """Accuracies are in %: a dict of fractions (all at most 1) beside one in % would give
     gaps of -50 points without a word."""
@@ -248,6 +273,9 @@ def gap_from_runs(
     require_roles(
         {"joint": joint, **({"student": student} if student is not None else {})}, False, "runs"
     )
+    same_folder = student is not None and joint.run_dir is not None
+    if student is joint or (same_folder and student.run_dir == joint.run_dir):
+        raise ValueError("joint and student are the same run: pass the joint run and the G²D run")
     joint_method = run_method(joint)
     if joint_method is not None and joint.config.loss != "ce":
         raise ValueError(

@@ -151,16 +151,31 @@ def _snapshot(values: Sequence[Any]) -> list[tuple[Any, Any]]:
             found.append((value, value.detach().clone()))
         elif isinstance(value, pd.DataFrame):
             found.append((value, value.copy(deep=True)))
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):  # its entries too: rho[m] = 0 spoils the caller's dict
+            found.append((value, dict(value)))
             found += _snapshot(list(value.values()))
         elif isinstance(value, list | tuple):
             found += _snapshot(list(value))
     return found
 
 
+def _same_entry(now: Any, before: Any) -> bool:
+    """The same object, or an equal plain value (tensors are compared on their own)."""
+    if now is before:
+        return True
+    if isinstance(now, torch.Tensor) or isinstance(before, torch.Tensor):
+        return False
+    try:
+        return bool(now == before)
+    except (TypeError, ValueError):  # e.g. arrays, whose == is elementwise
+        return False
+
+
 def _unchanged(value: Any, copy_: Any) -> bool:
     if isinstance(value, pd.DataFrame):
         return value.equals(copy_)
+    if isinstance(value, dict):
+        return value.keys() == copy_.keys() and all(_same_entry(value[k], copy_[k]) for k in copy_)
     now = value.detach()
     if now.shape != copy_.shape:
         return False
@@ -177,11 +192,14 @@ def _refuse_changed_inputs(name: str, inputs: list[tuple[Any, Any]]) -> None:
     changed = [(value, copy_) for value, copy_ in inputs if not _unchanged(value, copy_)]
     if not changed:
         return
-    restored = all(isinstance(value, torch.Tensor) for value, _ in changed)
+    restored = all(isinstance(value, torch.Tensor | dict) for value, _ in changed)
     for value, copy_ in changed:
         if isinstance(value, torch.Tensor):
             with torch.no_grad():
                 value.copy_(copy_)
+        elif isinstance(value, dict):
+            value.clear()
+            value.update(copy_)
     undo = (
         "the inputs were put back as they were"
         if restored

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from g2d_lite import api_checks, paper
-from g2d_lite.config import METHODS
-from g2d_lite.diagnose import MIN_GAP, higher_is_better, require_roles, run_method
+from g2d_lite.diagnose import MIN_GAP, higher_is_better, require_methods, require_roles
 from g2d_lite.palette import canonical_method
 from g2d_lite.train import TrainResult
 
@@ -169,14 +168,9 @@ def evidence_from_runs(
     api_checks.require_keys(teachers, [weak], "teachers", "weak must be one of the modalities")
     metric = next(iter(students.values())).metrics.get("metric", "acc")
     fused, branches = {}, {}
+    require_methods(students)
     for name, run in students.items():
         key = canonical_method(name) or name
-        own = run_method(run)
-        if key in METHODS and own is not None and own != key:
-            raise ValueError(
-                f"students[{name!r}] is a {own} run (its config says so), not {key}: key each "
-                "student by its own method"
-            )
         values = run.metrics[split]
         fused[key] = values[metric]
         branches[key] = {m: values[f"{metric}/{m}"] for m in teachers if f"{metric}/{m}" in values}

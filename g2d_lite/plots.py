@@ -165,6 +165,8 @@ def results_bars(
     of each method that has one (a black diamond, in the legend as "paper, CREMA-D").
     """
     require_columns(results, (x, y, hue), "rows of results.result_row in a DataFrame")
+    if len(results) and results[y].isna().all():
+        raise ValueError(f"every value of {y!r} is NaN or missing: there is nothing to draw")
     seeds = results[seed_column].nunique() if seed_column in results else 1
     hue = hue or x
     order = _unique(results[x])

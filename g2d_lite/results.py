@@ -56,7 +56,8 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
             f"({', '.join(PROTOCOLS)}): pass a run's own metrics"
         )
     seed = metrics["seed"]
-    if not _is_number(seed, numbers.Integral):
+    whole = _is_number(seed, numbers.Real) and float(seed).is_integer()
+    if not whole:
         raise ValueError(f"the metrics' seed must be a whole number, got {seed!r}")
     scores = {k: v for k, v in metrics["test"].items() if k.split("/")[0] == name}
     if name not in scores:

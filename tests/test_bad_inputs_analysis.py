@@ -612,3 +612,42 @@ def test_evidence_refuses_a_share_past_100_and_teachers_in_the_wrong_place(runs)
     swapped = {"audio": teachers["visual"], "visual": teachers["audio"]}
     with pytest.raises(ValueError, match=r"teachers\['audio'\] is the visual teacher"):
         evidence_from_runs("audio", swapped, {"joint": joint}, "test")
+
+
+# ------------------------------------------------------------------ the thirteenth probe's cases
+def test_the_same_run_twice_or_under_another_method_s_name_is_refused(runs):
+    """Z55 (score_table with the joint run also keyed "g2d": its scores shown as G²D's), Z56
+    (gap_from_runs with one run as joint and student: a recovery of 0.0)."""
+    _, teachers, joint = runs
+    with pytest.raises(ValueError, match=r"students\['g2d'\] is a joint run .*, not g2d"):
+        diagnose.score_table(teachers, {"joint": joint, "g2d": joint})
+    with pytest.raises(ValueError, match="joint and student are the same run"):
+        diagnose.gap_from_runs(teachers, joint, joint)
+
+
+def test_fractions_whole_float_seeds_and_all_nan_bars():
+    """Z43 (accuracies as fractions: every gap under MIN_GAP, recovery NaN, no warning), Z46
+    (seed 1.0 refused as "not a whole number"), Z57 (all-NaN bars: an empty figure)."""
+    with pytest.raises(ValueError, match="every accuracy given is at most 1"):
+        diagnose.gap_table({"audio": 0.6, "visual": 0.72}, {"audio": 0.3, "visual": 0.7})
+    metrics = {**STUDENT_METRICS, "seed": np.float64(2.0), "test": {"acc": 50.0}}
+    assert results.result_row("joint", metrics)["seed"] == 2
+    nan_rows = pd.DataFrame({"method": ["a"], "seed": [0], "acc": [math.nan]})
+    with pytest.raises(ValueError, match="every value of 'acc' is NaN or missing"):
+        plots.results_bars(nan_rows)
+
+
+def test_an_answer_that_changes_a_dict_it_was_given_is_refused_and_undone():
+    """Z64: an smp_mask answer that set rho[m] = 0 passed, and the cell then printed κ from
+    the spoiled dict."""
+    from g2d_lite.exercise_checks import without_kit
+
+    def smp_mask(rho):
+        for m in rho:
+            rho[m] = 0.0
+        return {"audio": 0.0, "visual": 1.0}
+
+    rho = {"audio": 0.2, "visual": 0.9}
+    with pytest.raises(AssertionError, match="smp_mask .* changed its input in place"):
+        without_kit(smp_mask)(rho)
+    assert rho == {"audio": 0.2, "visual": 0.9}

@@ -550,3 +550,15 @@ def test_a_silent_recording_is_listed_not_used(sources, tmp_path, capsys):
     assert "3_george_0.wav: silent recording: every sample is zero" in capsys.readouterr().out
     meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
     assert [s["key"] for s in meta["skipped"]] == ["3_george_0.wav"]
+
+
+def test_a_digit_without_any_usable_recording_says_why_they_were_skipped(sources, tmp_path, capsys):
+    """Probe Z30/Z33/Z35: every digit-0 recording silent (or not audio) gave only "no usable
+    FSDD recording of digit 0 for the train split", with no reason and no file."""
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    for wav in folder.glob("0_*.wav"):
+        wav.write_text("not audio")
+    status = build(tmp_path / "cache", mnist, folder)
+    refused(capsys, status, 2, "no usable FSDD recording of digit 0", "were skipped", "unreadable")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +28,7 @@ import torch
 
 from g2d_lite.data.audio import centre_to_length, log_stft, loop_to_length, noise_at_snr
 from g2d_lite.data.base import SPLITS
-from g2d_lite.data.cache import BuildError, Shard, ShardedBuild
+from g2d_lite.data.cache import BuildError, Shard, ShardedBuild, Skipped
 from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.common import (
     Summary,
@@ -179,6 +180,18 @@ def pca_degrade(
         return (z @ basis @ basis.T + mean).round().clamp(0, 255).to(torch.uint8).numpy()
 
     return {s: rebuild(v) for s, v in splits.items()}, k, float(ratio[k - 1])
+
+
+def _skip_summary(skipped: Sequence[Skipped], folder: Path) -> str:
+    """Why recordings were left out, for a build that ran short of them."""
+    if not skipped:
+        return ""
+    reasons = Counter(s.reason.split(":")[0] for s in skipped)
+    listed = ", ".join(f"{reason} ×{n}" for reason, n in reasons.most_common(3))
+    return (
+        f": {len(skipped)} recordings in {folder} were skipped ({listed}; e.g. {skipped[0].key}: "
+        f"{skipped[0].reason}); replace them with good copies of the FSDD release"
+    )
 
 
 def pair_recordings(
@@ -484,7 +497,10 @@ def build(args: argparse.Namespace) -> Summary:
         s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
     }
     images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
-    paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
+    try:
+        paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
+    except BuildError as error:
+        raise BuildError(f"{error}{_skip_summary(skipped, fsdd_dir)}") from None
     plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)
     chunks = [
         c for s in SPLITS for c in chunked([(s, i) for i in range(len(labels[s]))], args.shard_size)
