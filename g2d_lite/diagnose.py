@@ -96,15 +96,20 @@ def run_method(run: TrainResult) -> str | None:
     return method_name(run.config.to_dict()) if run.metrics.get("role") else None
 
 
+def _check_run(what: str, name: str, run: object) -> None:
+    """A trained run where one belongs (a model or a history in its place is named)."""
+    if not isinstance(run, TrainResult):
+        raise TypeError(
+            f"{what}[{name!r}] must be a trained run (TrainResult, e.g. store.load_run(folder) "
+            f"or what load_or_train_* return), got {type(run).__name__}"
+        )
+
+
 def _require_runs(runs: Mapping[str, TrainResult]) -> None:
-    """A non-empty dict of trained runs (a model or a history in their place is named)."""
+    """A non-empty dict of trained runs."""
     api_checks.not_empty(runs, "runs", "{'joint': joint}")
     for name, run in runs.items():
-        if not isinstance(run, TrainResult):
-            raise TypeError(
-                f"runs[{name!r}] must be a trained run (TrainResult, e.g. store.load_run(folder) "
-                f"or what load_or_train_* return), got {type(run).__name__}"
-            )
+        _check_run("runs", name, run)
 
 
 def require_methods(students: Mapping[str, TrainResult]) -> None:
@@ -122,11 +127,7 @@ def require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) ->
     """Teachers where teachers go, keyed by their own modality; students elsewhere. Swapped
     arguments would otherwise give a table of plausible numbers under the wrong names."""
     for name, run in runs.items():
-        if not isinstance(run, TrainResult):
-            raise TypeError(
-                f"{what}[{name!r}] must be a trained run (TrainResult, e.g. store.load_run(folder)"
-                f"), got {type(run).__name__}"
-            )
+        _check_run(what, name, run)
         role, modality = run.metrics.get("role"), run.metrics.get("modality")
         if teachers and role not in (None, "teacher"):
             raise ValueError(
@@ -203,8 +204,7 @@ def gap_table(
     if not teacher:
         raise ValueError("teacher holds no scores: give one per modality, e.g. {'audio': 60.0}")
     if metric == "acc":
-        _check_percent(teacher, joint, student or {})
-        _check_same_scale({"teacher": teacher, "joint": joint, "student": student or {}})
+        _check_percent({"teacher": teacher, "joint": joint, "student": student or {}})
     fix = "give one score per teacher modality"
     api_checks.require_keys(joint, teacher, "joint", fix)
     if student is not None:
@@ -237,23 +237,17 @@ def _scores(values: object, name: str) -> Mapping[str, float]:
     return values
 
 
-def _check_percent(*scores: Mapping[str, float]) -> None:
-    """Accuracies are in %: all of them at most 1 are fractions, whose gaps would all fall
-    under ``MIN_GAP`` and give no recovery without a word."""
-    values = [v for s in scores for v in s.values() if not math.isnan(v)]
-    if values and max(values) <= 1.0:
+def _check_percent(scores: Mapping[str, Mapping[str, float]]) -> None:
+    """Accuracies are in %. Fractions everywhere would put every gap under ``MIN_GAP`` (no
+    recovery, without a word); fractions beside percentages give gaps of -50 points."""
+    known = {name: [v for v in s.values() if not math.isnan(v)] for name, s in scores.items()}
+    tops = {name: max(values) for name, values in known.items() if values}
+    fractions = sorted(name for name, top in tops.items() if top <= 1.0)
+    if tops and len(fractions) == len(tops):
         raise ValueError(
             "every accuracy given is at most 1, so these look like fractions: give accuracies "
             "in % (multiply by 100), as the runs' metrics hold them"
         )
-
-
-def _check_same_scale(scores: Mapping[str, Mapping[str, float]]) -> None:
-    """Accuracies are in %: a dict of fractions (all at most 1) beside one in % would give
-    gaps of -50 points without a word."""
-    tops = {name: max(v for v in s.values() if not math.isnan(v)) for name, s in scores.items()
-            if any(not math.isnan(v) for v in s.values())}  # fmt: skip
-    fractions = sorted(name for name, top in tops.items() if top <= 1.0)
     if fractions and any(top > 5.0 for top in tops.values()):
         raise ValueError(
             f"the {', '.join(fractions)} scores look like fractions (none above 1) and the others "
