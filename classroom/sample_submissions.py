@@ -102,7 +102,7 @@ SAMPLES: dict[str, dict[str, Sample]] = {
                 ),
             ),
             ("check_mask_gradients",),
-            "BatchNorm weights and biases keep their gradients",
+            "this Conv2d bias is 1-D, so its gradient stays as it was",
         ),
         "mistake2": Sample(
             (
