@@ -45,6 +45,12 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def require_bool(name: str, value: Any) -> None:
+    """A switch is True or False: the string "no" is truthy and would switch it on."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} is True or False, got {value!r}")
+
+
 def column_names(value: Any, name: str) -> list[str]:
     """A list of column names; a single string is one name, not a sequence of letters."""
     if isinstance(value, str):
@@ -62,9 +68,12 @@ def not_empty(runs: Mapping[str, Any], what: str, example: str) -> None:
         raise ValueError(f"{what} is empty: pass at least one run, e.g. {example}")
 
 
-def require_columns(frame: Any, columns: Iterable[str | None], maker: str) -> None:
-    """``frame`` is a DataFrame with ``columns`` (``None`` entries are skipped); ``maker`` names
-    the call that makes such a frame."""
+def require_columns(
+    frame: Any, columns: Iterable[str | None], maker: str, allow_empty: bool = False
+) -> None:
+    """``frame`` is a DataFrame with ``columns`` (``None`` entries are skipped) and, unless
+    ``allow_empty``, at least one row: an empty table gives an empty figure or a table of
+    nothing, with no word of why. ``maker`` names the call that makes such a frame."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a DataFrame from {maker}, got {type(frame).__name__}")
     missing = [c for c in columns if c is not None and c not in frame.columns]
@@ -72,6 +81,11 @@ def require_columns(frame: Any, columns: Iterable[str | None], maker: str) -> No
         have = ", ".join(map(str, frame.columns)) or "none"
         raise ValueError(
             f"the table lacks the columns {missing} (it has {have}); make it with {maker}"
+        )
+    if frame.empty and not allow_empty:
+        raise ValueError(
+            f"the table has no rows: nothing to draw or measure; make it with {maker}, and "
+            "check that a filter applied to it kept some rows"
         )
 
 

@@ -61,6 +61,15 @@ def history_prefix(split: str) -> str:
     return HISTORY_PREFIX[split]
 
 
+def data_split(split: object) -> str:
+    """A split of the data by name: "train", "validation" (or "val") or "test"."""
+    if split == "val":
+        return "validation"
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)} (or val)")
+    return str(split)
+
+
 def higher_is_better(metric: str) -> bool:
     """Accuracy rises with skill, mean absolute error falls."""
     if metric not in ("acc", "mae"):
@@ -126,6 +135,8 @@ def require_methods(students: Mapping[str, TrainResult]) -> None:
 def require_roles(runs: Mapping[str, TrainResult], teachers: bool, what: str) -> None:
     """Teachers where teachers go, keyed by their own modality; students elsewhere. Swapped
     arguments would otherwise give a table of plausible numbers under the wrong names."""
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"{what} must be a dict of runs keyed by name, got {type(runs).__name__}")
     for name, run in runs.items():
         _check_run(what, name, run)
         role, modality = run.metrics.get("role"), run.metrics.get("modality")
@@ -308,15 +319,8 @@ def teacher_confidence_table(
         )
     task = data.info.task
     metric = metric_name(task)
-    teachers = {m: _model_of(model) for m, model in teachers.items()}
-    for m, model in teachers.items():
-        if not isinstance(model, UnimodalClassifier) or model.modality != m:
-            what = (
-                f"the {model.modality} teacher"
-                if isinstance(model, UnimodalClassifier)
-                else f"a {type(model).__name__}, not a teacher"
-            )
-            raise ValueError(f"teachers[{m!r}] is {what}: key each teacher by its modality")
+    teachers = _teacher_models(teachers)
+    splits = [data_split(s) for s in api_checks.column_names(splits, "splits")]
     rows = []
     for m, model in teachers.items():
         for split in splits:
@@ -324,6 +328,22 @@ def teacher_confidence_table(
             rho = teacher_confidence({m: pred.logits}, pred.targets, task)[m]
             rows.append((m, split, metric, score(pred.logits, pred.targets, task), rho))
     return pd.DataFrame(rows, columns=["modality", "split", "metric", "score", "confidence"])
+
+
+def _teacher_models(teachers: Mapping[str, nn.Module | TrainResult]) -> dict[str, nn.Module]:
+    """Teacher models (or runs) keyed by their own modality; a student in their place, or a
+    teacher under another modality's key, is named."""
+    api_checks.not_empty(teachers, "teachers", "{'audio': teachers['audio']}")
+    models = {m: _model_of(model) for m, model in teachers.items()}
+    for m, model in models.items():
+        if not isinstance(model, UnimodalClassifier) or model.modality != m:
+            what = (
+                f"the {model.modality} teacher"
+                if isinstance(model, UnimodalClassifier)
+                else f"a {type(model).__name__}, not a teacher"
+            )
+            raise ValueError(f"teachers[{m!r}] is {what}: key each teacher by its modality")
+    return models
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,6 +445,11 @@ def linear_cka(x: Tensor, y: Tensor) -> float:
     """
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError(f"CKA takes two (n, d) tensors, got {type(x).__name__}, {type(y).__name__}")
+    if x.ndim < 2 or y.ndim < 2:
+        raise ValueError(
+            f"CKA takes (n, d) features, one row per sample, got shapes {tuple(x.shape)} and "
+            f"{tuple(y.shape)}: a 1-D tensor is one feature per sample; use x[:, None]"
+        )
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"CKA needs the same samples on both sides: {x.shape[0]} != {y.shape[0]}")
     if x.shape[0] < 2:
@@ -458,6 +483,8 @@ def feature_alignment(
     ``student, modality, cka``.
     """
     require_split_dataset(dataset, "feature_alignment")
+    teachers = _teacher_models(teachers)
+    api_checks.not_empty(students, "students", "{'joint': joint.model}")
     teacher_features = {m: predictions(t, dataset).features[m] for m, t in teachers.items()}
     students = {name: _model_of(model) for name, model in students.items()}
     rows = []
@@ -524,8 +551,9 @@ def require_split_dataset(dataset: object, where: str) -> None:
 
 def informative_flags(info: DatasetInfo, split: str) -> dict[str, Tensor]:
     """Per-sample flags "this modality carries the target" of a synthetic split."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {SPLITS}")
+    if not isinstance(info, DatasetInfo):
+        raise TypeError(f"informative_flags takes the data's info (data.info), got {type(info)}")
+    split = data_split(split)
     flags = info.extra.get("informative")
     if not flags:
         raise ValueError(
@@ -537,10 +565,17 @@ def informative_flags(info: DatasetInfo, split: str) -> dict[str, Tensor]:
 
 def informative_groups(flags: Mapping[str, Tensor]) -> list[str]:
     """Each sample's group: the informative modalities joined by "+", or "none"."""
+    fix = "take them from informative_flags(data.info, split)"
+    if not isinstance(flags, Mapping):
+        raise TypeError(f"flags must be a dict of per-sample flags per modality; {fix}")
     if not flags:
-        raise ValueError("flags is empty: take them from informative_flags(data.info, split)")
+        raise ValueError(f"flags is empty: {fix}")
     names = list(flags)
-    stacked = torch.stack([flags[m].bool() for m in names], dim=1).tolist()
+    columns = [torch.as_tensor(np.asarray(flags[m])).bool().reshape(-1) for m in names]
+    lengths = {m: len(c) for m, c in zip(names, columns, strict=True)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the flags of the modalities cover different samples {lengths}; {fix}")
+    stacked = torch.stack(columns, dim=1).tolist()
     return [
         "+".join(m for m, on in zip(names, row, strict=True) if on) or "none" for row in stacked
     ]
@@ -559,14 +594,19 @@ def accuracy_by_informative(
     exactly where only the starved modality carries the class. A teacher's single output is
     named after its modality. Columns ``model, informative, output, n, metric, score``.
     """
-    sizes = {len(f) for f in flags.values()}
+    if not isinstance(pred, Predictions):
+        raise TypeError(
+            f"pred must be the predictions of one split, e.g. predictions(model, data.test), "
+            f"got {type(pred).__name__}"
+        )
+    groups = np.array(informative_groups(flags))
+    sizes = {len(groups)}
     if sizes != {len(pred.targets)}:
         raise ValueError(
             f"the flags cover {sorted(sizes)} samples but the predictions {len(pred.targets)}: "
             "take both from the same split, e.g. informative_flags(data.info, 'test') with "
             "predictions(model, data.test)"
         )
-    groups = np.array(informative_groups(flags))
     outputs = {FUSED: pred.logits, **(pred.branch_logits or {})}
     if pred.branch_logits is None and len(pred.features) == 1:
         outputs = {next(iter(pred.features)): pred.logits}
@@ -597,7 +637,7 @@ def _kappa_columns(steps: pd.DataFrame) -> list[str]:
 
 def _require_steps(steps: pd.DataFrame) -> None:
     """A run's per-step table, with the κ columns a balanced run logs."""
-    api_checks.require_columns(steps, (), "a run's steps (run.steps, steps.csv)")
+    api_checks.require_columns(steps, (), "a run's steps (run.steps, steps.csv)", allow_empty=True)
     _kappa_columns(steps)
     api_checks.require_columns(steps, ("step", "epoch"), "a run's steps (run.steps, steps.csv)")
 
@@ -608,6 +648,7 @@ def leaders(steps: pd.DataFrame) -> pd.Series:
     ``"all"`` when every κ = 1 (outside the SMP window, or a tie). With three or more
     modalities several may lead at once; they are joined by "+".
     """
+    api_checks.require_columns(steps, (), "a run's steps (run.steps, steps.csv)")
     columns = _kappa_columns(steps)
     names = [c.split("/", 1)[1] for c in columns]
     kappa = steps[columns].to_numpy(dtype=float)
@@ -661,8 +702,7 @@ def leader_share(steps: pd.DataFrame, by_epoch: bool = False) -> pd.DataFrame:
     Columns ``[epoch,] leader, steps, share`` with ``share`` in % of the steps in the group.
     """
     _require_steps(steps)
-    if not isinstance(by_epoch, bool):
-        raise TypeError(f"by_epoch is True or False, got {by_epoch!r}")
+    api_checks.require_bool("by_epoch", by_epoch)
     frame = steps[["epoch"]].assign(leader=leaders(steps))
     keys = ["epoch", "leader"] if by_epoch else ["leader"]
     counts = frame.groupby(keys).size().rename("steps").reset_index()
@@ -736,5 +776,10 @@ def expected_leader(expectations: pd.DataFrame) -> str | None:
         expectations, ("modality", "train_confidence_cap"), "diagnose.synthetic_expectations"
     )
     caps = expectations.set_index("modality")["train_confidence_cap"]
+    if not pd.api.types.is_numeric_dtype(caps) or caps.isna().all():
+        raise ValueError(
+            "train_confidence_cap must hold numbers, got "
+            f"{caps.tolist()}: take the table from diagnose.synthetic_expectations(data.info)"
+        )
     lowest = caps[caps == caps.min()]
     return str(lowest.index[0]) if len(lowest) == 1 else None

@@ -143,8 +143,15 @@ def gradient_fade(runs: dict[str, TrainResult]) -> pd.DataFrame:
 
 def smp_masked(encoder: nn.Module, scope: str) -> str:
     """What SMP's mask reaches in ``encoder`` under ``scope``, in words with the counts."""
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(
+            f"encoder must be a torch module, e.g. run.model.encoders['audio'], got "
+            f"{type(encoder).__name__} {encoder!r:.60}"
+        )
     masked = scoped_parameters(encoder, scope)
     total = sum(p.numel() for p in encoder.parameters())
+    if not total:
+        raise ValueError(f"this {type(encoder).__name__} has no parameters: nothing to mask")
     share = 100.0 * sum(p.numel() for p in masked) / total
     if scope == "all":
         what = "every parameter"

@@ -16,6 +16,7 @@ from torch import nn
 from g2d_lite.api_checks import positive_int
 from g2d_lite.batches import batch_order, iterate_batches
 from g2d_lite.data.base import TASKS, DatasetSplits, MultimodalDataset
+from g2d_lite.devices import resolve_device
 from g2d_lite.models.classifiers import UnimodalClassifier
 
 
@@ -41,16 +42,20 @@ def predict(
     model: nn.Module,
     dataset: MultimodalDataset,
     batch_size: int = 256,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
     amp: bool = False,
     num_workers: int = 0,
 ) -> Predictions:
     """Run ``model`` (eval mode) over ``dataset``; works for teachers and students alike."""
     positive_int("batch_size", batch_size)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"predict and evaluate take a model, e.g. run.model, got {type(model).__name__}"
+        )
     if isinstance(dataset, DatasetSplits):
         raise TypeError("predict and evaluate take one split, e.g. data.test, not DatasetSplits")
     _check_model_fits(model, dataset)
-    device = device or torch.device("cpu")
+    device = torch.device("cpu") if device is None else resolve_device(device)
     was_training = model.training
     model.eval()
     logits, targets = [], []
@@ -102,6 +107,11 @@ def _check_model_fits(model: nn.Module, dataset: MultimodalDataset) -> None:
 def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
     """Accuracy in % (classification) or mean absolute error (regression)."""
     metric_name(task)  # an unknown task is refused, not scored as regression
+    if not isinstance(outputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise TypeError(
+            f"score takes torch tensors, got {type(outputs).__name__} outputs and "
+            f"{type(targets).__name__} targets: wrap numpy arrays with torch.as_tensor"
+        )
     if len(outputs) != len(targets):
         raise ValueError(
             f"{len(outputs)} outputs for {len(targets)} targets: score the predictions of one "
@@ -160,7 +170,7 @@ def evaluate(
     model: nn.Module,
     dataset: MultimodalDataset,
     batch_size: int = 256,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
     amp: bool = False,
 ) -> dict[str, float]:
     """Metrics of ``model`` on ``dataset`` (see :func:`metrics`)."""

@@ -10,6 +10,7 @@ metric (regression) "better" means lower.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -113,6 +114,10 @@ def _compare(
 
 def claims(e: Evidence) -> pd.DataFrame:
     """One row per paper claim these numbers can test: ``claim, paper, here, verdict``."""
+    if not isinstance(e, Evidence):
+        raise TypeError(
+            f"claims takes an Evidence, e.g. evidence_from_runs(...), got {type(e).__name__}"
+        )
     rows = _gap_claims(e)
     rows += _compare(e, "G²D beats joint training", "g2d", "joint")
     if e.weak_led is not None:
@@ -136,6 +141,7 @@ def claims_markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
     """The claims table as Markdown under a one-line summary of how many held."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"claims_markdown takes the claims table (a DataFrame), got {table!r}")
+    api_checks.require_columns(table, ("claim", "here", "verdict"), "findings.claims", True)
     if table.empty:
         return f"No claim of the paper can be checked with the runs of this notebook on {dataset}."
     counts = table["verdict"].value_counts()
@@ -175,5 +181,7 @@ def evidence_from_runs(
         fused[key] = values[metric]
         branches[key] = {m: values[f"{metric}/{m}"] for m in teachers if f"{metric}/{m}" in values}
     scores = {m: run.metrics[split][metric] for m, run in teachers.items()}
-    led = None if weak_led is None or math.isnan(weak_led) else weak_led
+    if isinstance(weak_led, numbers.Real) and math.isnan(weak_led):  # no SMP window ran
+        weak_led = None
+    led = None if weak_led is None else api_checks.finite_number("weak_led", weak_led)
     return Evidence(weak, scores, fused, branches, led, metric)

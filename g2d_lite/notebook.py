@@ -21,9 +21,9 @@ import g2d_lite
 from g2d_lite.atomic import atomic_write_text
 from g2d_lite.config import Config, require_config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
+from g2d_lite.devices import resolve_device
 from g2d_lite.progress import progress_enabled
 from g2d_lite.seeding import seed_everything
-from g2d_lite.train import resolve_device
 
 FIGURE_DPI = 80  # keeps committed notebooks light
 

@@ -11,7 +11,8 @@ own CREMA-D numbers beside ours, labelled as such (:mod:`g2d_lite.paper`). Sizes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from g2d_lite import paper
-from g2d_lite.api_checks import positive_int, require_columns
+from g2d_lite.api_checks import metrics_split, positive_int, require_bool, require_columns
 from g2d_lite.data.base import MultimodalDataset
 from g2d_lite.diagnose import FUSED, informative_flags, require_split_dataset
 from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
@@ -66,6 +67,15 @@ def _bars(
 ) -> Figure:
     """Grouped bars from zero with their values printed on top, fixed colours, readable method
     names and the legend outside the plot."""
+    if data.empty:
+        raise ValueError("the table has no rows: nothing to draw; check the filter that made it")
+    if not pd.api.types.is_numeric_dtype(data[y]):
+        raise TypeError(
+            f"the column {y!r} must hold numbers, got {data[y].dtype} values such as "
+            f"{data[y].iloc[0]!r}"
+        )
+    if data[y].isna().all():
+        raise ValueError(f"every value of {y!r} is NaN or missing: there is nothing to draw")
     data = _readable(data)
     if order is not None and x in LABELLED:
         order = [method_label(o) for o in order]
@@ -115,6 +125,8 @@ def figure1(scores: pd.DataFrame, split: str = "test", show_paper: bool = False)
     ``show_paper`` adds a second panel with the paper's own CREMA-D numbers, titled as such.
     """
     require_columns(scores, ("model", "output", "score"), "diagnose.score_table(...)")
+    metrics_split(split)
+    require_bool("show_paper", show_paper)
     outputs = [o for o in _unique(scores["output"]) if o != FUSED] + [FUSED]
     order = [o for o in outputs if o in set(scores["output"])]
     kwargs = {
@@ -165,8 +177,14 @@ def results_bars(
     of each method that has one (a black diamond, in the legend as "paper, CREMA-D").
     """
     require_columns(results, (x, y, hue), "rows of results.result_row in a DataFrame")
-    if len(results) and results[y].isna().all():
-        raise ValueError(f"every value of {y!r} is NaN or missing: there is nothing to draw")
+    require_bool("show_paper", show_paper)
+    text = not pd.api.types.is_numeric_dtype(results[y])
+    if text and ("seeds" in results or results[y].astype(str).str.contains("±").any()):
+        raise TypeError(
+            f"{y!r} holds summarise's text ('mean ± std'): results_bars takes the rows it "
+            "summarised, one per method and seed (results.load_rows or result_row), and "
+            "computes the mean and std itself"
+        )
     seeds = results[seed_column].nunique() if seed_column in results else 1
     hue = hue or x
     order = _unique(results[x])
@@ -195,6 +213,12 @@ def results_bars(
 def cka_bars(alignment: pd.DataFrame) -> Figure:
     """Linear CKA of each student's features with its teacher's (diagnose.feature_alignment)."""
     require_columns(alignment, ("student", "modality", "cka"), "diagnose.feature_alignment")
+    outside = alignment["cka"][(alignment["cka"] < 0) | (alignment["cka"] > 1 + 1e-9)]
+    if len(outside):
+        raise ValueError(
+            f"CKA lies between 0 and 1, got {outside.tolist()}: take the table from "
+            "diagnose.feature_alignment"
+        )
     fig = _bars(
         alignment,
         x="modality",
@@ -230,6 +254,10 @@ def informative_bars(scores: pd.DataFrame, output: str = FUSED) -> Figure:
     class (diagnose.accuracy_by_informative, concatenated over models)."""
     columns = ("model", "informative", "output", "score")
     require_columns(scores, columns, "diagnose.accuracy_by_informative")
+    if output not in set(scores["output"]):
+        raise ValueError(
+            f"no output {output!r} in the scores; they have {', '.join(_unique(scores['output']))}"
+        )
     data = scores[scores["output"] == output]
     return _bars(
         data,
@@ -258,7 +286,22 @@ def learning_curves(
     diagnose.learning_curves; with ``losses`` (diagnose.task_loss_curves) a second panel shows
     the training task loss. ``lr_steps`` (epochs where the learning rate dropped) are drawn as
     dotted lines, so a stall that is only the learning-rate step shows as one."""
-    require_columns(curves, ("run", "epoch", "score", style), "diagnose.learning_curves")
+    require_columns(curves, ("run", "epoch", "score"), "diagnose.learning_curves")
+    if style not in curves.columns:
+        raise ValueError(
+            f"style={style!r} is not a column of the curves (they have "
+            f"{', '.join(map(str, curves.columns))}): it names the column drawn as line styles, "
+            "e.g. style='output'"
+        )
+    if (
+        isinstance(lr_steps, str)
+        or not isinstance(lr_steps, Iterable)
+        or not all(isinstance(e, numbers.Real) and not isinstance(e, bool) for e in lr_steps)
+    ):
+        raise TypeError(
+            f"lr_steps is a list of epochs (numbers), e.g. dynamics.lr_steps(run.history); "
+            f"got {lr_steps!r}"
+        )
     if losses is not None:
         require_columns(losses, ("run", "epoch", "loss"), "diagnose.task_loss_curves")
     curves = _readable(curves)

@@ -89,6 +89,11 @@ def read_rows(metrics_file: str | Path) -> list[dict[str, Any]]:
     """A notebook's ``metrics.json``'s ``results`` rows (none when the notebook writes no
     table). A training run's own ``metrics.json`` holds no rows: it is refused with the call
     that makes its row."""
+    if not Path(metrics_file).is_file():
+        raise FileNotFoundError(
+            f"{metrics_file} is not a file: did its notebook run to the end? (a notebook writes "
+            "metrics.json in its output folder)"
+        )
     try:
         payload = json.loads(Path(metrics_file).read_text())
     except json.JSONDecodeError as error:
@@ -123,6 +128,13 @@ def load_rows(
             f"load_rows([{str(metrics_files)!r}])"
         )
     files = list(metrics_files)
+    if labels is not None and (
+        not isinstance(labels, Mapping) or not all(isinstance(v, Mapping) for v in labels.values())
+    ):
+        raise TypeError(
+            "labels maps each file to its extra columns, e.g. {'runs/a/metrics.json': "
+            f"{{'lr': 0.01}}}}; got {labels!r:.80}"
+        )
     keyed = {Path(key).resolve(): dict(value) for key, value in (labels or {}).items()}
     reserved = sorted({k for v in keyed.values() for k in v if k in ROW_KEYS or "/" in k})
     if reserved:
@@ -136,8 +148,6 @@ def load_rows(
         )
     rows = []
     for file in files:
-        if not Path(file).is_file():
-            raise FileNotFoundError(f"{file} does not exist: did its notebook run to the end?")
         extra = keyed.get(Path(file).resolve(), {})
         rows += [{**extra, **row} for row in read_rows(file)]
     return pd.DataFrame(rows)
@@ -176,6 +186,11 @@ def summarise(
     one group, seed and protocol with different scores are refused: they are two different
     runs (say, two points of a grid) that ``by`` does not tell apart.
     """
+    if isinstance(rows, Mapping | str) or not isinstance(rows, pd.DataFrame | Iterable):
+        raise TypeError(
+            "rows must be a list of result_row dicts or a DataFrame of them, got "
+            f"{type(rows).__name__}: for one row, summarise([row])"
+        )
     if not isinstance(rows, pd.DataFrame):  # rows from result_row, as a list
         rows = pd.DataFrame(list(rows))
     by = column_names(by, "by")

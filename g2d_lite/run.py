@@ -47,12 +47,12 @@ from g2d_lite import rundir, slots
 from g2d_lite.config import METHODS, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
+from g2d_lite.devices import DeviceError, resolve_device
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.exercises import unanswered_cells
 from g2d_lite.models import FUSIONS
 from g2d_lite.parallel import usable_cores, wanted_jobs
 from g2d_lite.results import load_rows, summarise
-from g2d_lite.train import DeviceError, resolve_device
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"

@@ -24,6 +24,7 @@ import g2d_lite
 from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
 from g2d_lite.config import STUDENT_ONLY, Config, require_config
 from g2d_lite.data.base import DatasetSplits
+from g2d_lite.devices import resolve_device
 from g2d_lite.errors import KitError
 from g2d_lite.locks import holder
 from g2d_lite.models.classifiers import build_student, build_teacher
@@ -31,7 +32,7 @@ from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint, weights_digest
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
-from g2d_lite.train import TrainResult, resolve_device, train_student, train_teacher
+from g2d_lite.train import TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
 _NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})

@@ -35,6 +35,7 @@ from g2d_lite.data import DATASETS
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
+from g2d_lite.devices import resolve_device
 from g2d_lite.distributed import (
     DistContext,
     barrier,
@@ -68,10 +69,6 @@ Callback = Callable[["Trainer", int], None]
 
 class NonFiniteLossError(KitError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept on disk."""
-
-
-class DeviceError(KitError, RuntimeError):
-    """The requested device is not available on this machine."""
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
@@ -112,25 +109,6 @@ class _EpochStats:
             per_sample = key.startswith("train/")
             out[key] = float(total) / (self.count if per_sample else max(self.batches, 1))
         return out
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; an explicit ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(
-            f"device {name!r} requested but no CUDA GPU is visible; use device=cpu (or auto)"
-        )
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise DeviceError(
-            f"device {name!r} requested but this machine has {torch.cuda.device_count()} GPU(s); "
-            f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}"
-        )
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError(f"device {name!r} is not available on this machine; use device=cpu")
-    return device
 
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 
 from g2d_lite import diagnose, dynamics, evaluate, losses, notebook, plots, results
 from g2d_lite.config import METHODS
+from g2d_lite.findings import claims, claims_markdown, evidence_from_runs
 from g2d_lite.smp import SMP, teacher_confidence
 from g2d_lite.train import TrainResult, train_student, train_teacher
 from tests.helpers import tiny_config, tiny_data
@@ -110,8 +111,10 @@ def test_informative_flags_of_another_split_or_a_split_typo(runs):
     pred = diagnose.predictions(joint.model, data.test)
     with pytest.raises(ValueError, match=r"flags cover \[192\] samples but the predictions 64"):
         diagnose.accuracy_by_informative(pred, diagnose.informative_flags(data.info, "train"))
-    with pytest.raises(ValueError, match=r"unknown split 'val'; valid splits: \('train'"):
-        diagnose.informative_flags(data.info, "val")
+    with pytest.raises(ValueError, match=r"unknown split 'valid'; valid splits: train, valid"):
+        diagnose.informative_flags(data.info, "valid")
+    val, validation = (diagnose.informative_flags(data.info, s) for s in ("val", "validation"))
+    assert all(torch.equal(val[m], validation[m]) for m in validation)
 
 
 def test_leader_shares_refuse_an_unknown_kappa():
@@ -368,7 +371,10 @@ def test_odd_values_for_rows_confidences_configs_and_claims():
         claims_markdown(None, "synthetic", "test")
     with pytest.raises(ValueError, match="smooth must be a whole number"):
         plots.confidence_timeline(
-            pd.DataFrame(columns=["step", "epoch", "modality", "rho", "leader"]), smooth=0
+            pd.DataFrame(
+                {"step": [0], "epoch": [0], "modality": ["a"], "rho": [0.5], "leader": ["a"]}
+            ),
+            smooth=0,
         )
     with pytest.raises(ValueError, match=r"lacks the columns \['lr'\]"):
         dynamics.lr_steps(pd.DataFrame({"epoch": [0, 1]}))
@@ -651,3 +657,121 @@ def test_an_answer_that_changes_a_dict_it_was_given_is_refused_and_undone():
     with pytest.raises(AssertionError, match="smp_mask .* changed its input in place"):
         without_kit(smp_mask)(rho)
     assert rho == {"audio": 0.2, "visual": 0.9}
+
+
+def test_empty_tables_bad_styles_and_epochs_are_refused_before_a_blank_figure(runs):
+    """Own probe before probe 14: an empty table drew an empty figure and made an empty
+    timeline; a style that is no column was reported as a missing column; lr_steps="2" ended in
+    matplotlib's str minus float; smp_masked of a name gave an AttributeError."""
+    data, _, joint = runs
+    curves = diagnose.learning_curves({"joint": joint})
+    with pytest.raises(ValueError, match="the table has no rows"):
+        plots.learning_curves(curves.iloc[:0])
+    with pytest.raises(ValueError, match="style='colour' is not a column of the curves"):
+        plots.learning_curves(curves, style="colour")
+    with pytest.raises(TypeError, match="lr_steps is a list of epochs"):
+        plots.learning_curves(curves, lr_steps="2")
+    steps = pd.DataFrame({"step": [0], "epoch": [0], "kappa/a": [1.0], "kappa/b": [0.0]})
+    with pytest.raises(ValueError, match="the table has no rows"):
+        diagnose.confidence_timeline(steps.iloc[:0])
+    with pytest.raises(TypeError, match="got dict"):
+        diagnose.leaders(steps.to_dict())
+    with pytest.raises(TypeError, match=r"encoder must be a torch module, e\.g\. run\.model"):
+        dynamics.smp_masked("audio", "conv")
+    with pytest.raises(ValueError, match="has no parameters"):
+        dynamics.smp_masked(torch.nn.ReLU(), "conv")
+
+
+def test_informative_groups_cka_and_expected_leaders_name_their_inputs(runs):
+    """Own probe: informative_flags(data) (AttributeError), 'val' refused here but accepted
+    elsewhere, flags of unequal lengths (torch.stack's error), numpy flags (AttributeError), a
+    1-D CKA computed silently, string caps ranked as text ('0.3' < '0.5' by letters)."""
+    data, teachers, joint = runs
+    with pytest.raises(TypeError, match=r"takes the data's info \(data\.info\)"):
+        diagnose.informative_flags(data, "test")
+    flags = diagnose.informative_flags(data.info, "test")
+    as_numpy = {m: f.numpy() for m, f in flags.items()}
+    assert diagnose.informative_groups(as_numpy) == diagnose.informative_groups(flags)
+    with pytest.raises(ValueError, match=r"cover different samples \{'audio': 3, 'visual': 5\}"):
+        diagnose.informative_groups({"audio": torch.ones(3), "visual": torch.ones(5)})
+    pred = diagnose.predictions(joint, data.test)
+    with pytest.raises(TypeError, match="flags must be a dict"):
+        diagnose.accuracy_by_informative(pred, [1, 2])
+    with pytest.raises(TypeError, match=r"pred must be the predictions of one split"):
+        diagnose.accuracy_by_informative(joint, flags)
+    with pytest.raises(ValueError, match=r"CKA takes \(n, d\) features"):
+        diagnose.linear_cka(torch.randn(10), torch.randn(10))
+    caps = pd.DataFrame({"modality": ["a", "b"], "train_confidence_cap": ["0.9", "0.5"]})
+    with pytest.raises(ValueError, match="train_confidence_cap must hold numbers"):
+        diagnose.expected_leader(caps)
+
+
+def test_teacher_tables_and_alignment_take_teachers_by_modality_and_splits_by_name(runs):
+    """Own probe: feature_alignment with teachers and students swapped (KeyError 'joint'),
+    splits='test' read letter by letter, an unknown split as a KeyError from the data."""
+    data, teachers, joint = runs
+    models = {m: run.model for m, run in teachers.items()}
+    with pytest.raises(ValueError, match=r"teachers\['joint'\] is a MultimodalClassifier"):
+        diagnose.feature_alignment({"joint": joint.model}, models, data.test)
+    table = diagnose.teacher_confidence_table(models, data, splits="test")
+    assert table["split"].unique().tolist() == ["test"]
+    with pytest.raises(ValueError, match=r"unknown split 'tst'; valid splits: train, validation"):
+        diagnose.teacher_confidence_table(models, data, splits=("train", "tst"))
+
+
+def test_evaluate_names_a_run_a_missing_gpu_and_numpy_arrays(runs):
+    """Own probe: evaluate(run) (AttributeError 'training'), device='cuda' on a CPU machine
+    (torch's driver message), device='banana', score of numpy arrays (AttributeError)."""
+    data, _, joint = runs
+    with pytest.raises(TypeError, match=r"take a model, e\.g\. run\.model, got TrainResult"):
+        evaluate.evaluate(joint, data.test)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU is visible; use device=cpu"):
+            evaluate.evaluate(joint.model, data.test, device="cuda")
+    with pytest.raises(RuntimeError, match="unknown device 'banana'; use cpu, cuda"):
+        evaluate.evaluate(joint.model, data.test, device="banana")
+    assert evaluate.evaluate(joint.model, data.test, device="cpu") == evaluate.evaluate(
+        joint.model, data.test
+    )
+    with pytest.raises(TypeError, match="wrap numpy arrays with torch.as_tensor"):
+        evaluate.score(np.zeros((4, 3)), np.zeros(4, dtype=int), "classification")
+
+
+def test_rows_claims_and_bars_refuse_the_wrong_shape_of_input(runs, tmp_path):
+    """Own probe: summarise(row) read a dict's keys as rows, labels=[...] and claims({...})
+    were AttributeErrors, a folder for read_rows an IsADirectoryError, weak_led='50' a bare
+    "must be real number", show_paper='no' drew the paper's panel, summarise's text fed to
+    results_bars a pandas conversion error, an unknown informative_bars output or a CKA of 5 a
+    figure."""
+    data, teachers, joint = runs
+    row = results.result_row("joint", joint.metrics)
+    with pytest.raises(TypeError, match=r"for one row, summarise\(\[row\]\)"):
+        results.summarise(row)
+    with pytest.raises(FileNotFoundError, match="is not a file: did its notebook run"):
+        results.read_rows(tmp_path)
+    with pytest.raises(TypeError, match="labels maps each file to its extra columns"):
+        results.load_rows([], labels=["lr"])
+    with pytest.raises(TypeError, match="claims takes an Evidence"):
+        claims({"weak": "audio"})
+    with pytest.raises(ValueError, match=r"lacks the columns \['claim', 'here', 'verdict'\]"):
+        claims_markdown(pd.DataFrame({"x": [1]}), "synthetic", "test")
+    with pytest.raises(ValueError, match="weak_led must be a finite number, got '50'"):
+        evidence_from_runs("audio", teachers, {"joint": joint}, "test", weak_led="50")
+    with pytest.raises(TypeError, match="teachers must be a dict of runs keyed by name"):
+        evidence_from_runs("audio", list(teachers.values()), {"joint": joint}, "test")
+    scores = diagnose.score_table(teachers, {"joint": joint})
+    with pytest.raises(TypeError, match="show_paper is True or False, got 'no'"):
+        plots.figure1(scores, show_paper="no")
+    with pytest.raises(ValueError, match="unknown split 'tst'"):
+        plots.figure1(scores, split="tst")
+    table = results.summarise([row])
+    with pytest.raises(TypeError, match="results_bars takes the rows it summarised"):
+        plots.results_bars(table, y=table.columns[1])
+    with pytest.raises(TypeError, match="the column 'acc' must hold numbers"):
+        plots.results_bars(pd.DataFrame([{**row, "acc": "x"}]))
+    pred = diagnose.predictions(joint, data.test)
+    by_group = diagnose.accuracy_by_informative(pred, diagnose.informative_flags(data.info, "test"))
+    with pytest.raises(ValueError, match="no output 'fusd' in the scores; they have fused"):
+        plots.informative_bars(by_group, output="fusd")
+    with pytest.raises(ValueError, match=r"CKA lies between 0 and 1, got \[5\.0\]"):
+        plots.cka_bars(pd.DataFrame({"student": ["j"], "modality": ["a"], "cka": [5.0]}))
