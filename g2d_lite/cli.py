@@ -34,7 +34,7 @@ from g2d_lite.config import (
     resolve,
 )
 from g2d_lite.data.base import MissingDatasetError
-from g2d_lite.errors import KitError, OneLineParser, debug_option, run_command
+from g2d_lite.errors import KitError, OneLineParser, debug_option, path_argument, run_command
 from g2d_lite.evaluate import evaluate
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
@@ -343,10 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     def training(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, parents=[debug])
         sub.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-        sub.add_argument("--config", type=os.path.expanduser, help="JSON file of config overrides")
+        sub.add_argument("--config", type=path_argument, help="JSON file of config overrides")
         sub.add_argument(
             "--out",
-            type=os.path.expanduser,
+            type=path_argument,
             required=True,
             help="run folder (resumed if it exists)",
         )
@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("--method", default="g2d", choices=sorted(METHODS))
     student.add_argument(
         "--teachers",
-        type=os.path.expanduser,
+        type=path_argument,
         action="append",
         default=[],
         metavar="DIR",
@@ -377,11 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser(
         "evaluate", help="evaluate a run's checkpoint", parents=[debug]
     )
-    evaluation.add_argument("--run", type=os.path.expanduser, required=True, help="run folder")
+    evaluation.add_argument("--run", type=path_argument, required=True, help="run folder")
     evaluation.add_argument("--checkpoint", default="best", choices=["best", "last"])
     evaluation.add_argument(
         "--data-root",
-        type=os.path.expanduser,
+        type=path_argument,
         help="read the data from this cache folder instead of the run's data_root (a moved cache)",
     )
     evaluation.add_argument(

@@ -60,6 +60,17 @@ class OneLineParser(argparse.ArgumentParser):
             seen.add(action.dest)
 
 
+def path_argument(text: str) -> str:
+    """An argparse type for a file or folder option: ``~`` expanded (a shell leaves it alone
+    after ``=`` or in quotes), and an empty value refused: ``--out $DIR`` with ``DIR`` unset
+    would otherwise write into the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (an unset shell variable?): name a file or folder"
+        )
+    return os.path.expanduser(text)
+
+
 def debug_option() -> argparse.ArgumentParser:
     """A parent parser adding ``--debug`` to a subcommand, so it works after it too."""
     parent = OneLineParser(add_help=False)

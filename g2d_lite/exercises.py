@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from g2d_lite.atomic import atomic_write_text
-from g2d_lite.errors import OneLineParser, run_command
+from g2d_lite.errors import OneLineParser, path_argument, run_command
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -276,12 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("build", help="write student copies of the exercise notebooks")
-    make.add_argument(
-        "--out", type=os.path.expanduser, default="build/student", help="output folder"
-    )
+    make.add_argument("--out", type=path_argument, default="build/student", help="output folder")
     make.add_argument(
         "--source",
-        type=os.path.expanduser,
+        type=path_argument,
         default=str(SOURCE_DIR),
         help="instructor notebooks folder",
     )

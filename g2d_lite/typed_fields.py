@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+_NON_FINITE = ("nan", "inf", "infinity")  # how a person writes them; not numbers for a field
 _KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
 
 
@@ -50,6 +51,8 @@ def _scalar(name: str, value: Any, hint: Any, optional: bool) -> Any:
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             return float(value)
+        if isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE:
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
     elif hint is str:
         if isinstance(value, str):
             return value

@@ -66,6 +66,8 @@ BAD_OVERRIDES = [
     (["balance=ogm", "epochs=1", "balance_start_epoch=1"], ["by default epochs // 2 = 0"]),
     (["device=mps"], ["'mps' is not available", "device=cpu"]),
     (["device=cuda:7"], ["no CUDA GPU"]),
+    (["lr=nan"], ["lr must be a finite number", "'nan'"]),
+    (["temperature=-inf"], ["temperature must be a finite number", "'-inf'"]),
 ]
 
 
@@ -1117,3 +1119,26 @@ def test_an_os_error_without_a_reason_says_what_to_check():
     text = describe(OSError(None, None, "cache/.build/audio_train.npy"))
     assert text.startswith("could not write or read cache/.build/audio_train.npy")
     assert "ulimit -f" in text and "rerun the same command" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["joint", "--out", ""],
+        ["teacher", "--out", " "],
+        ["student", "--out", "x", "--teachers", ""],
+        ["evaluate", "--run", ""],
+    ],
+    ids=lambda v: " ".join(v),
+)
+def test_an_empty_folder_option_is_refused_not_read_as_the_current_folder(
+    tmp_path, capsys, monkeypatch, argv
+):
+    """Own probe: `--out ""` (an unset shell variable) trained teachers into the current
+    folder; the same for exercises build, which wrote the student notebooks there."""
+    monkeypatch.chdir(tmp_path)
+    for command, args in ((main, [*argv, *TINY]), (exercises.main, ["build", "--out", ""])):
+        with pytest.raises(SystemExit) as stop:
+            command(args)
+        refused(capsys, stop.value.code, 2, "is empty (an unset shell variable?)")
+        assert not any(tmp_path.iterdir())

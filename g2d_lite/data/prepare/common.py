@@ -29,7 +29,7 @@ from g2d_lite.data.cache import (
     read_meta,
 )
 from g2d_lite.data.paths import checkout_root
-from g2d_lite.errors import run_command
+from g2d_lite.errors import path_argument, run_command
 from g2d_lite.locks import LOCK, locked
 from g2d_lite.progress import progress_enabled
 
@@ -123,8 +123,8 @@ def positive(text: str) -> int:
 
 
 def user_path(text: str) -> Path:
-    """A path option with ``~`` expanded: a shell leaves it alone after ``=`` or in quotes."""
-    return Path(text).expanduser()
+    """A path option with ``~`` expanded and an empty value refused (see path_argument)."""
+    return Path(path_argument(text))
 
 
 def require_folder(path: Path, not_found: str) -> None:
