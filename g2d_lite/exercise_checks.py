@@ -134,9 +134,9 @@ def _failed_call(name: str, error: Exception, kwargs: Mapping[str, Any]) -> str:
     settings = ", ".join(
         f"{k}={v!r}" for k, v in kwargs.items() if isinstance(v, str | int | float | bool)
     )
-    where = f" with {settings}" if settings else ""
+    where = f" (called with {settings})" if settings else ""
     return (
-        f"{name} raised {type(error).__name__}: {error} (called{where}). Read the text on what "
+        f"{name} raised {type(error).__name__}: {error}{where}. Read the text on what "
         f"{name} must do in this case; the error above points at the line"
     )
 
@@ -265,6 +265,21 @@ def expect_close(
     ``hint`` when none matches.
     """
     __tracebackhide__ = True
+    if actual is None and expected is not None:
+        raise AssertionError(
+            f"{what}: got None, so the function returned nothing: end it with `return ...` "
+            "(an answer that only prints, or changes a copy, returns None)"
+        )
+    if (
+        isinstance(expected, Mapping)
+        and isinstance(actual, Mapping)
+        and not any(isinstance(v, torch.Tensor) for v in expected.values())
+        and any(isinstance(v, torch.Tensor) for v in actual.values())
+    ):
+        raise AssertionError(
+            f"{what}: return plain Python floats, one per key (tensor.item()), got tensors "
+            f"{describe(actual)}"
+        )
     if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
         raise AssertionError(
             f"{what}: expected a tensor, got {type(actual).__name__} {describe(actual)}: return "

@@ -166,3 +166,23 @@ def test_an_answer_that_raises_is_reported_with_the_call_s_settings():
 
     with pytest.raises(AssertionError, match=r"g2d_total raised RuntimeError: .*task='regression'"):
         without_kit(g2d_total)(torch.randn(3, 1), torch.rand(3), task="regression")
+
+
+def test_none_tensors_for_floats_and_a_call_without_settings_are_named():
+    """Own probe: `return None` was reported as "expected a tensor, got NoneType" with advice
+    about .item(); a dict of tensors where floats belong passed the check and then broke the
+    notebook's print with "Tensor doesn't define __round__"; an answer raising in a call with no
+    simple settings said "(called)"."""
+    with pytest.raises(AssertionError, match="got None, so the function returned nothing"):
+        expect_close(None, torch.tensor(1.0), "logit_kd")
+    with pytest.raises(AssertionError, match=r"return plain Python floats.*got tensors"):
+        expect_close({"a": torch.tensor(0.5)}, {"a": 0.5}, "branch_scores")
+    expect_close({"a": 0.5}, {"a": 0.5}, "branch_scores")
+
+    def answer(x):
+        raise ValueError("not yet")
+
+    with pytest.raises(AssertionError) as error:
+        without_kit(answer)(torch.ones(2))
+    assert "(called" not in str(error.value)
+    assert "answer raised ValueError: not yet. Read the text" in str(error.value)
