@@ -51,6 +51,7 @@ BEST = f"{CHECKPOINTS}/best.pt"
 _DAMAGED_CONFIG = (
     "the run folder was edited or damaged: restore the file, or retrain into it with --no-resume"
 )
+_REWRITE = "delete metrics.json and rerun the same command to rewrite the run's files"
 RUN_FILES = (CONFIG, HISTORY, STEPS, METRICS, LOCK, CHECKPOINTS, "tensorboard")
 # Config fields that may differ when resuming (they do not change the numbers).
 RESUMABLE_CHANGES = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
@@ -242,6 +243,23 @@ class RunFolder:
                 "the run with --out set to where it is now"
             )
 
+    def read_table(self, name: str) -> pd.DataFrame:
+        """A CSV table of the run. An empty steps table is a run that logged no steps (no SMP);
+        an empty or garbled file is otherwise named, not passed on as a pandas error."""
+        path = self.file(name)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            if name == STEPS:
+                return pd.DataFrame()
+            raise RunFolderError(f"{path} is empty: it was truncated; {_REWRITE}") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise RunFolderError(
+                f"{path} is not a readable CSV table ({reason}): it was edited or damaged; "
+                f"{_REWRITE}"
+            ) from None
+
     def write_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """A CSV table, atomically."""
         atomic_write_text(self.file(name), pd.DataFrame(rows).to_csv(index=False))
@@ -322,19 +340,19 @@ class RunFolder:
             if not self.file(name).is_file():
                 raise RunFolderError(
                     f"{self.file(name)} is missing from this finished run: it was deleted or "
-                    "moved; put it back, or delete metrics.json and rerun the same command to "
-                    "rewrite the run's files"
+                    f"moved; put it back, or {_REWRITE}"
                 )
-        history = pd.read_csv(self.file(HISTORY))
-        recorded = pd.DataFrame(last.get("history", []))
-        try:
-            pd.testing.assert_frame_equal(history, recorded, check_dtype=False)
-        except AssertionError:
-            raise RunFolderError(
-                f"{self.file(HISTORY)} is not the history its checkpoint records (columns or "
-                "values differ): it was edited or damaged; delete metrics.json and rerun the "
-                "same command to rewrite it"
-            ) from None
+        for name, key in ((HISTORY, "history"), (STEPS, "steps")):
+            table, recorded = self.read_table(name), pd.DataFrame(last.get(key, []))
+            if table.empty and recorded.empty:
+                continue
+            try:
+                pd.testing.assert_frame_equal(table, recorded, check_dtype=False)
+            except AssertionError:
+                raise RunFolderError(
+                    f"{self.file(name)} is not the {key} table its checkpoint records (columns "
+                    f"or values differ): it was edited or damaged; {_REWRITE}"
+                ) from None
 
     def load_finished(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(metrics, best checkpoint)`` of a finished run, after checking that metrics.json,

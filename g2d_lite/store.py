@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from torch import nn
 
 import g2d_lite
@@ -108,10 +107,9 @@ def load_run(run_dir: str | Path) -> TrainResult:
     folder = RunFolder(run_dir)
     metrics, best = folder.load_finished()
     model = model_from_checkpoint(best)
-    steps_file = folder.file(STEPS)
-    steps = pd.read_csv(steps_file) if steps_file.stat().st_size > 1 else pd.DataFrame()
+    steps = folder.read_table(STEPS)
     cfg = folder.config()
-    history = pd.read_csv(folder.file(HISTORY))
+    history = folder.read_table(HISTORY)
     return TrainResult(model, history, steps, metrics, cfg, folder.path)
 
 

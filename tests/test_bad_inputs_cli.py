@@ -412,6 +412,13 @@ def test_a_teacher_folder_is_not_offered_to_no_resume(teacher_dir, capsys):
     assert "--no-resume" not in line
 
 
+def test_evaluate_of_the_teachers_folder_names_the_runs_inside(teacher_dir, capsys):
+    """Own probe: `evaluate --run <teacher --out>` said only "holds no g2d-lite run"."""
+    capsys.readouterr()
+    status = main(["evaluate", "--run", str(teacher_dir)])
+    refused(capsys, status, 2, "is a folder of teacher runs (teacher-audio, teacher-visual)")
+
+
 def test_evaluate_notices_a_checkpoint_swapped_in_from_another_run(tmp_path, capsys):
     for name, seed in (("a", "seed=1"), ("b", "seed=2")):
         assert main(["joint", "--out", str(tmp_path / name), *TINY, seed]) == 0

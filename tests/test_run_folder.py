@@ -554,9 +554,12 @@ def test_a_hand_edited_score_in_metrics_json_is_not_reported(finished_joint, tmp
     ("damage", "needle"),
     [
         ("fusion", "config.json differs from the run's checkpoint in fusion"),
-        ("column", "history.csv is not the history its checkpoint records"),
-        ("value", "history.csv is not the history its checkpoint records"),
+        ("column", "history.csv is not the history table its checkpoint records"),
+        ("value", "history.csv is not the history table its checkpoint records"),
         ("steps", "steps.csv is missing from this finished run"),
+        ("empty history", "history.csv is empty: it was truncated"),
+        ("garbled steps", "steps.csv is not a readable CSV table"),
+        ("added steps", "steps.csv is not the steps table its checkpoint records"),
     ],
 )
 def test_files_derived_from_the_checkpoints_are_checked_when_read(
@@ -564,7 +567,8 @@ def test_files_derived_from_the_checkpoints_are_checked_when_read(
 ):
     """Probe X08 (fusion edited in config.json: load_run reported concat for a LateFusion
     model), X33 (history.csv without its test/acc column: the fused curve vanished), X36 (no
-    steps.csv: a raw FileNotFoundError)."""
+    steps.csv: a raw FileNotFoundError); own probe: an empty history.csv ("No columns to parse
+    from file"), a steps.csv that is not UTF-8, steps added by hand (read as the run's)."""
     run = _copy_of(finished_joint, tmp_path)
     history = pd.read_csv(run / "history.csv")
     if damage == "fusion":
@@ -576,6 +580,12 @@ def test_files_derived_from_the_checkpoints_are_checked_when_read(
         history.assign(**{"val/acc": history["val/acc"] + 1.0}).to_csv(
             run / "history.csv", index=False
         )
+    elif damage == "empty history":
+        (run / "history.csv").write_text("")
+    elif damage == "garbled steps":
+        (run / "steps.csv").write_bytes(b"\xff\xfe\x00garbage")
+    elif damage == "added steps":
+        (run / "steps.csv").write_text("step,epoch,kappa/audio\n0,0,1.0\n")
     else:
         (run / "steps.csv").unlink()
     with pytest.raises(RunFolderError, match=needle):
