@@ -562,3 +562,16 @@ def test_a_digit_without_any_usable_recording_says_why_they_were_skipped(sources
         wav.write_text("not audio")
     status = build(tmp_path / "cache", mnist, folder)
     refused(capsys, status, 2, "no usable FSDD recording of digit 0", "were skipped", "unreadable")
+
+
+def test_a_tensor_dataset_names_a_missing_info_and_a_list_of_inputs():
+    """Own probe: info=None gave "'NoneType' object has no attribute 'modality_names'", and a
+    list of tensors for inputs "Boolean value of Tensor ... is ambiguous"."""
+    specs = (ModalitySpec("a", (3,), "vector"), ModalitySpec("b", (3,), "vector"))
+    info = DatasetInfo("toy", specs, class_names=("x", "y"))
+    inputs, targets = {"a": torch.zeros(4, 3), "b": torch.zeros(4, 3)}, torch.zeros(4).long()
+    assert len(TensorMultimodalDataset(info, "train", inputs, targets)) == 4
+    with pytest.raises(TypeError, match=r"info must be a DatasetInfo .*got NoneType"):
+        TensorMultimodalDataset(None, "train", inputs, targets)
+    with pytest.raises(TypeError, match="inputs must map each modality name to its tensor"):
+        TensorMultimodalDataset(info, "train", list(inputs.values()), targets)

@@ -185,8 +185,18 @@ class TensorMultimodalDataset(MultimodalDataset):
         inputs: Mapping[str, torch.Tensor],
         targets: torch.Tensor,
     ) -> None:
+        if not isinstance(info, DatasetInfo):
+            raise TypeError(
+                f"info must be a DatasetInfo (the data's info, e.g. data.info), got "
+                f"{type(info).__name__}"
+            )
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {SPLITS}")
+        if not isinstance(inputs, Mapping):
+            raise TypeError(
+                f"inputs must map each modality name to its tensor, e.g. {{'audio': x_audio}}; "
+                f"got {type(inputs).__name__}"
+            )
         if set(inputs) != set(info.modality_names):
             raise ValueError(
                 f"inputs have modalities {sorted(inputs)}, info declares {info.modality_names}"
