@@ -315,13 +315,13 @@ class RunFolder:
         return load_checkpoint(self.file(LAST), map_location)
 
     def repair(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:
-        """After a kill: rewrite ``best.pt`` and ``history.csv`` from ``last.pt`` when they are
-        behind it (``best`` is what best.pt must hold, or ``None`` before any selection)."""
-        path = self.file(BEST)
+        """On resume: rewrite ``best.pt`` and ``history.csv`` from ``last.pt`` (``best`` is what
+        best.pt must hold, or ``None`` before any selection). Always, not only when they are
+        behind it: a best.pt swapped in from another run at the same epoch would otherwise be
+        kept, and then recorded in metrics.json as this run's. The writes are byte-identical
+        when nothing was wrong."""
         if best is not None:
-            current = load_checkpoint(path) if path.is_file() else None
-            if current is None or current.get("epoch") != best["epoch"]:
-                save_checkpoint(path, best)
+            save_checkpoint(self.file(BEST), best)
         self.write_table(HISTORY, last["history"])
 
     def _check_derived_files(self, best: dict[str, Any], last: dict[str, Any]) -> None:
@@ -375,25 +375,33 @@ class RunFolder:
         try:
             metrics = json.loads(self.file(METRICS).read_text())
         except ValueError as error:
-            raise RunFolderError(f"{self.file(METRICS)} is not valid JSON ({error})") from None
+            raise RunFolderError(
+                f"{self.file(METRICS)} is not valid JSON ({error}): it was truncated or edited; "
+                "rerun the same training command, which rewrites it from the finished run"
+            ) from None
         record = metrics.get("checkpoints") if isinstance(metrics, dict) else None
         if not isinstance(record, dict):
             raise RunFolderError(
                 f"{self.file(METRICS)} has no record of its checkpoints (written by an older "
                 "g2d-lite?); retrain the run with --no-resume"
             )
-        for key, name in (("best", BEST), ("last", LAST)):
+        for key, name in (("last", LAST), ("best", BEST)):
             path = self.file(name)
             expected = record.get(key, {})
+            fix = (
+                "rerun the same training command, which rewrites best.pt from last.pt"
+                if name == BEST
+                else "last.pt holds the run itself, so retrain the run with --no-resume"
+            )
+            if not path.is_file():
+                raise RunFolderError(f"{path} is missing from this finished run; {fix}")
             if (
-                not path.is_file()
-                or path.stat().st_size != expected.get("bytes")
+                path.stat().st_size != expected.get("bytes")
                 or file_sha256(path) != expected.get("sha256")
             ):
                 raise RunFolderError(
                     f"{path} and {METRICS} do not belong together (metrics.json records another "
-                    "size or SHA-256): one of them was replaced, damaged or is missing; retrain "
-                    "the run with --no-resume"
+                    f"size or SHA-256): one of them was replaced or damaged; {fix}"
                 )
         last = load_checkpoint(self.file(LAST))
         self._check_metrics_against_history(metrics, last)

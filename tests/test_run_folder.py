@@ -607,3 +607,32 @@ def test_a_hand_edited_protocol_score_is_not_reported(finished_joint, tmp_path, 
     with pytest.raises(RunFolderError, match=needle):
         load_run(run)
     refused(capsys, main(["evaluate", "--run", str(run)]), 2, needle)
+
+
+@pytest.mark.parametrize("damage", ["missing best", "foreign best", "truncated metrics"])
+def test_a_repairable_finished_run_says_so_and_the_same_command_repairs_it(
+    finished_joint, tmp_path, capsys, damage
+):
+    """Probe Q20 (a truncated metrics.json was named with no fix), Q21 (a missing best.pt was
+    "another size or SHA-256" and the fix given, --no-resume, threw away a run the same command
+    repairs); own probe: rerunning over a best.pt taken from another run at the same epoch kept
+    it and recorded its checksum in metrics.json as the run's."""
+    run = _copy_of(finished_joint, tmp_path)
+    best = run / BEST
+    if damage == "missing best":
+        best.unlink()
+        needle = "best.pt is missing from this finished run; rerun the same training command"
+    elif damage == "foreign best":
+        other = tmp_path / "other"
+        assert main(["joint", "--out", str(other), *TINY, "seed=3"]) == 0
+        best.write_bytes((other / BEST).read_bytes())
+        needle = "rerun the same training command, which rewrites best.pt from last.pt"
+    else:
+        (run / METRICS).write_text((finished_joint / METRICS).read_text()[:100])
+        needle = "is not valid JSON"
+    capsys.readouterr()
+    line = refused(capsys, main(["evaluate", "--run", str(run)]), 2, needle)
+    assert "--no-resume" not in line
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    assert tree_bytes(run / "checkpoints") == tree_bytes(finished_joint / "checkpoints")
+    assert (run / METRICS).read_bytes() == (finished_joint / METRICS).read_bytes()
