@@ -395,9 +395,8 @@ class RunFolder:
             )
             if not path.is_file():
                 raise RunFolderError(f"{path} is missing from this finished run; {fix}")
-            if (
-                path.stat().st_size != expected.get("bytes")
-                or file_sha256(path) != expected.get("sha256")
+            if path.stat().st_size != expected.get("bytes") or file_sha256(path) != expected.get(
+                "sha256"
             ):
                 raise RunFolderError(
                     f"{path} and {METRICS} do not belong together (metrics.json records another "

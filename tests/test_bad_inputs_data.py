@@ -575,3 +575,50 @@ def test_a_tensor_dataset_names_a_missing_info_and_a_list_of_inputs():
         TensorMultimodalDataset(None, "train", inputs, targets)
     with pytest.raises(TypeError, match="inputs must map each modality name to its tensor"):
         TensorMultimodalDataset(info, "train", list(inputs.values()), targets)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("huge", "far past a WAV's full scale of ±1: a damaged or mis-encoded file"),
+        ("nan", "the file holds NaN or infinite samples"),
+    ],
+)
+def test_a_float_recording_with_huge_or_nan_samples_is_listed_not_used(
+    sources, pristine, tmp_path, capsys, damage, reason
+):
+    """Probe Q32 (float WAVs at 1e30 changed all 720 training spectrograms through the split's
+    scaling), Q33 (a NaN sample became uint8 zeros: every training spectrogram was 0)."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    wav = folder / "3_george_0.wav"
+    wave, rate = soundfile.read(wav, dtype="float32")
+    if damage == "huge":
+        wave = wave * 1e30
+    else:
+        wave[10] = np.nan
+    soundfile.write(wav, wave, rate, subtype="FLOAT")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    out = capsys.readouterr().out
+    assert "3_george_0.wav: unreadable audio: ValueError: " in out and reason in out
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["3_george_0.wav"]
+
+
+def test_an_mnist_label_that_is_not_a_digit_stops_the_build(sources, tmp_path, capsys):
+    """Probe Q38: a label of 42 in t10k-labels went into the cache's training labels."""
+    import gzip
+
+    mnist, fsdd = sources
+    folder = tmp_path / "mnist"
+    shutil.copytree(mnist, folder)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(gzip.decompress(labels.read_bytes()))
+    data[13] = 42
+    labels.write_bytes(gzip.compress(bytes(data)))
+    status = build(tmp_path / "cache", folder, fsdd)
+    refused(capsys, status, 2, "label 42 at index 5 is not a digit 0-9", "--download")
+    assert not (tmp_path / "cache" / "meta.json").exists()

@@ -22,6 +22,8 @@ import torchaudio.transforms as AT
 AUDIO_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, ValueError, EOFError)
 
 
+# Integer WAVs read as float lie within ±1; float WAVs may run a little hot, but not by 36 dB.
+MAX_PEAK = 64.0
 _HEADER_BYTES = 1 << 16  # enough for the chunks before "data" in any WAV seen in practice
 
 
@@ -77,6 +79,14 @@ def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
     data, rate = soundfile.read(source, dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise ValueError("the file holds no audio samples")
+    if not np.isfinite(data).all():
+        raise ValueError("the file holds NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > MAX_PEAK:
+        raise ValueError(
+            f"its samples reach {peak:.3g}, far past a WAV's full scale of ±1: a damaged or "
+            "mis-encoded file (one such file would change the scaling of the whole split)"
+        )
     return data.mean(axis=1), int(rate)
 
 

@@ -103,8 +103,26 @@ def read_mnist(folder: Path, name: str) -> tuple[np.ndarray, dict[str, Any]]:
         array = read_idx(data)
     except BuildError as error:
         raise BuildError(f"{path}: {error}") from error
+    _check_mnist_values(path, name, array)
     kind, pinned = PINS[name]
     return array, dict(digests, official=digests[kind] == pinned)
+
+
+def _check_mnist_values(path: Path, name: str, array: np.ndarray) -> None:
+    """Labels are digits and images 28 x 28: a damaged label would otherwise enter the cache
+    as a class no recording can be paired with."""
+    fix = "the file is damaged or not MNIST's; fetch it again (--download)"
+    if "labels" in name:
+        if array.ndim != 1:
+            raise BuildError(f"{path}: labels must be one value per image, got shape {array.shape}")
+        bad = np.flatnonzero(array > 9)
+        if len(bad):
+            raise BuildError(
+                f"{path}: label {int(array[bad[0]])} at index {int(bad[0])} is not a digit 0-9 "
+                f"({len(bad)} such labels); {fix}"
+            )
+    elif array.ndim != 3 or array.shape[1:] != (28, 28):
+        raise BuildError(f"{path}: MNIST images are 28 x 28, got shape {array.shape}; {fix}")
 
 
 def recordings_digest(files: dict[str, bytes]) -> str:
