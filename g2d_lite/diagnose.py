@@ -237,7 +237,9 @@ def gap_table(
 
 
 def _scores(values: object, name: str) -> Mapping[str, float]:
-    """A mapping modality -> score (a pandas Series is one); NaN stays, as an unknown score."""
+    """A mapping modality -> finite score (a pandas Series is one). A NaN would give a NaN gap
+    and recovery without a word; training stops a run whose loss turns NaN, so a NaN score here
+    was typed or read from something that is not a finished run's metrics."""
     if isinstance(values, pd.Series):
         values = values.to_dict()
     if not isinstance(values, Mapping):
@@ -245,6 +247,13 @@ def _scores(values: object, name: str) -> Mapping[str, float]:
     bad = {m: v for m, v in values.items() if isinstance(v, bool) or not isinstance(v, Real)}
     if bad:
         raise TypeError(f"{name}'s scores must be numbers, got {bad}")
+    unknown = sorted(str(m) for m, v in values.items() if not math.isfinite(v))
+    if unknown:
+        raise ValueError(
+            f"{name}'s score for {', '.join(unknown)} is NaN or infinite: there is no gap to "
+            "measure; take the scores from finished runs (diagnose.gap_from_runs), or leave "
+            "that modality out"
+        )
     return values
 
 
@@ -626,11 +635,27 @@ def accuracy_by_informative(
 
 
 def _kappa_columns(steps: pd.DataFrame) -> list[str]:
-    columns = [c for c in steps.columns if c.startswith("kappa/")]
+    """The κ columns; refused when there are none, or when they do not cover the modalities
+    whose ρ is logged (a dropped κ column would read as "every modality trained")."""
+    names = [str(c) for c in steps.columns]
+    columns = [c for c in names if c.startswith("kappa/")]
     if not columns:
+        if not any("kappa" in n.lower() for n in names):
+            raise ValueError(
+                "these steps have no kappa/<modality> columns: the run used no SMP or OGM "
+                "(balance='none'); pass the steps of a run with balance='smp'"
+            )
         raise ValueError(
-            "these steps have no kappa/<modality> columns: the run used no SMP or OGM "
-            "(balance='none'); pass the steps of a run with balance='smp'"
+            f"these steps have no kappa/<modality> columns, but columns that look renamed "
+            f"({', '.join(names)}): pass a run's steps as the kit wrote them (run.steps or its "
+            "steps.csv)"
+        )
+    rho = {c.split("/", 1)[1] for c in names if c.startswith("rho/")}
+    missing = sorted(rho - {c.split("/", 1)[1] for c in columns})
+    if missing:
+        raise ValueError(
+            f"these steps log rho for {', '.join(missing)} but no kappa/{missing[0]} column: "
+            "the table was edited; pass a run's steps as the kit wrote them"
         )
     return columns
 
@@ -640,6 +665,13 @@ def _require_steps(steps: pd.DataFrame) -> None:
     api_checks.require_columns(steps, (), "a run's steps (run.steps, steps.csv)", allow_empty=True)
     _kappa_columns(steps)
     api_checks.require_columns(steps, ("step", "epoch"), "a run's steps (run.steps, steps.csv)")
+    repeated = steps["step"][steps["step"].duplicated()]
+    if len(repeated):
+        raise ValueError(
+            f"the steps repeat step numbers ({len(repeated)} rows, e.g. step "
+            f"{repeated.iloc[0]}): they hold more than one run's steps (a pd.concat?); pass one "
+            "run's steps, or compare runs one call each"
+        )
 
 
 def leaders(steps: pd.DataFrame) -> pd.Series:

@@ -308,9 +308,34 @@ def expect_close(
         ),
         hint,
     )
-    raise AssertionError(
-        f"{what}: expected {describe(expected)}, got {describe(actual)}.\nLikely cause: {cause}"
-    )
+    wanted, got = _side_by_side(expected, actual)
+    raise AssertionError(f"{what}: expected {wanted}, got {got}.\nLikely cause: {cause}")
+
+
+def _side_by_side(expected: Any, actual: Any) -> tuple[str, ...]:
+    """Both values rendered for comparison; two numbers at the same precision, enough digits
+    to tell them apart, so that 0.14577 is not set beside a "0.146" that reads as its rounding."""
+    if not (_is_number(expected) and _is_number(actual)):
+        return describe(expected), describe(actual)
+    e, a = float(expected), float(actual)
+    if not (math.isfinite(e) and math.isfinite(a)):
+        return describe(expected), describe(actual)
+    digits = max(_significant(f"{e:.6g}"), _significant(f"{a:.6g}"))
+    while digits < 12 and f"{e:#.{digits}g}" == f"{a:#.{digits}g}":
+        digits += 1
+    return tuple(f"{v:#.{digits}g}".replace(".e", "e").rstrip(".") for v in (e, a))
+
+
+def _significant(text: str) -> int:
+    """The significant digits a number was written with: "0.146" has 3, "1e-09" has 1."""
+    mantissa = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    return max(len(mantissa), 1)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def small_encoder() -> torch.nn.Module:

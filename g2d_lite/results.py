@@ -94,9 +94,14 @@ def read_rows(metrics_file: str | Path) -> list[dict[str, Any]]:
             f"{metrics_file} is not a file: did its notebook run to the end? (a notebook writes "
             "metrics.json in its output folder)"
         )
+    if Path(metrics_file).suffix.lower() != ".json":
+        raise ValueError(
+            f"{metrics_file} is not a metrics.json: rows are read from the metrics.json a "
+            "notebook writes into its output folder (a run's history.csv holds none)"
+        )
     try:
         payload = json.loads(Path(metrics_file).read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(
             f"{metrics_file} is not valid JSON ({error}); rerun its notebook"
         ) from None

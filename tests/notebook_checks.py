@@ -48,3 +48,25 @@ def assert_no_foreign_words(notebook: Path, modalities: tuple[str, ...]) -> None
         m for m in MODALITY_NAMES if m not in modalities and re.search(rf"(?<!\\)\b{m}\b", text)
     ]
     assert not foreign, f"{notebook.name} talks about {foreign} on this dataset"
+
+
+def feedback_for(notebook: Path, function: str, body: str) -> str:
+    """The message of the first check an exercise notebook fails when the solution of
+    ``function`` is replaced by ``body`` (its code cells run in order, in this process, from the
+    notebook's folder); "" when every check passes."""
+    import contextlib
+    import textwrap
+
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    namespace: dict = {}
+    with contextlib.chdir(notebook.parent):
+        for cell in cells:
+            source = "".join(cell["source"])
+            if source.startswith(f"def {function}("):
+                head = source[: source.index("### BEGIN SOLUTION")].rstrip(" ")
+                source = head + textwrap.indent(body, "    ") + "\n"
+            try:
+                exec(compile(source, str(notebook), "exec"), namespace)
+            except AssertionError as error:
+                return str(error)
+    return ""

@@ -526,8 +526,9 @@ def test_gap_tables_refuse_no_scores_text_mixed_scales_and_a_bad_min_gap():
     for min_gap in (math.nan, "2", -1.0):
         with pytest.raises(ValueError, match="min_gap"):
             diagnose.gap_table({"audio": 60.0}, {"audio": 50.0}, {"audio": 55.0}, min_gap=min_gap)
-    nan = diagnose.gap_table({"audio": math.nan, "visual": 70.0}, {"audio": 50.0, "visual": 60.0})
-    assert math.isnan(nan.loc[0, "gap"]) and nan.loc[1, "gap"] == 10.0  # an unknown score stays
+    # probe Q46: a NaN score gave a NaN gap without a word
+    with pytest.raises(ValueError, match="teacher's score for audio is NaN or infinite"):
+        diagnose.gap_table({"audio": math.nan, "visual": 70.0}, {"audio": 50.0, "visual": 60.0})
 
 
 def test_summaries_refuse_seeds_of_two_types_text_scores_and_one_seed_under_two_protocols():
@@ -775,3 +776,36 @@ def test_rows_claims_and_bars_refuse_the_wrong_shape_of_input(runs, tmp_path):
         plots.informative_bars(by_group, output="fusd")
     with pytest.raises(ValueError, match=r"CKA lies between 0 and 1, got \[5\.0\]"):
         plots.cka_bars(pd.DataFrame({"student": ["j"], "modality": ["a"], "cka": [5.0]}))
+
+
+def test_steps_of_two_runs_renamed_or_missing_kappa_columns_are_refused():
+    """Probe Q42 (one run's steps twice: 124 steps of a 62-step run), Q43 (upper-case column
+    names were said to be a run without SMP), Q59 (kappa/audio dropped: "all" led 100 % of a
+    run that visual led throughout)."""
+    steps = pd.DataFrame(
+        {
+            "step": range(4),
+            "epoch": 0,
+            "rho/audio": 0.9,
+            "rho/visual": 0.4,
+            "kappa/audio": 0.0,
+            "kappa/visual": 1.0,
+        }
+    )
+    assert diagnose.leader_share(steps)["leader"].tolist() == ["visual"]
+    with pytest.raises(ValueError, match=r"repeat step numbers \(4 rows, e\.g\. step 0\)"):
+        diagnose.leader_share(pd.concat([steps, steps]))
+    with pytest.raises(ValueError, match="columns that look renamed"):
+        diagnose.confidence_timeline(steps.rename(columns=str.upper))
+    with pytest.raises(ValueError, match="rho for audio but no kappa/audio column"):
+        diagnose.leader_share(steps.drop(columns=["kappa/audio"]))
+    with pytest.raises(ValueError, match="the run used no SMP or OGM"):
+        diagnose.leader_share(steps[["step", "epoch"]])
+
+
+def test_load_rows_of_a_history_csv_names_the_file_to_give(tmp_path):
+    """Probe Q49: history.csv was "not valid JSON; rerun its notebook"."""
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,lr\n0,0.1\n")
+    with pytest.raises(ValueError, match="history.csv is not a metrics.json"):
+        results.load_rows([history])

@@ -69,7 +69,9 @@ def test_expect_close_names_the_mistake_the_value_matches():
     with pytest.raises(AssertionError) as error:
         expect_close(0.25, 1.0, "logit_kd", likely={"wrong": 3.0, "missing T²": 0.25})
     message = str(error.value)
-    assert "logit_kd: expected 1, got 0.25" in message
+    assert "logit_kd: expected 1.0, got 0.25" in message
+    with pytest.raises(AssertionError, match="expected 0.14577, got 0.14600"):  # probe Q62
+        expect_close(0.146, 0.14577, "logit_kd")
     assert message.endswith("Likely cause: missing T²")
 
 

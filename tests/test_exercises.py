@@ -13,6 +13,7 @@ import pytest
 
 from g2d_lite.exercises import CODE_STUB, HIDDEN_TESTS, SOLUTION, build, replace_regions
 from g2d_lite.run import EXERCISE_DIR, exercise_notebooks
+from tests.notebook_checks import feedback_for
 
 INSTRUCTOR = exercise_notebooks()
 IDS = [p.name for p in INSTRUCTOR]
@@ -129,3 +130,46 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
     student = student_version(notebook)
     assert "42" not in student.cells[0].source
     assert student.cells[0].source == "\n".join(CODE_STUB)
+
+
+@pytest.mark.parametrize(
+    ("notebook", "function", "body", "feedback"),
+    [
+        (  # probe Q66: only the generic advice
+            "ex01_distillation_losses",
+            "logit_kd",
+            "s = F.log_softmax(student_logits / temperature, dim=0)\n"
+            "t = F.softmax(teacher_logits / temperature, dim=0)\n"
+            "return F.kl_div(s, t, reduction='batchmean') * temperature**2",
+            "the softmax runs over the batch (dim=0)",
+        ),
+        (  # probe Q65: the missing return was blamed on .item()
+            "ex01_distillation_losses",
+            "logit_kd",
+            "s = F.log_softmax(student_logits / temperature, dim=1)\n"
+            "F.kl_div(s, F.softmax(teacher_logits / temperature, dim=1), reduction='batchmean')",
+            "got None, so the function returned nothing",
+        ),
+        (  # probe Z65: a convolution's bias was called a BatchNorm parameter
+            "ex02_smp",
+            "mask_gradients",
+            "for m, encoder in encoders.items():\n"
+            "    for layer in encoder.modules():\n"
+            "        if isinstance(layer, nn.Conv2d):\n"
+            "            for p in layer.parameters():\n"
+            "                p.grad.mul_(kappa[m])",
+            "this Conv2d bias is 1-D, so its gradient stays as it was",
+        ),
+        (  # own probe: tensors passed the check, then broke the notebook's round()
+            "ex03_ogm_ge",
+            "branch_scores",
+            "return {m: torch.softmax(x, 1).gather(1, target[:, None]).sum()"
+            " for m, x in branch_logits.items()}",
+            "return plain Python floats, one per key (tensor.item()), got tensors",
+        ),
+    ],
+    ids=["dim0", "no-return", "conv-bias", "tensors"],
+)
+def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):
+    message = feedback_for(EXERCISE_DIR / f"{notebook}.ipynb", function, body)
+    assert feedback in message, message
