@@ -56,6 +56,11 @@ def setup(
     resolve_device(cfg.device)  # a missing GPU is said here, not after cached models load
     seed_everything(cfg.seed)
     set_style()
+    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise ValueError(
+            f"output_dir {output_dir} is a file; give a folder for the notebook's figures and "
+            "metrics (OUTPUT_DIR)"
+        )
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     return cfg
 
@@ -148,6 +153,11 @@ def save_metrics(
 ) -> Path:
     """Atomically write ``metrics`` as strict JSON into ``output_dir``; returns the file path.
     NaN becomes null (see :func:`_plain`)."""
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"metrics must be a dict of named values, e.g. {{'results': rows}}; got "
+            f"{type(metrics).__name__}"
+        )
     path = Path(output_dir) / _file_name(name)
     atomic_write_text(path, json.dumps(_plain(metrics), indent=2, sort_keys=True))
     return path
@@ -156,6 +166,11 @@ def save_metrics(
 def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
     """Save a matplotlib figure as PNG beside the metrics (for reports and the README); ``name``
     is given without the extension, though a trailing ``.png`` is tolerated."""
+    if not hasattr(fig, "savefig"):
+        raise TypeError(
+            f"fig must be a matplotlib figure (what the plots functions return), got "
+            f"{type(fig).__name__}"
+        )
     stem, dot, extension = str(name).rpartition(".")
     if dot and extension.lower() == "png":
         name = stem
@@ -173,4 +188,6 @@ def show_markdown(text: str) -> None:
     the results and shown this way, so it is true for whatever dataset the notebook ran on."""
     from IPython.display import Markdown, display
 
+    if not isinstance(text, str):
+        raise TypeError(f"show_markdown takes text, got {type(text).__name__} {text!r:.60}")
     display(Markdown(text))

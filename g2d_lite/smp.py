@@ -164,6 +164,12 @@ def _refuse_probabilities(modality: str, logits: Tensor) -> None:
 
 
 def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> ItemsView:
+    for name, value in (("encoders", encoders), ("kappa", kappa)):
+        if not isinstance(value, Mapping | nn.ModuleDict):
+            raise TypeError(
+                f"{name} must be a dict keyed by modality (e.g. model.encoders), got "
+                f"{type(value).__name__}"
+            )
     unknown, missing = sorted(set(kappa) - set(encoders)), sorted(set(encoders) - set(kappa))
     if unknown or missing:
         raise ValueError(
@@ -189,6 +195,12 @@ def _modulated(
                 yield p, k
 
 
+def _require_epoch(name: str, value: object) -> None:
+    """An epoch is a whole number; "3" or 2.5 would fail inside a comparison or count wrong."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number of epochs, got {value!r}")
+
+
 @dataclass
 class _Window:
     """Epoch window [start_epoch, end_epoch], inclusive at both ends like the official code."""
@@ -197,6 +209,8 @@ class _Window:
     end_epoch: int = 150
 
     def __post_init__(self) -> None:
+        for name in ("start_epoch", "end_epoch"):
+            _require_epoch(name, getattr(self, name))
         if self.end_epoch < self.start_epoch:
             raise ValueError(
                 f"end_epoch ({self.end_epoch}) must be >= start_epoch ({self.start_epoch})"
@@ -204,6 +218,7 @@ class _Window:
 
     def active(self, epoch: int) -> bool:
         """Whether ``epoch`` lies inside the window (both ends included)."""
+        _require_epoch("epoch", epoch)
         return self.start_epoch <= epoch <= self.end_epoch
 
 
@@ -244,8 +259,8 @@ class SMP(_Window):
         _check_choice("mode", self.mode, MODES)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("suppression", self.suppression, SUPPRESSIONS)
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:  # NaN too
+            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
         if self.stage_epochs is None:
             return
         if self.schedule != "staged":
@@ -365,8 +380,8 @@ class OGM(_Window):
         super().__post_init__()
         _check_choice("scope", self.scope, SCOPES)
         _check_choice("noise", self.noise, OGM_NOISES)
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:  # NaN too
+            raise ValueError(f"alpha must be a number >= 0, got {self.alpha!r}")
 
     def coefficients(
         self, branch_logits: Mapping[str, Tensor], target: Tensor, epoch: int

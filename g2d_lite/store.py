@@ -31,7 +31,7 @@ from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint, weights_digest
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
-from g2d_lite.train import TrainResult, train_student, train_teacher
+from g2d_lite.train import ROLES, TrainResult, require_splits, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
 _NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
@@ -56,6 +56,8 @@ def run_key(
 ) -> str:
     """A short stable hash of what decides a run's results: the config, the role, the teachers,
     the code and the data themselves (data that do not match the config get their own run)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
     require_config(cfg, f"the {role} run")
     ignored = _NOT_IN_KEY | (STUDENT_ONLY if role == "teacher" else {"teacher_selection"})
     values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
@@ -173,6 +175,11 @@ def _artifacts(artifact_dir: str | Path) -> Path:
 
 def _check_teacher_results(teachers: Mapping[str, Any] | None) -> None:
     """Teachers here are runs (their folders name the student's cache entry), not bare models."""
+    if teachers is not None and not isinstance(teachers, Mapping):
+        raise TypeError(
+            f"teachers must map each modality to its teacher run, e.g. {{'audio': run}}, or be "
+            f"None; got {type(teachers).__name__}"
+        )
     for modality, teacher in (teachers or {}).items():
         if not isinstance(teacher, TrainResult):
             raise KitError(
@@ -211,6 +218,8 @@ def load_or_train_teacher(
     cfg: Config, data: DatasetSplits, modality: str, artifact_dir: str | Path
 ) -> TrainResult:
     """The teacher of ``modality`` under ``cfg``: read from ``artifact_dir`` or trained there."""
+    require_config(cfg, "load_or_train_teacher")
+    require_splits(data)
     run_dir = _teacher_dir(cfg, data, modality, artifact_dir)
     return _load_or_train(run_dir, lambda: train_teacher(cfg, data, modality, run_dir=run_dir))
 
@@ -223,6 +232,8 @@ def load_or_train_student(
     name: str | None = None,
 ) -> TrainResult:
     """A student (joint, G²D, an ablation) under ``cfg``, distilled from ``teachers``' models."""
+    require_config(cfg, "load_or_train_student")
+    require_splits(data)
     _check_teacher_results(teachers)
     digests = _teacher_digests(teachers) if cfg.needs_teachers else ()
     return _load_or_train_student(cfg, data, teachers, digests, artifact_dir, name)
@@ -252,6 +263,10 @@ def load_or_train_teachers(
             f"modalities must be a list of names, got the string {modalities!r}: pass "
             f"[{modalities!r}] (or data.info.modality_names for all)"
         )
+    if not modalities:
+        raise ValueError("modalities is empty: name the teachers to train, e.g. ['audio']")
+    require_config(cfg, "load_or_train_teachers")
+    require_splits(data)
     jobs = [Job(cfg, _teacher_dir(cfg, data, m, artifact_dir), modality=m) for m in modalities]
     _train_missing(jobs, cfg, data)
     return {m: load_or_train_teacher(cfg, data, m, artifact_dir) for m in modalities}
@@ -265,6 +280,12 @@ def load_or_train_students(
 ) -> list[TrainResult]:
     """:func:`load_or_train_student` for each config, in order; the missing ones train side by
     side where the machine has idle cores (:mod:`g2d_lite.parallel`)."""
+    if isinstance(cfgs, Config) or not isinstance(cfgs, Sequence):
+        raise TypeError(
+            f"cfgs must be a list of configs, got {type(cfgs).__name__}: for one, call "
+            "load_or_train_student(cfg, ...) or pass [cfg]"
+        )
+    require_splits(data)
     _check_teacher_results(teachers)
     for index, cfg in enumerate(cfgs):
         require_config(cfg, f"load_or_train_students (item {index} of cfgs)")

@@ -71,6 +71,16 @@ class NonFiniteLossError(KitError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept on disk."""
 
 
+def require_splits(data: object) -> None:
+    """The whole data (train, validation and test), not one split of it nor anything else."""
+    if not isinstance(data, DatasetSplits):
+        one = " (one split; pass the whole data it came from)" if hasattr(data, "info") else ""
+        raise TypeError(
+            f"data must be DatasetSplits, got {type(data).__name__}{one}: load it with "
+            "g2d_lite.notebook.load_data(cfg) or g2d_lite.data.load_dataset(name)"
+        )
+
+
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
     """Optimisation steps one epoch takes over ``n`` training samples."""
     global_batch = batch_size * world_size
@@ -136,11 +146,7 @@ class Trainer:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
         require_config(cfg, f"a {role} run")
-        if not isinstance(data, DatasetSplits):
-            raise TypeError(
-                f"data must be DatasetSplits, got {type(data).__name__}: load it with "
-                "g2d_lite.notebook.load_data(cfg) or g2d_lite.data.load_dataset(name)"
-            )
+        require_splits(data)
         if run_dir is not None and (
             not isinstance(run_dir, (str, Path)) or not str(run_dir).strip()
         ):

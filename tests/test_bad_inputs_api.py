@@ -305,3 +305,51 @@ def test_spaces_around_an_override_value_mean_nothing(capsys):
     from g2d_lite.config import parse_overrides
 
     assert parse_overrides(["epochs= 1", " seed = 3 "]) == {"epochs": 1, "seed": 3}
+
+
+def test_store_calls_name_one_split_a_list_of_teachers_and_a_single_config(tmp_path):
+    """Own probe: load_or_train_teacher(cfg, data.test, ...) failed with "too many indices for
+    tensor", a list of teachers with AttributeError 'items', one Config for cfgs with "not
+    iterable", no modalities trained nothing without a word, a mistyped role made a key."""
+    from g2d_lite import store
+
+    cfg, data = tiny_config(epochs=1), tiny_data()
+    with pytest.raises(TypeError, match=r"got TensorMultimodalDataset \(one split; pass the whole"):
+        load_or_train_teacher(cfg, data.test, "audio", tmp_path)
+    with pytest.raises(TypeError, match="teachers must map each modality to its teacher run"):
+        load_or_train_student(cfg, data, [1, 2], tmp_path)
+    with pytest.raises(TypeError, match=r"cfgs must be a list of configs, got Config"):
+        store.load_or_train_students(cfg, data, None, tmp_path)
+    with pytest.raises(ValueError, match="modalities is empty"):
+        store.load_or_train_teachers(cfg, data, [], tmp_path)
+    with pytest.raises(ValueError, match="unknown role 'teachr'"):
+        store.run_key(cfg, "teachr", "audio")
+    assert not any(tmp_path.iterdir())
+
+
+def test_notebook_helpers_and_smp_windows_name_their_arguments(tmp_path):
+    """Own probe: save_figure("x") and show_markdown(5) were AttributeError and IPython's
+    TypeError, save_metrics of a list wrote it, setup with a file for output_dir a raw
+    FileExistsError, an epoch "x" a comparison TypeError, OGM(alpha=nan) was accepted, a list
+    of encoders named "encoders: [1]"."""
+    from g2d_lite import notebook, smp
+
+    with pytest.raises(TypeError, match="fig must be a matplotlib figure"):
+        notebook.save_figure("x", tmp_path, "a")
+    with pytest.raises(TypeError, match="metrics must be a dict of named values"):
+        notebook.save_metrics(tmp_path, [1, 2])
+    with pytest.raises(TypeError, match="show_markdown takes text, got int"):
+        notebook.show_markdown(5)
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="output_dir .* is a file"):
+        notebook.setup("smoke", output_dir=a_file, progress=False)
+    with pytest.raises(TypeError, match="epoch must be a whole number of epochs, got 'x'"):
+        smp.SMP().coefficients({"a": 0.2, "b": 0.3}, "x")
+    with pytest.raises(TypeError, match="start_epoch must be a whole number"):
+        smp.SMP(start_epoch=1.5)
+    with pytest.raises(ValueError, match="alpha must be a number >= 0, got nan"):
+        smp.OGM(alpha=float("nan"))
+    with pytest.raises(TypeError, match="encoders must be a dict keyed by modality"):
+        smp.SMP().apply([torch.nn.Linear(2, 2)], {"a": 1.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
