@@ -453,7 +453,7 @@ def parse_grid_option(specs: Iterable[str]) -> dict[str, list[Any]]:
     axes = {}
     for spec in specs:
         name, sep, raw = spec.partition("=")
-        if not sep or not raw:
+        if not sep or not raw or not name.strip():
             raise RunError(f"--grid {spec!r} must look like NAME=v1,v2 (for example SEED=0,1,2)")
         if name.strip() in axes:
             raise RunError(

@@ -250,6 +250,7 @@ def test_debug_shows_the_traceback(tmp_path):
         (["09"], ["'09' matches no notebook", "01_teacher_training"]),
         (["0"], ["matches several notebooks"]),
         (["04", "--grid", "SEED"], ["NAME=v1,v2"]),
+        (["04", "--grid", "=1,2"], ["NAME=v1,v2"]),  # own probe: "unknown parameter(s) ['']"
         (["04", "--grid", "SEED=a,b"], ["SEED takes int", "'a'"]),
         (["all", "--grid", "SEED=0,1"], ["single notebook"]),
         (["03", "-f", "missing.yaml"], ["missing.yaml not found", "smoke", "params/NAME.yaml"]),
