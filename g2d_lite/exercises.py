@@ -246,6 +246,12 @@ def build(
     overwritten unless ``force``: it may hold a student's answers.
     """
     source_dir = Path(source_dir)
+    if not source_dir.is_dir():
+        what = "is a file" if source_dir.exists() else "does not exist"
+        raise FileNotFoundError(
+            f"--source {source_dir} {what}: give the folder of the instructor notebooks "
+            f"(by default {SOURCE_DIR})"
+        )
     sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")

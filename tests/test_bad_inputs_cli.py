@@ -304,6 +304,10 @@ def test_runner_names_the_bad_params_file(tmp_path, capsys, content, needle):
 # ---------------------------------------------------------------------------- the exercises
 def test_exercises_cli_names_a_missing_source(tmp_path, capsys):
     status = exercises.main(["build", "--source", str(tmp_path / "none"), "--out", str(tmp_path)])
+    refused(capsys, status, 2, "--source", "none does not exist")  # own probe: said "no notebooks"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status = exercises.main(["build", "--source", str(empty), "--out", str(tmp_path / "out")])
     refused(capsys, status, 2, "no exercise notebooks", "--source")
 
 
