@@ -9,6 +9,7 @@ area, so a slow training step never leaves a blank figure behind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from g2d_lite.config import Config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.data.synthetic import SYNTHETIC_DEFAULTS, UNINFORMATIVE
 from g2d_lite.notebook import load_data
+from g2d_lite.train import require_splits
 
 KNOBS: tuple[str, ...] = (
     "audio_amplitude",
@@ -49,6 +51,14 @@ class Readout:
 
 def explored_config(cfg: Config, knobs: Mapping[str, Any]) -> Config:
     """The synthetic config with ``knobs`` applied (another dataset's options do not apply)."""
+    if not isinstance(knobs, Mapping):
+        raise TypeError(
+            f"knobs must map knob names to values, e.g. {{'audio_amplitude': 0.5}}; got "
+            f"{type(knobs).__name__}"
+        )
+    unset = sorted(k for k, v in knobs.items() if isinstance(v, float) and not math.isfinite(v))
+    if unset:
+        raise ValueError(f"knob {unset[0]} is {knobs[unset[0]]}: give it a finite number")
     own = cfg.data_options if cfg.dataset == "synthetic" else {}
     return cfg.replace(dataset="synthetic", data_options={**own, **knobs})
 
@@ -57,6 +67,7 @@ def signal_energy(data: DatasetSplits) -> dict[str, float]:
     """Mean signal energy of an informative training sample per modality: its sum of squares
     minus the noise's expected share (unit variance per value). The more energy over the same
     noise, the easier the class is to pick up; the amplitude knob moves it."""
+    require_splits(data)
     flags = diagnose.informative_flags(data.info, "train")
     inputs, _ = data.train.as_tensors()
     energy = {}

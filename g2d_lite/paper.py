@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from g2d_lite.palette import canonical_method
+
 DATASET = "CREMA-D"
 PAPER_LABEL = f"paper, {DATASET}"
 WEAK, STRONG = "video", "audio"
@@ -27,8 +29,9 @@ CREMAD: dict[str, dict[str, float]] = {
 
 
 def fused(method: str) -> float | None:
-    """The paper's fused CREMA-D accuracy of a method (a ``METHODS`` key), or None."""
-    return CREMAD.get(method, {}).get("fused")
+    """The paper's fused CREMA-D accuracy of a method (a ``METHODS`` key or its label, "G²D"),
+    or None when the paper reports none."""
+    return CREMAD.get(canonical_method(method) or method, {}).get("fused")
 
 
 def weak_gap() -> float:

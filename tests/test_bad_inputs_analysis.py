@@ -809,3 +809,20 @@ def test_load_rows_of_a_history_csv_names_the_file_to_give(tmp_path):
     history.write_text("epoch,lr\n0,0.1\n")
     with pytest.raises(ValueError, match="history.csv is not a metrics.json"):
         results.load_rows([history])
+
+
+def test_the_explorer_and_the_paper_s_numbers_take_what_a_notebook_passes(runs):
+    """Own probe: explorer knobs as a list ("'list' object is not a mapping"), a NaN knob
+    (reported as 512,000 NaN values in the data), signal_energy of one split
+    (AttributeError), paper.fused("G²D") was None though the paper reports 85.89."""
+    from g2d_lite import explorer, paper
+
+    data, _, _ = runs
+    cfg = tiny_config(epochs=1)
+    with pytest.raises(TypeError, match="knobs must map knob names to values"):
+        explorer.explored_config(cfg, ["audio_amplitude"])
+    with pytest.raises(ValueError, match="knob audio_amplitude is nan: give it a finite number"):
+        explorer.explored_config(cfg, {"audio_amplitude": math.nan})
+    with pytest.raises(TypeError, match=r"got TensorMultimodalDataset \(one split"):
+        explorer.signal_energy(data.test)
+    assert paper.fused("G²D") == paper.fused("g2d") is not None
