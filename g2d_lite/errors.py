@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from g2d_lite.switches import env_switch
+
 DEBUG_ENV = "G2D_LITE_DEBUG"
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
@@ -81,8 +83,8 @@ def debug_option() -> argparse.ArgumentParser:
 
 
 def debug_enabled(flag: bool = False) -> bool:
-    """Tracebacks on: the ``--debug`` flag or ``G2D_LITE_DEBUG`` set to anything but 0/false."""
-    return flag or os.environ.get(DEBUG_ENV, "0").lower() not in ("0", "", "false", "no")
+    """Tracebacks on: the ``--debug`` flag or ``G2D_LITE_DEBUG`` on (1, on, true, yes)."""
+    return flag or env_switch(DEBUG_ENV, False, "show tracebacks of errors")
 
 
 def _os_message(error: OSError) -> str:
@@ -139,18 +141,23 @@ def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) 
     passes through untouched.
     """
     try:
+        debug = debug_enabled(debug)  # a typo in G2D_LITE_DEBUG is refused before anything runs
+    except ValueError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
         return body() or 0
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        if debug_enabled(debug):
+        if debug:
             raise
         print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
-        if debug_enabled(debug):
+        if debug:
             raise
         print(f"{prog}: error: {describe(error)}", file=sys.stderr)
         if not is_expected(error):

@@ -5,31 +5,24 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from g2d_lite.switches import env_switch
+
 T = TypeVar("T")
 
 
 SWITCH_ENV = "G2D_LITE_PROGRESS"
-OFF = ("0", "false", "no", "off")
-ON = ("1", "true", "yes", "on", "")
 
 
 def progress_enabled(requested: bool = True) -> bool:
     """False when the caller or the environment (``G2D_LITE_PROGRESS=0``, ``off``, ``false``,
     ``no``, in any case) turns bars off. Any other value is refused: a typo would otherwise
     leave the bars on without a word."""
-    value = os.environ.get(SWITCH_ENV, "1").strip().lower()
-    if value not in OFF + ON:
-        raise ValueError(
-            f"{SWITCH_ENV}={os.environ[SWITCH_ENV]!r} is neither on nor off: set it to 0 (or off) "
-            "to hide progress bars, 1 (or on) to show them"
-        )
-    return requested and value in ON
+    return requested and env_switch(SWITCH_ENV, True, "show progress bars")
 
 
 def progress(

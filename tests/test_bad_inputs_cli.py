@@ -12,6 +12,7 @@ from g2d_lite import exercises
 from g2d_lite import run as runner
 from g2d_lite.cli import main
 from g2d_lite.data.prepare.__main__ import main as prepare
+from g2d_lite.errors import KitError
 from tests.bad_inputs import TINY, refused, run_module, tree_bytes
 
 # (overrides, what the message must name): config values of the wrong type or out of range.
@@ -1097,6 +1098,23 @@ def test_a_progress_switch_typo_is_refused_before_a_run_folder_is_made(
     status = main(["joint", "--out", str(tmp_path / "run"), *TINY])
     refused(capsys, status, 2, "G2D_LITE_PROGRESS='banana' is neither on nor off", "0 (or off)")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["off", "Off", "no", "0", "false"])
+def test_every_spelling_of_off_keeps_errors_to_one_line(tmp_path, capsys, monkeypatch, value):
+    """Probe R12: G2D_LITE_DEBUG=off (meant to silence tracebacks) turned them on, exit 1."""
+    monkeypatch.setenv("G2D_LITE_DEBUG", value)
+    refused(capsys, main(["evaluate", "--run", str(tmp_path / "nowhere")]), 2, "does not exist")
+
+
+def test_a_debug_switch_typo_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    """Probe R12: G2D_LITE_DEBUG=maybe was read as on."""
+    monkeypatch.setenv("G2D_LITE_DEBUG", "maybe")
+    status = main(["evaluate", "--run", str(tmp_path / "nowhere")])
+    refused(capsys, status, 2, "G2D_LITE_DEBUG='maybe' is neither on nor off", "0 (or off)")
+    monkeypatch.setenv("G2D_LITE_DEBUG", "on")
+    with pytest.raises(KitError, match="does not exist"):
+        main(["evaluate", "--run", str(tmp_path / "nowhere")])
 
 
 def test_a_data_variable_naming_a_file_does_not_break_prepare_s_help(tmp_path, capsys, monkeypatch):

@@ -91,6 +91,24 @@ def test_verify_finds_a_changed_byte_that_sizes_miss(sources, pristine, cache, c
     assert tree_bytes(cache) == tree_bytes(pristine)
 
 
+def test_a_same_size_file_from_another_build_is_refused_when_loaded(
+    sources, pristine, cache, capsys
+):
+    """Probe R37: test_labels.npy swapped for another build's (same size), or a flipped byte in
+    a shard, was trained on without a word (test accuracy 11.5 % instead of 64 %)."""
+    path = cache / "image" / "train_data.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(MissingDatasetError, match="does not match its SHA-256") as error:
+        load_avmnist(cache)
+    assert "plus --verify" in str(error.value) and COMMAND in str(error.value)
+    assert build(cache, *sources, "--verify") == 0
+    assert "rebuilt" in capsys.readouterr().out
+    assert tree_bytes(cache) == tree_bytes(pristine)
+    load_avmnist(cache)
+
+
 def test_a_broken_meta_json_is_named(cache):
     (cache / "meta.json").write_text("{ half")
     with pytest.raises(BuildError, match="meta.json is not a g2d-lite cache manifest.*--force"):

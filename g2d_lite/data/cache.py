@@ -87,6 +87,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# SHA-256s this process has computed, by file identity and state: a cache is checked once per
+# process however often it is loaded, and a file rewritten since (new size, mtime or inode) is
+# hashed again.
+_CHECKED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _checked_sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _CHECKED:
+        _CHECKED[key] = file_sha256(path)
+    return _CHECKED[key]
+
+
 def read_meta(root: Path) -> dict[str, Any] | None:
     """The cache's meta.json, or ``None`` while the cache is absent or unfinished."""
     path = Path(root) / META_FILE
@@ -109,9 +123,11 @@ def read_meta(root: Path) -> dict[str, Any] | None:
     return meta
 
 
-def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) -> list[str]:
-    """What does not match ``meta.json``: missing files, wrong sizes, and (with ``checksums``)
-    wrong SHA-256s, and a meta.json changed by hand. Empty for a sound cache."""
+def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = True) -> list[str]:
+    """What does not match ``meta.json``: missing files, wrong sizes, wrong SHA-256s (unless
+    ``checksums`` is off: a resumed build compares sizes only), and a meta.json changed by
+    hand. Empty for a sound cache. Loaders check the SHA-256s too: a file swapped in from
+    another build of the same size was otherwise trained on without a word."""
     problems = []
     if "sha256" in meta and meta["sha256"] != meta_seal(meta):  # caches built before it: none
         problems.append(f"{META_FILE} was changed after the build (its own SHA-256 differs)")
@@ -123,7 +139,7 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = False) 
             problems.append(
                 f"{name} has {path.stat().st_size:,} bytes, meta.json records {record['bytes']:,}"
             )
-        elif checksums and file_sha256(path) != record["sha256"]:
+        elif checksums and _checked_sha256(path) != record["sha256"]:
             problems.append(f"{name} does not match its SHA-256 in meta.json")
     return problems
 

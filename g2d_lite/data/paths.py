@@ -186,9 +186,14 @@ def damaged_dataset(name: str, root: Path, problems: list[str]) -> MissingDatase
     """The error for a cache whose files do not match its meta.json: the build command that made
     it (with the same options) finds the damage itself and rebuilds."""
     more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+    plus = (
+        " plus --verify (the sizes are right, so only its checksums find the damage)"
+        if all("does not match its SHA-256" in p for p in problems)
+        else ""
+    )
     return MissingDatasetError(
         f"{name}: the cache at {root} is damaged ({problems[0]}{more}); rebuild it by rerunning "
-        f"the command that built it, with the same options: {prepare_commands(name, root)}"
+        f"the command that built it, with the same options{plus}: {prepare_commands(name, root)}"
     )
 
 
