@@ -40,7 +40,7 @@ from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
-from g2d_lite.rundir import BEST, CONFIG, LAST, RunFolder
+from g2d_lite.rundir import BEST, LAST, RunFolder
 from g2d_lite.store import load_run, model_from_checkpoint
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
@@ -263,16 +263,7 @@ def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
     if state == "absent":
         raise KitError(f"--run {folder.path} does not exist")
     if state in ("empty", "foreign"):
-        inside = sorted(p.name for p in folder.path.glob("teacher-*") if (p / CONFIG).is_file())
-        if inside:
-            raise KitError(
-                f"--run {folder.path} is a folder of teacher runs ({', '.join(inside)}): "
-                f"evaluate one at a time, e.g. --run {folder.path / inside[0]}"
-            )
-        raise KitError(
-            f"--run {folder.path} holds no g2d-lite run (no config.json): give the folder a"
-            " training command wrote with --out"
-        )
+        raise folder.not_a_run("give the folder a training command wrote with --out", "--run")
     if state == "finished":
         _, best = folder.load_finished()
         return best if which == "best" else folder.load_last()

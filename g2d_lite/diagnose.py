@@ -220,6 +220,9 @@ def gap_table(
     api_checks.require_keys(joint, teacher, "joint", fix)
     if student is not None:
         api_checks.require_keys(student, teacher, "student", fix)
+    for name, scores in (("joint", joint), ("student", student or {})):
+        fix = f"give a teacher score for each modality {name} has, or leave it out of {name}"
+        api_checks.require_keys(teacher, scores, "teacher", fix)
     rows = []
     for m, t in teacher.items():
         row = {"modality": m, "teacher": t, "joint": joint[m], "gap": sign * (t - joint[m])}

@@ -26,6 +26,14 @@ def lr_steps(history: pd.DataFrame) -> list[int]:
     """Epochs whose learning rate is lower than the epoch before (a scheduler step)."""
     require_columns(history, ("epoch", "lr"), "a run's history (run.history)")
     lr = history.set_index("epoch")["lr"]
+    if not pd.api.types.is_numeric_dtype(lr) or lr.isna().any():
+        bad = lr[lr.isna()] if pd.api.types.is_numeric_dtype(lr) else lr
+        value = bad.iloc[0]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise ValueError(
+            f"the history's lr column must hold a number per epoch, got {shown} at epoch "
+            f"{bad.index[0]}: pass a run's history as the kit wrote it (run.history)"
+        )
     return [int(e) for e, drop in (lr.diff() < 0).items() if drop]
 
 

@@ -293,6 +293,15 @@ def expect_close(
             f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
             f"got shape {tuple(actual.shape)}"
         )
+    if (
+        isinstance(expected, Mapping)
+        and not isinstance(actual, Mapping)
+        and hasattr(actual, "to_dict")
+    ):
+        raise AssertionError(
+            f"{what}: return a dict (one value per key), got a {type(actual).__name__}: convert "
+            "it with .to_dict()"
+        )
     if isinstance(expected, Mapping) and (
         not isinstance(actual, Mapping) or set(map(str, actual)) != set(map(str, expected))
     ):

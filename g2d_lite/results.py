@@ -89,6 +89,18 @@ def read_rows(metrics_file: str | Path) -> list[dict[str, Any]]:
     """A notebook's ``metrics.json``'s ``results`` rows (none when the notebook writes no
     table). A training run's own ``metrics.json`` holds no rows: it is refused with the call
     that makes its row."""
+    if Path(metrics_file).is_dir():
+        inside = Path(metrics_file) / "metrics.json"
+        run = (
+            " (a training run's folder: its row is result_row(name, store.load_run(folder)"
+            ".metrics))"
+            if (Path(metrics_file) / "config.json").is_file()
+            else ""
+        )
+        raise IsADirectoryError(
+            f"{metrics_file} is a folder{run}; rows are read from a notebook's metrics.json file"
+            + (f", e.g. {inside}" if inside.is_file() and not run else "")
+        )
     if not Path(metrics_file).is_file():
         raise FileNotFoundError(
             f"{metrics_file} is not a file: did its notebook run to the end? (a notebook writes "

@@ -310,6 +310,18 @@ class RunFolder:
         except (ValueError, TypeError) as error:
             raise RunFolderError(f"{self.file(CONFIG)}: {error}; {_DAMAGED_CONFIG}") from None
 
+    def not_a_run(self, fix: str, flag: str = "") -> RunFolderError:
+        """The error for a folder that holds no run. The folder ``teacher --out`` wrote holds
+        one run per modality (teacher-<modality>/): those are named instead of ``fix``."""
+        where = f"{flag} {self.path}" if flag else str(self.path)
+        inside = sorted(p.name for p in self.path.glob("teacher-*") if (p / CONFIG).is_file())
+        if inside:
+            return RunFolderError(
+                f"{where} is a folder of teacher runs ({', '.join(inside)}): name one of them, "
+                f"e.g. {self.path / inside[0]}"
+            )
+        return RunFolderError(f"{where} holds no g2d-lite run (no config.json): {fix}")
+
     def load_last(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
         """The commit point of an unfinished or finished run."""
         return load_checkpoint(self.file(LAST), map_location)
@@ -364,9 +376,9 @@ class RunFolder:
             )
         state = self.state()
         if state in ("absent", "empty", "foreign"):
-            raise RunFolderError(
-                f"{self.path} holds no g2d-lite run (no config.json): name a folder a g2d-lite"
-                " command trained into (its --out), or move this one out of the way"
+            raise self.not_a_run(
+                "name a folder a g2d-lite command trained into (its --out), or move this one "
+                "out of the way"
             )
         if state != "finished":
             raise RunFolderError(

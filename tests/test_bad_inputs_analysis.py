@@ -826,3 +826,22 @@ def test_the_explorer_and_the_paper_s_numbers_take_what_a_notebook_passes(runs):
     with pytest.raises(TypeError, match=r"got TensorMultimodalDataset \(one split"):
         explorer.signal_energy(data.test)
     assert paper.fused("G²D") == paper.fused("g2d") is not None
+
+
+def test_probe_15_analysis_cases(tmp_path):
+    """Probe R24 (load_rows of a run folder: "did its notebook run to the end?"), R50 (a NaN
+    learning rate hid a tenfold drop), R51 (text learning rates: pandas' TypeError), R89
+    (gap_table dropped a modality joint has and the teachers lack)."""
+    run = tmp_path / "g2d"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    with pytest.raises(IsADirectoryError, match=r"is a folder \(a training run's folder: its row"):
+        results.load_rows([run])
+    history = pd.DataFrame({"epoch": [0, 1, 2], "lr": [0.05, math.nan, 0.005]})
+    with pytest.raises(ValueError, match="lr column must hold a number per epoch, got nan at"):
+        dynamics.lr_steps(history)
+    with pytest.raises(ValueError, match="got '0.05' at epoch 0"):
+        dynamics.lr_steps(history.assign(lr=["0.05", "0.05", "0.005"]))
+    assert dynamics.lr_steps(history.assign(lr=[0.05, 0.05, 0.005])) == [2]
+    with pytest.raises(ValueError, match=r"teacher has no 'visual' \(it has audio\)"):
+        diagnose.gap_table({"audio": 60.0}, {"audio": 50.0, "visual": 40.0})

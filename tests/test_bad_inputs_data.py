@@ -640,3 +640,16 @@ def test_an_mnist_label_that_is_not_a_digit_stops_the_build(sources, tmp_path, c
     status = build(tmp_path / "cache", folder, fsdd)
     refused(capsys, status, 2, "label 42 at index 5 is not a digit 0-9", "--download")
     assert not (tmp_path / "cache" / "meta.json").exists()
+
+
+def test_upper_case_wav_files_beside_lower_case_ones_are_listed(sources, tmp_path, capsys):
+    """Probe R33: 3_lucas_*.WAV beside .wav files were left out with "skipped: 0"."""
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    (folder / "3_george_0.wav").rename(folder / "3_george_0.WAV")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    out = capsys.readouterr().out
+    assert "3_george_0.WAV: extension .WAV: FSDD's names end in .wav; rename it" in out
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["3_george_0.WAV"]

@@ -167,8 +167,27 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             " for m, x in branch_logits.items()}",
             "return plain Python floats, one per key (tensor.item()), got tensors",
         ),
+        (  # probe R60: "no common mistake"
+            "ex02_smp",
+            "teacher_confidence",
+            "return {m: o.gather(1, target.view(-1, 1)).mean().item()"
+            " for m, o in teacher_outputs.items()}",
+            "ρ is a probability: apply the softmax to the logits",
+        ),
+        (  # probe R62: the cause restated the rule
+            "ex02_smp",
+            "mask_gradients",
+            "return {m: [p.grad * kappa[m] for p in e.parameters()] for m, e in encoders.items()}",
+            "the gradient was left as it was: change p.grad in place",
+        ),
+        (  # probe R68: a Series with the right labels was "one value for each of"
+            "ex04_diagnosis",
+            "leader_share",
+            "import pandas as pd\nreturn pd.Series({'all': 0.0, 'audio': 0.0, 'visual': 100.0})",
+            "return a dict (one value per key), got a Series: convert it with .to_dict()",
+        ),
     ],
-    ids=["dim0", "no-return", "conv-bias", "tensors"],
+    ids=["dim0", "no-return", "conv-bias", "tensors", "no-softmax", "returned", "series"],
 )
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):
     message = feedback_for(EXERCISE_DIR / f"{notebook}.ipynb", function, body)

@@ -636,3 +636,12 @@ def test_a_repairable_finished_run_says_so_and_the_same_command_repairs_it(
     assert main(["joint", "--out", str(run), *TINY]) == 0
     assert tree_bytes(run / "checkpoints") == tree_bytes(finished_joint / "checkpoints")
     assert (run / METRICS).read_bytes() == (finished_joint / METRICS).read_bytes()
+
+
+def test_load_run_of_the_teachers_folder_names_the_runs_inside(tmp_path):
+    """Probe R88: load_run('teachers') said "holds no g2d-lite run ... move this one out of the
+    way" about the folder `teacher --out teachers` wrote."""
+    out = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(out), *TINY]) == 0
+    with pytest.raises(RunFolderError, match=r"is a folder of teacher runs \(teacher-audio, "):
+        load_run(out)

@@ -146,6 +146,10 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
             )
         raise BuildError(f"no .wav files in {folder}: pass --fsdd-dir the FSDD recordings/ folder")
     recordings, skipped = [], []
+    for path in sorted(folder.iterdir()):  # 3_lucas_0.WAV beside .wav files: said, not dropped
+        if path.suffix.lower() == ".wav" and path.suffix != ".wav":
+            reason = f"extension {path.suffix}: FSDD's names end in .wav; rename it {path.stem}.wav"
+            skipped.append(Skipped(path.name, reason))
     for name, content in files.items():
         match = FSDD_NAME.match(name)
         if match is None:
