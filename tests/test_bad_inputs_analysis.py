@@ -748,8 +748,10 @@ def test_rows_claims_and_bars_refuse_the_wrong_shape_of_input(runs, tmp_path):
     row = results.result_row("joint", joint.metrics)
     with pytest.raises(TypeError, match=r"for one row, summarise\(\[row\]\)"):
         results.summarise(row)
-    with pytest.raises(FileNotFoundError, match="is not a file: did its notebook run"):
+    with pytest.raises(IsADirectoryError, match="is a folder; rows are read from a notebook's"):
         results.read_rows(tmp_path)
+    with pytest.raises(FileNotFoundError, match="is not a file: did its notebook run"):
+        results.read_rows(tmp_path / "metrics.json")
     with pytest.raises(TypeError, match="labels maps each file to its extra columns"):
         results.load_rows([], labels=["lr"])
     with pytest.raises(TypeError, match="claims takes an Evidence"):
