@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 from g2d_lite.api_checks import column_names
+from g2d_lite.config import METHODS, Config
+from g2d_lite.palette import canonical_method
 
 # selection rule -> the protocol name used in tables (docs/method.md §4)
 PROTOCOLS: dict[str, str] = {"validation": "honest", "test": "paper", "last": "last"}
@@ -67,6 +69,7 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
     }
     if unusable:
         raise ValueError(f"the metrics' test scores must be numbers, got {unusable}")
+    _check_method_matches_run(method, metrics)
     test = {k: float(v) for k, v in scores.items()}
     if metrics["role"] == "teacher":
         test = {f"{name}/{metrics['modality']}": test[name]}
@@ -83,6 +86,30 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
         **extra,
         **test,
     }
+
+
+def _check_method_matches_run(method: str, metrics: Mapping[str, Any]) -> None:
+    """A row named after one of the kit's methods holds a run of that kind: a teacher's metrics
+    under "g2d", or a run without teachers under a distilling method (and the reverse), would
+    put a wrong number in the method's place. Other names are the user's own labels."""
+    key = canonical_method(method)
+    if key is None:
+        return
+    if metrics["role"] == "teacher":
+        raise ValueError(
+            f"these are the {metrics['modality']} teacher's metrics, not a {key} run's: name the "
+            f"row after the teacher, e.g. result_row('{metrics['modality']} teacher', ...)"
+        )
+    if "teachers" not in metrics:  # metrics written before runs recorded their teachers
+        return
+    needs, has = Config().replace(**METHODS[key]).needs_teachers, bool(metrics["teachers"])
+    if needs != has:
+        run = "distilled from teachers" if has else "trained without teachers"
+        method_does = "distils from teachers" if needs else "trains without them"
+        raise ValueError(
+            f"these metrics are of a run {run}, and {key} {method_does}: name the row after the "
+            "method the run used"
+        )
 
 
 def read_rows(metrics_file: str | Path) -> list[dict[str, Any]]:

@@ -356,6 +356,22 @@ class Trainer:
         bank = teachers if isinstance(teachers, TeacherBank) else TeacherBank(teachers)
         student = set(self.model.modalities)
         if set(bank.modalities) != student:
+            ours = self.data.info.name
+            theirs = sorted(
+                {
+                    record["dataset"]
+                    for t in bank.teachers.values()
+                    if isinstance(record := getattr(t, "data_fingerprint", None), dict)
+                    and record.get("dataset") not in (None, ours)
+                }
+            )
+            if theirs:
+                raise ValueError(
+                    f"the teachers were trained on {', '.join(theirs)} (modalities "
+                    f"{sorted(bank.modalities)}), and this student's data is {ours} "
+                    f"({sorted(student)}): train the student on their dataset "
+                    f"(dataset={theirs[0]}, or the profile made for it), or teachers on {ours}"
+                )
             raise ValueError(
                 f"teachers cover modalities {sorted(bank.modalities)} but the student has"
                 f" {sorted(student)}; pass exactly one teacher per student modality"

@@ -353,3 +353,39 @@ def test_notebook_helpers_and_smp_windows_name_their_arguments(tmp_path):
     with pytest.raises(TypeError, match="encoders must be a dict keyed by modality"):
         smp.SMP().apply([torch.nn.Linear(2, 2)], {"a": 1.0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_teachers_of_another_dataset_are_named_by_dataset_not_by_modality():
+    """Probe S42: AV-MNIST teachers for a synthetic student were "teachers cover ['audio',
+    'image'] ...; pass exactly one teacher per student modality", not the other dataset."""
+    from g2d_lite.train import train_teacher
+
+    cfg, data = tiny_config(epochs=1), tiny_data()
+    teachers = {m: train_teacher(cfg, data, m).model for m in ("audio", "visual")}
+    teachers["visual"].modality = "image"
+    for teacher in teachers.values():
+        teacher.data_fingerprint = {**teacher.data_fingerprint, "dataset": "avmnist"}
+    teachers = {"audio": teachers["audio"], "image": teachers["visual"]}
+    with pytest.raises(ValueError, match=r"the teachers were trained on avmnist .*dataset=avmnist"):
+        train_student(cfg.replace(**METHODS["g2d"]), data, teachers)
+
+
+def test_result_rows_under_a_method_s_name_hold_that_kind_of_run_and_datasets_take_names():
+    """Probe S59: a teacher's metrics became a "g2d" row and a G²D student a "joint" one;
+    S93: load_dataset(Config()) failed with "unhashable type: 'dict'"."""
+    from g2d_lite import results
+    from g2d_lite.data import load_dataset
+
+    student = {"metric": "acc", "role": "student", "seed": 0, "selection": "validation"}
+    student |= {"test": {"acc": 50.0}, "teachers": {"audio": "ab12"}}
+    assert results.result_row("g2d", student)["acc"] == 50.0
+    assert results.result_row("my variant", student)["method"] == "my variant"
+    with pytest.raises(ValueError, match="of a run distilled from teachers, and joint trains"):
+        results.result_row("joint", student)
+    with pytest.raises(ValueError, match="trained without teachers, and g2d distils"):
+        results.result_row("g2d", {**student, "teachers": {}})
+    teacher = {**student, "role": "teacher", "modality": "audio", "teachers": {}}
+    with pytest.raises(ValueError, match="these are the audio teacher's metrics, not a g2d run"):
+        results.result_row("g2d", teacher)
+    with pytest.raises(TypeError, match=r"load_dataset takes a dataset name.*load_data\(cfg\)"):
+        load_dataset(tiny_config())

@@ -653,3 +653,22 @@ def test_upper_case_wav_files_beside_lower_case_ones_are_listed(sources, tmp_pat
     assert "3_george_0.WAV: extension .WAV: FSDD's names end in .wav; rename it" in out
     meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
     assert [s["key"] for s in meta["skipped"]] == ["3_george_0.WAV"]
+
+
+def test_a_test_speaker_whose_recordings_were_all_skipped_is_named_so(sources, tmp_path, capsys):
+    """Probe S21: every recording of the test speaker silent gave "theo is not in the
+    recordings"; S24: a folder named like a recording was "a folder, not a file: give a file
+    path"."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    (folder / "4_george_99.wav").mkdir()
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    assert "4_george_99.wav: a folder, not a recording" in capsys.readouterr().out
+    speaker = "theo"  # a default test speaker
+    for wav in folder.glob(f"*_{speaker}_*.wav"):
+        soundfile.write(wav, np.zeros(800, dtype=np.int16), 8000, subtype="PCM_16")
+    status = build(tmp_path / "cache2", mnist, folder)
+    refused(capsys, status, 2, f"names {speaker}, and all", "recordings were skipped", "silent")

@@ -186,8 +186,58 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "import pandas as pd\nreturn pd.Series({'all': 0.0, 'audio': 0.0, 'visual': 100.0})",
             "return a dict (one value per key), got a Series: convert it with .to_dict()",
         ),
+        (  # probe S67
+            "ex01_distillation_losses",
+            "logit_kd",
+            "s = F.log_softmax(student_logits / temperature, dim=1)\n"
+            "t = F.softmax(teacher_logits / temperature, dim=1)\n"
+            "return F.kl_div(s, t, reduction='batchmean') * temperature",
+            "the factor is T², not T",
+        ),
+        (  # probe S68
+            "ex01_distillation_losses",
+            "logit_kd",
+            "s = F.log_softmax(student_logits / temperature, dim=1)\n"
+            "t = F.softmax(teacher_logits / temperature, dim=1)\n"
+            "return F.kl_div(s, t, reduction='sum') * temperature**2",
+            "reduction='sum' also sums over the samples",
+        ),
+        (  # probe S72
+            "ex02_smp",
+            "teacher_confidence",
+            "return {m: F.log_softmax(o, 1).gather(1, target.view(-1, 1)).mean().item()"
+            " for m, o in teacher_outputs.items()}",
+            "use softmax, not log_softmax",
+        ),
+        (  # probe S125
+            "ex02_smp",
+            "teacher_confidence",
+            "return {m: 100 * F.softmax(o, 1).gather(1, target.view(-1, 1)).mean().item()"
+            " for m, o in teacher_outputs.items()}",
+            "not a percentage",
+        ),
+        (  # probe S77
+            "ex03_ogm_ge",
+            "branch_scores",
+            "return {m: torch.softmax(x, 0).gather(1, target[:, None]).sum().item()"
+            " for m, x in branch_logits.items()}",
+            "the softmax runs over the batch (dim=0)",
+        ),
     ],
-    ids=["dim0", "no-return", "conv-bias", "tensors", "no-softmax", "returned", "series"],
+    ids=[
+        "dim0",
+        "no-return",
+        "conv-bias",
+        "tensors",
+        "no-softmax",
+        "returned",
+        "series",
+        "T-not-T2",
+        "sum",
+        "log-softmax",
+        "percent",
+        "ex03-dim0",
+    ],
 )
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):
     message = feedback_for(EXERCISE_DIR / f"{notebook}.ipynb", function, body)

@@ -40,6 +40,11 @@ DATASETS: dict[str, str] = {
 
 
 def _loader(name: str) -> Callable[..., DatasetSplits]:
+    if not isinstance(name, str):
+        raise TypeError(
+            f"load_dataset takes a dataset name, e.g. 'synthetic' (cfg.dataset), got "
+            f"{type(name).__name__}; for a whole config use g2d_lite.notebook.load_data(cfg)"
+        )
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid datasets: {sorted(DATASETS)}")
     module, function = DATASETS[name].split(":")

@@ -82,9 +82,10 @@ instead (then validation audio accuracy overstates test accuracy about twofold).
 
 
 def speaker_splits(
-    recordings: Sequence[Recording], args: argparse.Namespace
+    recordings: Sequence[Recording], args: argparse.Namespace, skipped: Sequence[Skipped] = ()
 ) -> dict[str, np.ndarray]:
-    """Recording indices per split: test speakers held out; validation speakers or takes."""
+    """Recording indices per split: test speakers held out; validation speakers or takes. A
+    speaker named but absent because every recording of theirs was ``skipped`` is said so."""
     speakers = sorted({r.speaker for r in recordings})
     if not args.test_speakers:
         raise BuildError(
@@ -96,6 +97,14 @@ def speaker_splits(
         ("--val-speakers", args.val_speakers),
     ):
         unknown = sorted(set(named) - set(speakers))
+        for speaker in unknown:
+            theirs = [s for s in skipped if f"_{speaker}_" in s.key]
+            if theirs:
+                raise BuildError(
+                    f"{flag} names {speaker}, and all {len(theirs)} of {speaker}'s recordings "
+                    f"were skipped ({theirs[0].key}: {theirs[0].reason}); replace those files, or "
+                    f"pass {flag} with other speakers"
+                )
         if unknown:
             raise BuildError(
                 f"{flag} names {', '.join(unknown)}, who {'is' if len(unknown) == 1 else 'are'} "
@@ -466,7 +475,7 @@ def build(args: argparse.Namespace) -> Summary:
         mnist[name], sources[name] = read_mnist(mnist_dir, name)
     check_mnist_pairs(mnist, mnist_dir)
     recordings, skipped, fsdd = read_fsdd(fsdd_dir)
-    pools = speaker_splits(recordings, args)  # before anything is written: a bad choice fails
+    pools = speaker_splits(recordings, args, skipped)  # before anything is written
     params = {
         name: getattr(args, name)
         for name in (

@@ -135,7 +135,7 @@ def recordings_digest(files: dict[str, bytes]) -> str:
 
 def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, Any]]:
     """Every usable FSDD recording, the unusable ones with reasons, and the folder's digest."""
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.wav"))}
+    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.wav")) if not p.is_dir()}
     if not files:
         upper = sorted(p.name for p in folder.glob("*.WAV"))
         if upper:
@@ -147,7 +147,9 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
         raise BuildError(f"no .wav files in {folder}: pass --fsdd-dir the FSDD recordings/ folder")
     recordings, skipped = [], []
     for path in sorted(folder.iterdir()):  # 3_lucas_0.WAV beside .wav files: said, not dropped
-        if path.suffix.lower() == ".wav" and path.suffix != ".wav":
+        if path.suffix.lower() == ".wav" and path.is_dir():
+            skipped.append(Skipped(path.name, "a folder, not a recording: move it out of here"))
+        elif path.suffix.lower() == ".wav" and path.suffix != ".wav":
             reason = f"extension {path.suffix}: FSDD's names end in .wav; rename it {path.stem}.wav"
             skipped.append(Skipped(path.name, reason))
     for name, content in files.items():
