@@ -102,7 +102,9 @@ SAMPLES: dict[str, dict[str, Sample]] = {
                 ),
             ),
             ("check_mask_gradients",),
-            "this Conv2d bias is 1-D, so its gradient stays as it was",
+            # which 1-D parameter is named first depends on the CPU's rounding: the first conv bias
+            # feeds a BatchNorm, so its gradient is rounding noise near the tolerance
+            "only the 4-D convolution kernels are masked",
         ),
         "mistake2": Sample(
             (
