@@ -11,6 +11,10 @@ module's fixtures are built once); the scheduler below also keeps the notebook c
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,3 +51,45 @@ def pytest_collectstart(collector: Any) -> None:
     skip = getattr(collector, "skip_compare", None)
     if skip is not None:
         collector.skip_compare = skip + tuple(k for k in NBVAL_SKIP_COMPARE if k not in skip)
+
+
+def _dump_child_stacks(item: pytest.Item) -> None:
+    """Print the Python stacks of this test's process and of every process it started (py-spy):
+    a hang inside a notebook kernel or a forked training worker shows up here only as a wait."""
+    import psutil
+
+    spy = Path(sys.executable).with_name("py-spy")
+    lines = [f"\n+++ {item.nodeid} is still running; the stacks of its processes +++"]
+    here = psutil.Process()
+    for child in [here, *here.children(recursive=True)]:
+        try:
+            command = " ".join(child.cmdline())[:200]
+            done = subprocess.run(
+                [str(spy), "dump", "--pid", str(child.pid)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            lines += [f"--- pid {child.pid}: {command}", done.stdout or done.stderr]
+        except (OSError, subprocess.SubprocessError, psutil.Error) as error:
+            lines.append(f"--- pid {child.pid}: no stack ({error})")
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # pytest-timeout does the same before it prints
+        capture.suspend_global_capture(in_=True)
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Any:
+    """A minute before pytest-timeout stops a hung test (``timeout`` in pyproject.toml), show
+    where its child processes are stuck."""
+    timeout = float(item.config.getini("timeout") or 0)
+    timer = threading.Timer(max(1.0, timeout - 60), _dump_child_stacks, args=(item,))
+    timer.daemon = True
+    if timeout > 0:
+        timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
