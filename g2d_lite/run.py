@@ -50,6 +50,7 @@ from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.devices import DeviceError, resolve_device
 from g2d_lite.errors import KitError, OneLineParser, run_command
 from g2d_lite.exercises import unanswered_cells
+from g2d_lite.locks import locked
 from g2d_lite.models import FUSIONS
 from g2d_lite.parallel import usable_cores, wanted_jobs
 from g2d_lite.results import load_rows, summarise
@@ -634,9 +635,13 @@ def run_notebook(
     values = for_notebook(params, notebook)
     if writes_metrics(notebook):
         values["OUTPUT_DIR"] = str(run_dir)
-    _note_replaced(run_dir / notebook.name, values)
-    print(f"running {notebook.name} -> {run_dir}", flush=True)
-    return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir, "another --out") as notes:  # a second runner would replace our results
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        _note_replaced(run_dir / notebook.name, values)
+        print(f"running {notebook.name} -> {run_dir}", flush=True)
+        return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
 
 
 def _note_replaced(executed: Path, values: Mapping[str, Any]) -> None:

@@ -111,6 +111,12 @@ class RunFolder:
         self._check_layout()
         if not names & set(RUN_FILES) - {LOCK}:
             return "empty" if names <= {LOCK} else "foreign"
+        if CONFIG not in names and (self.file(LAST).is_file() or self.file(BEST).is_file()):
+            raise RunFolderError(  # written first, removed last: the kit never leaves this
+                f"{self.path} is a g2d-lite run whose config.json is missing (its checkpoints "
+                "are there), so nothing can check them against a command: restore config.json "
+                f"from a copy, or delete {self.path} (or choose a new --out) and retrain"
+            )
         if not self._is_kit_run(names):
             return "foreign"
         if self.file(METRICS).is_file():

@@ -16,7 +16,7 @@ from torch import nn
 
 from g2d_lite.batches import batch_order, iterate_batches
 from g2d_lite.data.base import MultimodalDataset
-from g2d_lite.models.classifiers import UnimodalClassifier
+from g2d_lite.models.classifiers import MultimodalClassifier, UnimodalClassifier
 
 TeacherOutputs = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -48,6 +48,16 @@ class TeacherBank(nn.Module):
     def __init__(self, teachers: Mapping[str, UnimodalClassifier]) -> None:
         super().__init__()
         for modality, teacher in teachers.items():
+            if not isinstance(teacher, UnimodalClassifier):
+                kind = (
+                    "a multimodal model (a joint or student run)"
+                    if isinstance(teacher, MultimodalClassifier)
+                    else f"a {type(teacher).__name__}"
+                )
+                raise TypeError(
+                    f"the teacher for {modality!r} is {kind}, not a unimodal teacher: pass the "
+                    "runs load_or_train_teachers returns (or `teacher --out` folders)"
+                )
             if teacher.modality != modality:
                 raise ValueError(
                     f"teacher for {modality!r} was trained on modality {teacher.modality!r}"

@@ -63,6 +63,12 @@ def test_teachers_given_in_the_wrong_form(tmp_path):
     models = {m: run.model for m, run in runs.items()}
     with pytest.raises(KitError, match=r"teachers\['audio'\] is a UnimodalClassifier.*runs"):
         load_or_train_student(student, data, models, tmp_path)
+    # probe T54: a joint run given as a teacher ended in torch's AttributeError
+    joint = load_or_train_student(cfg.replace(**METHODS["joint"]), data, runs, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(TypeError, match="the teacher for 'audio' is a multimodal model"):
+        load_or_train_student(student, data, {**runs, "audio": joint}, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_a_model_cache_that_is_a_file(tmp_path):

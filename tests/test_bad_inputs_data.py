@@ -145,6 +145,23 @@ def test_inputs_of_the_wrong_dtype_are_refused(cache):
         load_avmnist(_without_meta(cache))
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "needle"),
+    [
+        ({"in_memory": "no"}, TypeError, "in_memory is True, False or None"),
+        ({"in_memory": 1}, TypeError, "in_memory is True, False or None"),
+        ({"audio_pool": True}, ValueError, "audio_pool must be a whole number"),
+        ({"audio_pool": 2.0}, ValueError, "audio_pool must be a whole number"),
+    ],
+    ids=["in-memory-text", "in-memory-int", "pool-bool", "pool-float"],
+)
+def test_loader_options_of_the_wrong_type_are_refused(cache, options, error, needle):
+    """Probe T41, T42: the string "no" loaded the splits into memory; audio_pool=True meant no
+    pooling while config.json recorded true."""
+    with pytest.raises(error, match=needle):
+        load_dataset("avmnist", root=str(cache), **options)
+
+
 def test_unknown_loader_options_list_the_valid_ones(cache):
     with pytest.raises(
         ValueError, match=r"unknown avmnist option\(s\) \['audio_nrm'\].*audio_norm"
@@ -184,6 +201,50 @@ def test_a_truncated_wav_is_listed_not_used(sources, tmp_path, capsys):
     assert "3_george_0.wav: unreadable audio: ValueError: truncated WAV" in capsys.readouterr().out
     meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
     assert [s["key"] for s in meta["skipped"]] == ["3_george_0.wav"]
+
+
+def test_a_recording_too_short_for_a_word_is_listed_not_used(sources, tmp_path, capsys):
+    """Probe T34: WAVs of 1 and 10 samples went into the cache as spoken digits."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    wave, rate = soundfile.read(folder / "5_george_0.wav", dtype="int16")
+    soundfile.write(folder / "5_george_0.wav", wave[100:101], rate, subtype="PCM_16")
+    soundfile.write(folder / "5_george_1.wav", wave[100:110], rate, subtype="PCM_16")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    out = capsys.readouterr().out
+    assert "5_george_0.wav: unreadable audio: ValueError: the file holds 1 samples" in out
+    assert "too short to hold a spoken word" in out
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["5_george_0.wav", "5_george_1.wav"]
+
+
+def test_an_interrupted_build_resumed_with_other_options_names_them(
+    sources, tmp_path, monkeypatch, capsys
+):
+    """Probe T35: the refusal said "other settings" without saying which."""
+    real = prepare_avmnist.spectrogram_shard
+    calls: list[int] = []
+
+    def crash_after_one(samples, plan):
+        if calls:
+            raise RuntimeError("simulated crash")
+        calls.append(1)
+        return real(samples, plan)
+
+    monkeypatch.setattr(prepare_avmnist, "spectrogram_shard", crash_after_one)
+    monkeypatch.setenv("G2D_LITE_DEBUG", "1")
+    out = tmp_path / "avmnist"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build(out, *sources)
+    monkeypatch.setattr(prepare_avmnist, "spectrogram_shard", real)
+    monkeypatch.delenv("G2D_LITE_DEBUG")
+    before = tree_bytes(out)
+    status = build(out, *sources, "--snr-db", "5")
+    refused(capsys, status, 2, "interrupted build with other settings", "snr_db", "--force")
+    assert tree_bytes(out) == before
 
 
 def test_skip_reasons_hold_no_memory_address_so_rebuilds_are_identical(sources, tmp_path):
@@ -290,6 +351,8 @@ def test_teachers_from_another_audio_norm_are_refused(pristine, tmp_path, capsys
         (["--val-fraction", "1.5"], "--val-fraction: must be in [0, 1)"),
         (["--seed=-1"], "--seed: must be at least 0"),
         (["--shard-size", "0"], "--shard-size: must be at least 1"),
+        (["--shard-size", "1.5"], "--shard-size: must be a whole number, got '1.5'"),  # T47
+        (["--seed", "1e3"], "--seed: must be a whole number, got '1e3'"),
         (["--test-speakers", "george,jackson,lucas,theo,yweweler"], "no speaker is left"),
     ],
     ids=lambda v: str(v)[:30],
@@ -406,11 +469,21 @@ def test_a_rebuild_with_other_settings_names_them(sources, pristine, cache, caps
         (["--test-speakers", ""], ["--test-speakers is empty", "george"]),
         (["--download-dir", "/tmp/somewhere"], ["--download-dir", "only apply with --download"]),
         (["--download"], ["--download and --mnist-dir and --fsdd-dir", "not both"]),
+        (
+            ["--test-speakers", "nicolas"],
+            ["nicolas would be in the test and the validation split", "theo,yweweler and nicolas"],
+        ),
     ],
-    ids=["unknown-speaker", "no-test-speaker", "download-dir-alone", "download-and-local"],
+    ids=[
+        "unknown-speaker",
+        "no-test-speaker",
+        "download-dir-alone",
+        "download-and-local",
+        "overlap-with-default",
+    ],
 )
 def test_source_and_speaker_options_that_cannot_work(sources, tmp_path, capsys, option, needles):
-    """Probe P46, P49, P50, P51."""
+    """Probe P46, P49, P50, P51; T26 (the overlap named neither the speaker nor the default)."""
     refused(capsys, build(tmp_path / "c", *sources, *option), 2, *needles)
     assert not (tmp_path / "c").exists()
 

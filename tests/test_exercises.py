@@ -150,6 +150,19 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "F.kl_div(s, F.softmax(teacher_logits / temperature, dim=1), reduction='batchmean')",
             "got None, so the function returned nothing",
         ),
+        (  # probe T64: a detached answer passed the visible check; torch raised in the hidden one
+            "ex01_distillation_losses",
+            "feature_kd",
+            "return F.mse_loss(student_features, teacher_features).detach()",
+            "feature_kd must let the gradient reach the student's features: do not detach them",
+        ),
+        (  # probe T64, computed in NumPy and wrapped in a tensor
+            "ex01_distillation_losses",
+            "feature_kd",
+            "s, t = student_features.detach().numpy(), teacher_features.numpy()\n"
+            "return torch.tensor(((s - t) ** 2).mean())",
+            "compute in torch, not NumPy",
+        ),
         (  # probe Z65: a convolution's bias was called a BatchNorm parameter
             "ex02_smp",
             "mask_gradients",
@@ -227,6 +240,8 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
     ids=[
         "dim0",
         "no-return",
+        "detached",
+        "numpy",
         "conv-bias",
         "tensors",
         "no-softmax",

@@ -645,3 +645,20 @@ def test_load_run_of_the_teachers_folder_names_the_runs_inside(tmp_path):
     assert main(["teacher", "--out", str(out), *TINY]) == 0
     with pytest.raises(RunFolderError, match=r"is a folder of teacher runs \(teacher-audio, "):
         load_run(out)
+
+
+def test_a_run_that_lost_its_config_json_is_named_as_such(tmp_path, capsys):
+    """Probe T15: the folder was called someone else's, and the fix was what had been done."""
+    out = tmp_path / "run"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    (out / "config.json").unlink()
+    before = tree_bytes(out)
+    for argv in (
+        ["evaluate", "--run", str(out)],
+        ["joint", "--out", str(out), *TINY],
+        ["joint", "--out", str(out), "--no-resume", *TINY],
+    ):
+        refused(capsys, main(argv), 2, "run whose config.json is missing", f"delete {out}")
+    with pytest.raises(RunFolderError, match="config.json is missing"):
+        load_run(out)
+    assert tree_bytes(out) == before

@@ -128,6 +128,20 @@ def test_a_failing_notebook_is_raised_after_the_others_finish(tmp_path):
     assert (tmp_path / "out" / "01" / "times.txt").is_file()
 
 
+def test_a_second_runner_into_the_same_folder_is_refused_naming_the_first(tmp_path):
+    """Probe T85: a second `run 01 --out X` replaced the running first one's results, and
+    both exited 0."""
+    notebook = tmp_path / "01_a.ipynb"
+    _timing_notebook(notebook)
+    out = tmp_path / "out"
+    (out / "01").mkdir(parents=True)
+    with locked(out / "01"), pytest.raises(KitError, match=f"being written by pid {os.getpid()}"):
+        runner.run_notebooks([notebook], {}, out, together=False)
+    assert sorted(p.name for p in (out / "01").iterdir()) == []
+    runner.run_notebooks([notebook], {}, out, together=False)  # once it is free, it runs
+    assert (out / "01" / "times.txt").is_file() and not (out / "01" / ".lock").exists()
+
+
 def test_the_demo_runs_side_by_side_only_on_a_cpu_with_cores_to_spare(monkeypatch):
     cores = [2]
     monkeypatch.setattr(parallel, "usable_cores", lambda: cores[0])

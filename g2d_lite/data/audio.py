@@ -24,6 +24,8 @@ AUDIO_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, ValueError, 
 
 # Integer WAVs read as float lie within ±1; float WAVs may run a little hot, but not by 36 dB.
 MAX_PEAK = 64.0
+# FSDD's shortest take is 0.14 s; a recording under 50 ms cannot be a spoken digit or a clip.
+MIN_SECONDS = 0.05
 _HEADER_BYTES = 1 << 16  # enough for the chunks before "data" in any WAV seen in practice
 
 
@@ -71,14 +73,19 @@ def _check_complete(source: Path | BinaryIO) -> None:
 def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
     """A WAV file (path or open binary file) as a mono float32 waveform and its sample rate.
 
-    Channels are averaged. Raises ``ValueError`` for a file with no samples or fewer than its
-    header promises, so an empty or cut-off recording is reported like a corrupt one instead of
-    producing a silent or short spectrogram.
+    Channels are averaged. Raises ``ValueError`` for a file with no samples, fewer than its
+    header promises or under ``MIN_SECONDS`` of sound, so an empty or cut-off recording is
+    reported like a corrupt one instead of producing a silent or short spectrogram.
     """
     _check_complete(source)
     data, rate = soundfile.read(source, dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise ValueError("the file holds no audio samples")
+    if data.shape[0] < MIN_SECONDS * rate:
+        raise ValueError(
+            f"the file holds {data.shape[0]} samples ({1000 * data.shape[0] / rate:.1f} ms at "
+            f"{rate} Hz), too short to hold a spoken word or a clip's sound: a damaged or cut file"
+        )
     if not np.isfinite(data).all():
         raise ValueError("the file holds NaN or infinite samples")
     peak = float(np.abs(data).max())

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from g2d_lite.api_checks import positive_int
 from g2d_lite.data.base import (
     SPLITS,
     DatasetInfo,
@@ -164,6 +165,12 @@ def load_avmnist(
     default does so when that takes at most 1 GiB (AV-MNIST-lite: ~0.5 GB) and memory-maps
     the uint8 files otherwise (the 70k build, MultiBench's release).
     """
+    if in_memory is not None and not isinstance(in_memory, bool):  # "no" would switch it on
+        raise TypeError(
+            f"in_memory is True, False or None (in memory when the splits fit in 1 GiB), got "
+            f"{in_memory!r}"
+        )
+    audio_pool = positive_int("audio_pool", audio_pool)
     path = resolve_root("avmnist", root)
     check_not_being_built("avmnist", path)
     meta = read_meta(path) or {}
@@ -180,7 +187,7 @@ def load_avmnist(
     if in_memory is None:
         per_sample = 4 * sum(int(np.prod(s)) for s in SHAPES.values())
         in_memory = per_sample * sum(len(r) for _, r in rows.values()) <= IN_MEMORY_BYTES
-    if audio_pool < 1 or SHAPES["audio"][1] % audio_pool:
+    if SHAPES["audio"][1] % audio_pool:
         raise ValueError(f"audio_pool must divide 112, got {audio_pool}; try 2, 4, 7 or 8")
     if audio_norm not in AUDIO_NORMS:
         raise ValueError(f"unknown audio_norm {audio_norm!r}; valid: {', '.join(AUDIO_NORMS)}")

@@ -270,14 +270,16 @@ class ShardedBuild:
         marker = self.work / "identity.json"
         work = {"identity": self.identity, "shard_size": shard_size}
         if marker.is_file() and (before := json.loads(marker.read_text())) != work:
-            hint = (
-                f"--shard-size {before['shard_size']}"
-                if before["identity"] == self.identity
-                else "the same options"
-            )
+            if before["identity"] == self.identity:
+                what = f"shard size {before['shard_size']} vs {shard_size}"
+                hint = f"--shard-size {before['shard_size']}"
+            else:
+                what = identity_differences(before.get("identity"), self.identity)
+                hint = "its options"
             raise BuildError(
-                f"{self.work} holds an interrupted build with other settings; rerun with {hint} "
-                "to resume it, or pass --force to discard it"
+                f"{self.work} holds an interrupted build with other settings ({what}; the "
+                f"interrupted build's vs this command's); rerun with {hint} to resume it, or "
+                "pass --force to discard it"
             )
         atomic_write_bytes(marker, json_bytes(work))
 

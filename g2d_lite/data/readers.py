@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torchvision.transforms import v2
 
+from g2d_lite.api_checks import positive_int
 from g2d_lite.data.base import (
     SPLITS,
     DatasetInfo,
@@ -155,8 +156,10 @@ def load_av_cache(
     name: str, root: Path, scheme: str, frames: int, audio_width: int | None, image_size: int
 ) -> DatasetSplits:
     """An audio + video cache (CREMA-D, AVE, Kinetics-Sounds, VGGSound) as DatasetSplits."""
-    if frames < 1:
-        raise ValueError(f"frames must be at least 1, got {frames}")
+    frames = positive_int("frames", frames)
+    image_size = positive_int("image_size", image_size)
+    if audio_width is not None:
+        audio_width = positive_int("audio_width", audio_width)
     meta = require_meta(name, root)
     schemes = meta["split_schemes"]
     if scheme not in schemes:

@@ -59,6 +59,9 @@ from g2d_lite.data.prepare.mnist_fsdd import (
 from g2d_lite.data.splits import stratified_split
 from g2d_lite.errors import OneLineParser
 
+DEFAULT_TEST_SPEAKERS = ("theo", "yweweler")
+DEFAULT_VAL_SPEAKERS = ("nicolas",)
+
 CLIP = 8000  # 1 s window at FSDD's 8 kHz
 N_FFT, HOP, SIDE = 222, 71, 112  # 112 frequency bins; 113 frames, the first 112 kept
 SPLIT_CODE = {"train": 0, "validation": 1, "test": 2}
@@ -111,8 +114,15 @@ def speaker_splits(
                 f"not in the recordings of {args.fsdd_dir or 'FSDD'} (speakers there: "
                 f"{', '.join(speakers)}); pass {flag} with speakers from that list"
             )
-    if set(args.test_speakers) & set(args.val_speakers):
-        raise BuildError("--test-speakers and --val-speakers must not overlap")
+    both = sorted(set(args.test_speakers) & set(args.val_speakers))
+    if both:
+        raise BuildError(
+            f"{', '.join(both)} would be in the test and the validation split: --test-speakers "
+            f"is {','.join(args.test_speakers)} and --val-speakers "
+            f"{','.join(args.val_speakers)} (the defaults: {','.join(DEFAULT_TEST_SPEAKERS)} and "
+            f"{','.join(DEFAULT_VAL_SPEAKERS)}); pass the other option with other speakers, or "
+            "--val-speakers '' to carve validation from the training speakers"
+        )
     who = np.asarray([r.speaker for r in recordings])
     test = np.flatnonzero(np.isin(who, args.test_speakers))
     if args.val_speakers:
@@ -348,13 +358,13 @@ def parser() -> argparse.ArgumentParser:
     recipe.add_argument(
         "--test-speakers",
         type=_speaker_list,
-        default=["theo", "yweweler"],
+        default=list(DEFAULT_TEST_SPEAKERS),
         help="comma-separated FSDD speakers held out for test (default: theo,yweweler)",
     )
     recipe.add_argument(
         "--val-speakers",
         type=_speaker_list,
-        default=["nicolas"],
+        default=list(DEFAULT_VAL_SPEAKERS),
         help="comma-separated speakers held out for validation (default: "
         "nicolas); pass '' to hold out --val-fraction of the train speakers' "
         "takes instead",
