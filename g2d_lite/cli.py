@@ -29,6 +29,7 @@ from g2d_lite.config import (
     PROFILES,
     Config,
     check_profile_dataset,
+    method_clashes,
     method_name,
     parse_overrides,
     resolve,
@@ -38,6 +39,7 @@ from g2d_lite.errors import KitError, OneLineParser, debug_option, path_argument
 from g2d_lite.evaluate import evaluate
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
+from g2d_lite.parallel import wanted_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
 from g2d_lite.rundir import BEST, LAST, RunFolder
@@ -109,9 +111,7 @@ def _check_method_kept(
     if method is None:
         return
     defining = METHODS[method]
-    clashes = [
-        f"{k}={overrides[k]!r}" for k in defining if overrides.get(k, defining[k]) != defining[k]
-    ]
+    clashes = method_clashes(method, overrides)
     expected = _active_terms(resolve(method=method).distillation_weights)
     actual = _active_terms(cfg.distillation_weights)
     if not clashes and actual == expected:
@@ -402,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> None:
         slots.pool()  # the environment is checked before the data are read
+        wanted_jobs(1)  # a G2D_LITE_JOBS typo is refused, as the notebook runner does
         progress_enabled()
         if args.command == "teacher":
             _run_teachers(args)

@@ -405,6 +405,15 @@ def method_name(values: Mapping[str, Any]) -> str | None:
     return max(matching)[1] if matching else None
 
 
+def method_clashes(method: str, overrides: Mapping[str, Any]) -> list[str]:
+    """The overrides (as ``key=value``) that change a setting ``method`` is defined by: with
+    them the run would be another method recorded under ``method``'s name (g2d with loss=ce)."""
+    defining = METHODS[method]
+    return [
+        f"{k}={overrides[k]!r}" for k in defining if overrides.get(k, defining[k]) != defining[k]
+    ]
+
+
 def resolve(profile: str = "smoke", method: str | None = None, **overrides: Any) -> Config:
     """Profile defaults, then a named method's settings, then explicit overrides.
 
@@ -450,6 +459,9 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if key.strip() in parsed:
             print(f"note: {key.strip()} is given twice; the last value counts", file=sys.stderr)
         _check_typography(key.strip(), raw)
+        if re.fullmatch(r"[+-]?0+[0-9]+", raw):  # "epochs=01" means 1 (Python refuses it)
+            parsed[key.strip()] = int(raw)
+            continue
         try:
             parsed[key.strip()] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):

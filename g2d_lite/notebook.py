@@ -19,7 +19,7 @@ import torch
 
 import g2d_lite
 from g2d_lite.atomic import atomic_write_text
-from g2d_lite.config import Config, require_config, resolve
+from g2d_lite.config import METHODS, Config, method_clashes, require_config, resolve
 from g2d_lite.data import DatasetSplits, load_dataset
 from g2d_lite.devices import resolve_device
 from g2d_lite.progress import progress_enabled
@@ -50,19 +50,35 @@ def setup(
     ``overrides`` that are ``None`` keep the profile's value, so notebook parameters like
     ``EPOCHS = None`` mean "the profile decides".
     """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    clashes = method_clashes(method, given) if method in METHODS else []
+    if clashes:
+        raise ValueError(
+            f"{', '.join(clashes)} contradicts method {method!r} (defined by "
+            f"{', '.join(f'{k}={v!r}' for k, v in METHODS[method].items())}): the run would be "
+            "another method recorded under its name; drop the override, or name the method "
+            "that trains it"
+        )
     cfg = resolve(
         profile, method=method, seed=seed, progress=progress_enabled(progress), **overrides
     )
     resolve_device(cfg.device)  # a missing GPU is said here, not after cached models load
     seed_everything(cfg.seed)
     set_style()
-    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+    _output_folder(output_dir).mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def _output_folder(output_dir: str | Path) -> Path:
+    """The notebook's folder for figures and metrics; a file in its place is named here rather
+    than in pathlib's FileExistsError."""
+    path = Path(output_dir)
+    if path.exists() and not path.is_dir():
         raise ValueError(
             f"output_dir {output_dir} is a file; give a folder for the notebook's figures and "
             "metrics (OUTPUT_DIR)"
         )
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    return cfg
+    return path
 
 
 def load_data(cfg: Config) -> DatasetSplits:
@@ -158,7 +174,7 @@ def save_metrics(
             f"metrics must be a dict of named values, e.g. {{'results': rows}}; got "
             f"{type(metrics).__name__}"
         )
-    path = Path(output_dir) / _file_name(name)
+    path = _output_folder(output_dir) / _file_name(name)
     atomic_write_text(path, json.dumps(_plain(metrics), indent=2, sort_keys=True))
     return path
 
@@ -178,7 +194,7 @@ def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
         raise ValueError(
             f"save_figure writes PNG files: give the name {name!r} without .{extension}"
         )
-    path = Path(output_dir) / f"{_file_name(name)}.png"
+    path = _output_folder(output_dir) / f"{_file_name(name)}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path
 

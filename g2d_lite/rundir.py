@@ -330,6 +330,11 @@ class RunFolder:
 
     def load_last(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
         """The commit point of an unfinished or finished run."""
+        if not self.file(LAST).is_file():  # deleted by hand: the run cannot resume without it
+            raise RunFolderError(
+                f"{self.file(LAST)} is missing from this run; last.pt holds the run itself, so "
+                "retrain the run with --no-resume"
+            )
         return load_checkpoint(self.file(LAST), map_location)
 
     def repair(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:

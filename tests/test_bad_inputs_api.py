@@ -395,3 +395,16 @@ def test_result_rows_under_a_method_s_name_hold_that_kind_of_run_and_datasets_ta
         results.result_row("g2d", teacher)
     with pytest.raises(TypeError, match=r"load_dataset takes a dataset name.*load_data\(cfg\)"):
         load_dataset(tiny_config())
+
+
+def test_notebook_helpers_name_a_file_and_a_contradicting_method(tmp_path):
+    """Probe V42 (save_metrics into a file: pathlib's FileExistsError), V52 (setup(method='g2d',
+    loss='ce') trained joint+SMP recorded as g2d)."""
+    from g2d_lite import notebook
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match="output_dir .*afile is a file"):
+        notebook.save_metrics(tmp_path / "afile", {"a": 1})
+    with pytest.raises(ValueError, match="loss='ce' contradicts method 'g2d'"):
+        notebook.setup("smoke", 0, tmp_path / "o", False, method="g2d", loss="ce")
+    assert notebook.setup("smoke", 0, tmp_path / "o", False, method="g2d", loss=None).loss == "g2d"

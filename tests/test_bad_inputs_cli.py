@@ -11,6 +11,7 @@ import pytest
 from g2d_lite import exercises
 from g2d_lite import run as runner
 from g2d_lite.cli import main
+from g2d_lite.config import parse_overrides
 from g2d_lite.data.prepare.__main__ import main as prepare
 from g2d_lite.errors import KitError
 from tests.bad_inputs import TINY, refused, run_module, tree_bytes
@@ -1172,3 +1173,20 @@ def test_an_empty_folder_option_is_refused_not_read_as_the_current_folder(
             command(args)
         refused(capsys, stop.value.code, 2, "is empty (an unset shell variable?)")
         assert not any(tmp_path.iterdir())
+
+
+def test_a_bad_jobs_variable_is_refused_by_the_training_commands(tmp_path, capsys, monkeypatch):
+    """Probe V12: `G2D_LITE_JOBS=abc python -m g2d_lite teacher` ignored it and exited 0."""
+    monkeypatch.setenv("G2D_LITE_JOBS", "abc")
+    status = main(["teacher", "--out", str(tmp_path / "t"), *TINY])
+    refused(capsys, status, 2, "G2D_LITE_JOBS must be a whole number", "'abc'")
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_number_with_a_leading_zero_is_that_number(tmp_path):
+    """Probe V01: `epochs=01` was refused as "must be an integer, got '01'"."""
+    assert parse_overrides(["epochs=01", "seed=007", "lr=0.05"]) == {
+        "epochs": 1,
+        "seed": 7,
+        "lr": 0.05,
+    }

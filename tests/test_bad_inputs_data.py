@@ -314,6 +314,24 @@ def test_an_empty_split_is_refused_unless_asked(release, tmp_path, capsys):
         load_cremad(out, split="stratified")
 
 
+def test_split_csvs_that_leak_or_match_no_clip_are_refused_before_a_build(
+    release, tmp_path, capsys
+):
+    """Probe V36 (a clip in both lists was built into train and test), V35 (lists naming no
+    clip were told to --allow-empty)."""
+    root, splits = release
+    keys = sorted(p.stem for p in (root / "AudioWAV").glob("*.wav"))
+    leaky = write_cremad_csvs(tmp_path / "leaky", keys, keys[:3])
+    status = build_cremad(root, tmp_path / "a", "--split-dir", str(leaky))
+    refused(capsys, status, 2, "3 clips are listed in both", keys[0], "would hold training clips")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "train.csv").write_text("a,b\n1,2\n")
+    shutil.copy(splits / "test.csv", tmp_path / "other" / "test.csv")
+    status = build_cremad(root, tmp_path / "b", "--split-dir", str(tmp_path / "other"))
+    refused(capsys, status, 2, "train.csv names none of the", "its first row is 'a'")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize("umask", [0o002, 0o022])
 def test_cache_files_respect_the_umask(sources, tmp_path, umask):
     old = os.umask(umask)

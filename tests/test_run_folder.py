@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -662,3 +663,16 @@ def test_a_run_that_lost_its_config_json_is_named_as_such(tmp_path, capsys):
     with pytest.raises(RunFolderError, match="config.json is missing"):
         load_run(out)
     assert tree_bytes(out) == before
+
+
+@pytest.mark.parametrize("lost", ["checkpoints", "checkpoints/last.pt"])
+def test_a_rerun_of_a_run_that_lost_last_pt_names_the_fix(tmp_path, capsys, lost):
+    """Probe V22: the rerun said only "no checkpoint at .../last.pt"."""
+    out = tmp_path / "run"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    target = out / lost
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    refused(
+        capsys, main(["joint", "--out", str(out), *TINY]), 2, "last.pt is missing", "--no-resume"
+    )
+    assert main(["joint", "--out", str(out), "--no-resume", *TINY]) == 0

@@ -109,6 +109,25 @@ def read_split_csv(path: Path) -> list[str]:
     return [line.split(",")[0].strip() for line in text.splitlines() if line.strip()]
 
 
+def check_split_csvs(csvs: dict[str, list[str]], keys: Sequence[str], folder: Path) -> None:
+    """Refuse, before anything is built, split lists that would leak training clips into test
+    or that name none of the clips (another dataset's lists, or a header-only file)."""
+    both = sorted(set(csvs["train"]) & set(csvs["test"]))
+    if both:
+        raise BuildError(
+            f"{len(both)} clips are listed in both {folder / 'train.csv'} and test.csv (e.g. "
+            f"{', '.join(both[:3])}): the test split would hold training clips; use the official "
+            f"lists from {SPLIT_DIR_URL}"
+        )
+    for split, listed in csvs.items():
+        if keys and listed and not set(listed) & set(keys):
+            raise BuildError(
+                f"{folder / f'{split}.csv'} names none of the {len(keys)} clips found (its first "
+                f"row is {listed[0]!r}; rows look like {keys[0]},{keys[0].split('_')[2]}); use "
+                f"the official lists from {SPLIT_DIR_URL}"
+            )
+
+
 def paper_scheme(
     keys: Sequence[str], labels: np.ndarray, csvs: dict[str, list[str]], fraction: float, seed: int
 ) -> tuple[Scheme, list[str]]:
@@ -197,6 +216,8 @@ def build(args: argparse.Namespace) -> Summary:
             )
         csvs = {"train": read_split_csv(paths[0]), "test": read_split_csv(paths[1])}
     clips, skipped = list_clips(args.root)
+    if csvs:
+        check_split_csvs(csvs, [c.key for c in clips], args.split_dir)
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
         out = {
