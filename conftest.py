@@ -85,10 +85,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Any:
     """A minute before pytest-timeout stops a hung test (``timeout`` in pyproject.toml), show
     where its child processes are stuck."""
     timeout = float(item.config.getini("timeout") or 0)
+    if timeout <= 0:
+        yield
+        return
     timer = threading.Timer(max(1.0, timeout - 60), _dump_child_stacks, args=(item,))
     timer.daemon = True
-    if timeout > 0:
-        timer.start()
+    timer.start()
     try:
         yield
     finally:

@@ -119,8 +119,9 @@ def check_split_csvs(csvs: dict[str, list[str]], keys: Sequence[str], folder: Pa
             f"{', '.join(both[:3])}): the test split would hold training clips; use the official "
             f"lists from {SPLIT_DIR_URL}"
         )
+    found = set(keys)
     for split, listed in csvs.items():
-        if keys and listed and not set(listed) & set(keys):
+        if found and listed and not found.intersection(listed):
             raise BuildError(
                 f"{folder / f'{split}.csv'} names none of the {len(keys)} clips found (its first "
                 f"row is {listed[0]!r}; rows look like {keys[0]},{keys[0].split('_')[2]}); use "
