@@ -763,3 +763,31 @@ def test_a_test_speaker_whose_recordings_were_all_skipped_is_named_so(sources, t
         soundfile.write(wav, np.zeros(800, dtype=np.int16), 8000, subtype="PCM_16")
     status = build(tmp_path / "cache2", mnist, folder)
     refused(capsys, status, 2, f"names {speaker}, and all", "recordings were skipped", "silent")
+
+
+@pytest.mark.parametrize(
+    ("source", "copy", "needle"),
+    [
+        (
+            "3_theo_0.wav",
+            "3_george_9.wav",
+            "3_george_9.wav and 3_theo_0.wav hold the same audio, in two splits (train and test)",
+        ),
+        (
+            "5_george_0.wav",
+            "6_george_9.wav",
+            "5_george_0.wav and 6_george_9.wav hold the same audio, under digits 5 and 6",
+        ),
+    ],
+    ids=["test-clip-renamed-into-train", "one-clip-two-digits"],
+)
+def test_one_recording_under_two_names_is_refused(sources, tmp_path, capsys, source, copy, needle):
+    """Probe V29: a test speaker's recording copied under a training speaker's name built a
+    cache whose test audio had been trained on, and exit 0."""
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    shutil.copy(folder / source, folder / copy)
+    status = build(tmp_path / "cache", mnist, folder)
+    refused(capsys, status, 2, needle, "delete the copy")
+    assert not (tmp_path / "cache").exists()

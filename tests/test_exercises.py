@@ -236,6 +236,18 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             " for m, x in branch_logits.items()}",
             "the softmax runs over the batch (dim=0)",
         ),
+        (  # probe V78: a wrong argument to tanh got only the case's description
+            "ex03_ogm_ge",
+            "ogm_coefficients",
+            "kappa = {}\n"
+            "for m, s in scores.items():\n"
+            "    others = [v for n, v in scores.items() if n != m]\n"
+            "    ratio = s / (sum(others) / len(others)) if others else 1.0\n"
+            "    kappa[m] = 1.0 - math.tanh(alpha / ratio) if ratio > 1 else 1.0\n"
+            "return kappa",
+            "For audio: r = 3.17 / 1.446 (its score over the mean of the others') = 2.192, so"
+            " κ = 1 − tanh(0.8 × 2.192) = 0.05819",
+        ),
     ],
     ids=[
         "dim0",
@@ -252,6 +264,7 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         "log-softmax",
         "percent",
         "ex03-dim0",
+        "tanh-argument",
     ],
 )
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):

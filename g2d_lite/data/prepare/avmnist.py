@@ -16,6 +16,7 @@ AVMNIST loader reads it, plus a validation split::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -138,7 +139,33 @@ def speaker_splits(
             f"no speaker is left for the train split: --test-speakers and --val-speakers hold out "
             f"all of {speakers}"
         )
-    return {"train": train, "validation": validation, "test": test}
+    pools = {"train": train, "validation": validation, "test": test}
+    refuse_copies(recordings, pools)
+    return pools
+
+
+def refuse_copies(recordings: Sequence[Recording], pools: dict[str, np.ndarray]) -> None:
+    """Refuse one recording under two names in two splits (audio shared across a speaker split
+    makes held-out accuracy a lie) or under two digits (one of the labels is wrong)."""
+    first: dict[bytes, tuple[int, str]] = {}
+    for split, indices in pools.items():
+        for i in indices:
+            key = hashlib.sha256(recordings[i].wave.tobytes()).digest()
+            if key not in first:
+                first[key] = (i, split)
+                continue
+            j, seen_in = first[key]
+            a, b = recordings[j], recordings[i]
+            if seen_in != split:
+                problem = f"in two splits ({seen_in} and {split}), so held-out scores overstate"
+            elif a.digit != b.digit:
+                problem = f"under digits {a.digit} and {b.digit}: one of the labels is wrong"
+            else:
+                continue
+            raise BuildError(
+                f"{a.name} and {b.name} hold the same audio, {problem}; delete the copy from "
+                f"--fsdd-dir and rerun"
+            )
 
 
 def flat_images(images: np.ndarray) -> np.ndarray:
