@@ -10,6 +10,7 @@ on the machine that opens it; it is refused with a message instead.
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickle
 import platform
@@ -87,9 +88,19 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint`, refusing anything else."""
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a folder, not a checkpoint: pass a file such as {path / 'checkpoints'}"
+            "/best.pt, or read a whole run folder with g2d_lite.store.load_run"
+        )
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    if _is_text(path):  # history.csv, config.json: another file of the run, not a damaged one
+        raise CheckpointError(
+            f"{path} is not a checkpoint but a text file: pass a run's checkpoints/best.pt or "
+            "checkpoints/last.pt"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -121,6 +132,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"g2d-lite reads format {FORMAT_VERSION}; retrain it with this version"
         )
     return state
+
+
+def _is_text(path: Path) -> bool:
+    """Whether a file begins as readable text (a checkpoint is a zip archive or a pickle)."""
+    with path.open("rb") as file:
+        head = file.read(512)
+    try:  # incremental: a character cut at byte 512 is not an error
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
 def _first_sentence(error: BaseException) -> str:

@@ -394,6 +394,38 @@ def require_config(cfg: Any, where: str) -> None:
         )
 
 
+# The balances under which a balance-specific setting is read (by prefix, longest first).
+READ_UNDER: dict[str, tuple[str, ...]] = {
+    "smp_scope": ("smp", "ogm", "ogm_ge"),
+    "ogm_noise": ("ogm_ge",),
+    "smp_": ("smp",),
+    "ogm_": ("ogm", "ogm_ge"),
+    **{f"{rule}_": (rule,) for rule in UPDATE_RULES},
+}
+
+
+def unused_settings(cfg: Config, role: str = "student") -> list[str]:
+    """Settings changed from their defaults that this run never reads: they are recorded in
+    config.json all the same, so a comparison that varies one compares equal runs."""
+    defaults = {f.name: f.default for f in fields(Config) if f.default is not dataclasses.MISSING}
+    notes = []
+    for name, default in defaults.items():
+        value = getattr(cfg, name)
+        if value == default:
+            continue
+        where = next((READ_UNDER[p] for p in READ_UNDER if name.startswith(p)), None)
+        if name == "momentum" and cfg.optimizer != "sgd":
+            why = f"it is an SGD setting, and optimizer={cfg.optimizer} ignores it"
+        elif role == "student" and where is not None and cfg.balance not in where:
+            why = f"only balance={' or '.join(where)} reads it, and this run has {cfg.balance}"
+        elif name == "smp_alpha" and cfg.balance == "smp" and cfg.smp_suppression != "partial":
+            why = "only smp_suppression=partial (method g2d_partial) reads it"
+        else:
+            continue
+        notes.append(f"{name}={value!r} has no effect: {why}")
+    return notes
+
+
 def method_name(values: Mapping[str, Any]) -> str | None:
     """The named method a config's values are (the most specific of those that match), so a
     message can say "method g2d" rather than list the internal settings that differ."""
@@ -517,5 +549,10 @@ def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
 def _check_keys(values: Mapping[str, Any]) -> None:
     valid = {f.name for f in fields(Config)}
     unknown = sorted(set(values) - valid)
+    if "profile" in unknown:  # a config file's values go on top of a profile; they name none
+        raise ValueError(
+            "'profile' is not a config key: choose the profile with --profile NAME (in Python, "
+            "the profile argument of setup or resolve); the other keys override its values"
+        )
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(valid))}")

@@ -16,6 +16,7 @@ from torch import nn
 from g2d_lite.api_checks import positive_int
 from g2d_lite.batches import batch_order, iterate_batches
 from g2d_lite.data.base import TASKS, DatasetSplits, MultimodalDataset
+from g2d_lite.data.validate import check_inputs
 from g2d_lite.devices import resolve_device
 from g2d_lite.models.classifiers import UnimodalClassifier
 
@@ -80,12 +81,26 @@ def predict(
             for m, b in branch.items():
                 branches.setdefault(m, []).append(b.float().cpu())
     model.train(was_training)
+    fused = torch.cat(logits)
+    if not bool(torch.isfinite(fused).all()):
+        _check_inputs_finite(dataset)
     return Predictions(
-        torch.cat(logits),
+        fused,
         None if branches is None else {m: torch.cat(v) for m, v in branches.items()},
         {m: torch.cat(v) for m, v in features.items()},
         torch.cat(targets),
     )
+
+
+def _check_inputs_finite(dataset: MultimodalDataset) -> None:
+    """Non-finite outputs from non-finite inputs: name the inputs, not the model (checked only
+    once the outputs are bad, so a healthy evaluation pays nothing)."""
+    tensors = dataset.as_tensors()
+    if tensors is not None:
+        for name, tensor in tensors[0].items():
+            check_inputs(
+                name, tensor.float(), f"{dataset.info.name}/{getattr(dataset, 'split', 'data')}"
+            )
 
 
 def _check_model_fits(model: nn.Module, dataset: MultimodalDataset) -> None:

@@ -38,6 +38,7 @@ class LockHolder:
     host: str
     started: str
     command: str
+    folder: str = ""  # where the lock was taken: a folder copied with its lock says so
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
@@ -51,8 +52,9 @@ def _command() -> str:
     return " ".join([program, *sys.argv[1:]])[:300]
 
 
-def _record() -> dict[str, Any]:
+def _record(folder: Path) -> dict[str, Any]:
     return {
+        "folder": str(folder.absolute()),
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -64,7 +66,9 @@ def _read(handle: IO[str]) -> LockHolder | None:
     handle.seek(0)
     try:
         r = json.loads(handle.read() or "null")
-        return LockHolder(int(r["pid"]), str(r["host"]), str(r["started"]), str(r["command"]))
+        return LockHolder(
+            int(r["pid"]), str(r["host"]), str(r["started"]), str(r["command"]), r.get("folder", "")
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -129,14 +133,30 @@ def _acquire(folder: Path, what: str, notes: list[str]) -> IO[str]:
                 f"delete {path} and retry"
             )
         notes.append(
-            f"recovered the stale lock of {folder}, left by {previous.describe()}, which is no "
-            "longer running"
+            f"recovered the stale lock of {folder}, left by {previous.describe()}, "
+            + _why_stale(previous, folder)
         )
     handle.seek(0)
     handle.truncate()
-    handle.write(json.dumps(_record()))
+    handle.write(json.dumps(_record(folder)))
     handle.flush()
     return handle
+
+
+def _why_stale(previous: LockHolder, folder: Path) -> str:
+    """Why a lock nobody holds was left: a copied folder or a reused pid is not a stopped run,
+    and saying so keeps a user from thinking their other training died."""
+    if previous.folder and previous.folder != str(folder.absolute()):
+        return (
+            f"which was taken in {previous.folder} and came here with the folder (a copy or a move)"
+        )
+    try:
+        os.kill(previous.pid, 0)
+    except ProcessLookupError:
+        return "which is no longer running"
+    except PermissionError:
+        pass
+    return f"which no longer holds it (pid {previous.pid} now runs something else)"
 
 
 @contextlib.contextmanager

@@ -117,7 +117,10 @@ def g2d_loss(
     modalities = _same_modalities(inputs)
 
     if task == "classification":
-        task_loss = F.cross_entropy(fused_logits, target.long())
+        try:
+            task_loss = F.cross_entropy(fused_logits, target.long())
+        except IndexError as error:  # torch's "Target 3 is out of bounds" (CPU) names no fix
+            raise _label_out_of_range(target, fused_logits.shape[1]) from error
     else:
         task_loss = F.mse_loss(*align_regression(fused_logits, target))
     total = task_weight * task_loss
@@ -153,6 +156,16 @@ def _check_order(fused_logits: Tensor, target: Tensor, task: str) -> None:
         raise ValueError(f"fused_logits and target hold different batch sizes ({shapes})")
     if len(target) == 0:
         raise ValueError("the batch is empty: a loss over no samples is NaN; pass at least one")
+
+
+def _label_out_of_range(target: Tensor, classes: int) -> ValueError:
+    """Named only once cross_entropy fails: checking every batch up front would sync a GPU."""
+    low, high = int(target.min()), int(target.max())
+    return ValueError(
+        f"target holds label {low if low < 0 else high}, but fused_logits has {classes} classes "
+        f"(0..{classes - 1}); pass the labels of this batch, or a model with as many outputs as "
+        "classes"
+    )
 
 
 def _same_modalities(inputs: Mapping[str, Mapping[str, Tensor] | None]) -> list[str]:

@@ -72,7 +72,7 @@ def setup(
 def _output_folder(output_dir: str | Path) -> Path:
     """The notebook's folder for figures and metrics; a file in its place is named here rather
     than in pathlib's FileExistsError."""
-    path = Path(output_dir)
+    path = Path(output_dir).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(
             f"output_dir {output_dir} is a file; give a folder for the notebook's figures and "

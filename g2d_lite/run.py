@@ -426,6 +426,12 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
             given = ", ".join(f"{k}={v!r}" for k, v in sorted(point.items()))
             raise RunError(f"{error} (from the parameters {given})") from None
         _check_prepared(cfg.dataset, cfg.data_root)
+        if cfg.epochs < 2 and any(nb.name == "04_ablations.ipynb" for nb in notebooks):
+            raise RunError(
+                f"EPOCHS {cfg.epochs}: 04_ablations.ipynb's window ablation needs EPOCHS 2 or "
+                "more (with one epoch every SMP window ends at epoch 0, where the no-SMP anchor "
+                "is); give -p EPOCHS 2 or more"
+            )
     return checked
 
 
@@ -586,6 +592,25 @@ def check_notebook_out(out: Path) -> None:
         )
 
 
+RESULT_SUFFIXES = (".json", ".png", ".pdf", ".svg", ".csv")  # what a notebook writes beside it
+
+
+def check_not_the_users_files(run_dir: Path, notebook: Path) -> None:
+    """Results in a folder without the executed notebook were not written by the runner (a
+    folder of the user's own): the run would replace them, so refuse to write there."""
+    if not run_dir.is_dir() or (run_dir / notebook.name).exists():
+        return
+    theirs = sorted(
+        p.name for p in run_dir.iterdir() if p.is_file() and p.suffix.lower() in RESULT_SUFFIXES
+    )
+    if theirs:
+        raise RunError(
+            f"--out {run_dir} holds files the runner did not write ({', '.join(theirs[:3])}"
+            f"{', …' if len(theirs) > 3 else ''}) that {notebook.name}'s results could replace; "
+            "choose a new or empty --out"
+        )
+
+
 def writes_metrics(notebook: Path) -> bool:
     """Whether the notebook writes metrics.json (into OUTPUT_DIR); the exercises write none."""
     return "OUTPUT_DIR" in declared_parameters(notebook)
@@ -631,6 +656,7 @@ def run_notebook(
             f"--out {run_dir} holds the results of {others[0]}; {notebook.name}'s metrics.json "
             "would replace that notebook's: give each notebook its own --out"
         )
+    check_not_the_users_files(run_dir, notebook)
     check_not_a_student_copy(notebook)
     values = for_notebook(params, notebook)
     if writes_metrics(notebook):
@@ -731,7 +757,13 @@ def _params(args: argparse.Namespace) -> tuple[Params, Params]:
     shared: Params = profile_params(args.profile) if args.profile else {}
     for file in args.file:
         shared.update(load_params_file(file))
-    explicit = {name: parse_value(value) for name, value in args.param}
+    explicit: Params = {}
+    for name, value in args.param:
+        if name in explicit:
+            print(
+                f"note: -p {name} is given twice; the last value ({value}) counts", file=sys.stderr
+            )
+        explicit[name] = parse_value(value)
     if "OUTPUT_DIR" in {**shared, **explicit}:
         raise RunError("choose the run folder with --out; the runner sets OUTPUT_DIR itself")
     check_parameter_names(shared, numbered_notebooks())

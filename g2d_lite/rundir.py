@@ -86,7 +86,7 @@ class RunFolder:
     """One training run's folder (see the module docstring for its layout and write order)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
 
     def file(self, name: str) -> Path:
         """The path of one of the run's files (``CONFIG``, ``LAST``, ...)."""

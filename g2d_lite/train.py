@@ -30,11 +30,11 @@ from torch import nn
 from g2d_lite import slots, sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config, method_name, require_config
+from g2d_lite.config import Config, method_name, require_config, unused_settings
 from g2d_lite.data import DATASETS
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
-from g2d_lite.data.validate import DatasetError
+from g2d_lite.data.validate import DatasetError, check_targets
 from g2d_lite.devices import resolve_device
 from g2d_lite.distributed import (
     DistContext,
@@ -157,7 +157,7 @@ class Trainer:
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_dir = Path(run_dir).expanduser() if run_dir is not None else None
         self.folder = RunFolder(run_dir) if run_dir is not None else None
         self.check_teacher_data = check_teacher_data
         self.device = resolve_device(cfg.device)
@@ -174,10 +174,13 @@ class Trainer:
         else:
             self.modality = None
             self.model = build_student(data.info, cfg.encoder, cfg.fusion, cfg.modalities)
+        self._check_batch_norm_batches()
         self.model.to(self.device)
         self.channels_last = self._use_channels_last()
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        for note in unused_settings(cfg, role):
+            print(f"note: {note}", file=sys.stderr)
         self.amp = cfg.amp if cfg.amp is not None else self.device.type == "cuda"
         if cfg.amp and self.device.type != "cuda":
             print(
@@ -265,6 +268,10 @@ class Trainer:
                     f"a multimodal student needs at least two modalities, got {cfg.modalities}; "
                     "for one modality, train a teacher"
                 )
+        for split in ("train", "validation"):  # labels edited after load_data fail deep in torch
+            tensors = self.data[split].as_tensors()
+            if tensors is not None:
+                check_targets(tensors[1], info.task, info.num_outputs, f"{info.name}/{split}")
         n = len(self.data.train)
         if steps_per_epoch(n, cfg.batch_size, cfg.drop_last, self.ctx.world_size) == 0:
             raise DatasetError(
@@ -273,6 +280,28 @@ class Trainer:
                 f"drop_last=True an epoch takes no step; lower batch_size to at most {n}, or set "
                 "drop_last=False"
             )
+
+    def _check_batch_norm_batches(self) -> None:
+        """Refuse, before anything is written, a run with a one-sample batch: BatchNorm has no
+        batch statistics to train on and torch fails mid-epoch without naming batch_size."""
+        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
+            return
+        cfg, n = self.cfg, len(self.data.train)
+        global_batch = cfg.batch_size * self.ctx.world_size
+        last = n % global_batch
+        if cfg.batch_size == 1:
+            why, fix = "batch_size=1 gives batches of one sample", "set batch_size to 2 or more"
+        elif not cfg.drop_last and last == 1 and self.ctx.world_size == 1:
+            why = (
+                f"the train split has {n} samples, so with batch_size {cfg.batch_size} and "
+                "drop_last=False the last batch holds one sample"
+            )
+            fix = "set drop_last=True or another batch_size"
+        else:
+            return
+        raise DatasetError(
+            f"{why}, and this model's BatchNorm layers cannot train on one sample; {fix}"
+        )
 
     def _use_channels_last(self) -> bool:
         if self.cfg.channels_last is not None:

@@ -408,3 +408,48 @@ def test_notebook_helpers_name_a_file_and_a_contradicting_method(tmp_path):
     with pytest.raises(ValueError, match="loss='ce' contradicts method 'g2d'"):
         notebook.setup("smoke", 0, tmp_path / "o", False, method="g2d", loss="ce")
     assert notebook.setup("smoke", 0, tmp_path / "o", False, method="g2d", loss=None).loss == "g2d"
+
+
+def test_labels_out_of_range_and_infinite_inputs_are_named_not_blamed_on_torch_or_the_model(
+    tmp_path,
+):
+    """Probes W54 (g2d_loss: torch's "Target 3 is out of bounds"), W65 (labels edited in place
+    after load_data: an IndexError from deep in training) and W64 (inf inputs: evaluate said
+    the model had diverged)."""
+    from g2d_lite.evaluate import evaluate
+    from g2d_lite.losses import g2d_loss
+    from g2d_lite.train import train_teacher
+
+    logits = {m: torch.zeros(4, 3) for m in ("audio", "visual")}
+    features = {m: torch.zeros(4, 5) for m in ("audio", "visual")}
+    with pytest.raises(ValueError, match=r"target holds label 3, but fused_logits has 3 classes"):
+        g2d_loss(torch.zeros(4, 3), features, logits, features, torch.tensor([0, 1, 3, 0]))
+    cfg = tiny_config(epochs=1)
+    data = tiny_data()
+    run = train_teacher(cfg, data, "audio", tmp_path / "teacher")
+    data.train.targets[:] = 99
+    with pytest.raises(DatasetError, match=r"synthetic/train: label 99 is outside 0\.\.\d+"):
+        train_teacher(cfg, data, "audio", tmp_path / "again")
+    assert not (tmp_path / "again").exists()
+    data.test.inputs["audio"][:] = float("inf")
+    with pytest.raises(DatasetError, match="synthetic/test: modality 'audio' holds .* infinite"):
+        evaluate(run.model, data.test)
+
+
+def test_load_model_names_a_run_folder_and_a_table_given_for_a_checkpoint(tmp_path, monkeypatch):
+    """Probe W58: a run folder gave "no checkpoint at <folder>", and history.csv was called
+    corrupt with --no-resume as the fix (which would start a healthy run over); W66: run_dir
+    '~/t' made a folder named '~' in the working folder."""
+    from g2d_lite.checkpoint import CheckpointError
+    from g2d_lite.store import load_model
+    from g2d_lite.train import train_teacher
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    run = train_teacher(tiny_config(epochs=1), tiny_data(), "audio", "~/t")
+    assert run.run_dir == tmp_path / "home" / "t" and not (tmp_path / "~").exists()
+    with pytest.raises(CheckpointError, match=r"is a folder, not a checkpoint.*best\.pt.*load_run"):
+        load_model("~/t")
+    with pytest.raises(CheckpointError, match=r"history\.csv is not a checkpoint but a text file"):
+        load_model(run.run_dir / "history.csv")
+    assert load_model("~/t/checkpoints/best.pt") is not None

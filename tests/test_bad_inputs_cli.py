@@ -47,6 +47,12 @@ BAD_OVERRIDES = [
     (["optimizer=lbfgs"], ["unknown optimizer", "adam"]),
     (["dataset=mnist"], ["unknown dataset", "avmnist"]),
     (["epoch=3"], ["unknown config keys", "epochs"]),
+    (["profile=paper"], ["'profile' is not a config key", "--profile NAME"]),  # probe W15
+    (["batch_size=1"], ["batch_size=1 gives batches of one sample", "BatchNorm"]),  # W13
+    (  # probe W14: torch's BatchNorm error mid-epoch, after config.json was written
+        ["batch_size=63", "drop_last=False", "data_options={'n_train': 64}"],
+        ["the last batch holds one sample", "drop_last=True or another batch_size"],
+    ),
     (["epochs"], ["key=value"]),
     (["modalities=audio"], ["at least two modalities", "teacher"]),
     (["modalities=audio,speech"], ["'speech'", "audio, visual"]),
@@ -590,6 +596,13 @@ def test_runner_notes_a_key_repeated_in_a_params_file(tmp_path, capsys):
     assert "note: SEED is given twice" in capsys.readouterr().err
 
 
+def test_runner_notes_a_parameter_given_twice_with_p(capsys):
+    """Probe W82: `-p EPOCHS 1 -p EPOCHS 2` kept the last without a word."""
+    args = runner.build_parser().parse_args(["01", "-p", "EPOCHS", "1", "-p", "EPOCHS", "2"])
+    assert runner._params(args)[1] == {"EPOCHS": 2}
+    assert "note: -p EPOCHS is given twice; the last value (2) counts" in capsys.readouterr().err
+
+
 def test_runner_notes_results_it_replaces(tmp_path, capsys):
     """Probe P85: a folder holding a run with other parameters was overwritten without a word."""
     executed = tmp_path / "01_teacher_training.ipynb"
@@ -977,6 +990,29 @@ def test_runner_never_mixes_two_notebooks_or_two_grids_in_one_folder(tmp_path, c
     refused(capsys, status, 2, "grid points this grid does not have (SEED=7)")
 
 
+def test_runner_never_replaces_results_it_did_not_write(tmp_path, capsys):
+    """Probe W89: `run 01 --out` a folder of the user's own replaced their metrics.json and a
+    figure of the same name, exit 0."""
+    out = tmp_path / "mydocs"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"mine": 1}')
+    (out / "thesis.tex").write_text("thesis")
+    status = runner.main(["01", "--out", str(out)])
+    refused(
+        capsys, status, 2, "holds files the runner did not write (metrics.json)", "new or empty"
+    )
+    assert (out / "metrics.json").read_text() == '{"mine": 1}'
+
+
+@pytest.mark.parametrize("target", ["04", "all"])
+def test_runner_refuses_one_epoch_for_the_window_ablation(tmp_path, capsys, target):
+    """Probe W88: `run 04 -p EPOCHS 1` trained every ablation, then failed in cell 23 with an
+    error about the notebook's own code."""
+    status = runner.main([target, "-p", "EPOCHS", "1", "--out", str(tmp_path / "o")])
+    refused(capsys, status, 2, "EPOCHS 1: 04_ablations.ipynb's window ablation", "EPOCHS 2 or more")
+    assert not (tmp_path / "o").exists()
+
+
 def test_runner_mistakes_from_the_eighth_probe(tmp_path, capsys, monkeypatch):
     """Probes T12 (a dict given with -p), T55 (a -f grid axis replaced by --grid), T58 (a data
     cache as ARTIFACT_DIR)."""
@@ -1190,3 +1226,16 @@ def test_a_number_with_a_leading_zero_is_that_number(tmp_path):
         "seed": 7,
         "lr": 0.05,
     }
+
+
+def test_settings_a_run_never_reads_are_noted(tmp_path, capsys):
+    """Probes W03 (smp_alpha and ogm_alpha on a g2d student changed nothing, recorded all the
+    same) and W04 (momentum under optimizer=adam)."""
+    argv = ["joint", "--out", str(tmp_path / "r"), *TINY, "optimizer=adam", "momentum=0.5"]
+    assert main([*argv, "ogm_alpha=5", "smp_alpha=3"]) == 0
+    err = capsys.readouterr().err
+    assert "note: momentum=0.5 has no effect: it is an SGD setting, and optimizer=adam" in err
+    assert "note: ogm_alpha=5.0 has no effect: only balance=ogm or ogm_ge reads it" in err
+    assert "note: smp_alpha=3.0 has no effect: only balance=smp reads it" in err
+    assert main(["joint", "--out", str(tmp_path / "plain"), *TINY]) == 0
+    assert "has no effect" not in capsys.readouterr().err

@@ -148,7 +148,25 @@ def test_a_second_writer_is_refused_and_a_killed_writer_s_lock_is_recovered(tmp_
     assert main(["joint", "--out", str(out), *slow]) == 0
     err = capsys.readouterr().err
     assert f"recovered the stale lock of {out}, left by pid {first.pid}" in err
+    assert "which is no longer running" in err
     assert load_run(out).metrics["epochs"] == 40 and not (out / LOCK).exists()
+
+
+def test_a_stale_lock_from_a_copied_folder_or_a_reused_pid_is_not_called_a_stopped_run(tmp_path):
+    """Probe W30: resuming a copy of a run still training said its writer "is no longer
+    running", and so did a lock naming a live, unrelated pid."""
+    from g2d_lite.locks import locked
+
+    original, copy = tmp_path / "run", tmp_path / "copy"
+    original.mkdir()
+    with locked(original):
+        shutil.copytree(original, copy)
+    with locked(copy) as notes:
+        assert f"which was taken in {original} and came here with the folder" in notes[0]
+    record = {"pid": 1, "host": socket.gethostname(), "started": "x", "command": "init"}
+    (copy / LOCK).write_text(json.dumps(record))
+    with locked(copy) as notes:
+        assert "which no longer holds it (pid 1 now runs something else)" in notes[0]
 
 
 def test_a_lock_held_from_another_host_is_refused(tmp_path, capsys):
