@@ -189,37 +189,104 @@ def test_corrupt_recording_is_reported_and_counted(
     assert "3_george_1.wav" not in (tmp_path / "avmnist" / "recordings.txt").read_text()
 
 
-def test_interrupted_build_resumes_without_redoing_shards(
-    built: Path, sources: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def interrupt_build(
+    out: Path, sources: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, finished: int = 3
 ) -> None:
+    """A build that crashes after ``finished`` shards, leaving them in the work folder."""
     real = prepare.spectrogram_shard
-    calls: list[str] = []
+    done: list[str] = []
 
-    def crash_after_three(samples, plan):
-        if len(calls) == 3:
+    def crash_after(samples, plan):
+        if len(done) == finished:
             raise RuntimeError("simulated crash")
-        calls.append(samples[0][0])
+        done.append(samples[0][0])
         return real(samples, plan)
 
-    monkeypatch.setattr(prepare, "spectrogram_shard", crash_after_three)
+    monkeypatch.setattr(prepare, "spectrogram_shard", crash_after)
     monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
-    out = tmp_path / "avmnist"
     with pytest.raises(RuntimeError, match="simulated crash"):
         build(out, sources)
-    assert len(list((out / WORK_DIR).glob("shard-*"))) == 3
-    assert not (out / "meta.json").exists()
-    with pytest.raises(MissingDatasetError, match="interrupted build"):
-        load_avmnist(out)
+    monkeypatch.setattr(prepare, "spectrogram_shard", real)
+
+
+def count_shards(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each shard computed from now on (its first sample's split)."""
+    real = prepare.spectrogram_shard
+    calls: list[str] = []
 
     def count(samples, plan):
         calls.append(samples[0][0])
         return real(samples, plan)
 
-    calls.clear()
     monkeypatch.setattr(prepare, "spectrogram_shard", count)
+    return calls
+
+
+def test_interrupted_build_resumes_without_redoing_shards(
+    built: Path, sources: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "avmnist"
+    interrupt_build(out, sources, monkeypatch)
+    assert len(list((out / WORK_DIR).glob("shard-*"))) == 3
+    assert not (out / "meta.json").exists()
+    with pytest.raises(MissingDatasetError, match="interrupted build"):
+        load_avmnist(out)
+    calls = count_shards(monkeypatch)
     assert build(out, sources) == 0
     assert len(calls) == 6 - 3  # shards of 40: train 144 -> 4, validation 16 -> 1, test 40 -> 1
     assert tree_hashes(out) == tree_hashes(built)
+
+
+def test_resume_recomputes_damaged_or_unchecked_shards(
+    built: Path,
+    sources: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "avmnist"
+    interrupt_build(out, sources, monkeypatch)
+    damaged = out / WORK_DIR / "shard-000001" / "audio_train.npy"
+    spectrograms = np.load(damaged)
+    spectrograms[:] = 0
+    np.save(damaged, spectrograms)  # same size, other bytes
+    old = out / WORK_DIR / "shard-000002" / "shard.json"  # as an older kit wrote it
+    record = json.loads(old.read_text())
+    del record["files"]
+    old.write_text(json.dumps(record))
+    calls = count_shards(monkeypatch)
+    capsys.readouterr()
+    assert build(out, sources) == 0
+    printed = capsys.readouterr().out
+    assert len(calls) == 6 - 3 + 2
+    assert "shards: 5 computed, 1 resumed" in printed
+    assert "shard-000001 from the interrupted build has audio_train.npy changed" in printed
+    assert "shard-000002 from the interrupted build was written by an older kit" in printed
+    assert tree_hashes(out) == tree_hashes(built)
+
+
+def test_unpacked_mnist_files_build_the_same_cache(
+    built: Path, sources: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MNIST as torchvision and many mirrors keep it (IDX files without .gz) is read, and
+    meta.json records the digests of what was read."""
+    unpacked = tmp_path / "mnist_raw"
+    unpacked.mkdir()
+    for packed in sources[0].glob("*.gz"):
+        (unpacked / packed.stem).write_bytes(gzip.decompress(packed.read_bytes()))
+    out = tmp_path / "avmnist"
+    assert build(out, (unpacked, sources[1])) == 0
+    arrays = {k: v for k, v in tree_hashes(out).items() if k.endswith(".npy")}
+    assert arrays == {k: v for k, v in tree_hashes(built).items() if k.endswith(".npy")}
+    ours, theirs = (json.loads((c / "meta.json").read_text())["sources"] for c in (out, built))
+    for name, record in ours["mnist"].items():
+        assert record["sha256"] == theirs["mnist"][name]["sha256"]
+        assert "gz_md5" not in record
+    for packed in unpacked.iterdir():
+        packed.unlink()
+    capsys.readouterr()
+    assert build(tmp_path / "empty", (unpacked, sources[1])) == 2
+    assert "or the same files unpacked, without .gz" in capsys.readouterr().err
 
 
 def test_missing_cache_and_missing_sources_name_the_fix(

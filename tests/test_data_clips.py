@@ -198,14 +198,18 @@ def test_interrupted_build_resumes(
     assert tree_hashes(tmp_path / "v") == tree_hashes(built["vggsound"])
 
 
-def _build_from_labels(root: Path, tmp_path: Path, test_class: str | None = None) -> Path:
+def _build_from_labels(
+    root: Path, tmp_path: Path, test_class: str | None = None, extension: str = ""
+) -> Path:
     """A VGGSound cache from a generic clip,label,split CSV: the sixth clip of each class is a
-    test clip (every clip of ``test_class``)."""
+    test clip (every clip of ``test_class``); each clip named by its stem plus ``extension``."""
     rows = ["clip,label,split"] + [
-        f"vgg{label}{i}_{30 + i:06d},{name},{'test' if i == 5 or name == test_class else 'train'}"
+        f"vgg{label}{i}_{30 + i:06d}{extension},{name},"
+        f"{'test' if i == 5 or name == test_class else 'train'}"
         for label, name in enumerate(VGG_CLASSES)
         for i in range(6)
     ]
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "vggsound"
     assert build("vggsound", root, out, "--labels", str(tmp_path / "labels.csv")) == 0
@@ -215,6 +219,19 @@ def _build_from_labels(root: Path, tmp_path: Path, test_class: str | None = None
 def test_generic_label_csv(roots: dict[str, Path], tmp_path: Path) -> None:
     out = _build_from_labels(roots["vggsound"], tmp_path)
     assert load_vggsound(out).sizes()["test"] == 3
+
+
+def test_label_csv_may_name_clips_with_their_video_extension(
+    roots: dict[str, Path], tmp_path: Path
+) -> None:
+    """Probe W50: ``clip00.mp4`` in the clip column was "missing video" beside clip00.mp4."""
+    stems = _build_from_labels(roots["vggsound"], tmp_path / "stems")
+    names = _build_from_labels(roots["vggsound"], tmp_path / "names", extension=".mp4")
+    ours, theirs = tree_hashes(names), tree_hashes(stems)
+    assert ours.pop("meta.json") != theirs.pop("meta.json")  # it records the CSV's digest
+    assert ours == theirs
+    cases = {"a.MKV": "a", "a.mp4.mp4": "a.mp4", "a.b": "a.b", ".mp4": ".mp4", "a": "a"}
+    assert {name: prepare.clip_stem(name) for name in cases} == cases
 
 
 def test_missing_inputs_and_cache_name_the_fix(

@@ -1,8 +1,9 @@
 """Prepared-dataset caches: resumable sharded builds with atomic writes, memory-mapped reads.
 
-A build cuts its samples into shards. A finished shard is a folder of ``.npy`` files that appears
-in one atomic rename, so a killed build loses at most the shard in flight and a rerun skips every
-shard already there. When all shards exist they are concatenated into the final arrays, and
+A build cuts its samples into shards. A finished shard is a folder of ``.npy`` files (with their
+sizes and SHA-256s in its ``shard.json``) that appears in one atomic rename, so a killed build
+loses at most the shard in flight and a rerun skips every shard already there that still matches
+its checksums. When all shards exist they are concatenated into the final arrays, and
 ``meta.json`` is written last: its presence (with the same identity) means the cache is complete.
 Nothing written holds a timestamp or an absolute path, so rebuilds are byte-identical.
 """
@@ -218,6 +219,30 @@ def _normalised(obj: Any) -> Any:
     return json.loads(json_bytes(obj))
 
 
+def _file_record(path: Path) -> dict[str, Any]:
+    """A file's size and SHA-256, as manifests record them."""
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def _shard_problem(folder: Path) -> str | None:
+    """Why a finished shard's files cannot be trusted (phrased to follow its name), or ``None``
+    when they match the sizes and SHA-256s in its shard.json."""
+    try:
+        record = json.loads((folder / "shard.json").read_text())
+    except (OSError, ValueError):
+        return "has no readable shard.json"
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict):
+        return "was written by an older kit without checksums, so it cannot be checked"
+    found = sorted(p.name for p in folder.glob("*.npy"))
+    if found != sorted(files):
+        return f"holds {found}, its shard.json lists {sorted(files)}"
+    damaged = [name for name in found if _file_record(folder / name) != files[name]]
+    if damaged:
+        return f"has {', '.join(damaged)} changed since it was written (size or SHA-256 differs)"
+    return None
+
+
 class ShardedBuild:
     """A resumable build of one cache folder.
 
@@ -244,6 +269,7 @@ class ShardedBuild:
         self.work = self.root / WORK_DIR
         self._written: list[str] = []
         self.repaired: list[str] = []
+        self.recomputed: list[str] = []  # finished shards found damaged on resuming, and why
         try:
             meta = read_meta(self.root)
         except BuildError:
@@ -327,8 +353,19 @@ class ShardedBuild:
         return self.work / f"shard-{index:06d}"
 
     def has_shard(self, index: int) -> bool:
-        """Whether shard ``index`` was finished by this or an earlier (interrupted) run."""
-        return self._shard_dir(index).is_dir()
+        """Whether shard ``index`` was finished by this or an earlier (interrupted) run and its
+        files still match the sizes and SHA-256s in its shard.json. A shard that does not is
+        removed and noted in :attr:`recomputed`: reused, it would go into the cache unseen, and
+        meta.json's checksums (taken from the result) would vouch for it."""
+        folder = self._shard_dir(index)
+        if not folder.is_dir():
+            return False
+        problem = _shard_problem(folder)
+        if problem is None:
+            return True
+        shutil.rmtree(folder)
+        self.recomputed.append(f"{folder.name} from the interrupted build {problem}; recomputed")
+        return False
 
     def write_shard(self, index: int, shard: Shard) -> None:
         """Write a shard's files into a temporary folder, then rename it into place."""
@@ -338,7 +375,11 @@ class ShardedBuild:
         tmp.mkdir(parents=True)
         for name, array in shard.arrays.items():
             atomic_save_npy(tmp / f"{name}.npy", array)
-        record = {"keys": shard.keys, "skipped": [vars(s) for s in shard.skipped]}
+        record = {
+            "keys": shard.keys,
+            "skipped": [vars(s) for s in shard.skipped],
+            "files": {p.name: _file_record(p) for p in sorted(tmp.glob("*.npy"))},
+        }
         atomic_write_bytes(tmp / "shard.json", json_bytes(record))
         os.replace(tmp, final)
 
@@ -402,8 +443,7 @@ class ShardedBuild:
 
     def finish(self, meta: Mapping[str, Any]) -> dict[str, Any]:
         """Write meta.json (with the identity and every file's size and SHA-256) last."""
-        paths = {name: self.root / name for name in sorted(set(self._written))}
-        files = {n: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for n, p in paths.items()}
+        files = {name: _file_record(self.root / name) for name in sorted(set(self._written))}
         full = _normalised(dict(meta, identity=self.identity, files=files))
         full["sha256"] = meta_seal(full)
         atomic_write_bytes(self.root / META_FILE, json_bytes(full))

@@ -54,6 +54,7 @@ from g2d_lite.data.prepare.mnist_fsdd import (
     TRAIN_FILES,
     Recording,
     download_sources,
+    mnist_path,
     read_fsdd,
     read_mnist,
 )
@@ -71,8 +72,8 @@ DESCRIPTION = """\
 Build AV-MNIST-lite: MNIST images paired with spoken digits from the Free Spoken Digit Dataset.
 
 Sources (either --download, or local copies with --mnist-dir and --fsdd-dir):
-  MNIST (LeCun, Cortes, Burges): IDX .gz files; the 60k training set is used when present,
-  else the 10k test set is split 8,000 / 2,000 (--test-fraction).
+  MNIST (LeCun, Cortes, Burges): IDX files (.gz, or unpacked); the 60k training set is used
+  when present, else the 10k test set is split 8,000 / 2,000 (--test-fraction).
   FSDD v1.0.10 (CC BY-SA 4.0): 3,000 WAVs, 6 speakers x 10 digits x 50 takes, 8 kHz.
 Recipe (data_scripts/README.md): image PCA keeping --image-energy of the variance (fit
 on train); audio split by speaker (--test-speakers held out); white or babble noise at
@@ -340,7 +341,7 @@ def parser() -> argparse.ArgumentParser:
         "--mnist-dir",
         type=user_path,
         help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
-        "(and, optionally, the train-*.gz files)",
+        "(and, optionally, the train-*.gz files), or the same files unpacked",
     )
     source.add_argument(
         "--fsdd-dir", type=user_path, help="FSDD's recordings/ folder of .wav files"
@@ -436,11 +437,16 @@ def parser() -> argparse.ArgumentParser:
 def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
     """Each images file and its labels file hold the same number of digits: files from two
     releases (or a truncated download) would pair images with the wrong labels."""
+
+    def file(name: str) -> str:  # as found: packed or unpacked
+        path = mnist_path(folder, name)
+        return name if path is None else path.name
+
     for images in [n for n in mnist if n.endswith("-images-idx3-ubyte")]:
         labels = images.replace("-images-idx3-ubyte", "-labels-idx1-ubyte")
         if labels in mnist and len(mnist[images]) != len(mnist[labels]):
             raise BuildError(
-                f"{folder}: {images}.gz holds {len(mnist[images]):,} images but {labels}.gz "
+                f"{folder}: {file(images)} holds {len(mnist[images]):,} images but {file(labels)} "
                 f"{len(mnist[labels]):,} labels: the two files do not belong together; fetch both "
                 "again from the same release (or use --download)"
             )
@@ -448,9 +454,9 @@ def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
     same = train is not None and test is not None and train.shape == test.shape
     if same and np.array_equal(train, test):
         raise BuildError(
-            f"{folder}: train-images-idx3-ubyte.gz holds the same images as "
-            "t10k-images-idx3-ubyte.gz, so training would see the test images; fetch the real "
-            "train files (or use --download), or leave them out to build from t10k only"
+            f"{folder}: {file('train-images-idx3-ubyte')} holds the same images as "
+            f"{file('t10k-images-idx3-ubyte')}, so training would see the test images; fetch the "
+            "real train files (or use --download), or leave them out to build from t10k only"
         )
 
 
@@ -501,11 +507,14 @@ def build(args: argparse.Namespace) -> Summary:
         )
     else:
         (mnist_dir, fsdd_dir), urls = _local_sources(args), {}
-    absent = [f"{n}.gz" for n in TEST_FILES if not (mnist_dir / f"{n}.gz").is_file()]
+    absent = [f"{n}.gz" for n in TEST_FILES if mnist_path(mnist_dir, n) is None]
     if absent:
-        raise BuildError(f"--mnist-dir {mnist_dir} lacks {absent}")
+        raise BuildError(
+            f"--mnist-dir {mnist_dir} lacks {absent} (or the same files unpacked, without .gz); "
+            "pass the folder holding MNIST's IDX files, or --download"
+        )
     use_train = not args.no_mnist_train and all(
-        (mnist_dir / f"{n}.gz").is_file() for n in TRAIN_FILES
+        mnist_path(mnist_dir, n) is not None for n in TRAIN_FILES
     )
     mnist, sources = {}, {}
     for name in TEST_FILES + (TRAIN_FILES if use_train else ()):

@@ -170,15 +170,23 @@ def vggsound_rows(folder: Path) -> Rows:
     return rows, bad
 
 
+def clip_stem(name: str) -> str:
+    """``name`` without a known video extension: the clip column takes file-name stems, and a
+    file name there (``clip00.mp4``) means the same clip, not a missing one."""
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and stem and f".{extension.lower()}" in VIDEO_SUFFIXES else name
+
+
 def csv_rows(path: Path) -> Rows:
-    """A generic list: CSV with a ``clip,label,split`` header; clip is the file name stem."""
+    """A generic list: CSV with a ``clip,label,split`` header; clip is the file name stem (or
+    the file name, see :func:`clip_stem`)."""
     rows = []
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None or not {"clip", "label", "split"} <= set(reader.fieldnames):
             raise BuildError(f"{path} must be a CSV with a header clip,label,split")
         for record in reader:
-            clip = record["clip"].strip()
+            clip = clip_stem(record["clip"].strip())
             rows.append(Row(clip, record["label"].strip(), record["split"].strip(), (clip,)))
     return rows, []
 
@@ -276,7 +284,8 @@ def parser() -> argparse.ArgumentParser:
         "--labels",
         type=user_path,
         default=None,
-        help="use this CSV (header clip,label,split) instead of the annotation files",
+        help="use this CSV (header clip,label,split; clip: the file name or its stem) instead "
+        "of the annotation files",
     )
     p.add_argument("--frames-per-clip", type=positive, default=3, help="frames kept per clip")
     p.add_argument(

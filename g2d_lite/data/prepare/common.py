@@ -55,8 +55,9 @@ def file_is_lfs_pointer(path: Path) -> bool:
 
 
 def repair_notes(build: ShardedBuild) -> list[str]:
-    """What a rebuild of a damaged cache found wrong, for the summary."""
-    return [f"the cache was damaged ({p}); rebuilt" for p in build.repaired]
+    """What a rebuild of a damaged cache, or a resume past damaged shards, found wrong, for the
+    summary."""
+    return [f"the cache was damaged ({p}); rebuilt" for p in build.repaired] + build.recomputed
 
 
 def check_split_sizes(sizes: dict[str, int], where: str, allow_empty: bool) -> None:

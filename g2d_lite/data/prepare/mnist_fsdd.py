@@ -1,9 +1,11 @@
-"""AV-MNIST's sources: MNIST (IDX .gz) and FSDD (WAV) read, fingerprinted and downloaded.
+"""AV-MNIST's sources: MNIST (IDX, .gz or unpacked) and FSDD (WAV) read, fingerprinted and
+downloaded.
 
 Every source is checked against the official release's digests: the decompressed MNIST files'
 SHA-256 (mirrors re-gzip them), the ``.gz`` MD5 where only that is published (torchvision's
 pin), and a digest of the FSDD v1.0.10 recordings. Downloads that do not match are deleted and
-rejected; local folders are accepted and marked ``official: false`` in meta.json.
+rejected; local folders are accepted and marked ``official: false`` in meta.json (so is an
+unpacked file whose only pin is of its ``.gz``: it cannot be checked).
 """
 
 from __future__ import annotations
@@ -95,17 +97,35 @@ def read_gzip(path: Path) -> tuple[bytes, dict[str, str]]:
     return data, digests
 
 
+def mnist_path(folder: Path, name: str) -> Path | None:
+    """Where MNIST file ``name`` lies in ``folder``: ``<name>.gz`` as released, else ``<name>``
+    unpacked (as torchvision and many mirrors keep it); ``None`` when neither is there."""
+    for path in (folder / f"{name}.gz", folder / name):
+        if path.is_file():
+            return path
+    return None
+
+
 def read_mnist(folder: Path, name: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """One MNIST file (``<name>.gz``) and its digests, marked official when they match."""
-    path = folder / f"{name}.gz"
-    data, digests = read_gzip(path)
+    """One MNIST file (see :func:`mnist_path`) and the digests of what was read, marked official
+    when the pinned one matches (an unpacked file has no ``.gz`` MD5 to match)."""
+    path = mnist_path(folder, name)
+    if path is None:
+        raise BuildError(f"{folder} holds neither {name}.gz nor {name}")
+    if path.suffix == ".gz":
+        data, digests = read_gzip(path)
+    else:
+        data = path.read_bytes()
+        if is_lfs_pointer(data):
+            raise BuildError(f"{path} is a {LFS_REASON}")
+        digests = {"sha256": hashlib.sha256(data).hexdigest()}
     try:
         array = read_idx(data)
     except BuildError as error:
         raise BuildError(f"{path}: {error}") from error
     _check_mnist_values(path, name, array)
     kind, pinned = PINS[name]
-    return array, dict(digests, official=digests[kind] == pinned)
+    return array, dict(digests, official=digests.get(kind) == pinned)
 
 
 def _check_mnist_values(path: Path, name: str, array: np.ndarray) -> None:
