@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,39 @@ def check_kit_intact() -> None:
     _remember_kit()
 
 
+_SEALED: list[tuple[Mapping[str, Any], dict[str, object]]] = []  # (a notebook's globals, names)
+
+
+def seal_checkers(namespace: Mapping[str, Any]) -> None:
+    """Note the modules, functions and classes in a notebook's globals (the checkers, the setup
+    cell's ``kit_*`` references): the setup cell calls this last, so that
+    :func:`checkers_intact` can tell whether an answer rebound one of them. One notebook per
+    kernel: a new seal replaces the last."""
+    names = {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and (inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value))
+    }
+    _SEALED[:] = [(namespace, names)]
+
+
+def checkers_intact(namespace: Mapping[str, Any]) -> None:
+    """Refuse to check while a name the check cells call was rebound in the sealed notebook's
+    globals (``expect_close = lambda *a, **k: None``, say): every check would pass. Each check
+    cell imports this afresh and calls it first, and :func:`without_kit` calls it again after
+    the answer ran, so an answer can rebind nothing unnoticed."""
+    names = next((n for sealed, n in _SEALED if sealed is namespace), {})
+    rebound = [name for name, value in names.items() if namespace.get(name) is not value]
+    if rebound:
+        raise KitReplacedError(
+            f"{rebound[0]} was rebound in this notebook (by a cell that assigns to it or defines"
+            " it?). The checks call it, so they cannot run: remove that assignment, restart the "
+            "kernel and run all cells again."
+        )
+    check_kit_intact()
+
+
 def without_kit(function: Callable[..., T]) -> Callable[..., T]:
     """``function`` wrapped so that a call fails with :class:`KitCallError` if it ran any kit
     code: however the kit was reached (an import, an alias, a helper that calls it)."""
@@ -114,6 +148,7 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
             failure = error
         finally:
             sys.setprofile(previous)
+        checkers_intact(getattr(function, "__globals__", {}))
         if called:
             raise KitCallError(
                 f"{function.__name__} calls the kit's own {called[-1]}. The checks compare your "

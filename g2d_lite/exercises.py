@@ -134,6 +134,8 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
     _check_not_the_kits(out_dir)
     built = _read_manifest(out_dir)
     names = [p.name for p in sources] + [str(p) for p in _data_files(source_dir)]
+    for name in names + [MANIFEST]:
+        _refuse_links(out_dir, Path(name))
     for name in names:
         target = out_dir / name
         if force or not target.is_file():
@@ -142,6 +144,19 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
             raise ValueError(
                 f"{target} has changed since it was built (a student's answers or data?); pass "
                 "--force to overwrite it, or choose another --out"
+            )
+
+
+def _refuse_links(out_dir: Path, name: Path) -> None:
+    """A link inside --out (to a folder or a file) would have the build overwrite its target,
+    which was never built there: refused even under --force."""
+    path = out_dir
+    for part in name.parts:
+        path = path / part
+        if path.is_symlink():
+            raise ValueError(
+                f"{path} is a link to {path.readlink()}; the build does not write through "
+                "links: remove the link or choose another --out"
             )
 
 
@@ -176,11 +191,15 @@ def _check_not_the_kits(out_dir: Path) -> None:
 
 def _read_sources(sources: list[Path]) -> dict[Path, nbformat.NotebookNode]:
     """Every student version, made before anything is written: one bad notebook in --source
-    leaves --out untouched."""
-    students = {}
+    leaves --out untouched. A notebook without a single nbgrader cell is no exercise (a scratch
+    copy could hold answers): it is skipped, and a note names it."""
+    students, skipped = {}, []
     for path in sources:
         try:
             instructor = nbformat.read(path, as_version=4)
+            if not any("nbgrader" in cell.metadata for cell in instructor.cells):
+                skipped.append(path.name)
+                continue
             students[path] = student_version(instructor)
         except (ValueError, OSError) as error:
             why = " ".join(str(error).split())[:120]
@@ -195,6 +214,12 @@ def _read_sources(sources: list[Path]) -> dict[Path, nbformat.NotebookNode]:
                 f"instructor notebook: --source takes the notebooks with the solutions (default "
                 f"{SOURCE_DIR})"
             )
+    if skipped:
+        print(
+            f"note: not built: {', '.join(skipped)}: no nbgrader cell, so not an exercise "
+            "notebook; give it nbgrader cells to build it",
+            file=sys.stderr,
+        )
     return students
 
 
@@ -210,6 +235,17 @@ def _copy_data(source_dir: Path, out_dir: Path) -> None:
         print(
             f"note: not copied: {', '.join(nested[:5])}: only notebooks at the top of --source "
             "are built (a notebook in a subfolder could hold a solution); move it up to build it",
+            file=sys.stderr,
+        )
+    copied: dict[str, int] = {}  # a top-level file or folder -> how many files it holds
+    for relative in _data_files(source_dir):
+        top = relative.parts[0] + ("/" if len(relative.parts) > 1 else "")
+        copied[top] = copied.get(top, 0) + 1
+    if copied:
+        listed = ", ".join(f"{n} ({k} files)" if n.endswith("/") else n for n, k in copied.items())
+        print(
+            f"note: copied beside the notebooks for the students: {listed}; remove from --source"
+            " what they must not see",
             file=sys.stderr,
         )
     try:
@@ -252,8 +288,8 @@ def build(
             f"--source {source_dir} {what}: give the folder of the instructor notebooks "
             f"(by default {SOURCE_DIR})"
         )
-    sources = sorted(source_dir.glob("*.ipynb"))
-    if not sources:
+    students = _read_sources(sorted(source_dir.glob("*.ipynb")))
+    if not students:
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
     out_dir = Path(out_dir)
     if out_dir.is_symlink() and not out_dir.exists():
@@ -261,8 +297,7 @@ def build(
             f"--out {out_dir} is a link to {out_dir.readlink()}, which does not exist; remove the "
             "link or create its target"
         )
-    _check_targets(out_dir, source_dir, sources, force)
-    students = _read_sources(sources)
+    _check_targets(out_dir, source_dir, list(students), force)
     _copy_data(source_dir, out_dir)
     written = []
     for path, student in students.items():

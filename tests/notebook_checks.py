@@ -50,10 +50,11 @@ def assert_no_foreign_words(notebook: Path, modalities: tuple[str, ...]) -> None
     assert not foreign, f"{notebook.name} talks about {foreign} on this dataset"
 
 
-def feedback_for(notebook: Path, function: str, body: str) -> str:
+def feedback_for(notebook: Path, function: str, body: str, after: str = "") -> str:
     """The message of the first check an exercise notebook fails when the solution of
-    ``function`` is replaced by ``body`` (its code cells run in order, in this process, from the
-    notebook's folder); "" when every check passes."""
+    ``function`` is replaced by ``body``, and ``after`` is added to its answer cell at the top
+    level (its code cells run in order, in this process, from the notebook's folder); "" when
+    every check passes."""
     import contextlib
     import textwrap
 
@@ -64,7 +65,7 @@ def feedback_for(notebook: Path, function: str, body: str) -> str:
             source = "".join(cell["source"])
             if source.startswith(f"def {function}("):
                 head = source[: source.index("### BEGIN SOLUTION")].rstrip(" ")
-                source = head + textwrap.indent(body, "    ") + "\n"
+                source = head + textwrap.indent(body, "    ") + "\n" + after
             try:
                 exec(compile(source, str(notebook), "exec"), namespace)
             except AssertionError as error:

@@ -14,8 +14,10 @@ from g2d_lite.exercise_checks import (
     NO_MATCH,
     KitCallError,
     KitReplacedError,
+    checkers_intact,
     encoders_with_gradients,
     expect_close,
+    seal_checkers,
     without_kit,
 )
 from g2d_lite.losses import g2d_loss
@@ -115,6 +117,22 @@ def test_a_kit_function_replaced_by_an_answer_cell_stops_every_check(monkeypatch
         without_kit(wrong)({"a": torch.zeros(1, 2)}, torch.tensor([0]))
     monkeypatch.undo()
     assert without_kit(lambda: 1)() == 1
+
+
+def test_a_checker_rebound_in_the_sealed_globals_is_refused_before_and_after_the_answer():
+    """Probe W70: rebinding expect_close in the notebook's globals made constant answers pass."""
+    notebook = {"expect_close": expect_close, "torch": torch, "kit_ref": g2d_loss, "N": 3}
+    seal_checkers(notebook)
+    checkers_intact(notebook)
+    notebook["N"] = 4  # data is not sealed
+    checkers_intact(notebook)
+    exec("def answer():\n    global kit_ref\n    kit_ref = answer\n    return 0.0", notebook)
+    with pytest.raises(KitReplacedError, match=r"^kit_ref was rebound in this notebook"):
+        without_kit(notebook["answer"])()
+    with pytest.raises(KitReplacedError, match=r"^kit_ref was rebound"):
+        checkers_intact(notebook)
+    checkers_intact({"kit_ref": None})  # another namespace was never sealed
+    seal_checkers({})
 
 
 def test_an_answer_that_changes_its_input_in_place_is_refused_and_undone():

@@ -8,6 +8,8 @@ and checks that the self-study copies are the notebooks nbgrader releases.
 
 from __future__ import annotations
 
+import shutil
+
 import nbformat
 import pytest
 
@@ -105,6 +107,59 @@ def test_student_copies_carry_the_data_of_the_diagnosis_exercise(student_dir):
         assert (student_dir / relative).read_bytes() == (EXERCISE_DIR / relative).read_bytes()
 
 
+def test_a_link_inside_out_is_refused_even_under_force(tmp_path):
+    """Probe W77: a link at --out/ex04_run was reported as a changed copy, and --force wrote the
+    kit's tables into the link's target."""
+    victim = tmp_path / "victim"
+    shutil.copytree(EXERCISE_DIR / "ex04_run", victim)
+    (victim / "README.md").write_text("MY OWN README")
+    before = {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ex04_run").symlink_to(victim)
+    for force in (False, True):
+        with pytest.raises(ValueError, match="ex04_run is a link to .*does not write through"):
+            build(out, force=force)
+    assert {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in out.iterdir()) == ["ex04_run"]
+
+
+def test_build_skips_notebooks_without_nbgrader_cells_and_lists_loose_files(tmp_path, capsys):
+    """Probe W76: a scratch notebook and a loose solutions.py went to the students unmentioned."""
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(INSTRUCTOR[0], source)
+    scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def logit_kd(): ...")])
+    nbformat.write(scratch, source / "answers_scratch.ipynb")
+    (source / "solutions.py").write_text("SECRET = 1\n")
+    written = build(tmp_path / "out", source)
+    assert [p.name for p in written] == [INSTRUCTOR[0].name]
+    assert not (tmp_path / "out" / "answers_scratch.ipynb").exists()
+    notes = capsys.readouterr().err
+    assert "not built: answers_scratch.ipynb: no nbgrader cell" in notes
+    assert "copied beside the notebooks for the students: solutions.py" in notes
+
+
+ZERO = "return torch.tensor(0.0, requires_grad=True)"
+
+
+@pytest.mark.parametrize(
+    ("body", "after", "rebound"),
+    [
+        (ZERO, "expect_close = lambda *a, **k: None", "expect_close"),
+        (ZERO, "without_kit = lambda f: f", "without_kit"),
+        (ZERO, "kit_logit_kd = logit_kd", "kit_logit_kd"),
+        (f"global expect_close\nexpect_close = lambda *a, **k: None\n{ZERO}", "", "expect_close"),
+    ],
+    ids=["expect_close", "without_kit", "kit_reference", "rebound_while_checked"],
+)
+def test_an_answer_that_rebinds_a_checker_is_refused(body, after, rebound):
+    """Probe W70: an answer cell that rebound expect_close passed every check with constants."""
+    feedback = feedback_for(INSTRUCTOR[0], "logit_kd", body, after)
+    assert feedback.startswith(f"{rebound} was rebound in this notebook"), feedback
+    assert "restart the kernel" in feedback
+
+
 def test_replace_regions_keeps_indentation_and_rejects_unbalanced_markers():
     source = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
     assert replace_regions(source, SOLUTION, CODE_STUB) == (
@@ -162,6 +217,12 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "s, t = student_features.detach().numpy(), teacher_features.numpy()\n"
             "return torch.tensor(((s - t) ** 2).mean())",
             "compute in torch, not NumPy",
+        ),
+        (  # probe W71: the Huber loss equals the MSE where every error is below 1
+            "ex01_distillation_losses",
+            "feature_kd",
+            "return 2 * F.smooth_l1_loss(student_features, teacher_features)",
+            "this is the smooth L1 (Huber) loss, the squared error only where it is below 1",
         ),
         (  # probe Z65: a convolution's bias was called a BatchNorm parameter
             "ex02_smp",
@@ -254,6 +315,7 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         "no-return",
         "detached",
         "numpy",
+        "huber",
         "conv-bias",
         "tensors",
         "no-softmax",
