@@ -96,9 +96,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         )
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    if _is_text(path):  # history.csv, config.json: another file of the run, not a damaged one
+    kind = _other_kind(path)  # history.csv, an .npy: another file, not a damaged checkpoint
+    if kind is not None:
         raise CheckpointError(
-            f"{path} is not a checkpoint but a text file: pass a run's checkpoints/best.pt or "
+            f"{path} is not a checkpoint but {kind}: pass a run's checkpoints/best.pt or "
             "checkpoints/last.pt"
         )
     try:
@@ -134,15 +135,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
-def _is_text(path: Path) -> bool:
-    """Whether a file begins as readable text (a checkpoint is a zip archive or a pickle)."""
+def _other_kind(path: Path) -> str | None:
+    """What a file recognisably is when it is not a checkpoint (a zip archive or a pickle):
+    a NumPy array or text; ``None`` for anything else, damaged checkpoints included."""
     with path.open("rb") as file:
         head = file.read(512)
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy array file"
     try:  # incremental: a character cut at byte 512 is not an error
         text = codecs.getincrementaldecoder("utf-8")().decode(head)
     except UnicodeDecodeError:
-        return False
-    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
+        return None
+    readable = bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
+    return "a text file" if readable else None
 
 
 def _first_sentence(error: BaseException) -> str:

@@ -550,9 +550,15 @@ def _check_keys(values: Mapping[str, Any]) -> None:
     valid = {f.name for f in fields(Config)}
     unknown = sorted(set(values) - valid)
     if "profile" in unknown:  # a config file's values go on top of a profile; they name none
+        others = [k for k in unknown if k != "profile"]
         raise ValueError(
             "'profile' is not a config key: choose the profile with --profile NAME (in Python, "
             "the profile argument of setup or resolve); the other keys override its values"
+            + (
+                f"; unknown too: {others} (valid keys: {', '.join(sorted(valid))})"
+                if others
+                else ""
+            )
         )
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(valid))}")

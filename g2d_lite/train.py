@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +283,10 @@ class Trainer:
             )
 
     def _check_batch_norm_batches(self) -> None:
-        """Refuse, before anything is written, a run with a one-sample batch: BatchNorm has no
-        batch statistics to train on and torch fails mid-epoch without naming batch_size."""
-        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
+        """Refuse, before anything is written, a run with a one-sample batch where a BatchNorm1d
+        (the MLP encoder's) would see one value per channel: torch fails mid-epoch without
+        naming batch_size. A 2-D BatchNorm over a feature map trains on one sample."""
+        if not any(isinstance(m, nn.BatchNorm1d) for m in self.model.modules()):
             return
         cfg, n = self.cfg, len(self.data.train)
         global_batch = cfg.batch_size * self.ctx.world_size
@@ -300,7 +302,7 @@ class Trainer:
         else:
             return
         raise DatasetError(
-            f"{why}, and this model's BatchNorm layers cannot train on one sample; {fix}"
+            f"{why}, and this model's BatchNorm1d layers cannot train on one sample; {fix}"
         )
 
     def _use_channels_last(self) -> bool:
@@ -740,6 +742,21 @@ class Trainer:
         self.optimizer.step()
         return StepResult(out, total, parts, norms, kappa)
 
+    @staticmethod
+    def _step(step: Callable[..., Any], epoch: int, batch: Batch, inputs: Any) -> Any:
+        """One optimisation step; a batch that leaves a BatchNorm one value per channel (a map
+        pooled to 1 x 1 before a BatchNorm2d) is named with the setting that fixes it."""
+        try:
+            return step(epoch, batch, inputs)
+        except ValueError as error:
+            if "Expected more than 1 value per channel" not in str(error):
+                raise
+            raise DatasetError(
+                f"a training batch of {len(batch.targets)} sample(s) leaves a BatchNorm layer one "
+                "value per channel, which it cannot train on; raise batch_size (or set "
+                "drop_last=True if it is the last batch)"
+            ) from error
+
     def _train_batch(self, epoch: int, batch: Batch, stats: _EpochStats) -> None:
         batch = batch.to(self.device, non_blocking=True)
         if isinstance(self.train_split, ResidentSplit):  # the readers' per-sample work, batched
@@ -747,9 +764,9 @@ class Trainer:
             batch = batch._replace(inputs=self.train_split.transform_batch(batch.inputs, generator))
         inputs = self._inputs(batch)
         if self.update_rule is None:
-            result = self._standard_step(epoch, batch, inputs)
+            result = self._step(self._standard_step, epoch, batch, inputs)
         else:
-            result = self.update_rule.step(self, epoch, batch, inputs)
+            result = self._step(partial(self.update_rule.step, self), epoch, batch, inputs)
             record = dict(result.record)
             if result.kappa is not None:
                 record |= {f"kappa/{m}": k for m, k in result.kappa.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -452,4 +453,7 @@ def test_load_model_names_a_run_folder_and_a_table_given_for_a_checkpoint(tmp_pa
         load_model("~/t")
     with pytest.raises(CheckpointError, match=r"history\.csv is not a checkpoint but a text file"):
         load_model(run.run_dir / "history.csv")
+    np.save(tmp_path / "x.npy", np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"x\.npy is not a checkpoint but a NumPy array"):
+        load_model(tmp_path / "x.npy")
     assert load_model("~/t/checkpoints/best.pt") is not None

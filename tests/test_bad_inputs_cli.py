@@ -48,9 +48,13 @@ BAD_OVERRIDES = [
     (["dataset=mnist"], ["unknown dataset", "avmnist"]),
     (["epoch=3"], ["unknown config keys", "epochs"]),
     (["profile=paper"], ["'profile' is not a config key", "--profile NAME"]),  # probe W15
-    (["batch_size=1"], ["batch_size=1 gives batches of one sample", "BatchNorm"]),  # W13
+    (["profile=paper", "epoch=3"], ["'profile' is not a config key", "unknown too: ['epoch']"]),
+    (  # probe W13: torch's "Expected more than 1 value per channel" (the MLP's BatchNorm1d)
+        ["encoder=mlp", "batch_size=1"],
+        ["batch_size=1 gives batches of one sample", "BatchNorm1d"],
+    ),
     (  # probe W14: torch's BatchNorm error mid-epoch, after config.json was written
-        ["batch_size=63", "drop_last=False", "data_options={'n_train': 64}"],
+        ["encoder=mlp", "batch_size=63", "drop_last=False", "data_options={'n_train': 64}"],
         ["the last batch holds one sample", "drop_last=True or another batch_size"],
     ),
     (["epochs"], ["key=value"]),
@@ -1239,3 +1243,19 @@ def test_settings_a_run_never_reads_are_noted(tmp_path, capsys):
     assert "note: smp_alpha=3.0 has no effect: only balance=smp reads it" in err
     assert main(["joint", "--out", str(tmp_path / "plain"), *TINY]) == 0
     assert "has no effect" not in capsys.readouterr().err
+
+
+def test_a_one_sample_batch_trains_where_batch_norm_sees_a_feature_map(tmp_path):
+    """Recheck of W13: the first fix refused batch_size=1 for every model with BatchNorm, and
+    the small CNN's BatchNorm2d trains on one sample (many values per channel)."""
+    argv = ["teacher", "--modality", "audio", "--out", str(tmp_path / "t"), *TINY]
+    assert main([*argv, "batch_size=1"]) == 0
+
+
+def test_a_feature_map_pooled_to_one_value_before_batch_norm_names_batch_size(tmp_path, capsys):
+    """A ResNet-18 on small inputs reaches a 1 x 1 map before its last BatchNorm2d: one
+    sample is then one value per channel, which only the step itself finds."""
+    sizes = "data_options={'n_train': 4, 'n_validation': 2, 'n_test': 2}"
+    argv = ["teacher", "--modality", "audio", "--out", str(tmp_path / "t"), "epochs=1"]
+    status = main([*argv, "encoder=resnet18", "batch_size=1", "progress=False", sizes])
+    refused(capsys, status, 2, "a training batch of 1 sample(s)", "raise batch_size")
