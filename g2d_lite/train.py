@@ -158,8 +158,8 @@ class Trainer:
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)
-        self.run_dir = Path(run_dir).expanduser() if run_dir is not None else None
         self.folder = RunFolder(run_dir) if run_dir is not None else None
+        self.run_dir = self.folder.path if self.folder is not None else None  # ~ expanded
         self.check_teacher_data = check_teacher_data
         self.device = resolve_device(cfg.device)
         self.ctx: DistContext = init_distributed(self.device)
