@@ -18,9 +18,8 @@ import math
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -743,11 +742,12 @@ class Trainer:
         return StepResult(out, total, parts, norms, kappa)
 
     @staticmethod
-    def _step(step: Callable[..., Any], epoch: int, batch: Batch, inputs: Any) -> Any:
-        """One optimisation step; a batch that leaves a BatchNorm one value per channel (a map
-        pooled to 1 x 1 before a BatchNorm2d) is named with the setting that fixes it."""
+    @contextlib.contextmanager
+    def _one_value_per_channel_named(batch: Batch) -> Iterator[None]:
+        """Around a step: a batch that leaves a BatchNorm one value per channel (a map pooled
+        to 1 x 1 before a BatchNorm2d) is named with the setting that fixes it."""
         try:
-            return step(epoch, batch, inputs)
+            yield
         except ValueError as error:
             if "Expected more than 1 value per channel" not in str(error):
                 raise
@@ -763,10 +763,12 @@ class Trainer:
             generator = epoch_generator(self.cfg.seed, self.global_step, 2, self.device)
             batch = batch._replace(inputs=self.train_split.transform_batch(batch.inputs, generator))
         inputs = self._inputs(batch)
-        if self.update_rule is None:
-            result = self._step(self._standard_step, epoch, batch, inputs)
-        else:
-            result = self._step(partial(self.update_rule.step, self), epoch, batch, inputs)
+        with self._one_value_per_channel_named(batch):
+            if self.update_rule is None:
+                result = self._standard_step(epoch, batch, inputs)
+            else:
+                result = self.update_rule.step(self, epoch, batch, inputs)
+        if self.update_rule is not None:
             record = dict(result.record)
             if result.kappa is not None:
                 record |= {f"kappa/{m}": k for m, k in result.kappa.items()}
