@@ -22,7 +22,7 @@ from g2d_lite.config import Config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.data.synthetic import SYNTHETIC_DEFAULTS, UNINFORMATIVE
 from g2d_lite.notebook import load_data
-from g2d_lite.train import require_splits
+from g2d_lite.preflight import require_splits
 
 KNOBS: tuple[str, ...] = (
     "audio_amplitude",

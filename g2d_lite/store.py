@@ -28,10 +28,11 @@ from g2d_lite.errors import KitError
 from g2d_lite.locks import holder
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
+from g2d_lite.preflight import require_splits
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint, weights_digest
 from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
-from g2d_lite.train import ROLES, TrainResult, require_splits, train_student, train_teacher
+from g2d_lite.train import ROLES, TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
 _NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})

@@ -30,11 +30,10 @@ from torch import nn
 from g2d_lite import slots, sync_free
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config, method_name, require_config, unused_settings
-from g2d_lite.data import DATASETS
+from g2d_lite.config import Config, require_config, unused_settings
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
-from g2d_lite.data.validate import DatasetError, check_targets
+from g2d_lite.data.validate import DatasetError
 from g2d_lite.devices import resolve_device
 from g2d_lite.distributed import (
     DistContext,
@@ -48,16 +47,16 @@ from g2d_lite.evaluate import autocast, metric_name, metrics, predict
 from g2d_lite.losses import g2d_loss
 from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_rule
 from g2d_lite.models.classifiers import build_student, build_teacher
+from g2d_lite.preflight import (
+    check_batch_norm_batches,
+    check_checkpoint_belongs,
+    check_data,
+    check_resumable,
+    require_splits,
+)
 from g2d_lite.progress import progress
 from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
-from g2d_lite.rundir import (
-    CONFIG,
-    LAST,
-    RESUMABLE_CHANGES,
-    RunFolder,
-    RunFolderError,
-    config_differences,
-)
+from g2d_lite.rundir import LAST, RunFolder
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
 from g2d_lite.teachers import TeacherBank, TeacherCache
@@ -69,22 +68,6 @@ Callback = Callable[["Trainer", int], None]
 
 class NonFiniteLossError(KitError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept on disk."""
-
-
-def require_splits(data: object) -> None:
-    """The whole data (train, validation and test), not one split of it nor anything else."""
-    if not isinstance(data, DatasetSplits):
-        one = " (one split; pass the whole data it came from)" if hasattr(data, "info") else ""
-        raise TypeError(
-            f"data must be DatasetSplits, got {type(data).__name__}{one}: load it with "
-            "g2d_lite.notebook.load_data(cfg) or g2d_lite.data.load_dataset(name)"
-        )
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool, world_size: int = 1) -> int:
-    """Optimisation steps one epoch takes over ``n`` training samples."""
-    global_batch = batch_size * world_size
-    return n // global_batch if drop_last else math.ceil(n / global_batch)
 
 
 @dataclass
@@ -162,7 +145,7 @@ class Trainer:
         self.check_teacher_data = check_teacher_data
         self.device = resolve_device(cfg.device)
         self.ctx: DistContext = init_distributed(self.device)
-        self._check_data(modality)
+        check_data(cfg, data, role, modality, self.ctx.world_size)
         if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise KitError(
                 "tensorboard=True needs the tensorboard package: pip install tensorboard"
@@ -174,7 +157,7 @@ class Trainer:
         else:
             self.modality = None
             self.model = build_student(data.info, cfg.encoder, cfg.fusion, cfg.modalities)
-        self._check_batch_norm_batches()
+        check_batch_norm_batches(self.model, cfg, len(data.train), self.ctx.world_size)
         self.model.to(self.device)
         self.channels_last = self._use_channels_last()
         if self.channels_last:
@@ -239,71 +222,6 @@ class Trainer:
         self._best_weights: dict[str, torch.Tensor] | None = None
 
     # ----------------------------------------------------------------- setup helpers
-    def _check_data(self, modality: str | None) -> None:
-        """Refuse, before anything is built or written, a run that cannot train on ``data``."""
-        cfg, info = self.cfg, self.data.info
-        names = ", ".join(info.modality_names)
-        if info.name in DATASETS and cfg.dataset != info.name:
-            raise ValueError(
-                f"the config says dataset {cfg.dataset!r} but the data given are {info.name!r}; "
-                "load the data from this config (g2d_lite.notebook.load_data(cfg)) or set "
-                f"dataset={info.name!r}"
-            )
-        if self.role == "teacher" and modality not in info.modality_names:
-            raise ValueError(
-                f"unknown modality {modality!r} for a teacher; {info.name} has {names}"
-            )
-        if self.role == "teacher" and cfg.modalities is not None and modality not in cfg.modalities:
-            raise ValueError(
-                f"modalities={list(cfg.modalities)} leaves out this teacher's modality "
-                f"{modality!r}; a teacher trains one modality, so drop modalities= (it picks a "
-                "student's modalities) or ask for a teacher it lists"
-            )
-        if self.role == "student" and cfg.modalities is not None:
-            unknown = [m for m in cfg.modalities if m not in info.modality_names]
-            if unknown:
-                raise ValueError(f"modalities {unknown} are not in {info.name}; it has {names}")
-            if len(set(cfg.modalities)) < 2:
-                raise ValueError(
-                    f"a multimodal student needs at least two modalities, got {cfg.modalities}; "
-                    "for one modality, train a teacher"
-                )
-        for split in ("train", "validation"):  # labels edited after load_data fail deep in torch
-            tensors = self.data[split].as_tensors()
-            if tensors is not None:
-                check_targets(tensors[1], info.task, info.num_outputs, f"{info.name}/{split}")
-        n = len(self.data.train)
-        if steps_per_epoch(n, cfg.batch_size, cfg.drop_last, self.ctx.world_size) == 0:
-            raise DatasetError(
-                f"the train split has {n} samples, fewer than batch_size {cfg.batch_size}"
-                f"{f' x {self.ctx.world_size} ranks' if self.ctx.world_size > 1 else ''}: with "
-                f"drop_last=True an epoch takes no step; lower batch_size to at most {n}, or set "
-                "drop_last=False"
-            )
-
-    def _check_batch_norm_batches(self) -> None:
-        """Refuse, before anything is written, a run with a one-sample batch where a BatchNorm1d
-        (the MLP encoder's) would see one value per channel: torch fails mid-epoch without
-        naming batch_size. A 2-D BatchNorm over a feature map trains on one sample."""
-        if not any(isinstance(m, nn.BatchNorm1d) for m in self.model.modules()):
-            return
-        cfg, n = self.cfg, len(self.data.train)
-        global_batch = cfg.batch_size * self.ctx.world_size
-        last = n % global_batch
-        if cfg.batch_size == 1:
-            why, fix = "batch_size=1 gives batches of one sample", "set batch_size to 2 or more"
-        elif not cfg.drop_last and last == 1 and self.ctx.world_size == 1:
-            why = (
-                f"the train split has {n} samples, so with batch_size {cfg.batch_size} and "
-                "drop_last=False the last batch holds one sample"
-            )
-            fix = "set drop_last=True or another batch_size"
-        else:
-            return
-        raise DatasetError(
-            f"{why}, and this model's BatchNorm1d layers cannot train on one sample; {fix}"
-        )
-
     def _use_channels_last(self) -> bool:
         if self.cfg.channels_last is not None:
             return self.cfg.channels_last
@@ -488,60 +406,9 @@ class Trainer:
         return self._model_record(self.best_epoch, self._best_weights)
 
     def _check_resumable(self, state: Mapping[str, Any]) -> None:
-        """A run folder resumes only the run it holds: same config and the same data. The data
-        are compared by their fingerprint, not by how data_options spell them (64 and 64.0 give
-        the same samples)."""
-        ignored = RESUMABLE_CHANGES | ({"data_options"} if "data" in state else set())
-        changed = config_differences(state["config"], self.cfg.to_dict(), ignored)
-        if state["role"] != self.role or state["modality"] != self.modality:
-            what = state["role"] + (f" ({state['modality']})" if state["modality"] else "")
-            raise RunFolderError(
-                f"{self.run_dir} holds a {what} run, not this {self.role} run; use a new --out "
-                "folder (one folder holds one run)"
-            )
-        if changed:
-            theirs, ours = method_name(state["config"]), method_name(self.cfg.to_dict())
-            methods = f"; it holds method {theirs}, this is {ours}" if theirs != ours else ""
-            raise RunFolderError(
-                f"{self.run_dir} holds another run (changed: {', '.join(changed)}{methods}); use "
-                "a new --out folder, or start over with --no-resume (resume=False in Python)"
-            )
-        if "epoch" in state and state.get("teachers") != self.teacher_weights:
-            self._refuse_other_teachers(state.get("teachers"))
-        check_same_data(
-            state.get("data"),
-            data_fingerprint(self.data),
-            f"the run in {self.run_dir}",
-            "start over with --no-resume (resume=False in Python)",
-        )
-
-    def _check_checkpoint_is_the_folders(self, saved: Mapping[str, Any]) -> None:
-        """last.pt and config.json are written by one run; a last.pt copied in from another run
-        is named as such (not as "another run" the command would have to match)."""
-        assert self.folder is not None
-        if not self.folder.file(CONFIG).is_file():
-            return
-        ignored = RESUMABLE_CHANGES | {"data_options"}
-        differ = config_differences(self.folder.read_config(), saved["config"], ignored)
-        if differ:
-            raise RunFolderError(
-                f"{self.folder.file(LAST)} does not belong to {self.folder.file(CONFIG)} (they "
-                f"differ in {', '.join(differ)}): one of the two was edited or copied in from "
-                "another run; put back this folder's own, or start over with --no-resume"
-            )
-
-    def _refuse_other_teachers(self, saved: Mapping[str, str] | None) -> None:
-        ours = self.teacher_weights or {}
-        theirs = saved or {}
-        differ = sorted(m for m in theirs.keys() | ours.keys() if theirs.get(m) != ours.get(m))
-        what = (
-            f"other teachers (the {', '.join(differ)} teacher differs from the one given)"
-            if saved is not None
-            else "teachers it does not record (written by an older g2d-lite)"
-        )
-        raise RunFolderError(
-            f"{self.run_dir} holds a student distilled from {what}; use a new --out folder, or "
-            "start over with --no-resume (resume=False in Python)"
+        assert self.run_dir is not None
+        check_resumable(
+            state, self.cfg, self.role, self.modality, self.teacher_weights, self.data, self.run_dir
         )
 
     def _restore(self, state: Mapping[str, Any]) -> None:
@@ -569,7 +436,7 @@ class Trainer:
             folder.discard()
         elif state in ("in_progress", "finished"):
             saved = folder.load_last(self.device)
-            self._check_checkpoint_is_the_folders(saved)
+            check_checkpoint_belongs(folder, saved)
             self._check_resumable(saved)
             self._restore(saved)
             folder.repair(saved, self._best_record())
