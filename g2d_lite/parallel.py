@@ -15,9 +15,11 @@ off).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import pickle
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,13 +86,26 @@ def _forkable() -> bool:
     return sys.platform == "linux" and not torch.cuda.is_initialized()
 
 
-def _train(job: Job, data: DatasetSplits, threads: int, report: Connection) -> None:
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with(parent: int) -> None:
+    """A worker must not outlive a parent that was killed before it could stop it (SIGKILL of
+    the runner, or of the kernel a notebook runs in): Linux then sends it SIGTERM. Its run
+    folder resumes like any killed run, and its lock is recovered as stale."""
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _train(job: Job, data: DatasetSplits, threads: int, report: Connection, parent: int) -> None:
     """A worker: train one job, send back ``None`` or the exception (pickled where it can be)."""
     from g2d_lite.rundir import RunLockedError
     from g2d_lite.store import load_run
     from g2d_lite.train import train_student, train_teacher
 
     try:
+        _die_with(parent)
         torch.set_num_threads(threads)
         cfg = job.cfg.replace(progress=False)  # the parent shows one bar for every run
         if job.modality is not None:
@@ -129,7 +144,9 @@ def run_jobs(jobs: Sequence[Job], data: DatasetSplits, slots: int, show: bool = 
                 job = waiting.pop(0)
                 receive, send = context.Pipe(duplex=False)
                 worker = context.Process(
-                    target=_train, args=(job, data, threads, send), name=f"g2d-{job.name}"
+                    target=_train,
+                    args=(job, data, threads, send, os.getpid()),
+                    name=f"g2d-{job.name}",
                 )
                 worker.start()
                 send.close()

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
+import g2d_lite.locks as locks
 import g2d_lite.parallel as parallel
 import g2d_lite.train as train
 from g2d_lite.config import METHODS
@@ -16,6 +22,7 @@ from g2d_lite.parallel import job_slots
 from g2d_lite.rundir import RunFolder
 from g2d_lite.store import load_or_train_students, load_or_train_teachers
 from g2d_lite.train import NonFiniteLossError
+from tests.bad_inputs import REPO
 from tests.helpers import states_equal, tiny_config, tiny_data, without_timing
 
 pytestmark = pytest.mark.skipif(
@@ -99,3 +106,49 @@ def test_runs_train_one_at_a_time_where_that_is_what_keeps_the_numbers(monkeypat
     monkeypatch.delenv(parallel.ENV)
     monkeypatch.setattr(torch, "get_num_threads", lambda: parallel.usable_cores())
     assert job_slots(torch.device("cpu"), data) == 1  # every core is already in use
+
+
+ORPHAN_PARENT = """
+import os, sys
+sys.path.insert(0, {repo!r})
+os.environ["G2D_LITE_JOBS"] = "2"
+from g2d_lite.store import load_or_train_teachers
+from tests.helpers import tiny_config, tiny_data
+data = tiny_data()
+load_or_train_teachers(tiny_config(epochs=500), data, data.info.modality_names, {out!r})
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_workers_stop_when_their_parent_is_killed_outright(tmp_path):
+    """Probe 21 carry-over: a SIGKILL of the runner (or the kernel) left its forked workers
+    training, and holding their run folders' locks, with nobody to read their results."""
+    script = ORPHAN_PARENT.format(repo=str(REPO), out=str(tmp_path))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "G2D_LITE_PROGRESS": "0"}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            workers = {h.pid for d in tmp_path.glob("teacher-*") if (h := locks.holder(d))}
+            time.sleep(0.2)
+        assert len(workers) == 2, "the two teacher workers never took their folders' locks"
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(_alive, workers)), f"workers {workers} outlived their parent"
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in filter(_alive, workers):  # a failed check leaves nothing running
+            os.kill(pid, signal.SIGKILL)
