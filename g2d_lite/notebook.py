@@ -179,6 +179,29 @@ def save_metrics(
     return path
 
 
+# Extensions of other figure formats: a name ending in one is a mistake, while a name like
+# "window_0.25" only holds a dot.
+OTHER_FIGURE_FORMATS = frozenset(
+    [
+        "bmp",
+        "eps",
+        "gif",
+        "jpeg",
+        "jpg",
+        "pdf",
+        "pgf",
+        "ps",
+        "raw",
+        "rgba",
+        "svg",
+        "svgz",
+        "tif",
+        "tiff",
+        "webp",
+    ]
+)
+
+
 def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
     """Save a matplotlib figure as PNG beside the metrics (for reports and the README); ``name``
     is given without the extension, though a trailing ``.png`` is tolerated."""
@@ -190,11 +213,13 @@ def save_figure(fig: Any, output_dir: str | Path, name: str) -> Path:
     stem, dot, extension = str(name).rpartition(".")
     if dot and extension.lower() == "png":
         name = stem
-    elif dot and "/" not in extension and extension.isalnum():
+    elif dot and extension.lower() in OTHER_FIGURE_FORMATS:
         raise ValueError(
             f"save_figure writes PNG files: give the name {name!r} without .{extension}"
         )
-    path = _output_folder(output_dir) / f"{_file_name(name)}.png"
+    folder = _output_folder(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)  # as save_metrics does
+    path = folder / f"{_file_name(name)}.png"
     fig.savefig(path, dpi=FIGURE_DPI * 1.5, bbox_inches="tight")
     return path
 

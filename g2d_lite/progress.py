@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from g2d_lite.api_checks import require_bool
 from g2d_lite.switches import env_switch
 
 T = TypeVar("T")
@@ -21,7 +22,9 @@ SWITCH_ENV = "G2D_LITE_PROGRESS"
 def progress_enabled(requested: bool = True) -> bool:
     """False when the caller or the environment (``G2D_LITE_PROGRESS=0``, ``off``, ``false``,
     ``no``, in any case) turns bars off. Any other value is refused: a typo would otherwise
-    leave the bars on without a word."""
+    leave the bars on without a word; so is a ``requested`` that is not a bool (the string
+    "no" is truthy)."""
+    require_bool("progress", requested)
     return requested and env_switch(SWITCH_ENV, True, "show progress bars")
 
 

@@ -426,6 +426,7 @@ class RunFolder:
                     f"size or SHA-256): one of them was replaced or damaged; {fix}"
                 )
         last = load_checkpoint(self.file(LAST))
+        self._check_identity(metrics, last)
         self._check_metrics_against_history(metrics, last)
         best = load_checkpoint(self.file(BEST))
         self._check_derived_files(best, last)
@@ -435,6 +436,27 @@ class RunFolder:
                 f"epoch {metrics.get('selected_epoch')}; retrain the run with --no-resume"
             )
         return metrics, best
+
+    def _check_identity(self, metrics: dict[str, Any], last: dict[str, Any]) -> None:
+        """What metrics.json says the run is (its role, modality, dataset, seed, epochs) is what
+        its checkpoint holds: a hand-edited claim must not make a joint run pass as a teacher, or
+        the audio teacher as the visual one."""
+        cfg = last.get("config") if isinstance(last.get("config"), dict) else {}
+        info = last.get("info") if isinstance(last.get("info"), dict) else {}
+        held = {
+            "role": last.get("role"),
+            "modality": last.get("modality"),
+            "dataset": info.get("name"),
+            "seed": cfg.get("seed"),
+            "epochs": cfg.get("epochs"),
+        }
+        for key, value in held.items():
+            if metrics.get(key) != value:
+                raise RunFolderError(
+                    f"{self.file(METRICS)} says {key} {metrics.get(key)!r}, but the run's "
+                    f"checkpoint holds {key} {value!r}: the file was edited or comes from another "
+                    "run; delete it and rerun the same command to rewrite it from the finished run"
+                )
 
     def _check_metrics_against_history(self, metrics: dict[str, Any], last: dict[str, Any]) -> None:
         """The reported scores are the history's at the selected epoch: a hand-edited number in

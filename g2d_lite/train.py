@@ -215,6 +215,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.start_epoch = 0
+        self.fitted = False
         self.global_step = 0
         self.train_seconds = 0.0
         self.tensorboard = None  # opened with the run folder, once the run is accepted
@@ -745,6 +746,13 @@ class Trainer:
         The run folder is locked while the run writes it; a folder holding another run (another
         config, other data, another role) is refused before anything in it changes.
         """
+        if self.fitted and self.folder is None:
+            raise KitError(
+                "this Trainer has already trained its model (the first fit() returned the "
+                "result); a second fit() would train on from there under the same epoch numbers: "
+                "build a new Trainer to train again, or give it a run_dir, where a second fit() "
+                "reads the finished run"
+            )
         slots.pool()  # a malformed G2D_LITE_SLOTS is refused before the folder is touched
         with self._writing() as notes:
             for note in notes:
@@ -754,7 +762,9 @@ class Trainer:
             else:
                 self._load_state_without_folder(resume)
             with slots.training_slot():  # notebooks side by side share the cores (g2d_lite.slots)
-                return self._train()
+                result = self._train()
+        self.fitted = True
+        return result
 
     def _train(self) -> TrainResult:
         self._prepare_teachers()

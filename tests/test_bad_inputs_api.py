@@ -457,3 +457,43 @@ def test_load_model_names_a_run_folder_and_a_table_given_for_a_checkpoint(tmp_pa
     with pytest.raises(CheckpointError, match=r"x\.npy is not a checkpoint but a NumPy array"):
         load_model(tmp_path / "x.npy")
     assert load_model("~/t/checkpoints/best.pt") is not None
+
+
+def test_a_second_fit_of_a_trainer_without_a_run_folder_is_refused():
+    """Probe M02: a rerun notebook cell calling fit() again trained one more epoch from the
+    trained weights, logged it as epoch 0 again, and returned metrics of the first epoch 0
+    beside the weights of the second."""
+    from g2d_lite.train import Trainer
+
+    trainer = Trainer(tiny_config(epochs=1).replace(**METHODS["joint"]), tiny_data())
+    first = trainer.fit()
+    weights = {k: v.clone() for k, v in first.model.state_dict().items()}
+    with pytest.raises(KitError, match="already trained its model.*build a new Trainer"):
+        trainer.fit()
+    assert len(trainer.history) == 1
+    assert all(torch.equal(v, weights[k]) for k, v in first.model.state_dict().items())
+
+
+def test_figure_names_with_a_dot_and_folders_not_made_yet(tmp_path):
+    """Probe M03 ("window_0.25" refused "without .25"), M04 (a missing output folder: a raw
+    FileNotFoundError, where save_metrics makes the folder)."""
+    import matplotlib.pyplot as plt
+
+    from g2d_lite import notebook
+
+    fig = plt.figure()
+    assert notebook.save_figure(fig, tmp_path, "window_0.25") == tmp_path / "window_0.25.png"
+    assert notebook.save_figure(fig, tmp_path / "new" / "sub", "lr_1e-3").is_file()
+    with pytest.raises(ValueError, match="give the name 'fig.SVG' without .SVG"):
+        notebook.save_figure(fig, tmp_path, "fig.SVG")
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("value", ["no", "False", "off", 0, None], ids=repr)
+def test_a_progress_setting_that_is_not_a_bool_is_refused(tmp_path, value):
+    """Probe M05: setup(progress="no") (or "False", "off") turned the bars on: a non-empty
+    string is truthy."""
+    from g2d_lite import notebook
+
+    with pytest.raises(TypeError, match=f"progress is True or False, got {value!r}"):
+        notebook.setup("smoke", output_dir=tmp_path, progress=value)

@@ -570,6 +570,42 @@ def test_a_hand_edited_score_in_metrics_json_is_not_reported(finished_joint, tmp
 
 
 @pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("role", "teacher"),
+        ("modality", "audio"),
+        ("seed", 7),
+        ("epochs", 30),
+        ("dataset", "cremad"),
+    ],
+)
+def test_what_metrics_json_says_the_run_is_must_be_what_its_checkpoint_holds(
+    finished_joint, tmp_path, key, value
+):
+    """Probe K02: a joint run whose metrics.json was edited to role "teacher" got as far as the
+    teacher bank, refused there as "the teacher for None" without naming the folder."""
+    run = _copy_of(finished_joint, tmp_path)
+    metrics = json.loads((run / METRICS).read_text())
+    (run / METRICS).write_text(json.dumps({**metrics, key: value}))
+    with pytest.raises(RunFolderError, match=f"metrics.json says {key} {value!r}, but the run's"):
+        load_run(run)
+
+
+def test_teachers_whose_metrics_claim_each_others_modality_are_named(tmp_path, capsys):
+    """Probe K01: the modality fields of two teachers' metrics.json swapped gave "teacher for
+    'visual' was trained on modality 'audio'", naming neither folder nor file."""
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    for folder, claim in (("teacher-audio", "visual"), ("teacher-visual", "audio")):
+        path = teachers / folder / METRICS
+        path.write_text(json.dumps({**json.loads(path.read_text()), "modality": claim}))
+    capsys.readouterr()
+    status = main(["student", "--teachers", str(teachers), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, str(teachers / "teacher-audio" / METRICS), "says modality 'visual'")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
     ("damage", "needle"),
     [
         ("fusion", "config.json differs from the run's checkpoint in fusion"),
