@@ -81,14 +81,16 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     overrides: dict[str, Any] = {}
     if args.config:
         overrides.update(_config_file(args.config))
-    for key, value in parse_overrides(args.overrides).items():
+    typed = parse_overrides(args.overrides)
+    from_file = (args.config, set(overrides) - set(typed))
+    for key, value in typed.items():
         both = isinstance(value, dict) and isinstance(overrides.get(key), dict)
         overrides[key] = {**overrides[key], **value} if both else value  # data_options merge
     if isinstance(overrides.get("data_root"), str):  # recorded absolute: evaluate from anywhere
         overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
     check_profile_dataset(args.profile, overrides.get("dataset"))
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
-    _check_method_kept(method, overrides, cfg, args.command)
+    _check_method_kept(method, overrides, cfg, args.command, from_file)
     return cfg
 
 
@@ -103,7 +105,11 @@ def _loss_with_terms(terms: tuple[str, ...]) -> str:
 
 
 def _check_method_kept(
-    method: str | None, overrides: dict[str, Any], cfg: Config, command: str
+    method: str | None,
+    overrides: dict[str, Any],
+    cfg: Config,
+    command: str,
+    from_file: tuple[str | None, set[str]],
 ) -> None:
     """An override that changes what the named method is trains another method under the first
     one's name (``--method g2d_partial loss=ce`` is joint + partial SMP; ``--method logit_kd
@@ -129,9 +135,17 @@ def _check_method_kept(
     else:
         nearest = f"; the nearest named method is {trained} (--method {trained})"
     trains = "+".join(["CE", *expected])
+    defined = f"(it trains {trains} with {', '.join(f'{k}={v!r}' for k, v in defining.items())})"
+    file, file_keys = from_file
+    keys = [clash.split("=", 1)[0] for clash in clashes]
+    if file and set(keys) <= file_keys:  # a run's config.json reused: it holds its method too
+        raise KitError(
+            f"--config {file} sets {', '.join(clashes)}, which contradicts method {method} "
+            f"{defined}; remove {', '.join(keys)} from the file (a run's config.json holds every "
+            "setting, its own method's too)"
+        )
     raise KitError(
-        f"{', '.join(clashes)} contradicts method {method} (it trains {trains} with "
-        f"{', '.join(f'{k}={v!r}' for k, v in defining.items())}): the run would be another "
+        f"{', '.join(clashes)} contradicts method {method} {defined}: the run would be another "
         f"method recorded as {method}; drop the override{nearest}"
     )
 

@@ -41,6 +41,8 @@ class LockHolder:
     folder: str = ""  # where the lock was taken: a folder copied with its lock says so
 
     def describe(self) -> str:
+        if not self.pid:  # a lock file held by a program that wrote no record into it
+            return f"another process (its {LOCK} records no holder)"
         return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
 
 
@@ -146,7 +148,7 @@ def _acquire(folder: Path, what: str, notes: list[str]) -> IO[str]:
 def _why_stale(previous: LockHolder, folder: Path) -> str:
     """Why a lock nobody holds was left: a copied folder or a reused pid is not a stopped run,
     and saying so keeps a user from thinking their other training died."""
-    if previous.folder and previous.folder != str(folder.absolute()):
+    if previous.folder and os.path.realpath(previous.folder) != os.path.realpath(folder):
         return (
             f"which was taken in {previous.folder} and came here with the folder (a copy or a move)"
         )

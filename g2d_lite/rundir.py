@@ -184,12 +184,22 @@ class RunFolder:
                 "for --out"
             )
         state = self.state()
+        if state == "foreign" and (inside := self._teacher_runs_inside()):
+            raise RunFolderError(
+                f"{self.path} is a folder of teacher runs ({', '.join(inside)}), where a run "
+                "cannot write its own files: choose another --out (give this folder to a "
+                "student as --teachers)"
+            )
         if state == "foreign":
             raise RunFolderError(
                 f"{self.path} is not empty and holds no g2d-lite run: choose a new or empty folder "
                 "for --out (the kit will not write run files among someone else's)"
             )
         return state
+
+    def _teacher_runs_inside(self) -> list[str]:
+        """The teacher-<modality> runs in the folder ``teacher --out`` wrote."""
+        return sorted(p.name for p in self.path.glob("teacher-*") if (p / CONFIG).is_file())
 
     # ------------------------------------------------------------------ lock
     def holder(self) -> LockHolder | None:
@@ -320,7 +330,7 @@ class RunFolder:
         """The error for a folder that holds no run. The folder ``teacher --out`` wrote holds
         one run per modality (teacher-<modality>/): those are named instead of ``fix``."""
         where = f"{flag} {self.path}" if flag else str(self.path)
-        inside = sorted(p.name for p in self.path.glob("teacher-*") if (p / CONFIG).is_file())
+        inside = self._teacher_runs_inside()
         if inside:
             return RunFolderError(
                 f"{where} is a folder of teacher runs ({', '.join(inside)}): name one of them, "

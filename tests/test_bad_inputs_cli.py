@@ -1259,3 +1259,21 @@ def test_a_feature_map_pooled_to_one_value_before_batch_norm_names_batch_size(tm
     argv = ["teacher", "--modality", "audio", "--out", str(tmp_path / "t"), "epochs=1"]
     status = main([*argv, "encoder=resnet18", "batch_size=1", "progress=False", sizes])
     refused(capsys, status, 2, "a training batch of 1 sample(s)", "raise batch_size")
+
+
+def test_a_teacher_folder_as_out_and_a_run_s_config_as_config(tmp_path, capsys):
+    """Probe K11 (`joint --out` of a `teacher --out` folder: "holds no g2d-lite run"), K10 (a
+    teacher's config.json as --config for joint: the clash was blamed on overrides nobody
+    typed, and the way out offered was a G²D student)."""
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), *TINY]) == 0
+    before = tree_bytes(teachers)
+    capsys.readouterr()
+    status = main(["joint", "--out", str(teachers), *TINY])
+    refused(capsys, status, 2, "is a folder of teacher runs (teacher-audio, teacher-visual)")
+    assert tree_bytes(teachers) == before
+    config = teachers / "teacher-audio" / "config.json"
+    status = main(["joint", "--config", str(config), "--out", str(tmp_path / "j"), *TINY])
+    line = refused(capsys, status, 2, f"--config {config} sets loss='g2d'", "remove loss")
+    assert "student" not in line
+    assert not (tmp_path / "j").exists()

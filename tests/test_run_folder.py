@@ -169,6 +169,38 @@ def test_a_stale_lock_from_a_copied_folder_or_a_reused_pid_is_not_called_a_stopp
         assert "which no longer holds it (pid 1 now runs something else)" in notes[0]
 
 
+def test_a_stale_lock_reached_through_a_link_is_a_stopped_run(tmp_path):
+    """Probe K17: a killed run resumed through a symbolic link to its folder was said to have
+    "came here with the folder (a copy or a move)"."""
+    from g2d_lite.locks import locked
+
+    run, link = tmp_path / "run", tmp_path / "link"
+    run.mkdir()
+    link.symlink_to(run)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    record = {"pid": dead.pid, "host": socket.gethostname(), "started": "x", "command": "g2d"}
+    (run / LOCK).write_text(json.dumps({**record, "folder": str(run)}))
+    with locked(link) as notes:
+        assert notes[0].endswith("which is no longer running"), notes[0]
+
+
+def test_a_lock_held_by_a_program_that_records_no_holder(finished_joint, tmp_path, capsys):
+    """Probe K19: evaluate of a folder whose .lock another program holds (garbage inside)
+    named a made-up holder, "pid 0 on ? since ? (?)"."""
+    import fcntl
+
+    run = _copy_of(finished_joint, tmp_path)
+    with open(run / LOCK, "w") as handle:
+        handle.write("garbage")
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        capsys.readouterr()
+        status = main(["evaluate", "--run", str(run)])
+        line = refused(capsys, status, 2, "another process (its .lock records no holder)")
+        assert "pid 0" not in line
+
+
 def test_a_lock_held_from_another_host_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
