@@ -231,7 +231,10 @@ def _refuse_changed_inputs(name: str, inputs: list[tuple[Any, Any]]) -> None:
     for value, copy_ in changed:
         if isinstance(value, torch.Tensor):
             with torch.no_grad():
-                value.copy_(copy_)
+                if value.shape == copy_.shape:
+                    value.copy_(copy_)
+                else:  # reshaped in place (unsqueeze_, t_): copy_ would broadcast or fail
+                    value.set_(copy_.clone())
         elif isinstance(value, dict):
             value.clear()
             value.update(copy_)

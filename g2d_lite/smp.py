@@ -176,6 +176,12 @@ def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> I
             f"kappa and encoders name different modalities: kappa for unknown encoders "
             f"{unknown}, encoders without kappa {missing}; encoders: {sorted(encoders)}"
         )
+    for m, k in kappa.items():  # NaN would spoil the gradients, -1 turn them uphill
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or not 0 <= k <= 1:
+            raise ValueError(
+                f"kappa of {m!r} is {k!r}: a gradient coefficient is a number in [0, 1] "
+                "(what coefficients() returns)"
+            )
     return kappa.items()
 
 
@@ -391,6 +397,13 @@ class OGM(_Window):
             return dict.fromkeys(branch_logits, 1.0)
         sums, _ = teacher_confidence_sums(branch_logits, target)  # same score, student branches
         scores = dict(zip(sums, torch.stack(list(sums.values())).tolist(), strict=True))
+        unknown = [m for m, v in scores.items() if not math.isfinite(v)]
+        if unknown:  # NaN > 1 is False: it would read as "no modality dominates"
+            raise ValueError(
+                f"the branch logits of {unknown} hold NaN or inf, so their score is unknown and "
+                "OGM could not tell which modality dominates; the student diverged (lower the "
+                "learning rate) or its inputs hold NaN"
+            )
         kappa = {}
         for m, s in scores.items():
             others = [v for n, v in scores.items() if n != m]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -847,3 +848,46 @@ def test_probe_15_analysis_cases(tmp_path):
     assert dynamics.lr_steps(history.assign(lr=[0.05, 0.05, 0.005])) == [2]
     with pytest.raises(ValueError, match=r"teacher has no 'visual' \(it has audio\)"):
         diagnose.gap_table({"audio": 60.0}, {"audio": 50.0, "visual": 40.0})
+
+
+def test_an_answer_that_reshapes_a_tensor_in_place_is_refused_and_undone():
+    """Probe M09: an answer doing target.unsqueeze_(1) made the kit's own restore step fail
+    with torch's "doesn't match the broadcast shape", leaving the target (4, 1)."""
+    from g2d_lite.exercise_checks import without_kit
+
+    def total(logits, target):
+        target.unsqueeze_(1)
+        return (logits - target).pow(2).mean()
+
+    logits, target = torch.zeros(4, 4), torch.arange(4.0)
+    with pytest.raises(AssertionError, match="total .* changed its input in place"):
+        without_kit(total)(logits, target)
+    assert target.shape == (4,) and torch.equal(target, torch.arange(4.0))
+
+
+@pytest.mark.parametrize("kappa", [math.nan, -1.0, 5.0, "0", None, True], ids=repr)
+def test_smp_and_ogm_refuse_a_gradient_coefficient_outside_0_1(kappa):
+    """Probe M06 (a NaN κ made the gradients NaN, -1 turned them uphill, 5 multiplied them),
+    M07 ("0" or None: torch's mul_ TypeError, naming neither κ nor the modality)."""
+    from g2d_lite.exercise_checks import encoders_with_gradients
+    from g2d_lite.smp import OGM, SMP
+
+    encoders, _ = encoders_with_gradients(["audio", "visual"], torch.randn(2, 1, 8, 8), seed=0)
+    before = {(m, n): p.grad.clone() for m, e in encoders.items() for n, p in e.named_parameters()}
+    bad = {"audio": kappa, "visual": 1.0}
+    with pytest.raises(ValueError, match=f"kappa of 'audio' is {re.escape(repr(kappa))}"):
+        SMP(0, 0).apply(encoders, bad)
+    with pytest.raises(ValueError, match=f"kappa of 'audio' is {re.escape(repr(kappa))}"):
+        OGM(0, 0).apply(encoders, bad, 0)
+    for m, encoder in encoders.items():
+        assert all(torch.equal(p.grad, before[m, n]) for n, p in encoder.named_parameters())
+
+
+def test_ogm_refuses_branch_logits_it_cannot_score():
+    """Probe M08: NaN branch logits gave κ = 1 for both ("no modality dominates")."""
+    from g2d_lite.smp import OGM
+
+    target = torch.tensor([0, 1, 2, 0])
+    logits = {"audio": torch.full((4, 3), math.nan), "visual": torch.zeros(4, 3)}
+    with pytest.raises(ValueError, match=r"branch logits of \['audio'\] hold NaN or inf"):
+        OGM(0, 0).coefficients(logits, target, 0)
