@@ -38,6 +38,22 @@ def metrics_split(split: Any) -> str:
     return METRICS_SPLITS[split]
 
 
+def table_split(table: pd.DataFrame, split: Any, made_by: str) -> str:
+    """The split a table's figure or summary names: the one ``made_by`` recorded in
+    ``table.attrs`` unless given (test for a table made by hand); a contradiction is refused,
+    since the title would name the wrong split."""
+    recorded = table.attrs.get("split")
+    if split is None:
+        return recorded or "test"
+    split = metrics_split(split)
+    if recorded is not None and split != recorded:
+        raise ValueError(
+            f"these are {recorded} scores ({made_by}(..., {recorded!r})), but split={split!r} "
+            f"would name them {split}: leave split out, or make the table from the {split} split"
+        )
+    return split
+
+
 def positive_int(name: str, value: Any) -> int:
     """``value`` as an int of at least 1, or a message naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

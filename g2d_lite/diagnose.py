@@ -169,7 +169,8 @@ def score_table(
 
     Columns ``model, output, metric, score``; ``model`` is ``"teacher"`` or a key of
     ``students`` (e.g. "joint", "G²D"), ``output`` a modality name or ``"fused"``. Numbers come
-    from the runs' selected epochs (``metrics[split]``), so no model is re-evaluated.
+    from the runs' selected epochs (``metrics[split]``), so no model is re-evaluated; the
+    split is kept in ``attrs["split"]``.
     """
     split = api_checks.metrics_split(split)
     require_roles(teachers, True, "teachers")
@@ -187,7 +188,9 @@ def score_table(
             key = f"{metric}/{modality}"
             if key in values:
                 rows.append((name, modality, metric, values[key]))
-    return pd.DataFrame(rows, columns=["model", "output", "metric", "score"])
+    table = pd.DataFrame(rows, columns=["model", "output", "metric", "score"])
+    table.attrs["split"] = split  # a figure of the table then names the split it holds
+    return table
 
 
 def gap_table(

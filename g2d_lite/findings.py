@@ -41,6 +41,7 @@ class Evidence:
     branches: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     weak_led: float | None = None
     metric: str = "acc"
+    split: str | None = None  # recorded by evidence_from_runs, named by claims_markdown
 
     def __post_init__(self) -> None:
         if self.weak not in self.teachers:
@@ -134,14 +135,19 @@ def claims(e: Evidence) -> pd.DataFrame:
     rows += _compare(e, "SMP helps joint training", "joint+smp", "joint", branch_too=True)
     rows += _compare(e, "SMP helps UMT", "umt+smp", "umt")
     rows += _compare(e, "complete suppression beats partial", "g2d", "g2d_partial")
-    return pd.DataFrame(rows, columns=["claim", paper.PAPER_LABEL, "here", "verdict"])
+    table = pd.DataFrame(rows, columns=["claim", paper.PAPER_LABEL, "here", "verdict"])
+    if e.split is not None:
+        table.attrs["split"] = e.split
+    return table
 
 
-def claims_markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
-    """The claims table as Markdown under a one-line summary of how many held."""
+def claims_markdown(table: pd.DataFrame, dataset: str, split: str | None = None) -> str:
+    """The claims table as Markdown under a one-line summary of how many held; ``split`` is
+    the evidence's own by default, and one that contradicts it is refused."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"claims_markdown takes the claims table (a DataFrame), got {table!r}")
     api_checks.require_columns(table, ("claim", "here", "verdict"), "findings.claims", True)
+    split = api_checks.table_split(table, split, "evidence_from_runs")
     if table.empty:
         return f"No claim of the paper can be checked with the runs of this notebook on {dataset}."
     counts = table["verdict"].value_counts()
@@ -184,4 +190,4 @@ def evidence_from_runs(
     if isinstance(weak_led, numbers.Real) and math.isnan(weak_led):  # no SMP window ran
         weak_led = None
     led = None if weak_led is None else api_checks.finite_number("weak_led", weak_led)
-    return Evidence(weak, scores, fused, branches, led, metric)
+    return Evidence(weak, scores, fused, branches, led, metric, split)

@@ -22,7 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from g2d_lite import paper
-from g2d_lite.api_checks import metrics_split, positive_int, require_bool, require_columns
+from g2d_lite.api_checks import (
+    positive_int,
+    require_bool,
+    require_columns,
+    table_split,
+)
 from g2d_lite.data.base import MultimodalDataset
 from g2d_lite.diagnose import FUSED, informative_flags, require_split_dataset
 from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
@@ -118,14 +123,16 @@ def _bars(
 # Figure 1 and results tables
 
 
-def figure1(scores: pd.DataFrame, split: str = "test", show_paper: bool = False) -> Figure:
+def figure1(scores: pd.DataFrame, split: str | None = None, show_paper: bool = False) -> Figure:
     """The paper's Figure 1: each teacher alone vs its branch inside joint training and inside
     G²D, per modality, plus the students' fused scores (from :func:`diagnose.score_table`).
 
+    ``split`` names the scores' split in the title: by default the one the table records
+    (test for a hand-made table); a ``split`` the table contradicts is refused.
     ``show_paper`` adds a second panel with the paper's own CREMA-D numbers, titled as such.
     """
     require_columns(scores, ("model", "output", "score"), "diagnose.score_table(...)")
-    metrics_split(split)
+    split = table_split(scores, split, "score_table")
     require_bool("show_paper", show_paper)
     outputs = [o for o in _unique(scores["output"]) if o != FUSED] + [FUSED]
     order = [o for o in outputs if o in set(scores["output"])]

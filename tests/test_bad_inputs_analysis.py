@@ -891,3 +891,22 @@ def test_ogm_refuses_branch_logits_it_cannot_score():
     logits = {"audio": torch.full((4, 3), math.nan), "visual": torch.zeros(4, 3)}
     with pytest.raises(ValueError, match=r"branch logits of \['audio'\] hold NaN or inf"):
         OGM(0, 0).coefficients(logits, target, 0)
+
+
+def test_figures_and_claims_name_the_split_their_scores_come_from(runs):
+    """Probe M24: figure1 of validation scores was titled "(test)", its default, and so was
+    figure1(test scores, "validation"); claims_markdown took any split it was told."""
+    import matplotlib.pyplot as plt
+
+    _, teachers, joint = runs
+    validation = diagnose.score_table(teachers, {"joint": joint}, "validation")
+    fig = plots.figure1(validation)
+    assert fig.axes[0].get_title().endswith("(validation)")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="these are test scores .* split='validation'"):
+        plots.figure1(diagnose.score_table(teachers, {"joint": joint}, "test"), "validation")
+    evidence = evidence_from_runs("audio", teachers, {"joint": joint}, "validation")
+    table = claims(evidence)
+    assert "validation split" in claims_markdown(table, "synthetic")
+    with pytest.raises(ValueError, match="these are validation scores"):
+        claims_markdown(table, "synthetic", "test")
