@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 import g2d_lite
@@ -119,20 +120,22 @@ def environment() -> dict[str, str]:
     }
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, where: str = "metrics") -> Any:
     """``value`` as strict JSON data: NumPy and 0-d torch numbers as Python ones (an int stays
-    an int), NaN and infinities as null (``NaN`` is not JSON: jq, JavaScript and strict parsers
-    refuse it)."""
+    an int), NaN, infinities and pandas' missing values as null (``NaN`` is not JSON: jq,
+    JavaScript and strict parsers refuse it). ``where`` names the value in an error."""
     if isinstance(value, Mapping):
         keys = [str(k) for k in value]
         clash = sorted({k for k in keys if keys.count(k) > 1})
         if clash:  # {1: ..., "1": ...}: JSON keys are strings, so one would be lost
-            raise ValueError(f"save_metrics: keys {clash} appear as a number and as text")
-        return {str(k): _plain(v) for k, v in value.items()}
+            raise ValueError(
+                f"save_metrics: keys {clash} appear as a number and as text in {where}"
+            )
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, torch.Tensor | np.ndarray) and value.ndim > 0:
-        return _plain(value.tolist())  # lists of plain numbers, as the reader expects
+        return _plain(value.tolist(), where)  # lists of plain numbers, as the reader expects
     one_number = (
         value.numel() == 1
         if isinstance(value, torch.Tensor)
@@ -146,11 +149,13 @@ def _plain(value: Any) -> Any:
         return None
     if value is None or isinstance(value, str | bool | int | float):
         return value
+    if pd.isna(value) is True:  # pd.NA, pd.NaT: a missing value, like NaN
+        return None
     if hasattr(value, "__float__"):
-        return _plain(float(value))
+        return _plain(float(value), where)
     raise TypeError(
-        f"save_metrics cannot write a {type(value).__name__} as JSON; convert it first "
-        "(e.g. a DataFrame with .to_dict(), a tensor with .tolist())"
+        f"save_metrics cannot write {where}, a {type(value).__name__}, as JSON; convert it "
+        "first (a date with str(), a DataFrame with .to_dict('records'), a tensor with .tolist())"
     )
 
 

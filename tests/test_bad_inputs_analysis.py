@@ -243,7 +243,9 @@ def test_saved_metrics_are_strict_json_that_keeps_integers(tmp_path):
     text = path.read_text()
     strict = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-JSON {token}"))
     assert strict == {"acc": None, "seed": 3, "t": 2.5, "flags": [True]}
-    with pytest.raises(TypeError, match="cannot write a DataFrame as JSON.*to_dict"):
+    with pytest.raises(
+        TypeError, match=r"cannot write metrics\['table'\], a DataFrame, as JSON.*to_dict"
+    ):
         notebook.save_metrics(tmp_path, {"table": pd.DataFrame({"a": [1]})})
     assert path.read_text() == text  # a refused write leaves the old file as it was
 
@@ -580,6 +582,17 @@ def test_saved_metrics_keep_every_key_and_write_arrays_as_lists(tmp_path):
         tmp_path, {"a": np.array([1, 2]), "t": torch.tensor([0.5, math.nan])}
     )
     assert json.loads(path.read_text()) == {"a": [1, 2], "t": [0.5, None]}
+
+
+def test_saved_metrics_write_missing_values_as_null_and_name_what_they_cannot_write(tmp_path):
+    """Probe M23: pd.NA was refused as "a NAType" without naming its key, and the fix offered
+    (.to_dict()) is what had put it there."""
+    path = notebook.save_metrics(tmp_path, {"rows": [{"acc": pd.NA, "when": pd.NaT}]})
+    assert json.loads(path.read_text()) == {"rows": [{"acc": None, "when": None}]}
+    bad = {"results": [{"acc": 1.0}, {"acc": pd.Timestamp("2026-01-01")}]}
+    with pytest.raises(TypeError, match=r"cannot write metrics\['results'\]\[1\]\['acc'\]"):
+        notebook.save_metrics(tmp_path, bad, "other.json")
+    assert not (tmp_path / "other.json").exists()
 
 
 def test_stall_reports_refuse_the_wrong_teacher_and_a_distilled_joint(runs):
