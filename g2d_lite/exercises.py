@@ -23,7 +23,7 @@ import hashlib
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import nbformat
@@ -117,8 +117,16 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: bool) -> None:
-    """Never write over the instructor notebooks, nor over a copy a student has worked in."""
+def _notebook_text(student: nbformat.NotebookNode) -> str:
+    """The bytes ``nbformat.write`` gives (it ends the file with a newline)."""
+    text = nbformat.writes(student)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _check_targets(out_dir: Path, source_dir: Path, texts: Mapping[Path, str], force: bool) -> None:
+    """Never write over the instructor notebooks, nor over a copy a student has worked in. A
+    copy that is what this build writes is no one's work (a build killed before it wrote its
+    manifest left it), so it is written again."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file; give a folder for the student copies")
     if source_dir.resolve() in out_dir.resolve().parents:
@@ -133,14 +141,15 @@ def _check_targets(out_dir: Path, source_dir: Path, sources: list[Path], force: 
         )
     _check_not_the_kits(out_dir)
     built = _read_manifest(out_dir)
-    names = [p.name for p in sources] + [str(p) for p in _data_files(source_dir)]
-    for name in names + [MANIFEST]:
+    expected = {p.name: hashlib.sha256(t.encode()).hexdigest() for p, t in texts.items()}
+    expected |= {str(p): _digest(source_dir / p) for p in _data_files(source_dir)}
+    for name in [*expected, MANIFEST]:
         _refuse_links(out_dir, Path(name))
-    for name in names:
+    for name in expected:
         target = out_dir / name
         if force or not target.is_file():
             continue
-        if built.get(name) != _digest(target):
+        if _digest(target) not in (built.get(name), expected[name]):
             raise ValueError(
                 f"{target} has changed since it was built (a student's answers or data?); pass "
                 "--force to overwrite it, or choose another --out"
@@ -297,12 +306,13 @@ def build(
             f"--out {out_dir} is a link to {out_dir.readlink()}, which does not exist; remove the "
             "link or create its target"
         )
-    _check_targets(out_dir, source_dir, list(students), force)
+    texts = {path: _notebook_text(student) for path, student in students.items()}
+    _check_targets(out_dir, source_dir, texts, force)
     _copy_data(source_dir, out_dir)
     written = []
-    for path, student in students.items():
+    for path, text in texts.items():
         target = out_dir / path.name
-        nbformat.write(student, target)
+        atomic_write_text(target, text)  # a kill leaves the old copy or the new one, never half
         written.append(target)
     manifest = {p.name: _digest(p) for p in written}
     manifest |= {str(p): _digest(out_dir / p) for p in _data_files(source_dir)}

@@ -332,3 +332,20 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):
     message = feedback_for(EXERCISE_DIR / f"{notebook}.ipynb", function, body)
     assert feedback in message, message
+
+
+def test_a_build_killed_before_its_manifest_finishes_when_rerun(tmp_path):
+    """Probe M21: a build killed after writing the copies but before .built.json was refused
+    on the rerun as "has changed since it was built (a student's answers or data?)"."""
+    out = tmp_path / "student"
+    written = build(out)
+    manifest = out / ".built.json"
+    manifest.unlink()
+    copies = {p: p.read_bytes() for p in written}
+    assert build(out) == written and manifest.is_file()
+    assert {p: p.read_bytes() for p in written} == copies
+    manifest.unlink()  # a student's edit in a copy without a manifest is still never overwritten
+    written[0].write_bytes(copies[written[0]] + b" ")
+    with pytest.raises(ValueError, match="has changed since it was built"):
+        build(out)
+    assert written[0].read_bytes().endswith(b" ")
