@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -530,13 +531,18 @@ def _show_input(ax: plt.Axes, x: np.ndarray, kind: str) -> None:
 
 def sample_examples(dataset: MultimodalDataset, n_classes: int = 5) -> Figure:
     """The first training sample of each of the first ``n_classes`` classes, one row per
-    modality; works for every dataset kind (image, spectrogram, video, vector)."""
+    modality; works for every dataset kind (image, spectrogram, video, vector). A regression
+    dataset has no classes: its first ``n_classes`` samples are shown with their targets."""
     require_split_dataset(dataset, "sample_examples")
     positive_int("n_classes", n_classes)
     targets = dataset.targets
     names = dataset.info.class_names
-    shown = [int((targets == c).nonzero()[0]) for c in range(len(names)) if (targets == c).any()]
-    shown = shown[:n_classes]
+    regression = dataset.info.task == "regression"
+    if regression:
+        shown = list(range(min(n_classes, len(dataset))))
+    else:
+        present = [c for c in range(len(names)) if (targets == c).any()]
+        shown = [int((targets == c).nonzero()[0]) for c in present][:n_classes]
     samples = {i: dataset[i][0] for i in shown}  # a handful of reads: caches stay on disk
     modalities = dataset.info.modality_names
     fig, axes = plt.subplots(
@@ -551,12 +557,26 @@ def sample_examples(dataset: MultimodalDataset, n_classes: int = 5) -> Figure:
             ax = axes[row, col]
             _show_input(ax, samples[i][m].numpy(), kind)
             if row == 0:
-                ax.set_title(names[targets[i]], fontsize=8)
+                ax.set_title(_target_label(targets[i], names, regression), fontsize=8)
             if col == 0:
                 ax.set_ylabel(f"{m}\n({kind})", fontsize=8)
-    fig.suptitle(f"{dataset.info.name}: one {dataset.split} sample per class", fontsize=9)
+    what = (
+        f"the first {len(shown)} {dataset.split} samples"
+        if regression
+        else (f"one {dataset.split} sample per class")
+    )
+    fig.suptitle(f"{dataset.info.name}: {what}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _target_label(target: torch.Tensor, names: Sequence[str], regression: bool) -> str:
+    """A sample's class name, or its regression target (one value, or the first few)."""
+    if not regression:
+        return names[int(target)]
+    values = np.atleast_1d(np.asarray(target, dtype=float))
+    shown = ", ".join(f"{v:.3g}" for v in values[:3]) + (", …" if values.size > 3 else "")
+    return f"y = {shown}"
 
 
 def _as_image(x: np.ndarray) -> np.ndarray:

@@ -328,8 +328,8 @@ FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
 def _folder_parameter(name: str, value: Any) -> Any:
     """A folder parameter as the absolute path the kernel will use: ``~`` expanded, a relative
     path taken from notebooks/ (where the kernel runs). A file, an empty ARTIFACT_DIR, a model
-    cache among the kit's notebooks, or a GRID_DIR that does not exist fail in a late cell, so
-    they are refused here."""
+    cache among the kit's notebooks or inside a training run, or a GRID_DIR that does not
+    exist fail in a late cell, so they are refused here."""
     if not isinstance(value, str) or (name == "GRID_DIR" and not value):
         return value  # an empty GRID_DIR means no grid to summarise
     if not value.strip():
@@ -347,6 +347,11 @@ def _folder_parameter(name: str, value: Any) -> Any:
         raise RunError(
             f"parameter ARTIFACT_DIR {value!r} is {path}, a dataset cache (it holds meta.json); "
             "give the trained models a folder of their own"
+        )
+    if name == "ARTIFACT_DIR" and (outer := rundir.enclosing_run(path)) is not None:
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, inside the training run {outer}; give "
+            "the trained models a folder of their own"
         )
     if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
         raise RunError(

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from g2d_lite import slots, sync_free
+from g2d_lite.api_checks import require_bool
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
 from g2d_lite.config import Config, require_config, unused_settings
@@ -136,6 +137,10 @@ class Trainer:
             raise ValueError(
                 f"run_dir must be a folder path for the run's files, got {run_dir!r}; give a "
                 "new folder (or None to keep the run in memory only)"
+            )
+        if not isinstance(callbacks, Sequence) or not all(callable(c) for c in callbacks):
+            raise TypeError(
+                f"callbacks must be a list of functions f(trainer, epoch), got {callbacks!r}"
             )
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
@@ -746,6 +751,7 @@ class Trainer:
         The run folder is locked while the run writes it; a folder holding another run (another
         config, other data, another role) is refused before anything in it changes.
         """
+        require_bool("resume", resume)  # the string "no" is truthy: it would resume
         if self.fitted and self.folder is None:
             raise KitError(
                 "this Trainer has already trained its model (the first fit() returned the "

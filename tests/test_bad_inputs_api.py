@@ -497,3 +497,53 @@ def test_a_progress_setting_that_is_not_a_bool_is_refused(tmp_path, value):
 
     with pytest.raises(TypeError, match=f"progress is True or False, got {value!r}"):
         notebook.setup("smoke", output_dir=tmp_path, progress=value)
+
+
+def test_resume_must_be_a_bool_and_callbacks_a_list_of_functions(tmp_path):
+    """Probe M31 (fit(resume="no") resumed a finished run: "no" is truthy), M32 (one function
+    as callbacks: "'function' object is not iterable"; [1]: "'int' object is not callable",
+    raised only after an epoch had trained)."""
+    from g2d_lite.train import Trainer, train_teacher
+
+    cfg, data = tiny_config(epochs=1), tiny_data()
+    with pytest.raises(TypeError, match="resume is True or False, got 'no'"):
+        Trainer(cfg.replace(**METHODS["joint"]), data, run_dir=tmp_path / "r").fit(resume="no")
+    with pytest.raises(TypeError, match="resume is True or False, got 0"):
+        train_teacher(cfg, data, "audio", run_dir=tmp_path / "t", resume=0)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "t").exists()
+    for callbacks in (lambda trainer, epoch: None, [1], 5):
+        with pytest.raises(TypeError, match="callbacks must be a list of functions f"):
+            Trainer(cfg.replace(**METHODS["joint"]), data, callbacks=callbacks)
+
+
+def test_a_validation_split_that_is_the_test_split_is_warned_about():
+    """Probe M27: with validation = test, "honest" selection silently selected on test."""
+    from g2d_lite.data.base import DatasetSplits
+
+    data = tiny_data()
+    with pytest.warns(UserWarning, match="the validation split is the test split itself"):
+        DatasetSplits(data.info, data.train, data.test, data.test)
+
+
+def test_sample_examples_of_a_regression_dataset_shows_targets():
+    """Probe M33: a regression dataset (no classes) gave matplotlib's "Number of columns must
+    be a positive integer, not 0"."""
+    import matplotlib.pyplot as plt
+
+    from g2d_lite import plots
+
+    info = DatasetInfo("reg", (ModalitySpec("x", (2,), "vector"),), "regression", (), target_dim=1)
+    ds = TensorMultimodalDataset(
+        info, "train", {"x": torch.randn(6, 2)}, torch.tensor([0.5, 1.0, 2.0, 3.0, 4.0, 5.0])
+    )
+    fig = plots.sample_examples(ds, n_classes=3)
+    assert [ax.get_title() for ax in fig.axes] == ["y = 0.5", "y = 1", "y = 2"]
+    plt.close(fig)
+
+
+def test_a_knob_typo_is_matched_to_the_knob_it_begins():
+    """Probe M35: audio_amp suggested audio_dim (nearer by edit distance) over audio_amplitude."""
+    from g2d_lite.data import load_dataset
+
+    with pytest.raises(ValueError, match=r"did you mean audio_amplitude\?"):
+        load_dataset("synthetic", audio_amp=0.5)

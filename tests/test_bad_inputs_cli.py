@@ -1277,3 +1277,15 @@ def test_a_teacher_folder_as_out_and_a_run_s_config_as_config(tmp_path, capsys):
     line = refused(capsys, status, 2, f"--config {config} sets loss='g2d'", "remove loss")
     assert "student" not in line
     assert not (tmp_path / "j").exists()
+
+
+def test_a_training_run_as_the_runner_s_model_cache_is_refused_up_front(tmp_path, capsys):
+    """Probe K25: -p ARTIFACT_DIR a joint run's folder started the notebook, which failed 53 s
+    later in cell 11 with a half-run notebook left in --out."""
+    run = tmp_path / "joint"
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    for cache in (run, run / "checkpoints"):
+        status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", str(tmp_path / "o")])
+        refused(capsys, status, 2, f"inside the training run {run}")
+    assert not (tmp_path / "o").exists()

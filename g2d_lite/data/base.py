@@ -266,14 +266,16 @@ class DatasetSplits:
                 )
         for split in SPLITS:
             declared = getattr(self, split).info
-            if (declared.task, tuple(declared.class_names)) != (
+            if (declared.task, tuple(declared.class_names), declared.num_outputs) != (
                 self.info.task,
                 tuple(self.info.class_names),
+                self.info.num_outputs,
             ):
                 raise DatasetError(
                     f"{self.info.name}: the {split} split has task {declared.task!r} with classes "
-                    f"{list(declared.class_names)[:5]}, the dataset {self.info.task!r} with "
-                    f"{list(self.info.class_names)[:5]}; every split must share one DatasetInfo"
+                    f"{list(declared.class_names)[:5]} ({declared.num_outputs} outputs), the "
+                    f"dataset {self.info.task!r} with {list(self.info.class_names)[:5]} "
+                    f"({self.info.num_outputs} outputs); every split must share one DatasetInfo"
                 )
             for m in self.info.modalities:
                 other = declared.spec(m.name).shape if m.name in declared.modality_names else None
@@ -290,6 +292,13 @@ class DatasetSplits:
                     f"{split} scores measure fitting, not generalisation; give it held-out samples",
                     stacklevel=3,
                 )
+        if self.validation is self.test and self.test is not self.train:
+            warnings.warn(
+                f"{self.info.name}: the validation split is the test split itself, so the "
+                "'honest' selection picks its epoch on test (the paper's protocol, not an honest "
+                "number); give it held-out samples (e.g. a share of the train split)",
+                stacklevel=3,
+            )
         check_not_empty(
             self.sizes(),
             self.info.name,

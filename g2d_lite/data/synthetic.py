@@ -30,7 +30,7 @@ from __future__ import annotations
 import difflib
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -152,6 +152,15 @@ def _coerce(modality: SyntheticModality, field_name: str, value: Any) -> Any:
     return float(value)
 
 
+def _closest_knob(typed: str, valid: Iterable[str]) -> str | None:
+    """The knob a typo most likely meant: one the typed name begins (audio_amp is
+    audio_amplitude, not the nearer audio_dim by edit distance), else the nearest spelling."""
+    started = sorted(k for k in valid if k.startswith(typed))
+    if len(started) == 1:
+        return started[0]
+    return next(iter(difflib.get_close_matches(typed, list(valid), n=1)), None)
+
+
 def apply_knobs(
     modalities: Sequence[SyntheticModality], knobs: Mapping[str, Any]
 ) -> tuple[SyntheticModality, ...]:
@@ -163,7 +172,8 @@ def apply_knobs(
     }
     unknown = sorted(set(knobs) - set(valid))
     if unknown:
-        close = [m for k in unknown for m in difflib.get_close_matches(k, valid, n=1)]
+        close = [_closest_knob(k, valid) for k in unknown]
+        close = [c for c in close if c]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"unknown synthetic knob(s) {unknown}{hint}; valid knobs: {sorted(valid)}")
     changes: list[dict[str, Any]] = [{} for _ in modalities]
