@@ -49,6 +49,10 @@ class KitReplacedError(AssertionError):
     """An answer cell replaced a kit function that the checks use as the reference."""
 
 
+class SetupNotRunError(AssertionError):
+    """A check cell ran in a kernel where the notebook's setup cell has not (a restart)."""
+
+
 _ORIGINALS: dict[tuple[str, str], object] = {}  # (module, name) -> the kit's own object
 
 
@@ -107,9 +111,15 @@ def checkers_intact(namespace: Mapping[str, Any]) -> None:
     """Refuse to check while a name the check cells call was rebound in the sealed notebook's
     globals (``expect_close = lambda *a, **k: None``, say): every check would pass. Each check
     cell imports this afresh and calls it first, and :func:`without_kit` calls it again after
-    the answer ran, so an answer can rebind nothing unnoticed."""
-    names = next((n for sealed, n in _SEALED if sealed is namespace), {})
-    rebound = [name for name, value in names.items() if namespace.get(name) is not value]
+    the answer ran, so an answer can rebind nothing unnoticed. A notebook whose setup cell has
+    not run in this kernel is told to run it (not left to a NameError in the check)."""
+    names = next((n for sealed, n in _SEALED if sealed is namespace), None)
+    if names is None and "_ih" in namespace:  # a notebook's globals (IPython's input history)
+        raise SetupNotRunError(
+            "this notebook's setup cell (its first code cell) has not run in this kernel (was "
+            "it restarted?): run that cell, or Run All, then this check again"
+        )
+    rebound = [name for name, value in (names or {}).items() if namespace.get(name) is not value]
     if rebound:
         raise KitReplacedError(
             f"{rebound[0]} was rebound in this notebook (by a cell that assigns to it or defines"

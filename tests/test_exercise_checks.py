@@ -135,6 +135,15 @@ def test_a_checker_rebound_in_the_sealed_globals_is_refused_before_and_after_the
     seal_checkers({})
 
 
+def test_a_check_run_in_a_kernel_where_the_setup_cell_has_not_run_says_so():
+    """Probe M37: after a kernel restart, running an answer and its check cell (not the setup
+    cell) gave "NameError: name 'smp' is not defined", which reads as a bug in the answer."""
+    from g2d_lite.exercise_checks import SetupNotRunError
+
+    with pytest.raises(SetupNotRunError, match="setup cell .* has not run in this kernel"):
+        checkers_intact({"_ih": ["", "def smp_mask(rho): ..."], "smp_mask": print})
+
+
 def test_an_answer_that_changes_its_input_in_place_is_refused_and_undone():
     """Probe V18: a feature_kd answer that ran student.sub_(teacher) passed its own check and
     spoiled the notebook's features, so the next check failed a right answer."""
