@@ -294,6 +294,13 @@ def write_samples(course: Path) -> list[Path]:
             f"no released notebooks in {release_dir}: run `nbgrader generate_assignment "
             f"{ASSIGNMENT}` in the course folder first"
         )
+    unknown = [name for name in notebooks if name not in SAMPLES]
+    if unknown:  # refused before anything is written: a half-written archive grades wrong
+        raise ValueError(
+            f"no sample answers for {', '.join(unknown)}: add them to SAMPLES in "
+            f"{Path(__file__).name}, or move {unknown[0]}.ipynb out of {release_dir} for the "
+            "rehearsal"
+        )
     archive = course / "downloaded" / ASSIGNMENT / "archive"
     written = []
     for student in STUDENTS:

@@ -299,7 +299,11 @@ def build(
         )
     students = _read_sources(sorted(source_dir.glob("*.ipynb")))
     if not students:
-        raise FileNotFoundError(f"no exercise notebooks in {source_dir}; pass --source DIR")
+        below = sorted({p.parent for p in source_dir.glob("*/*.ipynb")})
+        hint = "pass --source DIR"
+        if len(below) == 1:
+            hint = f"they are one level down: pass --source {below[0]}"
+        raise FileNotFoundError(f"no exercise notebooks in {source_dir}; {hint}")
     out_dir = Path(out_dir)
     if out_dir.is_symlink() and not out_dir.exists():
         raise ValueError(

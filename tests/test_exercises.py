@@ -349,3 +349,32 @@ def test_a_build_killed_before_its_manifest_finishes_when_rerun(tmp_path):
     with pytest.raises(ValueError, match="has changed since it was built"):
         build(out)
     assert written[0].read_bytes().endswith(b" ")
+
+
+def test_a_source_one_level_too_high_names_the_folder_below(tmp_path):
+    """Probe M39: --source classroom/source (the notebooks are in source/g2d/) said "pass
+    --source DIR", repeating what the user did."""
+    inner = tmp_path / "source" / "g2d"
+    shutil.copytree(EXERCISE_DIR, inner)
+    with pytest.raises(FileNotFoundError, match=f"one level down: pass --source {inner}$"):
+        build(tmp_path / "out", tmp_path / "source")
+
+
+def test_a_rehearsal_with_an_exercise_it_has_no_samples_for_writes_nothing(tmp_path):
+    """Probe M20: sample_submissions.py after a fifth exercise was added: KeyError
+    'ex05_attention' and a half-written archive."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "samples", EXERCISE_DIR.parents[1] / "classroom" / "sample_submissions.py"
+    )
+    samples = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = samples  # dataclasses look their module up there
+    spec.loader.exec_module(samples)
+    for folder in ("release", "source"):
+        (tmp_path / folder / "g2d").mkdir(parents=True)
+        for name in ("ex01_distillation_losses", "ex05_attention"):
+            (tmp_path / folder / "g2d" / f"{name}.ipynb").write_text("{}")
+    assert samples.main(["--course", str(tmp_path)]) == 2
+    assert not (tmp_path / "downloaded").exists()
