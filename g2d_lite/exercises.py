@@ -1,4 +1,5 @@
-"""Student copies of the exercise notebooks: ``python -m g2d_lite.exercises build --out DIR``.
+"""Student copies of the exercise notebooks: ``python -m g2d_lite.exercises build --out DIR``
+(and ``handins --course DIR``, which checks a class's hand-ins: :mod:`g2d_lite.handins`).
 
 The instructor notebooks (``notebooks/exercises/``) carry nbgrader's markers and cell metadata,
 so the classroom route (``classroom/``, docs/classroom.md) grades them with nbgrader. This
@@ -30,6 +31,7 @@ import nbformat
 
 from g2d_lite.atomic import atomic_write_text
 from g2d_lite.errors import OneLineParser, path_argument, run_command
+from g2d_lite.handins import check_handins
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -325,7 +327,7 @@ def build(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build the student copies; every failure is one line on stderr and exit status 2."""
+    """Build the student copies, or check hand-ins; every failure is one line on stderr (exit 2)."""
     parser = OneLineParser(prog="python -m g2d_lite.exercises", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -340,13 +342,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     make.add_argument(
         "--force", action="store_true", help="overwrite copies changed since they were built"
     )
+    handins = commands.add_parser(
+        "handins", help="check a class's hand-ins before nbgrader collects and grades them"
+    )
+    handins.add_argument("--course", type=path_argument, default=".", help="the course folder")
+    handins.add_argument("--assignment", default="g2d", help="the assignment's name")
     args = parser.parse_args(argv)
 
-    def body() -> None:
+    def body() -> int:
+        if args.command == "handins":
+            return _report_handins(args.course, args.assignment)
         for path in build(args.out, args.source, args.force):
             print(path)
+        return 0
 
     return run_command(parser.prog, body, args.debug)
+
+
+def _report_handins(course: str, assignment: str) -> int:
+    """Print each problem and note of :func:`g2d_lite.handins.check_handins`; 1 if any problem."""
+    report = check_handins(course, assignment)
+    for line in report.problems:
+        print(line)
+    for line in report.notes:
+        print(f"note: {line}")
+    count = len(report.problems)
+    ready = f"{count} {'problem' if count == 1 else 'problems'} to fix before `nbgrader zip_collect"
+    ready = f"{ready} {assignment}`" if count else "every one can be collected and graded"
+    print(f"{report.handins} hand-ins checked: {ready}")
+    return 1 if report.problems else 0
 
 
 if __name__ == "__main__":

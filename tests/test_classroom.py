@@ -72,6 +72,12 @@ def course(tmp_path_factory):
     shutil.copytree(TEMPLATE, root, dirs_exist_ok=True)  # follows the source/g2d link
     _nbgrader(root, "generate_assignment", ASSIGNMENT)
     samples.write_samples(root)
+    handins = subprocess.run(
+        [sys.executable, "-m", "g2d_lite.exercises", "handins", "--course", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert handins.returncode == 0, handins.stdout + handins.stderr  # nbgrader's own release
     _nbgrader(root, "zip_collect", ASSIGNMENT)
     _nbgrader(root, "autograde", ASSIGNMENT)
     _nbgrader(root, "generate_feedback", ASSIGNMENT)

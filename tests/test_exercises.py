@@ -378,3 +378,52 @@ def test_a_rehearsal_with_an_exercise_it_has_no_samples_for_writes_nothing(tmp_p
             (tmp_path / folder / "g2d" / f"{name}.ipynb").write_text("{}")
     assert samples.main(["--course", str(tmp_path)]) == 2
     assert not (tmp_path / "downloaded").exists()
+
+
+def test_handins_that_would_stop_or_spoil_grading_are_named_before_nbgrader_runs(tmp_path, capsys):
+    """Probe M11 (a damaged .zip stopped zip_collect for the whole class), M15 (the right answers
+    in a fresh notebook: autograde KeyError, graded 0), M16 (a text file named like the
+    notebook), M17 (..._v2.ipynb: "No notebooks found"), M18 (...-Copy1.ipynb or an empty
+    folder: no row in grades.csv)."""
+    import zipfile
+
+    from g2d_lite import exercises
+
+    course = tmp_path / "course"
+    release = build(course / "release" / "g2d")
+    archive = course / "downloaded" / "g2d" / "archive"
+    ex01 = release[0]
+    for student in ("good", "copy1", "v2", "text", "stripped", "twice"):
+        shutil.copytree(course / "release" / "g2d", archive / student, ignore=_only_notebooks)
+    (archive / "copy1" / ex01.name).rename(archive / "copy1" / f"{ex01.stem}-Copy1.ipynb")
+    (archive / "v2" / ex01.name).rename(archive / "v2" / f"{ex01.stem}_v2.ipynb")
+    (archive / "text" / ex01.name).write_text("this is not a notebook")
+    stripped = nbformat.read(ex01, as_version=4)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(stripped, archive / "stripped" / ex01.name)
+    (archive / "twice" / "old").mkdir()
+    shutil.copy(ex01, archive / "twice" / "old" / ex01.name)
+    (archive / "empty").mkdir()
+    (archive / "truncated.zip").write_bytes(b"PK\x03\x04 cut off")
+    with zipfile.ZipFile(archive / "zipped.zip", "w") as z:
+        z.write(ex01, f"g2d/{ex01.name}")
+    assert exercises.main(["handins", "--course", str(course)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    problems = {line.split(":", 1)[0].rsplit("/", 1)[-1]: line for line in out[:-1]}
+    assert "is named like no released notebook" in problems["copy1"]
+    assert f"rename it to {ex01.stem}.ipynb" in problems["v2"]
+    assert "is not a notebook (NotJSONError" in problems["text"]
+    assert "lost the nbgrader metadata of answer cell" in problems["stripped"]
+    assert "handed in 2 times" in problems["twice"]
+    assert "holds no notebook" in problems["empty"]
+    assert "does not open as a zip" in problems["truncated.zip"]
+    assert not any(k in problems for k in ("good", "zipped.zip"))
+    assert "note: zipped hands in no ex02_smp" in "\n".join(out)
+    assert out[-1] == "9 hand-ins checked: 7 problems to fix before `nbgrader zip_collect g2d`"
+    status = exercises.main(["handins", "--course", str(tmp_path / "nowhere")])
+    assert status == 2 and "run `nbgrader generate_assignment g2d`" in capsys.readouterr().err
+
+
+def _only_notebooks(folder, names):
+    return [n for n in names if not n.endswith(".ipynb")]
