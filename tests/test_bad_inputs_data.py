@@ -3,25 +3,38 @@ truncated or missing media, empty builds, all named in one line with the fix."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 
 from g2d_lite.data import MissingDatasetError, load_dataset
 from g2d_lite.data.avmnist import load_avmnist
-from g2d_lite.data.base import DatasetInfo, ModalitySpec, TensorMultimodalDataset
+from g2d_lite.data.base import SPLITS, DatasetInfo, ModalitySpec, TensorMultimodalDataset
 from g2d_lite.data.cache import BuildError
 from g2d_lite.data.cremad import load_cremad
 from g2d_lite.data.prepare import avmnist as prepare_avmnist
 from g2d_lite.data.prepare import cremad as prepare_cremad
 from g2d_lite.data.validate import DatasetError
 from tests.bad_inputs import refused, tree_bytes
-from tests.data_fixtures import make_cremad, make_fsdd, make_mnist, write_cremad_csvs
+from tests.data_fixtures import (
+    idx_bytes,
+    make_cremad,
+    make_fsdd,
+    make_mnist,
+    write_cremad_csvs,
+    write_video,
+)
 
 COMMAND = "python -m g2d_lite.data.prepare avmnist"
 LFS = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2146\nsize 132489\n"
@@ -791,3 +804,336 @@ def test_one_recording_under_two_names_is_refused(sources, tmp_path, capsys, sou
     status = build(tmp_path / "cache", mnist, folder)
     refused(capsys, status, 2, needle, "delete the copy")
     assert not (tmp_path / "cache").exists()
+
+
+# ---------------------------------------------------------------- probe L's cases
+@pytest.mark.parametrize("mixed", [False, True], ids=["reordered", "mixed-in"])
+def test_mnist_train_files_holding_the_test_images_are_refused(sources, tmp_path, capsys, mixed):
+    """Probe L10: train files holding the 10k test digits in another order (or among other
+    digits) built a cache whose test images were trained on: only identical files were
+    caught."""
+    mnist, fsdd = sources
+    folder = tmp_path / "mnist"
+    shutil.copytree(mnist, folder)
+    test = gzip.decompress((mnist / "t10k-images-idx3-ubyte.gz").read_bytes())
+    labels = gzip.decompress((mnist / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    images = np.frombuffer(test, np.uint8, offset=16).reshape(-1, 28, 28)[::-1]
+    digits = np.frombuffer(labels, np.uint8, offset=8)[::-1]
+    if mixed:  # half of them hidden among as many other digits
+        images = np.concatenate([255 - images, images[::2]])
+        digits = np.concatenate([digits, digits[::2]])
+    for kind, array in (("images-idx3", images), ("labels-idx1", digits)):
+        (folder / f"train-{kind}-ubyte.gz").write_bytes(gzip.compress(idx_bytes(array)))
+    what = "100 of its 300 images also in" if mixed else "the same images as"
+    status = build(tmp_path / "cache", folder, fsdd)
+    line = refused(capsys, status, 2, f"holds {what} t10k-images-idx3-ubyte.gz", "--no-mnist-train")
+    assert "would see test images" in line
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("snr", ["1e308", "-1e308", "-1000", "100.5"])
+def test_an_snr_the_noise_cannot_be_made_at_is_refused_before_anything_is_written(
+    sources, tmp_path, capsys, snr
+):
+    """Probe L13, L14: --snr-db 1e308 and -1e308 crashed as "a bug" and left .build/ behind;
+    -1000 built an all-zero audio cache with NaN in meta.json, exit 0."""
+    with pytest.raises(SystemExit) as stop:
+        raise SystemExit(build(tmp_path / "cache", *sources, f"--snr-db={snr}"))
+    refused(capsys, stop.value.code, 2, "--snr-db: must be between -100 and 100 dB", repr(snr))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_the_lowest_snr_allowed_still_builds_usable_audio(sources, tmp_path):
+    """Probe L14: the range refusing -1000 dB must not refuse what works: at -100 dB the audio
+    is all noise, but finite, scaled and varied (not the all-zero cache of -1000 dB)."""
+    assert build(tmp_path / "cache", *sources, "--snr-db=-100") == 0
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert np.isfinite([meta["audio"]["log_min"], meta["audio"]["log_max"]]).all()
+    assert len(np.unique(np.load(tmp_path / "cache" / "audio" / "train_data.npy"))) > 1
+
+
+def _split_csvs(folder: Path, rows: dict[str, list[str]], encoding: str = "utf-8") -> Path:
+    folder.mkdir()
+    for split, lines in rows.items():
+        (folder / f"{split}.csv").write_bytes("".join(f"{r}\r\n" for r in lines).encode(encoding))
+    return folder
+
+
+def test_a_clip_listed_twice_in_a_split_csv_is_refused(release, tmp_path, capsys):
+    """Probe L18: a train.csv pasted twice gave duplicates in train, a clip in both train and
+    validation, and the note "-12 cached clips are in neither official CSV"."""
+    root, _ = release
+    keys = sorted(p.stem for p in (root / "AudioWAV").glob("*.wav"))
+    rows = [f"{k},{k.split('_')[2]}" for k in keys]
+    splits = _split_csvs(tmp_path / "csvs", {"train": rows[:9] + rows[:3], "test": rows[9:]})
+    status = build_cremad(root, tmp_path / "c", "--split-dir", str(splits))
+    line = refused(capsys, status, 2, "train.csv lists 3 clips more than once", "lines 1, 10")
+    assert keys[0] in line and "remove the repeated lines" in line
+    assert not (tmp_path / "c").exists()
+
+
+def test_split_csv_labels_that_contradict_the_file_names_are_refused(release, tmp_path, capsys):
+    """Probe L19: CSVs labelling every clip HAP were used without a word; the official loader
+    takes its label from that column (class_dict[item[1]]), the kit from the file name."""
+    root, _ = release
+    keys = sorted(p.stem for p in (root / "AudioWAV").glob("*.wav"))
+    relabelled = {"train": [f"{k},HAP" for k in keys[:9]], "test": [f"{k},HAP" for k in keys[9:]]}
+    status = build_cremad(
+        root, tmp_path / "c", "--split-dir", str(_split_csvs(tmp_path / "a", relabelled))
+    )
+    first = keys[0]
+    line = refused(capsys, status, 2, f"train.csv:1: {first} is labelled 'HAP'", "10 rows")
+    assert f"its file name says {first.split('_')[2]}" in line and "official loader" in line
+    bare = {"train": keys[:9], "test": keys[9:]}  # no label column: the official loader fails
+    status = build_cremad(
+        root, tmp_path / "c", "--split-dir", str(_split_csvs(tmp_path / "b", bare))
+    )
+    refused(capsys, status, 2, f"train.csv:1: {first} has no label column")
+    assert not (tmp_path / "c").exists()
+
+
+def test_split_csvs_in_another_encoding_name_the_file_and_the_fix(release, tmp_path, capsys):
+    """Probe L20: UTF-16 split CSVs (Excel's "Unicode text") failed with "'utf-8' codec can't
+    decode byte 0xff in position 0", naming neither the file nor the fix."""
+    from g2d_lite.data.prepare.common import read_text
+
+    root, _ = release
+    keys = sorted(p.stem for p in (root / "AudioWAV").glob("*.wav"))
+    rows = {
+        split: [f"{k},{k.split('_')[2]}" for k in part]
+        for split, part in (("train", keys[:9]), ("test", keys[9:]))
+    }
+    splits = _split_csvs(tmp_path / "csvs", rows, "utf-16")
+    status = build_cremad(root, tmp_path / "c", "--split-dir", str(splits))
+    refused(capsys, status, 2, f"{splits / 'train.csv'} is UTF-16", "save it as UTF-8")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("clip,label,split\nx,caf\xe9,train\n".encode("latin-1"))
+    with pytest.raises(BuildError, match=r"latin.csv is not UTF-8 text \(byte 22 is 0xe9"):
+        read_text(latin)
+
+
+def test_a_cut_off_video_is_listed_not_stored_short(release, tmp_path, capsys):
+    """Probe L22: an FLV cut after half its frames (its header still saying 6 s) went into the
+    cache with half its frames, "skipped: 0"."""
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0], root)
+    flv = next(root.glob("VideoFlash/*.flv"))
+    write_video(flv, 6.0, 0, codec="flv", container="flv")
+    with av.open(str(flv)) as container:  # cut between two packets, as a download stops
+        middle = [packet.pos for packet in container.demux(video=0)][14]
+    flv.write_bytes(flv.read_bytes()[:middle])
+    assert build_cremad(root, tmp_path / "c") == 0
+    meta = json.loads((tmp_path / "c" / "meta.json").read_text())
+    [skipped] = meta["skipped"]
+    assert skipped["key"] == flv.stem
+    assert "unreadable video: ValueError: truncated video: " in skipped["reason"]
+    assert "of the 30 frames its container declares (6.0 s)" in skipped["reason"]
+    assert meta["samples"] == 11
+
+
+def test_skip_reasons_name_files_relative_to_root(release, tmp_path, monkeypatch):
+    """Probe L23: with an absolute --root, PyAV's and libsndfile's messages put absolute paths
+    into meta.json, which then differed from a build of the same files through a relative
+    --root."""
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0], root)
+    flv = next(root.glob("VideoFlash/*.flv"))
+    flv.write_bytes(b"not a video")
+    assert build_cremad(root.resolve(), tmp_path / "absolute") == 0
+    monkeypatch.chdir(tmp_path)
+    assert build_cremad(Path("CREMA-D"), tmp_path / "relative") == 0
+    text = (tmp_path / "absolute" / "meta.json").read_text()
+    assert f"'VideoFlash/{flv.name}'" in text and str(tmp_path) not in text
+    assert text == (tmp_path / "relative" / "meta.json").read_text()
+
+
+def test_a_labels_csv_row_without_all_its_fields_is_a_bad_annotation_line(tmp_path):
+    """Probe L27: a --labels row `clip17,dog` (no split) crashed with "unexpected
+    AttributeError: 'NoneType' object has no attribute 'strip'"."""
+    from g2d_lite.data.cache import Skipped
+    from g2d_lite.data.prepare.clips import csv_rows
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("clip,label,split\nclip00,dog,train\n\nclip17,dog\nclip18\n")
+    rows, bad = csv_rows(labels)
+    assert [(r.key, r.label, r.split) for r in rows] == [("clip00", "dog", "train")]
+    assert bad == [
+        Skipped("labels.csv:4", "bad annotation line: 'clip17,dog': no split"),
+        Skipped("labels.csv:5", "bad annotation line: 'clip18': no label and no split"),
+    ]
+
+
+def test_a_labels_csv_row_with_an_empty_label_is_no_class(tmp_path):
+    """Probe L39: `clip05,,train` (a cell left blank) became a class named '', widening the
+    model's output layer, with "skipped: 0"."""
+    from g2d_lite.data.cache import Skipped
+    from g2d_lite.data.prepare.clips import csv_rows
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("clip,label,split\nclip04,bird,train\nclip05,,train\n")
+    rows, bad = csv_rows(labels)
+    assert [r.label for r in rows] == ["bird"]
+    assert bad == [Skipped("labels.csv:3", "bad annotation line: 'clip05,,train': no label")]
+
+
+def test_a_kinetics_sounds_class_index_below_zero_is_a_bad_annotation_line(tmp_path):
+    """Probe L28: class index -1 (a common "unknown" marker) became class 30, "tickling"."""
+    from g2d_lite.data.prepare.clips import kinetics_sounds_rows
+
+    (tmp_path / "my_train.txt").write_text("a_1,10,-1\nb_1,10,30\n")
+    (tmp_path / "my_test.txt").write_text("c_1,10,31\n")
+    rows, bad = kinetics_sounds_rows(tmp_path)
+    assert [(r.key, r.label) for r in rows] == [("b_1", "tickling")]
+    assert [(s.key, s.reason.split(": ", 2)[2]) for s in bad] == [
+        ("my_train.txt:1", "class index -1 is outside 0..30"),
+        ("my_test.txt:1", "class index 31 is outside 0..30"),
+    ]
+
+
+def test_a_cache_file_replaced_by_a_folder_is_named_and_nothing_deleted(
+    sources, pristine, cache, capsys
+):
+    """Probe L30: the loader called such a file "missing", and the rebuild it suggested deleted
+    meta.json and audio/ before failing with "is a folder, not a file: give a file path"."""
+    (cache / "image" / "test_data.npy").unlink()
+    (cache / "image" / "test_data.npy").mkdir()
+    (cache / "image" / "test_data.npy" / "notes.txt").write_text("someone's")
+    with pytest.raises(MissingDatasetError, match="test_data.npy is a folder where the cache"):
+        load_avmnist(cache)
+    before = tree_bytes(cache)
+    line = refused(capsys, build(cache, *sources), 2, "image/test_data.npy is a folder")
+    assert "move that folder away and rerun" in line
+    assert tree_bytes(cache) == before  # checked before anything was deleted
+    shutil.rmtree(cache / "image" / "test_data.npy")
+    assert build(cache, *sources) == 0  # then the same command repairs the cache
+    assert tree_bytes(cache) == tree_bytes(pristine)
+
+
+def test_regression_targets_wider_or_narrower_than_target_dim_are_refused():
+    """Probe L31: targets of width 3 under target_dim=1 were accepted, and training failed
+    later with a builtins.ValueError, after making the run folder."""
+    from g2d_lite.data.base import DatasetSplits
+
+    specs = (ModalitySpec("a", (4,), "vector"), ModalitySpec("b", (4,), "vector"))
+    info = DatasetInfo("reg", specs, task="regression", target_dim=1)
+    inputs = {"a": torch.zeros(8, 4), "b": torch.zeros(8, 4)}
+    with pytest.raises(DatasetError, match=r"3 value\(s\) per sample .*pass target_dim=3"):
+        TensorMultimodalDataset(info, "train", inputs, torch.randn(8, 3))
+    wide = DatasetInfo("reg", specs, task="regression", target_dim=2)
+    with pytest.raises(DatasetError, match=r"target_dim is 2; pass target_dim=1"):
+        TensorMultimodalDataset(wide, "train", inputs, torch.randn(8))
+    with pytest.raises(DatasetError, match=r"shape \(N,\) or \(N, target_dim\), got \(8, 2, 1\)"):
+        TensorMultimodalDataset(wide, "train", inputs, torch.randn(8, 2, 1))
+    splits = {s: TensorMultimodalDataset(wide, s, inputs, torch.randn(8, 2)) for s in SPLITS}
+    with pytest.raises(DatasetError, match=r"\(2 outputs\), the dataset .*\(1 outputs\)"):
+        DatasetSplits(info=info, **splits)
+
+
+def test_a_synthetic_amplitude_that_is_not_finite_names_the_knob():
+    """Probe L32: audio_amplitude nan (or inf) was refused later as "modality 'audio' holds
+    16,384 NaN or infinite values; clean or drop those samples", data the user never made."""
+    from g2d_lite.data.synthetic import make_synthetic
+
+    for knob, value in (("audio_amplitude", float("nan")), ("visual_amplitude", float("inf"))):
+        with pytest.raises(ValueError, match=rf"\({knob}\) must be a finite number >= 0"):
+            make_synthetic(n_train=8, n_validation=8, n_test=8, **{knob: value})
+
+
+def test_synthetic_data_larger_than_memory_names_the_knob():
+    """Probe L33: audio_size 100000 ended in "unexpected MemoryError ... (a bug in g2d-lite?)",
+    exit 1."""
+    from g2d_lite.data.synthetic import make_synthetic
+
+    with pytest.raises(ValueError, match=r"needs about [\d,.]+ GiB, more than this machine's") as e:
+        make_synthetic(n_train=64, n_validation=32, n_test=32, audio_size=100_000)
+    assert "lower audio_size (now 100000) or the sample counts" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "needle"),
+    [
+        ({"n_classes": 50}, "n_classes = 50 needs as many distinct 3x3 glyphs"),
+        (
+            {"n_classes": 20, "visual_distractor_pool": 10},
+            "n_classes + visual_distractor_pool = 30 needs as many distinct 3x3 glyphs",
+        ),
+    ],
+    ids=["classes", "distractors"],
+)
+def test_more_glyphs_than_fit_are_refused_naming_the_knobs(knobs, needle):
+    """Probe L34: 300 classes of 5x5 glyphs ran 53 s, then blamed "10 glyphs" (the distractors);
+    3,000 gave no answer in a minute. Drawing now stops once 20,000 draws in a row miss (3,000
+    classes: about 5 s) and says how many fit."""
+    from g2d_lite.data.synthetic import make_synthetic
+
+    with pytest.raises(ValueError, match=r"only \d+ fit") as error:
+        make_synthetic(n_train=8, n_validation=8, n_test=8, visual_glyph_size=3, **knobs)
+    assert needle in str(error.value) and "raise visual_glyph_size (now 3)" in str(error.value)
+
+
+SLEEPING_BUILD = """
+import os, sys, time
+from pathlib import Path
+from g2d_lite.data.cache import ShardedBuild
+from g2d_lite.data.prepare.common import run_shards
+from g2d_lite.locks import locked
+
+def work(chunk):
+    Path(sys.argv[1], f"worker-{os.getpid()}").touch()
+    time.sleep(600)
+
+root = Path(sys.argv[1])
+with locked(root):
+    build = ShardedBuild(root, {"dataset": "probe"}, shard_size=1)
+    run_shards(build, [[0], [1]], work, desc="probe", progress=False, workers=2)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: it holds no file, so no lock)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked workers and /proc are Linux's")
+def test_a_killed_parallel_build_leaves_no_worker_holding_its_lock(tmp_path):
+    """Probe L44: after kill -9 of a --workers 2 build its orphaned workers kept the cache's
+    lock, so every rerun (and the loader) said to wait for the dead pid."""
+    from g2d_lite.locks import holder
+    from tests.bad_inputs import REPO
+
+    script, root = tmp_path / "build.py", tmp_path / "cache"
+    script.write_text(SLEEPING_BUILD)
+    root.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    parent = subprocess.Popen([sys.executable, str(script), str(root)], cwd=REPO, env=env)
+    deadline = time.monotonic() + 120
+    while len(list(root.glob("worker-*"))) < 2:
+        assert parent.poll() is None and time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.1)
+    workers = [int(p.name.split("-")[1]) for p in root.glob("worker-*")]
+    parent.kill()
+    parent.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_running, workers)), "the workers outlived their killed parent"
+        assert holder(root) is None
+    finally:
+        for pid in filter(_running, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_build_into_another_dataset_s_cache_says_whose_it_is(sources, release, tmp_path, capsys):
+    """Probe L45: AV-MNIST built into a CREMA-D cache listed every avmnist option as "changed"
+    and offered --force, which would delete the other dataset's cache."""
+    cremad = tmp_path / "cremad"
+    assert build_cremad(release[0], cremad) == 0
+    before = tree_bytes(cremad)
+    line = refused(capsys, build(cremad, *sources), 2, "holds a prepared cremad cache, not a")
+    assert "choose another --out (--force would delete that cremad cache)" in line
+    assert tree_bytes(cremad) == before

@@ -176,11 +176,11 @@ def test_interrupted_build_resumes(
     real = avcache.process_clips
     calls: list[int] = []
 
-    def crash_on_third(clips, recipe):
+    def crash_on_third(clips, recipe, root):
         if len(calls) == 2:
             raise RuntimeError("simulated crash")
         calls.append(len(clips))
-        return real(clips, recipe)
+        return real(clips, recipe, root)
 
     monkeypatch.setattr(avcache, "process_clips", crash_on_third)
     monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
@@ -191,7 +191,7 @@ def test_interrupted_build_resumes(
     monkeypatch.setattr(
         avcache,
         "process_clips",
-        lambda clips, recipe: calls.append(len(clips)) or real(clips, recipe),
+        lambda clips, recipe, root: calls.append(len(clips)) or real(clips, recipe, root),
     )
     assert build("vggsound", roots["vggsound"], tmp_path / "v") == 0
     assert calls == [5, 3]  # 18 clips in shards of 5: two were kept, two are left
@@ -314,4 +314,6 @@ def test_two_different_videos_with_one_stem_are_named_not_guessed(tmp_path: Path
     assert [c.key for c in kept] == ["cat0"]
     assert [s.key for s in skipped] == ["dog0"]
     assert skipped[0].reason.startswith("ambiguous video: 2 different files named dog0 (")
-    assert str(tmp_path / "b" / "dog0.mp4") in skipped[0].reason
+    # Probe L23: named by their common folder, so meta.json holds no absolute path
+    assert "(a/dog0.mp4, b/dog0.mp4)" in skipped[0].reason
+    assert str(tmp_path) not in skipped[0].reason

@@ -134,11 +134,11 @@ def test_interrupted_build_resumes(
     real = avcache.process_clips
     calls: list[list[str]] = []
 
-    def crash_after_two(clips, recipe):
+    def crash_after_two(clips, recipe, root):
         if len(calls) == 2:
             raise RuntimeError("simulated crash")
         calls.append([c.key for c in clips])
-        return real(clips, recipe)
+        return real(clips, recipe, root)
 
     monkeypatch.setattr(avcache, "process_clips", crash_after_two)
     monkeypatch.setenv("G2D_LITE_DEBUG", "1")  # the crash propagates instead of one line
@@ -154,7 +154,9 @@ def test_interrupted_build_resumes(
     monkeypatch.setattr(
         avcache,
         "process_clips",
-        lambda clips, recipe: calls.append([c.key for c in clips]) or real(clips, recipe),
+        lambda clips, recipe, root: (
+            calls.append([c.key for c in clips]) or real(clips, recipe, root)
+        ),
     )
     assert build(out, release) == 0
     redone = {key for shard in calls for key in shard}

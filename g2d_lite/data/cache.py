@@ -134,7 +134,11 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = True) -
         problems.append(f"{META_FILE} was changed after the build (its own SHA-256 differs)")
     for name, record in sorted(meta.get("files", {}).items()):
         path = Path(root) / name
-        if not path.is_file():
+        if path.is_dir():
+            problems.append(
+                f"{name} is a folder where the cache keeps a file: move that folder away"
+            )
+        elif not path.is_file():
             problems.append(f"{name} is missing")
         elif path.stat().st_size != record["bytes"]:
             problems.append(
@@ -284,7 +288,15 @@ class ShardedBuild:
         self.complete = meta is not None and meta.get("identity") == self.identity
         self.meta = meta if self.complete else None
         if meta is not None and not self.complete:
-            differences = identity_differences(meta.get("identity"), self.identity)
+            recorded = meta.get("identity")
+            other = recorded.get("dataset") if isinstance(recorded, Mapping) else None
+            if other is not None and other != self.identity["dataset"]:  # not a settings change
+                raise BuildError(
+                    f"{self.root} holds a prepared {other} cache, not a "
+                    f"{self.identity['dataset']} one; choose another --out (--force would delete "
+                    f"that {other} cache)"
+                )
+            differences = identity_differences(recorded, self.identity)
             raise BuildError(
                 f"{self.root} holds a cache built with other settings or sources "
                 f"({differences}; the cache's vs this command's); pass --force to rebuild it, or "
@@ -314,6 +326,7 @@ class ShardedBuild:
         names = [Path(name) for name in (meta or {}).get("files", {})]
         for name in names:  # all are checked before anything is deleted
             self._check_inside(name)
+            self._file_path(str(name))
         (self.root / META_FILE).unlink(missing_ok=True)
         for name in names:
             self._remove(name)
@@ -333,6 +346,17 @@ class ShardedBuild:
                 "so it is no kit cache's manifest: remove that folder yourself, or choose "
                 "another --out"
             )
+
+    def _file_path(self, relative: str) -> Path:
+        """Where the cache keeps file ``relative``; a folder standing there is refused, not
+        deleted or written into: the kit makes no folder there, so it is someone's."""
+        path = self.root / relative
+        if path.is_dir():
+            raise BuildError(
+                f"{path} is a folder where the cache keeps a file; move that folder away and "
+                "rerun (the build then rebuilds the cache)"
+            )
+        return path
 
     def _remove(self, relative: Path) -> None:
         """Delete one of the cache's files, or a stray file standing where its folder belongs."""
@@ -417,7 +441,7 @@ class ShardedBuild:
 
     def _concatenate(self, relative: str, pieces: Sequence[np.ndarray]) -> None:
         """Stream ``pieces`` into one .npy without holding them all in memory."""
-        path = self.root / relative
+        path = self._file_path(relative)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # memmap needs a real path
         shape = (sum(len(p) for p in pieces), *pieces[0].shape[1:])
@@ -433,12 +457,12 @@ class ShardedBuild:
 
     def save_array(self, relative: str, array: np.ndarray) -> None:
         """Write one more final array (an index, a split) atomically."""
-        atomic_save_npy(self.root / relative, array)
+        atomic_save_npy(self._file_path(relative), array)
         self._written.append(relative)
 
     def save_text(self, relative: str, text: str) -> None:
         """Write one more final text file (an index listing) atomically."""
-        atomic_write_bytes(self.root / relative, text.encode())
+        atomic_write_bytes(self._file_path(relative), text.encode())
         self._written.append(relative)
 
     def finish(self, meta: Mapping[str, Any]) -> dict[str, Any]:

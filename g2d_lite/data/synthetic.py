@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -51,6 +52,9 @@ _DEFAULT_KIND = {"ripple": "spectrogram", "glyph": "image", "vector": "vector"}
 _WORLD_OFFSET = 10_000  # the world's RNG is seeded from seed + 10 000, as in the recipe
 _REGRESSION_RIPPLE_DENSITY = 0.25  # cycles per pixel
 _REGRESSION_RIPPLE_SPAN = 0.8 * math.pi  # orientation range; < pi so z = 0 and z = 1 differ
+# Glyph draws in a row that may miss before the glyphs that fit are all there are: at the
+# defaults (20 glyphs of 5x5) a miss streak stays under 100, near 350 of them it passes 20,000.
+GLYPH_TRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,11 @@ class SyntheticModality:
             )
         if not 0.0 <= self.informative <= 1.0:
             raise ValueError(f"{where}: informative must be in [0, 1], got {self.informative}")
-        if self.amplitude < 0:
-            raise ValueError(f"{where}: amplitude must be >= 0, got {self.amplitude}")
+        if not (math.isfinite(self.amplitude) and self.amplitude >= 0):  # NaN fails < 0 too
+            raise ValueError(
+                f"{where}: amplitude ({self.name}_amplitude) must be a finite number >= 0, got "
+                f"{self.amplitude}"
+            )
         for name in ("size", "channels", "glyph_size", "dim", "distractor_pool"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{where}: {name} must be >= 1, got {getattr(self, name)}")
@@ -227,16 +234,37 @@ def _name_key(name: str) -> int:
 def _draw_glyphs(
     rng: np.random.Generator, count: int, g: int, earlier: list[np.ndarray]
 ) -> list[np.ndarray]:
-    """Bernoulli(0.5) glyphs with 35-65 % pixels on and >= 30 % pixels from every earlier glyph."""
+    """Bernoulli(0.5) glyphs with 35-65 % pixels on and >= 30 % pixels from every earlier glyph.
+
+    Only so many fit (about 350 of 5x5): once ``GLYPH_TRIES`` draws in a row miss, the glyphs
+    found so far are returned (fewer than ``count``; :func:`_check_glyphs` refuses them), rather
+    than drawing on for minutes.
+    """
     lo, hi, min_dist = math.ceil(0.35 * g * g), math.floor(0.65 * g * g), math.ceil(0.3 * g * g)
+    taken = np.asarray(earlier, dtype=bool).reshape(-1, g, g)  # compared at once, not in a loop
     out: list[np.ndarray] = []
-    for _ in range(1000 * (count + 1)):
-        if len(out) == count:
-            return out
+    misses = 0
+    while len(out) < count and misses < GLYPH_TRIES:
         glyph = rng.random((g, g)) < 0.5
-        if lo <= glyph.sum() <= hi and all((glyph != e).sum() >= min_dist for e in earlier + out):
+        if lo <= glyph.sum() <= hi and bool(((taken != glyph).sum(axis=(1, 2)) >= min_dist).all()):
             out.append(glyph)
-    raise ValueError(f"cannot draw {count} distinct {g}x{g} glyphs; use a larger glyph_size")
+            taken = np.concatenate([taken, glyph[None]])
+            misses = 0
+        else:
+            misses += 1
+    return out
+
+
+def _check_glyphs(m: SyntheticModality, fitted: int, needed: int, what: str) -> None:
+    """Refuse a glyph world short of glyphs, naming the knobs that ask for them and the one
+    that makes room."""
+    if fitted < needed:
+        raise ValueError(
+            f"synthetic modality {m.name!r}: {what} = {needed} needs as many distinct "
+            f"{m.glyph_size}x{m.glyph_size} glyphs, and only {fitted} fit ({GLYPH_TRIES:,} draws "
+            f"in a row came too close to the others); raise {m.name}_glyph_size (now "
+            f"{m.glyph_size}) or lower {what}"
+        )
 
 
 def _colours(rng: np.random.Generator, count: int, channels: int) -> np.ndarray:
@@ -262,9 +290,14 @@ def _world(seed: int, m: SyntheticModality, n_classes: int) -> dict[str, np.ndar
     if m.pattern == "vector":
         means = rng.standard_normal((n_classes, m.dim))
         return {"means": means / np.linalg.norm(means, axis=1, keepdims=True)}
-    glyphs = np.stack(_draw_glyphs(rng, n_classes, m.glyph_size, []))
+    drawn = _draw_glyphs(rng, n_classes, m.glyph_size, [])
+    _check_glyphs(m, len(drawn), n_classes, "n_classes")
+    glyphs = np.stack(drawn)
     colours = _colours(rng, n_classes, m.channels)
-    pool = np.stack(_draw_glyphs(rng, m.distractor_pool, m.glyph_size, list(glyphs)))
+    drawn = _draw_glyphs(rng, m.distractor_pool, m.glyph_size, drawn)
+    pool_knobs = f"n_classes + {m.name}_distractor_pool"
+    _check_glyphs(m, n_classes + len(drawn), n_classes + m.distractor_pool, pool_knobs)
+    pool = np.stack(drawn)
     pool_colours = _colours(rng, m.distractor_pool, m.channels)
     return {
         "glyphs": glyphs,
@@ -359,6 +392,34 @@ def _generate(
     return x.astype(np.float32), informative
 
 
+def _memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(mods: Sequence[SyntheticModality], sizes: Mapping[str, int]) -> None:
+    """Refuse, before drawing, data larger than this machine's memory: numpy's MemoryError (or
+    the kernel's out-of-memory kill) would name no knob. Counted: every split's float32
+    inputs, plus the float64 work arrays (about three) of the largest split's largest draw."""
+    values = {m.name: math.prod(m.shape) for m in mods}
+    samples = sum(int(n) for n in sizes.values())
+    need = 4 * samples * sum(values.values()) + 24 * max(values.values()) * max(sizes.values())
+    total = _memory_bytes()
+    if total is None or need <= total:
+        return
+    m = max(mods, key=lambda mod: values[mod.name])
+    side = "dim" if m.pattern == "vector" else "size"
+    raise ValueError(
+        f"synthetic data of this size needs about {need / 2**30:,.1f} GiB, more than this "
+        f"machine's {total / 2**30:,.1f} GiB of memory ({m.name}: {samples:,} samples of shape "
+        f"{m.shape}); lower {m.name}_{side} (now {getattr(m, side)}) or the sample counts "
+        "n_train, n_validation, n_test"
+    )
+
+
 def _whole(value: Any) -> bool:
     """An integral number (2000 or 2000.0), not a bool: True is an int in Python, not a size."""
     return not isinstance(value, bool) and int(value) == value
@@ -405,6 +466,7 @@ def make_synthetic(
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate modality names: {names}")
     mods = apply_knobs(base, knobs)
+    _check_memory(mods, sizes)
 
     worlds = {m.name: _world(seed, m, n_classes) for m in mods}
     generated: dict[str, tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]] = {}

@@ -59,8 +59,9 @@ def check_inputs(name: str, tensor: torch.Tensor, where: str) -> None:
         )
 
 
-def check_targets(targets: torch.Tensor, task: str, classes: int, where: str) -> None:
-    """Targets: int64 class labels in range (classification), finite float32 (regression)."""
+def check_targets(targets: torch.Tensor, task: str, outputs: int, where: str) -> None:
+    """Targets: int64 class labels in ``0 .. outputs - 1`` (classification); finite float32
+    with ``outputs`` values per sample (regression: the model's output width, target_dim)."""
     expected = torch.long if task == "classification" else torch.float32
     if targets.dtype != expected:
         raise DatasetError(
@@ -74,8 +75,21 @@ def check_targets(targets: torch.Tensor, task: str, classes: int, where: str) ->
                 f"(N,)), got shape {tuple(targets.shape)}; flatten them with .reshape(-1) (or "
                 ".argmax(1) for one-hot rows)"
             )
-        check_labels(targets, classes, where, "relabel them or fix the class list")
-    elif targets.numel() and not bool(torch.isfinite(targets).all()):
+        check_labels(targets, outputs, where, "relabel them or fix the class list")
+        return
+    if targets.dim() not in (1, 2):
+        raise DatasetError(
+            f"{where}: regression targets must have shape (N,) or (N, target_dim), got "
+            f"{tuple(targets.shape)}; reshape them"
+        )
+    width = targets.shape[1] if targets.dim() == 2 else 1
+    if width != outputs:
+        raise DatasetError(
+            f"{where}: regression targets have {width} value(s) per sample (shape "
+            f"{tuple(targets.shape)}), info.target_dim is {outputs}; pass target_dim={width} to "
+            f"DatasetInfo (or give targets of shape (N, {outputs}))"
+        )
+    if targets.numel() and not bool(torch.isfinite(targets).all()):
         raise DatasetError(f"{where}: regression targets hold NaN or infinite values")
 
 

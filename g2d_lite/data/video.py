@@ -28,6 +28,10 @@ from g2d_lite.data.audio import AUDIO_ERRORS
 # What decoding a damaged or foreign file can raise; such a clip is reported, not fatal.
 VIDEO_ERRORS: tuple[type[Exception], ...] = (av.FFmpegError, *AUDIO_ERRORS)
 FRAME_RULES: tuple[str, ...] = ("official", "first-of-second")
+# A video is cut off (a half download) when it decodes this much less than its container
+# declares: a share of the frames and at least this many seconds of them, so that a stream a
+# little shorter than its soundtrack, or a few pre-roll frames dropped, are not called truncated.
+TRUNCATED_SHARE, TRUNCATED_SECONDS = 0.1, 1.0
 
 
 def frame_step(rate: float) -> int:
@@ -59,8 +63,9 @@ def frames_per_second(path: Path, size: tuple[int, int], rule: str = "official")
         rate = float(stream.guessed_rate or stream.average_rate or 25)
         step = frame_step(rate) if rule == "official" else 0
         start: float | None = None
-        next_second = 0
+        next_second = decoded = 0
         for index, frame in enumerate(container.decode(stream)):
+            decoded = index + 1
             if rule == "official":
                 if index % step == 0:
                     kept.append(frame.to_ndarray(format="rgb24"))
@@ -71,9 +76,43 @@ def frames_per_second(path: Path, size: tuple[int, int], rule: str = "official")
             if second >= next_second:
                 kept.append(frame.to_ndarray(format="rgb24"))
                 next_second = second + 1
-    if not kept:
-        raise ValueError("no video frame could be decoded")
+        if not kept:
+            raise ValueError("no video frame could be decoded")
+        check_complete(container, stream, decoded)
     return resize_frames(np.stack(kept), size)
+
+
+def declared_frames(container: av.container.InputContainer, stream: av.VideoStream) -> int | None:
+    """How many frames the container says the video holds: its frame count, else its duration
+    (the stream's, else the file's, as FLV keeps it) times the average rate; None if unknown."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / av.time_base
+    else:
+        return None
+    return round(seconds * float(rate)) if rate else None
+
+
+def check_complete(
+    container: av.container.InputContainer, stream: av.VideoStream, decoded: int
+) -> None:
+    """Raise ``ValueError`` for a video that decodes far fewer frames than it declares: readers
+    stop quietly where a cut-off file ends, and the clip would enter the cache short (with
+    another frame shown by the official frame pick), as a truncated WAV would."""
+    promised = declared_frames(container, stream)
+    rate = float(stream.average_rate or stream.guessed_rate or 25)
+    if promised is None or promised - decoded < max(
+        TRUNCATED_SHARE * promised, TRUNCATED_SECONDS * rate
+    ):
+        return
+    raise ValueError(
+        f"truncated video: {decoded:,} of the {promised:,} frames its container declares "
+        f"({promised / rate:.1f} s) could be decoded: a cut-off file; fetch it again"
+    )
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -18,6 +18,7 @@ import argparse
 import csv
 import hashlib
 import io
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -110,7 +111,17 @@ class ClipError(Exception):
     """A clip that cannot go into the cache; the message is the reason reported for it."""
 
 
-def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray]:
+def _clip_reason(prefix: str, error: BaseException, clip: Clip, root: Path) -> str:
+    """:func:`error_reason` with the clip's files named relative to ``root`` (--root): decoders
+    quote a path as given, and an absolute --root would put absolute paths into meta.json."""
+    reason = error_reason(prefix, error)
+    for path in (clip.video, clip.audio):
+        if path is not None:
+            reason = reason.replace(str(path), os.path.relpath(path, root))
+    return reason
+
+
+def _clip_arrays(clip: Clip, recipe: ClipRecipe, root: Path) -> tuple[np.ndarray, np.ndarray]:
     """One clip's spectrogram and frames, or a :class:`ClipError` saying what is wrong."""
     pointers = [
         p.name for p in (clip.audio, clip.video) if p is not None and file_is_lfs_pointer(p)
@@ -120,11 +131,11 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray
     try:
         wave, rate = read_wav(clip.audio) if clip.audio else decode_audio(clip.video)
     except VIDEO_ERRORS as error:
-        raise ClipError(error_reason("unreadable audio", error)) from error
+        raise ClipError(_clip_reason("unreadable audio", error, clip, root)) from error
     try:
         frames = frames_per_second(clip.video, recipe.frame_size, recipe.frame_rule)
     except VIDEO_ERRORS as error:
-        raise ClipError(error_reason("unreadable video", error)) from error
+        raise ClipError(_clip_reason("unreadable video", error, clip, root)) from error
     wanted = recipe.frames_per_clip
     if wanted is not None:
         if len(frames) < wanted:
@@ -133,12 +144,13 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe) -> tuple[np.ndarray, np.ndarray
     return spectrogram(wave, rate, recipe.audio), frames
 
 
-def process_clips(clips: Sequence[Clip], recipe: ClipRecipe) -> Shard:
-    """Decode one shard of clips; a clip that fails is recorded as skipped with its reason."""
+def process_clips(clips: Sequence[Clip], recipe: ClipRecipe, root: Path) -> Shard:
+    """Decode one shard of clips (files under ``root``); a clip that fails is recorded as
+    skipped with its reason."""
     specs, frames, counts, labels, keys, skipped = [], [], [], [], [], []
     for clip in clips:
         try:
-            spec, clip_frames = _clip_arrays(clip, recipe)
+            spec, clip_frames = _clip_arrays(clip, recipe, root)
         except ClipError as error:
             skipped.append(Skipped(clip.key, str(error)))
             continue
@@ -233,7 +245,7 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     if build.complete:
         return Summary(spec.name, root, build.meta, seconds=0.0, verified=args.verify)
     chunks = chunked(spec.clips, args.shard_size)
-    work = partial(process_clips, recipe=spec.recipe)
+    work = partial(process_clips, recipe=spec.recipe, root=args.root)
     counts = run_shards(
         build, chunks, work, desc=spec.name, progress=not args.no_progress, workers=args.workers
     )

@@ -67,6 +67,7 @@ DEFAULT_VAL_SPEAKERS = ("nicolas",)
 CLIP = 8000  # 1 s window at FSDD's 8 kHz
 N_FFT, HOP, SIDE = 222, 71, 112  # 112 frequency bins; 113 frames, the first 112 kept
 SPLIT_CODE = {"train": 0, "validation": 1, "test": 2}
+MAX_SNR_DB = 100.0  # --snr-db's range either side of 0 dB (see snr_db)
 
 DESCRIPTION = """\
 Build AV-MNIST-lite: MNIST images paired with spoken digits from the Free Spoken Digit Dataset.
@@ -316,13 +317,21 @@ def train_range(
 
 
 def snr_db(text: str) -> float:
-    """An argparse type: a finite signal-to-noise ratio in dB, or inf for clean audio."""
+    """An argparse type: a signal-to-noise ratio within ``MAX_SNR_DB`` of 0 dB, or inf for clean
+    audio. Further out the noise gain over- or underflows (an all-zero cache, or a crash), and
+    nothing is gained: at -100 dB the audio is already all noise, at +100 dB as good as clean."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of dB or inf, got {text!r}") from None
     if math.isnan(value) or value == -math.inf:
         raise argparse.ArgumentTypeError(f"must be a number of dB or inf (clean), got {text!r}")
+    if value != math.inf and abs(value) > MAX_SNR_DB:
+        raise argparse.ArgumentTypeError(
+            f"must be between -{MAX_SNR_DB:g} and {MAX_SNR_DB:g} dB, or inf (clean), got {text!r}: "
+            f"below -{MAX_SNR_DB:g} dB the audio is all noise, above {MAX_SNR_DB:g} dB as good as "
+            "clean (pass inf)"
+        )
     return value
 
 
@@ -436,7 +445,8 @@ def parser() -> argparse.ArgumentParser:
 
 def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
     """Each images file and its labels file hold the same number of digits: files from two
-    releases (or a truncated download) would pair images with the wrong labels."""
+    releases (or a truncated download) would pair images with the wrong labels. And no test
+    image may be among the training images (a train file that is, or holds, the test digits)."""
 
     def file(name: str) -> str:  # as found: packed or unpacked
         path = mnist_path(folder, name)
@@ -451,13 +461,29 @@ def check_mnist_pairs(mnist: dict[str, np.ndarray], folder: Path) -> None:
                 "again from the same release (or use --download)"
             )
     train, test = mnist.get("train-images-idx3-ubyte"), mnist.get("t10k-images-idx3-ubyte")
-    same = train is not None and test is not None and train.shape == test.shape
-    if same and np.array_equal(train, test):
-        raise BuildError(
-            f"{folder}: {file('train-images-idx3-ubyte')} holds the same images as "
-            f"{file('t10k-images-idx3-ubyte')}, so training would see the test images; fetch the "
-            "real train files (or use --download), or leave them out to build from t10k only"
+    if train is None or test is None:
+        return
+    test_rows = {_image_digest(image): i for i, image in enumerate(test)}
+    shared = [(i, test_rows[h]) for i, h in enumerate(map(_image_digest, train)) if h in test_rows]
+    if shared:
+        first_train, first_test = shared[0]
+        what = (
+            "the same images as"
+            if len(shared) == len(train) == len(test)
+            else f"{len(shared):,} of its {len(train):,} images also in"
         )
+        raise BuildError(
+            f"{folder}: {file('train-images-idx3-ubyte')} holds {what} "
+            f"{file('t10k-images-idx3-ubyte')} (e.g. train image {first_train:,} is test image "
+            f"{first_test:,}), so training would see test images; fetch the real train files (or "
+            "use --download), or pass --no-mnist-train to build from t10k only"
+        )
+
+
+def _image_digest(image: np.ndarray) -> bytes:
+    """A digest of one image's pixels: test images hidden among the training images, in any
+    order or mixed with others, are found by their hashes, not by comparing whole files."""
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
 
 
 def check_source_options(args: argparse.Namespace) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import csv
 import filecmp
+import io
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +42,7 @@ from g2d_lite.data.prepare.common import (
     fraction,
     natural,
     positive,
+    read_text,
     require_folder,
     run_main,
     user_path,
@@ -111,7 +114,7 @@ Rows = tuple[list[Row], list[Skipped]]
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path)
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
@@ -141,10 +144,15 @@ def kinetics_sounds_rows(folder: Path) -> Rows:
         for n, line in _lines(folder / name):
             fields = line.split(",")
             try:
-                clip, duration, label = fields[0], int(fields[1]), KS_CLASSES[int(fields[2])]
+                clip, duration, index = fields[0], int(fields[1]), int(fields[2])
             except (IndexError, ValueError):
                 bad.append(Skipped(f"{name}:{n}", f"bad annotation line: {line[:80]!r}"))
                 continue
+            if not 0 <= index < len(KS_CLASSES):  # -1 (an "unknown" marker) is no class either
+                reason = f"class index {index} is outside 0..{len(KS_CLASSES) - 1}"
+                bad.append(Skipped(f"{name}:{n}", f"bad annotation line: {line[:80]!r}: {reason}"))
+                continue
+            label = KS_CLASSES[index]
             youtube_id, _, start = clip.rpartition("_")
             stems = (clip,)
             if start.isdigit():  # the Kinetics release names clips <id>_<start>_<end> (6 digits)
@@ -156,17 +164,17 @@ def kinetics_sounds_rows(folder: Path) -> Rows:
 def vggsound_rows(folder: Path) -> Rows:
     """vggsound.csv: ``youtube_id,start_seconds,label,split`` (a header row is optional)."""
     rows, bad = [], []
-    with open(folder / "vggsound.csv", newline="", encoding="utf-8-sig") as f:
-        for n, fields in enumerate(csv.reader(f), 1):
-            if len(fields) >= 4 and not fields[1].strip().isdigit() and n == 1:
-                continue  # header
-            if len(fields) < 4 or not fields[1].strip().isdigit():
-                bad.append(Skipped(f"vggsound.csv:{n}", f"bad annotation line: {fields!r:.80}"))
-                continue
-            youtube_id, start = fields[0].strip(), int(fields[1])
-            key = f"{youtube_id}_{start:06d}"
-            stems = (key, f"{youtube_id}_{start}", f"{key}_{start + 10:06d}")
-            rows.append(Row(key, fields[2].strip(), fields[3].strip(), stems))
+    text = io.StringIO(read_text(folder / "vggsound.csv"), newline="")
+    for n, fields in enumerate(csv.reader(text), 1):
+        if len(fields) >= 4 and not fields[1].strip().isdigit() and n == 1:
+            continue  # header
+        if len(fields) < 4 or not fields[1].strip().isdigit():
+            bad.append(Skipped(f"vggsound.csv:{n}", f"bad annotation line: {fields!r:.80}"))
+            continue
+        youtube_id, start = fields[0].strip(), int(fields[1])
+        key = f"{youtube_id}_{start:06d}"
+        stems = (key, f"{youtube_id}_{start}", f"{key}_{start + 10:06d}")
+        rows.append(Row(key, fields[2].strip(), fields[3].strip(), stems))
     return rows, bad
 
 
@@ -179,16 +187,27 @@ def clip_stem(name: str) -> str:
 
 def csv_rows(path: Path) -> Rows:
     """A generic list: CSV with a ``clip,label,split`` header; clip is the file name stem (or
-    the file name, see :func:`clip_stem`)."""
-    rows = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"clip", "label", "split"} <= set(reader.fieldnames):
-            raise BuildError(f"{path} must be a CSV with a header clip,label,split")
-        for record in reader:
-            clip = clip_stem(record["clip"].strip())
-            rows.append(Row(clip, record["label"].strip(), record["split"].strip(), (clip,)))
-    return rows, []
+    the file name, see :func:`clip_stem`). A row short of one of the three, or with it empty, is
+    a bad annotation line, like a damaged line of the datasets' own lists."""
+    records = csv.reader(io.StringIO(read_text(path), newline=""))
+    header = next(records, [])
+    columns = {name: header.index(name) for name in ("clip", "label", "split") if name in header}
+    if len(columns) < 3:
+        raise BuildError(f"{path} must be a CSV with a header clip,label,split")
+    rows, bad = [], []
+    for record in records:
+        if not record:
+            continue  # a blank line
+        fields = {name: record[i].strip() for name, i in columns.items() if i < len(record)}
+        missing = [name for name in columns if not fields.get(name)]
+        if missing:  # a half-written row: an empty label is no class, an empty split no split
+            line = ",".join(record)[:80]
+            reason = f"bad annotation line: {line!r}: no {' and no '.join(missing)}"
+            bad.append(Skipped(f"{path.name}:{records.line_num}", reason))
+            continue
+        clip = clip_stem(fields["clip"])
+        rows.append(Row(clip, fields["label"], fields["split"], (clip,)))
+    return rows, bad
 
 
 @dataclass(frozen=True)
@@ -373,7 +392,9 @@ def clips_from_rows(
         elif not files:
             skipped.append(Skipped(key, f"missing video: no file named {' or '.join(row.stems)}"))
         elif len(files) > 1:
-            named = ", ".join(map(str, files[:3])) + (" …" if len(files) > 3 else "")
+            common = os.path.commonpath(files)  # relative names: no absolute path in meta.json
+            named = ", ".join(os.path.relpath(f, common) for f in files[:3])
+            named += " …" if len(files) > 3 else ""
             reason = f"ambiguous video: {len(files)} different files named {files[0].stem} "
             skipped.append(Skipped(key, reason + f"({named}); keep one under --root"))
         else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import multiprocessing
 import os
 import sys
 import time
@@ -31,6 +33,7 @@ from g2d_lite.data.cache import (
 from g2d_lite.data.paths import checkout_root
 from g2d_lite.errors import path_argument, run_command
 from g2d_lite.locks import LOCK, locked
+from g2d_lite.parallel import _die_with  # one rule for every forked worker
 from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
@@ -52,6 +55,26 @@ def file_is_lfs_pointer(path: Path) -> bool:
             return is_lfs_pointer(handle.read(len(LFS_SIGNATURE)))
     except OSError:
         return False
+
+
+def read_text(path: Path) -> str:
+    """An annotation or split list as UTF-8 text (a BOM allowed). Another encoding is named,
+    with the file and the fix, instead of a bare codec error naming neither (Excel's "Unicode
+    text" export is UTF-16, and the official readers take UTF-8 only)."""
+    data = path.read_bytes()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\0" in data:
+        problem = 'is UTF-16 (an Excel "Unicode text" export?) or binary, not UTF-8 text'
+    else:
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            problem = (
+                f"is not UTF-8 text (byte {error.start:,} is 0x{data[error.start]:02x}: Latin-1 "
+                "or another legacy encoding?)"
+            )
+    raise BuildError(
+        f"{path} {problem}; save it as UTF-8 (Excel: CSV UTF-8; or iconv -t UTF-8) and rerun"
+    )
 
 
 def repair_notes(build: ShardedBuild) -> list[str]:
@@ -198,8 +221,13 @@ class ShardCounts:
     resumed: int = 0
 
 
-def _one_thread() -> None:
-    torch.set_num_threads(1)  # worker processes share the cores; no oversubscription
+def _start_worker(parent: int) -> None:
+    """A shard worker runs torch on one thread (the workers share the cores) and, on Linux,
+    dies with its parent: a forked worker holds the cache folder's lock, so one left behind by
+    a killed build would make every rerun wait for a process that is gone."""
+    torch.set_num_threads(1)
+    if sys.platform == "linux":
+        _die_with(parent)
 
 
 @contextmanager
@@ -243,7 +271,12 @@ def run_shards(
                 counts.computed += 1
                 bar.update(len(chunks[i]))
             return counts
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork") if sys.platform == "linux" else None,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        ) as pool:
             for start in range(0, len(pending), workers):
                 wave = pending[start : start + workers]
                 for i, shard in zip(wave, pool.map(work, [chunks[i] for i in wave]), strict=True):

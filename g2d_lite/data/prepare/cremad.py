@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from g2d_lite.data.prepare.common import (
     fraction,
     natural,
     positive,
+    read_text,
     require_folder,
     run_main,
     user_path,
@@ -103,30 +105,75 @@ def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
     return clips, skipped
 
 
-def read_split_csv(path: Path) -> list[str]:
-    """Clip ids of an official split CSV (``id,EMOTION`` rows, no header, CRLF or LF)."""
-    text = path.read_text(encoding="utf-8-sig")
-    return [line.split(",")[0].strip() for line in text.splitlines() if line.strip()]
+@dataclass(frozen=True)
+class ListedClip:
+    """One row of an official split CSV: where it is, the clip id and its label column."""
+
+    line: int
+    key: str
+    emotion: str  # the official CremadDataset's label (class_dict[item[1]]); "" if absent
 
 
-def check_split_csvs(csvs: dict[str, list[str]], keys: Sequence[str], folder: Path) -> None:
-    """Refuse, before anything is built, split lists that would leak training clips into test
-    or that name none of the clips (another dataset's lists, or a header-only file)."""
-    both = sorted(set(csvs["train"]) & set(csvs["test"]))
+def read_split_csv(path: Path) -> list[ListedClip]:
+    """The rows of an official split CSV (``id,EMOTION`` rows, no header, CRLF or LF)."""
+    rows = []
+    for n, line in enumerate(read_text(path).splitlines(), 1):
+        if line.strip():
+            key, _, rest = line.partition(",")
+            rows.append(ListedClip(n, key.strip(), rest.split(",")[0].strip()))
+    return rows
+
+
+def check_split_csvs(csvs: dict[str, list[ListedClip]], keys: Sequence[str], folder: Path) -> None:
+    """Refuse, before anything is built, split lists that name none of the clips (another
+    dataset's lists, or a header-only file), list a clip twice (a repeated clip would be trained
+    on twice, or land in train and validation both), leak training clips into test, or give a
+    clip another emotion than its file name (the official loader takes the CSV's label, the kit
+    the file name's: the two would train on different labels)."""
+    found = set(keys)
+    for split, listed in csvs.items():
+        if found and listed and not found.intersection(r.key for r in listed):
+            raise BuildError(
+                f"{folder / f'{split}.csv'} names none of the {len(keys)} clips found (its first "
+                f"row is {listed[0].key!r}; rows look like {keys[0]},{keys[0].split('_')[2]}); "
+                f"use the official lists from {SPLIT_DIR_URL}"
+            )
+    for split, listed in csvs.items():
+        lines: dict[str, list[int]] = {}
+        for row in listed:
+            lines.setdefault(row.key, []).append(row.line)
+        repeated = {key: at for key, at in lines.items() if len(at) > 1}
+        if repeated:
+            key, at = next(iter(repeated.items()))
+            raise BuildError(
+                f"{folder / f'{split}.csv'} lists {len(repeated)} clips more than once (e.g. "
+                f"{key} on lines {', '.join(map(str, at))}), so they would count twice and could "
+                "land in train and validation both; remove the repeated lines, or use the "
+                f"official lists from {SPLIT_DIR_URL}"
+            )
+    both = sorted({r.key for r in csvs["train"]} & {r.key for r in csvs["test"]})
     if both:
         raise BuildError(
             f"{len(both)} clips are listed in both {folder / 'train.csv'} and test.csv (e.g. "
             f"{', '.join(both[:3])}): the test split would hold training clips; use the official "
             f"lists from {SPLIT_DIR_URL}"
         )
-    found = set(keys)
-    for split, listed in csvs.items():
-        if found and listed and not found.intersection(listed):
-            raise BuildError(
-                f"{folder / f'{split}.csv'} names none of the {len(keys)} clips found (its first "
-                f"row is {listed[0]!r}; rows look like {keys[0]},{keys[0].split('_')[2]}); use "
-                f"the official lists from {SPLIT_DIR_URL}"
-            )
+    wrong = [
+        (split, row, match.group(3))
+        for split, listed in csvs.items()
+        for row in listed
+        if (match := NAME.match(row.key)) is not None and row.emotion != match.group(3)
+    ]
+    if wrong:
+        split, row, named = wrong[0]
+        label = f"is labelled {row.emotion!r}" if row.emotion else "has no label column"
+        raise BuildError(
+            f"{folder / f'{split}.csv'}:{row.line}: {row.key} {label}, its "
+            f"file name says {named} ({len(wrong)} rows of the split CSVs disagree with their "
+            "file names); the official loader takes the label from this column and the kit from "
+            "the file name, so they would train on different labels: correct the lists, or use "
+            f"the official ones from {SPLIT_DIR_URL}"
+        )
 
 
 def paper_scheme(
@@ -207,7 +254,7 @@ def build(args: argparse.Namespace) -> Summary:
         f"CREMA-D folder not found: {args.root}; pass --root the release folder holding "
         "AudioWAV/ and VideoFlash/",
     )
-    csvs: dict[str, list[str]] = {}
+    listed: dict[str, list[ListedClip]] = {}
     if args.split_dir is not None:
         paths = [args.split_dir / name for name in SPLIT_CSVS]
         if not all(p.is_file() for p in paths):
@@ -215,10 +262,11 @@ def build(args: argparse.Namespace) -> Summary:
                 f"--split-dir {args.split_dir} must hold train.csv and test.csv "
                 f"(download them from {SPLIT_DIR_URL})"
             )
-        csvs = {"train": read_split_csv(paths[0]), "test": read_split_csv(paths[1])}
+        listed = {"train": read_split_csv(paths[0]), "test": read_split_csv(paths[1])}
     clips, skipped = list_clips(args.root)
-    if csvs:
-        check_split_csvs(csvs, [c.key for c in clips], args.split_dir)
+    if listed:
+        check_split_csvs(listed, [c.key for c in clips], args.split_dir)
+    csvs = {split: [row.key for row in rows] for split, rows in listed.items()}
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:
         out = {
