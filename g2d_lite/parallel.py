@@ -89,7 +89,7 @@ def _forkable() -> bool:
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _die_with(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """A worker must not outlive a parent that was killed before it could stop it (SIGKILL of
     the runner, or of the kernel a notebook runs in): Linux then sends it SIGTERM. Its run
     folder resumes like any killed run, and its lock is recovered as stale."""
@@ -105,7 +105,7 @@ def _train(job: Job, data: DatasetSplits, threads: int, report: Connection, pare
     from g2d_lite.train import train_student, train_teacher
 
     try:
-        _die_with(parent)
+        die_with_parent(parent)
         torch.set_num_threads(threads)
         cfg = job.cfg.replace(progress=False)  # the parent shows one bar for every run
         if job.modality is not None:

@@ -33,7 +33,7 @@ from g2d_lite.data.cache import (
 from g2d_lite.data.paths import checkout_root
 from g2d_lite.errors import path_argument, run_command
 from g2d_lite.locks import LOCK, locked
-from g2d_lite.parallel import _die_with  # one rule for every forked worker
+from g2d_lite.parallel import die_with_parent
 from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
@@ -227,7 +227,7 @@ def _start_worker(parent: int) -> None:
     a killed build would make every rerun wait for a process that is gone."""
     torch.set_num_threads(1)
     if sys.platform == "linux":
-        _die_with(parent)
+        die_with_parent(parent)
 
 
 @contextmanager
