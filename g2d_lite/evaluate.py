@@ -117,6 +117,12 @@ def _check_model_fits(model: nn.Module, dataset: MultimodalDataset) -> None:
             f"{', '.join(dataset.info.modality_names)}): evaluate a model on the data it was "
             "trained on"
         )
+    dtypes = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
+    if dtypes:
+        raise TypeError(
+            f"the model's weights are {', '.join(dtypes)}, but the kit's data are float32: "
+            "call model.float() first (amp=True gives mixed precision with float32 weights)"
+        )
 
 
 def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:

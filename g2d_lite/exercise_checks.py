@@ -71,6 +71,18 @@ def _remember_kit() -> None:
                 _ORIGINALS.setdefault((module_name, name), value)
 
 
+# What the checks and the kit compute with: an answer that sets torch.allclose to "always
+# True" (or F.mse_loss to a constant) would pass every check, so these are guarded as well.
+_GUARDED_LIBRARIES = ("torch", "torch.nn.functional", "math")
+
+
+def _remember_libraries() -> None:
+    for module_name in _GUARDED_LIBRARIES:
+        for name, value in list(vars(sys.modules[module_name]).items()):
+            if callable(value) and not name.startswith("_") and not inspect.isclass(value):
+                _ORIGINALS.setdefault((module_name, name), value)
+
+
 def check_kit_intact() -> None:
     """Refuse to check while a kit function the checks compare with has been replaced (say, an
     answer cell's ``smp.teacher_confidence = teacher_confidence``): the check would compare the
@@ -82,10 +94,11 @@ def check_kit_intact() -> None:
         if module in sys.modules and getattr(sys.modules[module], name, None) is not value
     ]
     if replaced:
+        whose = "the kit's " if replaced[0].startswith(KIT) else ""
         raise KitReplacedError(
-            f"the kit's {replaced[0]} was replaced in this kernel (by a cell that assigns to it?)"
-            ". The checks compare your answers with the kit, so they cannot run: remove that "
-            "assignment, restart the kernel and run all cells again."
+            f"{whose}{replaced[0]} was replaced in this kernel (by a cell that assigns to it?)"
+            ". The checks compare your answers with the kit using it, so they cannot run: "
+            "remove that assignment, restart the kernel and run all cells again."
         )
     _remember_kit()
 
@@ -152,7 +165,15 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
         failure: Exception | None = None
         try:
             result = function(*args, **kwargs)
-        except (NotImplementedError, AssertionError):  # not written yet, or its own assert
+        except NotImplementedError as error:  # not written yet: this answer, or one it calls
+            stub = _raised_in(error)
+            if stub in (None, function.__name__):
+                raise
+            raise AssertionError(
+                f"{function.__name__} calls your {stub}, which is not written yet (it still "
+                f"raises NotImplementedError): write {stub} first, then run this check again"
+            ) from error
+        except AssertionError:  # the answer's own assert
             raise
         except Exception as error:
             failure = error
@@ -171,6 +192,16 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
         return result
 
     return guarded
+
+
+def _raised_in(error: BaseException) -> str | None:
+    """The name of the function whose frame raised ``error`` (the innermost one)."""
+    tb = error.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name
 
 
 def _failed_call(name: str, error: Exception, kwargs: Mapping[str, Any]) -> str:
@@ -328,6 +359,11 @@ def expect_close(
             f"{what}: return plain Python floats, one per key (tensor.item()), got tensors "
             f"{describe(actual)}"
         )
+    if _holds_bool(actual) and not _holds_bool(expected):
+        raise AssertionError(
+            f"{what}: return numbers, got True/False {describe(actual)}: write 1.0 and 0.0 "
+            "(float(flag)); the kit's functions refuse a boolean where a number goes"
+        )
     if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
         raise AssertionError(
             f"{what}: expected a tensor, got {type(actual).__name__} {describe(actual)}: return "
@@ -367,6 +403,24 @@ def expect_close(
     )
     wanted, got = _side_by_side(expected, actual)
     raise AssertionError(f"{what}: expected {wanted}, got {got}.\nLikely cause: {cause}")
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_holds_bool(v) for v in value.values())
+    return isinstance(value, bool)
+
+
+def expect_gradient(result: Any, what: str, fix: str) -> None:
+    """Raise an AssertionError unless ``result`` is a tensor a gradient flows back through (an
+    answer with ``.item()``, ``.detach()`` or ``torch.no_grad()`` has the right value but cannot
+    train anything). Call it on the answer's result for inputs that require a gradient."""
+    __tracebackhide__ = True
+    if not getattr(result, "requires_grad", False):
+        raise AssertionError(
+            f"{what} must let the gradient reach {fix}: do not detach them (no .item(), "
+            "no .detach(), no torch.no_grad(), and compute in torch, not NumPy)"
+        )
 
 
 def _side_by_side(expected: Any, actual: Any) -> tuple[str, ...]:
@@ -425,3 +479,4 @@ def encoders_with_gradients(
 
 
 _remember_kit()
+_remember_libraries()

@@ -290,9 +290,10 @@ def build(
     copy the folder's other files (data) beside them.
 
     A copy changed since it was written (``MANIFEST`` records what was written) is not
-    overwritten unless ``force``: it may hold a student's answers.
+    overwritten unless ``force``: it may hold a student's answers. ``~`` is expanded as a shell
+    would (from Python a literal ``~`` folder would appear in the working folder).
     """
-    source_dir = Path(source_dir)
+    source_dir = Path(source_dir).expanduser()
     if not source_dir.is_dir():
         what = "is a file" if source_dir.exists() else "does not exist"
         raise FileNotFoundError(
@@ -306,7 +307,7 @@ def build(
         if len(below) == 1:
             hint = f"they are one level down: pass --source {below[0]}"
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; {hint}")
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser()
     if out_dir.is_symlink() and not out_dir.exists():
         raise ValueError(
             f"--out {out_dir} is a link to {out_dir.readlink()}, which does not exist; remove the "

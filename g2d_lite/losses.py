@@ -14,7 +14,8 @@ MSE(ŷ_s, y), logit distillation is MSE(ŷ_s, ŷ_t^m) and feature distillation i
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from numbers import Real
 
 import torch
 import torch.nn.functional as F
@@ -102,10 +103,8 @@ def g2d_loss(
     """
     weights = {"feature_weight": feature_weight, "logit_weight": logit_weight}
     for name, value in {**weights, "task_weight": task_weight}.items():
-        if not (math.isfinite(value) and value >= 0):  # NaN fails every comparison
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+        _check_number(name, value, ">= 0", lambda v: v >= 0)
+    _check_number("temperature", temperature, "> 0", lambda v: v > 0)
     _check_order(fused_logits, target, task)
     check_target(target, task)
 
@@ -115,6 +114,15 @@ def g2d_loss(
     if logit_weight > 0:
         inputs["teacher_logits"] = teacher_logits
     modalities = _same_modalities(inputs)
+    if inputs and not modalities:
+        raise ValueError(
+            "the modality dicts are empty, so nothing would be distilled although "
+            f"{' and '.join(n for n, w in weights.items() if w > 0)} > 0; pass "
+            "{modality: tensor} for each modality, or set the weights to 0 for plain CE"
+        )
+    if task == "classification" and logit_weight > 0:
+        for m in modalities:
+            refuse_probabilities(m, teacher_logits[m])
 
     if task == "classification":
         try:
@@ -158,6 +166,34 @@ def _check_order(fused_logits: Tensor, target: Tensor, task: str) -> None:
         raise ValueError("the batch is empty: a loss over no samples is NaN; pass at least one")
 
 
+def _check_number(name: str, value: object, bound: str, within: Callable[[float], bool]) -> None:
+    """A weight or temperature is a finite real number within its bound (NaN fails every
+    comparison, and a string would fail inside math with a message naming no argument)."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a finite number {bound}, got {value!r} (a {type(value).__name__})"
+        )
+    if not (math.isfinite(value) and within(value)):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+
+
+def refuse_probabilities(modality: str, logits: Tensor) -> None:
+    """Probabilities given for logits would be put through a softmax a second time, which
+    flattens them (a wrong distillation target, a wrong SMP ranking). Checked on the CPU only,
+    where it is free; a GPU check would sync every batch."""
+    if logits.device.type != "cpu" or logits.ndim != 2 or logits.shape[1] < 2:
+        return
+    if not logits.is_floating_point():
+        return
+    rows = logits.detach().sum(dim=1)
+    in_range = bool(((logits >= 0) & (logits <= 1)).all())
+    if in_range and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-4)):
+        raise ValueError(
+            f"the teacher outputs of {modality!r} look like probabilities (in [0, 1], each row "
+            "summing to 1): pass the teacher's logits, the softmax is applied inside"
+        )
+
+
 def _label_out_of_range(target: Tensor, classes: int) -> ValueError:
     """Named only once cross_entropy fails: checking every batch up front would sync a GPU."""
     low, high = int(target.min()), int(target.max())
@@ -171,9 +207,14 @@ def _label_out_of_range(target: Tensor, classes: int) -> ValueError:
 def _same_modalities(inputs: Mapping[str, Mapping[str, Tensor] | None]) -> list[str]:
     """Modality names shared by every input dict, in the first dict's order; errors otherwise."""
     for name, value in inputs.items():
+        family = "feature_weight" if "features" in name else "logit_weight"
         if value is None:
-            family = "feature_weight" if "features" in name else "logit_weight"
             raise ValueError(f"{name} is None but {family} > 0; pass it or set {family}=0")
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"{name} must be a dict {{modality: tensor}}, got {type(value).__name__}; "
+                f"call {ORDER}"
+            )
     if not inputs:
         return []
     (first, reference), *others = inputs.items()

@@ -71,7 +71,11 @@ MODALITY_COLOURS: dict[str, RGB] = {
     "text": _SET2[3],
     "vector": _SET2[4],
 }
-_SPARE = _SET2[5:]  # other modality names, picked by a stable hash of the name
+# Other modality names (and co-leader labels such as "depth+flow"): a stable hash of the name
+# picks the first choice; colours() moves a name on when another in its figure has it.
+# Set1's yellow, orange and grey are left out: too near Set2's yellow, audio and grey.
+_SET1 = sns.color_palette("Set1", 9)
+_SPARE = (*_SET2[5:], *(_SET1[i] for i in (0, 1, 2, 3, 6, 7)))
 
 
 def canonical_method(name: str) -> str | None:
@@ -94,10 +98,15 @@ def method_label(name: str) -> str:
 
 
 def modality_colour(name: str) -> RGB:
-    """The fixed colour of a modality; an unknown name always gets the same spare colour."""
+    """The fixed colour of a modality; an unknown name always gets the same spare colour
+    (alone; in a figure with other unknown names, :func:`colours` keeps them apart)."""
     if name in MODALITY_COLOURS:
         return MODALITY_COLOURS[name]
-    return _SPARE[zlib.crc32(name.encode()) % len(_SPARE)]
+    return _SPARE[_first_spare(name)]
+
+
+def _first_spare(name: str) -> int:
+    return zlib.crc32(name.encode()) % len(_SPARE)
 
 
 def _teacher_modality(name: str) -> str | None:
@@ -109,20 +118,39 @@ def _teacher_modality(name: str) -> str | None:
 def colour(name: str) -> RGB:
     """The colour of anything a figure labels: a method (name or label), a teacher (its
     modality's colour), a modality, "teacher", "all", or the paper's numbers."""
+    fixed = _fixed_colour(name)
+    return fixed if fixed is not None else modality_colour(_spare_name(name))
+
+
+def _fixed_colour(name: str) -> RGB | None:
+    """The colour ``name`` always has, or None for a name that takes a spare colour."""
     base = re.sub(r" \(crossover\)$", "", name)
     key = canonical_method(base)
     if key is not None:
         return METHOD_COLOURS[key]
-    if base == "teacher":
-        return TEACHER_COLOUR
-    if base == "all":
-        return ALL_COLOUR
-    if base.startswith("paper"):
-        return PAPER_COLOUR
-    modality = _teacher_modality(base)
-    return modality_colour(modality or base)
+    fixed = {"teacher": TEACHER_COLOUR, "all": ALL_COLOUR}.get(base)
+    if fixed is None and base.startswith("paper"):
+        fixed = PAPER_COLOUR
+    return fixed or MODALITY_COLOURS.get(_spare_name(name))
+
+
+def _spare_name(name: str) -> str:
+    """The modality a label stands for ("teacher (depth)" -> "depth")."""
+    base = re.sub(r" \(crossover\)$", "", name)
+    return _teacher_modality(base) or base
 
 
 def colours(names: list[str]) -> dict[str, RGB]:
-    """:func:`colour` of every name, as a seaborn ``palette`` mapping."""
-    return {name: colour(name) for name in names}
+    """:func:`colour` of every name, as a seaborn ``palette`` mapping, with the names that take
+    spare colours kept apart: each keeps its first choice unless another (in sorted order) took
+    it, so a figure never draws two modalities alike and the choice depends on the names only."""
+    spares = sorted({_spare_name(n) for n in names if _fixed_colour(n) is None})
+    taken: set[int] = set()
+    chosen: dict[str, RGB] = {}
+    for modality in spares:
+        index = _first_spare(modality)
+        while index in taken and len(taken) < len(_SPARE):
+            index = (index + 1) % len(_SPARE)
+        taken.add(index)
+        chosen[modality] = _SPARE[index]
+    return {name: _fixed_colour(name) or chosen[_spare_name(name)] for name in names}

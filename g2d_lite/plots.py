@@ -31,7 +31,7 @@ from g2d_lite.api_checks import (
 )
 from g2d_lite.data.base import MultimodalDataset
 from g2d_lite.diagnose import FUSED, informative_flags, require_split_dataset
-from g2d_lite.palette import PAPER_COLOUR, colour, colours, method_label
+from g2d_lite.palette import PAPER_COLOUR, colours, method_label
 
 FIGSIZE = (7.0, 3.6)
 _METRIC_LABELS = {"acc": "accuracy (%)", "mae": "mean absolute error"}
@@ -448,12 +448,14 @@ def confidence_timeline(
         raise ValueError(f"window is (first epoch, last epoch) of the SMP window, got {window}")
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     modalities = _unique(timeline["modality"])
-    leaders = {label: colour(label) for label in _leader_order(_unique(timeline["leader"]))}
+    order = _leader_order(_unique(timeline["leader"]))
+    shade = colours([*modalities, *order])
+    leaders = {label: shade[label] for label in order}
     for m in modalities:
         part = timeline[timeline["modality"] == m].sort_values("step")
-        ax.plot(part["step"], part["rho"], color=colour(m), alpha=0.25, linewidth=0.8)
+        ax.plot(part["step"], part["rho"], color=shade[m], alpha=0.25, linewidth=0.8)
         smoothed = part["rho"].rolling(smooth, min_periods=1, center=True).mean()
-        ax.plot(part["step"], smoothed, color=colour(m), linewidth=1.8, label=f"ρ {m}")
+        ax.plot(part["step"], smoothed, color=shade[m], linewidth=1.8, label=f"ρ {m}")
     steps = timeline.drop_duplicates("step").sort_values("step")
     if window is not None:
         inside = steps[(steps["epoch"] >= window[0]) & (steps["epoch"] <= window[1])]["step"]
@@ -493,10 +495,9 @@ def leader_share(shares: pd.DataFrame) -> Figure:
     table = table[_leader_order(list(table.columns))]
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] + 1.0, FIGSIZE[1]))
     bottom = np.zeros(len(table))
+    shade = colours(list(table.columns))
     for label in table.columns:
-        ax.bar(
-            table.index, table[label], bottom=bottom, color=colour(label), width=0.9, label=label
-        )
+        ax.bar(table.index, table[label], bottom=bottom, color=shade[label], width=0.9, label=label)
         bottom += table[label].to_numpy()
     ax.set(
         title="Which modality led each epoch's steps",

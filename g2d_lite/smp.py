@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from g2d_lite.data.base import TASKS
-from g2d_lite.losses import align_regression, check_target
+from g2d_lite.losses import align_regression, check_target, refuse_probabilities
 
 SCOPES: tuple[str, ...] = ("conv", "all")
 MODES: tuple[str, ...] = ("zero", "skip")
@@ -122,6 +122,8 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
     check_target(target, task)
     if len(target) == 0:
         raise ValueError("the batch is empty: a confidence needs at least one sample")
+    if not teacher_logits:
+        raise ValueError(f"teacher_logits names no modality; call {call} with one per modality")
     # the label range once per batch, on the CPU only (free there); a GPU run's labels were
     # checked where its data was made
     labels = None
@@ -140,27 +142,13 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
             )
         if labels is None:
             continue
-        _refuse_probabilities(m, logits)
+        refuse_probabilities(m, logits)
         (low, high), classes = labels, logits.shape[1]
         if low < 0 or high >= classes:
             raise ValueError(
                 f"labels range over {low}..{high}, but the logits of {m!r} have {classes} "
                 f"classes; labels must be class indices 0..{classes - 1}"
             )
-
-
-def _refuse_probabilities(modality: str, logits: Tensor) -> None:
-    """Probabilities given for logits would be put through a softmax a second time, which
-    flattens them and ranks the teachers wrongly (checked on the CPU, where it is free)."""
-    if logits.shape[1] < 2 or not logits.is_floating_point():
-        return
-    rows = logits.sum(dim=1)
-    in_range = bool(((logits >= 0) & (logits <= 1)).all())
-    if in_range and bool(torch.allclose(rows, torch.ones_like(rows), atol=1e-4)):
-        raise ValueError(
-            f"the outputs of {modality!r} look like probabilities (in [0, 1], each row summing "
-            "to 1): pass the teacher's logits, which teacher_confidence puts through the softmax"
-        )
 
 
 def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> ItemsView:

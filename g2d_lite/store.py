@@ -154,7 +154,7 @@ def _artifacts(artifact_dir: str | Path) -> Path:
             f"artifact_dir must be a folder path for trained models, got "
             f"{type(artifact_dir).__name__} (the notebooks use ARTIFACT_DIR = '../artifacts')"
         )
-    path = Path(artifact_dir)
+    path = Path(artifact_dir).expanduser()
     outer = enclosing_run(path)
     if outer is not None:
         raise KitError(
@@ -209,10 +209,23 @@ def _student_dir(
     artifact_dir: str | Path,
     name: str | None = None,
 ) -> Path:
-    label = name or f"{cfg.loss_variant}-{cfg.balance}"
+    label = f"{cfg.loss_variant}-{cfg.balance}" if name is None else _plain_label(name)
     parents = digests if cfg.needs_teachers else ()
     key = run_key(cfg, "student", None, parents, data=data)
     return _artifacts(artifact_dir) / f"student-{label}-{key}"
+
+
+def _plain_label(name: object) -> str:
+    """A student's name becomes part of one folder name in the cache: a path in it would put
+    the run outside the cache (or in a folder of its own) where nothing finds it again."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty label such as 'g2d-T2', got {name!r}")
+    if "/" in name or "\\" in name or ".." in name or name != name.strip():
+        raise ValueError(
+            f"name {name!r} must be a plain label, without '/', '\\', '..' or outer spaces "
+            "(it becomes part of one folder name in the cache); e.g. 'g2d-T2'"
+        )
+    return name
 
 
 def load_or_train_teacher(

@@ -923,3 +923,68 @@ def test_figures_and_claims_name_the_split_their_scores_come_from(runs):
     assert "validation split" in claims_markdown(table, "synthetic")
     with pytest.raises(ValueError, match="these are validation scores"):
         claims_markdown(table, "synthetic", "test")
+
+
+def test_probe_24_loss_and_confidence_inputs():
+    """G01 (empty modality dicts distilled nothing, silently), G02 (probabilities taken as
+    teacher logits by g2d_loss), G03 (teacher_confidence({}) failed in torch.stack), G04 (a
+    string temperature: "must be real number"), G05 (lists for the modality dicts printed
+    tensors as "modalities")."""
+    fused, target = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    features, logits = {"a": torch.randn(4, 5)}, {"a": torch.randn(4, 3)}
+    with pytest.raises(ValueError, match="modality dicts are empty.*set the weights to 0"):
+        losses.g2d_loss(fused, {}, {}, {}, target)
+    losses.g2d_loss(fused, {}, {}, {}, target, feature_weight=0.0, logit_weight=0.0)
+    probabilities = {"a": torch.softmax(torch.randn(4, 3), 1)}
+    with pytest.raises(ValueError, match="'a' look like probabilities.*pass the teacher's logits"):
+        losses.g2d_loss(fused, features, probabilities, features, target)
+    with pytest.raises(ValueError, match="teacher_logits names no modality"):
+        teacher_confidence({}, target)
+    with pytest.raises(
+        TypeError, match=r"temperature must be a finite number > 0, got '2' \(a str"
+    ):
+        losses.g2d_loss(fused, features, logits, features, target, temperature="2")
+    with pytest.raises(TypeError, match="feature_weight must be a finite number >= 0, got True"):
+        losses.g2d_loss(fused, features, logits, features, target, feature_weight=True)
+    with pytest.raises(
+        TypeError, match=r"student_features must be a dict \{modality: tensor\}, got"
+    ):
+        losses.g2d_loss(fused, [features["a"]], [logits["a"]], [features["a"]], target)
+
+
+def test_spare_modality_colours_differ_within_a_figure():
+    """G22: rgb/depth/flow took spare colours by a hash over three, so depth and flow were drawn
+    alike in the leader-share figure and the ρ timelines."""
+    from g2d_lite import palette
+
+    names = ["rgb", "depth", "flow", "depth+flow", "audio"]
+    shades = palette.colours(names)
+    assert len(set(shades.values())) == len(names)
+    assert (
+        palette.colours(["teacher (depth)", "depth", "flow"])["teacher (depth)"] == shades["depth"]
+    )
+    assert palette.colours(["depth", "flow"]) == palette.colours(["flow", "depth"])
+    steps = pd.DataFrame(
+        {
+            "epoch": [0, 0, 0],
+            "step": [0, 1, 2],
+            "kappa/rgb": [0.0] * 3,
+            "kappa/depth": [1.0, 1.0, 0.0],
+            "kappa/flow": [0.0, 0.0, 1.0],
+        }
+    )
+    fig = plots.leader_share(diagnose.leader_share(steps, by_epoch=True))
+    bars = {tuple(p.get_facecolor()[:3]) for p in fig.axes[0].patches}
+    assert len(bars) == 2, bars
+
+
+def test_evaluate_names_a_model_in_another_precision(runs):
+    """G26: a teacher converted with .double() failed with torch's "Input type and weight type
+    should be the same"."""
+    data, teachers, _ = runs
+    model = teachers["audio"].model
+    try:
+        with pytest.raises(TypeError, match=r"weights are torch.float64.*call model.float\(\)"):
+            evaluate.evaluate(model.double(), data.test)
+    finally:
+        model.float()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -547,3 +549,26 @@ def test_a_knob_typo_is_matched_to_the_knob_it_begins():
 
     with pytest.raises(ValueError, match=r"did you mean audio_amplitude\?"):
         load_dataset("synthetic", audio_amp=0.5)
+
+
+def test_probe_24_api_cases(tmp_path, monkeypatch):
+    """G06 (a student's name with "../" put its run folder outside the cache), G16 (a
+    modality named "all" merged its steps with the ties in leader_share), G29
+    (exercises.build("~/stud") wrote into a folder literally named "~")."""
+    from g2d_lite import exercises
+
+    data, cfg = tiny_data(), tiny_config(epochs=1)
+    for name in ("x/../../escaped", "../escaped", "", " g2d"):
+        with pytest.raises(ValueError, match="name .*(plain label|non-empty label)"):
+            load_or_train_student(cfg.replace(**METHODS["joint"]), data, None, tmp_path, name=name)
+    assert not any(tmp_path.iterdir()) and not (tmp_path.parent / "escaped").exists()
+    for name in ("all", "None", "depth+flow", "rgb.left", "a/b"):
+        with pytest.raises(
+            ValueError, match=f"modality name {re.escape(repr(name))} cannot be used"
+        ):
+            ModalitySpec(name, (4,), "vector")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    written = exercises.build("~/stud")
+    assert written[0].is_relative_to(tmp_path / "home" / "stud")
+    assert not (tmp_path / "~").exists()

@@ -14,9 +14,11 @@ from g2d_lite.exercise_checks import (
     NO_MATCH,
     KitCallError,
     KitReplacedError,
+    check_kit_intact,
     checkers_intact,
     encoders_with_gradients,
     expect_close,
+    expect_gradient,
     seal_checkers,
     without_kit,
 )
@@ -215,3 +217,45 @@ def test_none_tensors_for_floats_and_a_call_without_settings_are_named():
         without_kit(answer)(torch.ones(2))
     assert "(called" not in str(error.value)
     assert "answer raised ValueError: not yet. Read the text" in str(error.value)
+
+
+def test_an_answer_calling_another_answer_not_yet_written_names_that_one():
+    """Probe G23: g2d_total calling a feature_kd still at its stub failed with a bare
+    NotImplementedError, read as "g2d_total not attempted"."""
+
+    def feature_kd():
+        raise NotImplementedError()
+
+    def g2d_total():
+        return feature_kd()
+
+    with pytest.raises(AssertionError, match="g2d_total calls your feature_kd, which is not"):
+        without_kit(g2d_total)()
+    with pytest.raises(NotImplementedError):  # its own stub: nothing attempted, as before
+        without_kit(feature_kd)()
+
+
+def test_a_torch_function_the_checks_compare_with_replaced_by_an_answer_is_refused(monkeypatch):
+    """Probe G28: ``torch.allclose = lambda *a, **k: True`` in an answer cell made constant
+    answers pass every check; torch's, F's and math's functions are guarded like the kit's."""
+    for module, name in ((torch, "allclose"), (torch.nn.functional, "mse_loss"), (math, "isclose")):
+        monkeypatch.setattr(module, name, lambda *a, **k: True)
+        with pytest.raises(KitReplacedError, match=rf"{module.__name__}\.{name} was replaced"):
+            check_kit_intact()
+        monkeypatch.undo()
+    check_kit_intact()
+
+
+def test_booleans_where_numbers_are_expected_are_named():
+    """Probe G09: smp_mask returning True/False passed, though the kit refuses a bool κ."""
+    with pytest.raises(AssertionError, match="return numbers, got True/False"):
+        expect_close({"a": True, "b": False}, {"a": 1.0, "b": 0.0}, "smp_mask")
+    expect_close({"a": 1.0, "b": 0.0}, {"a": 1.0, "b": 0.0}, "smp_mask")
+
+
+def test_expect_gradient_names_a_detached_result():
+    """Probe G07: the gradient check of feature_kd, shared with logit_kd and g2d_total."""
+    x = torch.ones(3, requires_grad=True)
+    expect_gradient((x * 2).sum(), "logit_kd", "the student's logits")
+    with pytest.raises(AssertionError, match="logit_kd must let the gradient reach the student"):
+        expect_gradient(torch.tensor((x * 2).sum().item()), "logit_kd", "the student's logits")

@@ -309,6 +309,46 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "For audio: r = 3.17 / 1.446 (its score over the mean of the others') = 2.192, so"
             " κ = 1 − tanh(0.8 × 2.192) = 0.05819",
         ),
+        (  # probe G07: a value without a gradient got full marks
+            "ex01_distillation_losses",
+            "logit_kd",
+            "s = F.log_softmax(student_logits / temperature, dim=1)\n"
+            "t = F.softmax(teacher_logits / temperature, dim=1)\n"
+            "return torch.tensor(F.kl_div(s, t, reduction='batchmean').item() * temperature**2)",
+            "logit_kd must let the gradient reach the student's logits",
+        ),
+        (  # probe G07, the whole loss under no_grad
+            "ex01_distillation_losses",
+            "g2d_total",
+            "with torch.no_grad():\n"
+            "    total = F.cross_entropy(fused_logits, target) if task == 'classification' else"
+            " F.mse_loss(fused_logits, target.view_as(fused_logits))\n"
+            "    for m, teacher in teacher_outputs.items():\n"
+            "        total = total + feature_kd(student_features[m], teacher_features[m])\n"
+            "        total = total + (logit_kd(fused_logits, teacher, temperature)"
+            " if task == 'classification' else F.mse_loss(fused_logits, teacher))\n"
+            "return total",
+            "g2d_total must let the gradient reach the student's fused logits",
+        ),
+        (  # probe G08: the weights masked along with their gradients
+            "ex02_smp",
+            "mask_gradients",
+            "for m, encoder in encoders.items():\n"
+            "    for p in encoder.parameters():\n"
+            "        if p.ndim == 4:\n"
+            "            p.grad.mul_(kappa[m])\n"
+            "            with torch.no_grad():\n"
+            "                p.mul_(kappa[m])",
+            "mask_gradients changed the weights of",
+        ),
+        (  # probe G09: True/False for 1.0/0.0
+            "ex02_smp",
+            "smp_mask",
+            "lowest = min(rho.values())\n"
+            "leaders = [m for m, r in rho.items() if r == lowest]\n"
+            "return {m: len(leaders) > 1 or m == leaders[0] for m in rho}",
+            "return numbers, got True/False",
+        ),
     ],
     ids=[
         "dim0",
@@ -327,6 +367,10 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         "percent",
         "ex03-dim0",
         "tanh-argument",
+        "logit-item",
+        "total-no-grad",
+        "mask-weights",
+        "bool-kappa",
     ],
 )
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):

@@ -42,6 +42,28 @@ _KIND_SHAPES: dict[str, tuple[str, ...]] = {
 }
 
 
+# labels the diagnostics give to steps and samples ("all" trained, "audio+visual" led, "none"
+# informative); a modality of that name would be counted as one of them
+RESERVED_NAMES = ("all", "none")
+_NAME_SEPARATORS = "+/\\."  # leader labels, folder names, and module paths (ModuleDict keys)
+
+
+def _check_modality_name(name: str) -> None:
+    bad = sorted({c for c in name if c in _NAME_SEPARATORS})
+    if name.lower() in RESERVED_NAMES or bad or name != name.strip():
+        why = (
+            f"{name!r} is a label the diagnostics use for steps or samples"
+            if name.lower() in RESERVED_NAMES
+            else f"{bad} separate names in leader labels, folders and module paths"
+            if bad
+            else "outer spaces would name another folder and encoder"
+        )
+        raise ValueError(
+            f"modality name {name!r} cannot be used: {why}; rename the modality "
+            "(letters, digits, '_' and '-', e.g. 'depth_map')"
+        )
+
+
 @dataclass(frozen=True)
 class ModalitySpec:
     """Shape and kind of one modality, per sample (no batch dimension).
@@ -60,6 +82,7 @@ class ModalitySpec:
                 f"a modality needs a name (it names its encoder, teacher and run folder), got "
                 f"{self.name!r}"
             )
+        _check_modality_name(self.name)
         shape = self.shape
         if (
             not isinstance(shape, (tuple, list))
