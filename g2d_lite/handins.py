@@ -13,8 +13,9 @@ such hand-in with what to do, before any nbgrader command runs.
 from __future__ import annotations
 
 import difflib
+import ntpath
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +24,8 @@ import nbformat
 from g2d_lite.errors import KitError
 
 IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}  # editor and archiver leftovers
+# A hand-in must be a .zip or a folder; this check does not look into an archive inside one
+ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar", ".7z", ".rar")
 
 
 @dataclass(frozen=True)
@@ -44,54 +47,93 @@ def _answer_cells(notebook: nbformat.NotebookNode) -> set[str]:
 
 
 def _released(course: Path, assignment: str) -> dict[str, set[str]]:
-    """The released notebooks (by name) and the answer cells each must keep."""
+    """The released notebooks (by name) and the answer cells each must keep. A name that is
+    another released assignment's in the wrong case is a typo: generating it would make a
+    second assignment."""
     release = course / "release" / assignment
     found = sorted(release.glob("*.ipynb")) if release.is_dir() else []
     if not found:
+        others = {
+            p.name.lower(): p.name for p in release.parent.glob("*") if p.is_dir() and p != release
+        }
+        near = difflib.get_close_matches(assignment.lower(), list(others), n=1)
+        fix = f"run `nbgrader generate_assignment {assignment}` in the course folder first"
         raise KitError(
-            f"no released notebooks in {release}: run `nbgrader generate_assignment {assignment}`"
-            " in the course folder first"
+            f"no released notebooks in {release}: "
+            + (f"did you mean --assignment {others[near[0]]}?" if near else fix)
         )
     return {p.stem: _answer_cells(nbformat.read(p, as_version=4)) for p in found}
 
 
-def _notebooks(entry: Path) -> Iterator[tuple[str, bytes]]:
-    """(path inside the hand-in, bytes) of every notebook in a folder or a zip; a zip that does
-    not open raises :class:`zipfile.BadZipFile`."""
+def _archive_suffix(name: str) -> str | None:
+    """The archive extension ``name`` ends in (any case), or None."""
+    return next((s for s in ARCHIVES if name.lower().endswith(s)), None)
+
+
+def _ignored(name: str) -> bool:
+    """Whether a path in a hand-in is an editor or archiver leftover, which nobody grades."""
+    return bool(IGNORED_PARTS & set(PurePosixPath(name).parts))
+
+
+def _collected(name: str) -> bool:
+    """Whether zip_collect collects this file (it matches ``.ipynb`` in lower case only)."""
+    return name.endswith(".ipynb") and not _ignored(name)
+
+
+def _contents(entry: Path) -> tuple[list[str], dict[str, bytes]]:
+    """The paths in a folder or a zip hand-in (a zip's as it names them, leftovers included),
+    and the bytes of each notebook zip_collect would collect; a zip that does not open raises
+    :class:`zipfile.BadZipFile`."""
     if entry.is_dir():
-        for path in sorted(entry.rglob("*.ipynb")):
-            relative = path.relative_to(entry)
-            if path.is_file() and not IGNORED_PARTS & set(relative.parts):
-                yield str(relative), path.read_bytes()
-        return
+        files = {p.relative_to(entry).as_posix(): p for p in entry.rglob("*") if p.is_file()}
+        return sorted(files), {n: p.read_bytes() for n, p in files.items() if _collected(n)}
     with zipfile.ZipFile(entry) as archive:
         damaged = archive.testzip()
         if damaged is not None:
             raise zipfile.BadZipFile(f"its member {damaged} is damaged")
-        for name in sorted(archive.namelist()):
-            member = PurePosixPath(name)
-            if member.suffix == ".ipynb" and not IGNORED_PARTS & set(member.parts):
-                yield name, archive.read(name)
+        names = sorted(archive.namelist())
+        return names, {n: archive.read(n) for n in names if _collected(n)}
 
 
-def _notebook_problem(data: bytes, needed: set[str]) -> str | None:
-    """Why autograde would fail on this file, or None."""
+def _points_outside(name: str) -> bool:
+    """Whether zip_collect (setuptools' ``_resolve_dest``) refuses this zip member, stopping
+    the collection for the whole class with ``UnsafeMember``."""
+    return (
+        name.startswith("/")
+        or "\\" in name
+        or bool(ntpath.splitdrive(name)[0])
+        or ".." in name.split("/")
+    )
+
+
+def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
+    """Why autograde would fail on the notebook ``inside`` a hand-in, if it would."""
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # noqa: BLE001 - any reason it does not read is the same problem
         reason = " ".join(str(error).split())[:80]
-        return (
-            f"is not a notebook ({type(error).__name__}: {reason}); autograde would stop on it "
-            "and grade it 0: ask the student for the notebook itself"
-        )
+        return [
+            f"{inside} is not a notebook ({type(error).__name__}: {reason}); autograde would stop "
+            "on it and grade it 0: ask the student for the notebook itself"
+        ]
+    problems = []
     lost = sorted(needed - _answer_cells(notebook))
     if lost:
-        return (
-            f"has lost the nbgrader metadata of answer cell {', '.join(lost)} (answers pasted "
-            "into a new notebook?); autograde would stop on it and grade it 0: paste the answers "
-            "into the cells of the released copy"
+        problems.append(
+            f"{inside} has lost the nbgrader metadata of answer cell {', '.join(lost)} (answers "
+            "pasted into a new notebook?); autograde would stop on it and grade it 0: paste the "
+            "answers into the cells of the released copy"
         )
-    return None
+    # JupyterLab's "Duplicate cell" copies the nbgrader metadata, grade_id included
+    ids = Counter(cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells)
+    problems += [
+        f"{inside}: cell {grade_id} appears {'twice' if count == 2 else f'{count} times'} (a "
+        "duplicated cell?), which fails autograde for all of this student's work (0 points): "
+        "delete the copy, keep the one to grade"
+        for grade_id, count in ids.items()
+        if grade_id is not None and count > 1
+    ]
+    return problems
 
 
 def _wrong_name(stem: str, released: list[str]) -> str:
@@ -100,6 +142,76 @@ def _wrong_name(stem: str, released: list[str]) -> str:
     near = started or difflib.get_close_matches(stem, released, n=1, cutoff=0.5)
     rename = f"rename it to {near[0]}.ipynb" if near else f"names: {', '.join(released)}"
     return f"is named like no released notebook, so it would not be graded: {rename}"
+
+
+def _not_a_zip(entry: Path, student: str) -> str:
+    """The problem of a hand-in that is a file but not a ``.zip``, with its fix."""
+    suffix = _archive_suffix(entry.name)
+    if suffix == ".zip":
+        return (
+            f"ends in {entry.suffix}, which zip_collect does not unpack (it matches .zip in lower "
+            f"case only): rename it to {student}.zip"
+        )
+    fix = (
+        f"unpack it into a folder {student}/ or ask the student for a .zip"
+        if suffix
+        else "put it in a folder named by the student's id, or move it out of the archive"
+    )
+    return f"neither a .zip nor a folder, so it cannot be checked: {fix}"
+
+
+def _handin_problems(
+    entry: Path, student: str, released: dict[str, set[str]]
+) -> tuple[list[str], list[str]]:
+    """The problems of one zip or folder hand-in (without its path), and the released notebooks
+    it lacks."""
+    try:
+        names, notebooks = _contents(entry)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        return [
+            f"does not open as a zip ({error}; a truncated upload?): one such file stops "
+            "zip_collect for the whole class; ask the student for it again, or move it out of "
+            "the archive"
+        ], []
+    problems = [
+        f"member {name} points outside the zip: zip_collect would stop on it for the whole "
+        f"class; unpack it into a folder {student}/, or ask the student for a plain zip"
+        for name in names
+        if entry.is_file() and _points_outside(name)
+    ]
+    kept = [name for name in names if not _ignored(name)]
+    for name in kept:
+        suffix = PurePosixPath(name).suffix
+        if suffix.lower() == ".ipynb" and suffix != ".ipynb":
+            problems.append(
+                f"{name} ends in {suffix}, which zip_collect skips (it matches .ipynb in lower "
+                f"case only): rename it to {PurePosixPath(name).stem}.ipynb"
+            )
+    if not notebooks and not problems:
+        inner = [name for name in kept if _archive_suffix(name)]
+        kind = "folder" if entry.is_dir() else "zip"
+        problems.append(
+            f"holds {', '.join(inner)} inside the {kind} and no notebook beside it, so it cannot "
+            f"be checked: unpack it into a folder {student}/"
+            if inner
+            else "holds no notebook: the student would get no row in grades.csv; ask the student "
+            "for the notebooks"
+        )
+    handed_in: dict[str, list[str]] = {}
+    for inside, data in notebooks.items():
+        stem = PurePosixPath(inside).stem
+        if stem not in released:
+            problems.append(f"{inside} {_wrong_name(stem, list(released))}")
+            continue
+        handed_in.setdefault(stem, []).append(inside)
+        problems += _notebook_problems(inside, data, released[stem])
+    problems += [
+        f"{stem}.ipynb is handed in {len(copies)} times ({', '.join(copies)}): two copies stop "
+        "zip_collect for the whole class; keep the one to grade"
+        for stem, copies in handed_in.items()
+        if len(copies) > 1
+    ]
+    return problems, sorted(set(released) - set(handed_in))
 
 
 def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
@@ -114,43 +226,25 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
         )
     problems: list[str] = []
     notes: list[str] = []
+    by_student: dict[str, list[str]] = {}  # zip_collect names a student by the zip or folder
     entries = sorted(p for p in archive.iterdir() if not p.name.startswith("."))
     for entry in entries:
-        student = entry.stem if entry.suffix == ".zip" else entry.name
-        if not entry.is_dir() and entry.suffix != ".zip":
-            problems.append(f"{entry}: neither a .zip nor a folder: zip_collect cannot read it")
+        suffix = None if entry.is_dir() else _archive_suffix(entry.name)
+        student = entry.name[: -len(suffix)] if suffix else entry.name
+        if entry.is_file() and entry.suffix != ".zip":
+            problems.append(f"{entry}: {_not_a_zip(entry, student)}")
             continue
-        try:
-            found = list(_notebooks(entry))
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            problems.append(
-                f"{entry}: does not open as a zip ({error}; a truncated upload?): one such file "
-                "stops zip_collect for the whole class; ask the student for it again, or move it "
-                "out of the archive"
-            )
-            continue
-        if not found:
-            problems.append(
-                f"{entry}: holds no notebook: the student would get no row in grades.csv"
-            )
-            continue
-        handed_in: dict[str, list[str]] = {}
-        for inside, data in found:
-            stem = PurePosixPath(inside).stem
-            if stem not in released:
-                problems.append(f"{entry}: {inside} {_wrong_name(stem, list(released))}")
-                continue
-            handed_in.setdefault(stem, []).append(inside)
-            problem = _notebook_problem(data, released[stem])
-            if problem:
-                problems.append(f"{entry}: {inside} {problem}")
-        for stem, copies in handed_in.items():
-            if len(copies) > 1:
-                problems.append(
-                    f"{entry}: {stem}.ipynb is handed in {len(copies)} times ({', '.join(copies)})"
-                    ": two copies stop zip_collect for the whole class; keep the one to grade"
-                )
-        missing = sorted(set(released) - set(handed_in))
+        by_student.setdefault(student, []).append(
+            f"{entry.name}/" if entry.is_dir() else entry.name
+        )
+        found, missing = _handin_problems(entry, student, released)
+        problems += [f"{entry}: {problem}" for problem in found]
         if missing:
             notes.append(f"{student} hands in no {', '.join(missing)} (each scores 0)")
+    problems += [
+        f"{archive}/{' and '.join(sorted(names))} are both student {student}: "
+        "zip_collect would see each notebook twice; keep one"
+        for student, names in by_student.items()
+        if len(names) > 1
+    ]
     return Report(len(entries), problems, notes)

@@ -671,6 +671,9 @@ def run_notebook(
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         _note_replaced(run_dir / notebook.name, values)
+        # the notebook writes metrics.json last: an earlier run's, left beside a rerun that is
+        # killed or fails, would be read as this run's results
+        (run_dir / "metrics.json").unlink(missing_ok=True)
         print(f"running {notebook.name} -> {run_dir}", flush=True)
         return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
 

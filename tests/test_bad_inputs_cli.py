@@ -1289,3 +1289,22 @@ def test_a_training_run_as_the_runner_s_model_cache_is_refused_up_front(tmp_path
         status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", str(tmp_path / "o")])
         refused(capsys, status, 2, f"inside the training run {run}")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_rerun_that_dies_leaves_no_earlier_metrics_as_its_own(tmp_path, monkeypatch):
+    """Probe E16: a rerun with other parameters, killed midway, left the earlier run's
+    metrics.json beside the new half-run notebook, and the folder's table read as the new run's."""
+    notebook = runner.find_notebook("01")
+    out = tmp_path / "01 run"
+    out.mkdir()
+    params = {"metadata": {"papermill": {"parameters": {"SEED": 0}}}}
+    (out / notebook.name).write_text(json.dumps(params))
+    (out / "metrics.json").write_text('{"results": []}')
+
+    def killed(*args, **kwargs):
+        raise runner.NotebookFailedError("killed")
+
+    monkeypatch.setattr(runner, "execute", killed)
+    with pytest.raises(runner.NotebookFailedError):
+        runner.run_notebook(notebook, {"SEED": 1}, out)
+    assert not (out / "metrics.json").exists()

@@ -1,0 +1,152 @@
+"""``python -m g2d_lite.exercises handins``: hand-ins that passed the check and then stopped or
+spoiled ``nbgrader zip_collect`` or ``autograde`` (probe G11-G21) are named, with the fix."""
+
+from __future__ import annotations
+
+import copy
+import io
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from g2d_lite import exercises
+from g2d_lite.exercises import build
+from tests.test_exercises import _only_notebooks
+
+EX01 = "ex01_distillation_losses"
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A course folder with the release and one good hand-in, the folder ``good/``."""
+    course = tmp_path / "course"
+    build(course / "release" / "g2d")
+    _folder(course, "good")
+    return course
+
+
+def _archive(course: Path) -> Path:
+    return course / "downloaded" / "g2d" / "archive"
+
+
+def _folder(course: Path, student: str) -> Path:
+    """The released notebooks handed in, untouched, as the folder ``<student>/``."""
+    folder = _archive(course) / student
+    shutil.copytree(course / "release" / "g2d", folder, ignore=_only_notebooks)
+    return folder
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _handins(course: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The exit status and what the check printed (stdout and stderr)."""
+    status = exercises.main(["handins", "--course", str(course), *args])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def _released(course: Path, name: str = EX01) -> bytes:
+    return (course / "release" / "g2d" / f"{name}.ipynb").read_bytes()
+
+
+def test_a_student_as_both_a_folder_and_a_zip_is_named(course, capsys):
+    """G11: alice/ and alice.zip passed; zip_collect then stopped on "Duplicate submission
+    file" and collected nobody."""
+    _folder(course, "alice")
+    _zip(_archive(course) / "alice.zip", {f"g2d/{EX01}.ipynb": _released(course)})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "alice.zip and alice/ are both student alice: zip_collect would see each" in out
+    assert "1 problem to fix" in out
+
+
+def test_a_duplicated_cell_is_named(course, capsys):
+    """G12: an answer cell duplicated in JupyterLab (same grade_id) passed; autograde then
+    failed the student's whole assignment (KeyError 'grade_id', 0 points)."""
+    path = _folder(course, "alice") / f"{EX01}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    for grade_id in ("logit_kd", "intro"):  # an answer cell and a Markdown cell
+        index = next(
+            i
+            for i, cell in enumerate(notebook.cells)
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+        )
+        duplicate = copy.deepcopy(notebook.cells[index])
+        duplicate.id = f"copy-of-{grade_id}"
+        notebook.cells.insert(index + 1, duplicate)
+    nbformat.write(notebook, path)
+    status, out = _handins(course, capsys)
+    assert status == 1
+    for grade_id in ("logit_kd", "intro"):
+        assert f"cell {grade_id} appears twice (a duplicated cell?)" in out
+    assert "delete the copy, keep the one to grade" in out
+    assert "good" not in out
+
+
+def test_a_zip_member_outside_the_zip_is_named(course, capsys):
+    """G17: a member ``../x`` or ``/x`` passed; zip_collect then stopped for the whole class
+    with an UnsafeMember traceback."""
+    ex01 = _released(course)
+    _zip(_archive(course) / "alice.zip", {f"g2d/{EX01}.ipynb": ex01, "../notes.txt": b"hi"})
+    _zip(_archive(course) / "bob.zip", {f"/home/bob/{EX01}.ipynb": ex01})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "member ../notes.txt points outside the zip" in out
+    assert f"member /home/bob/{EX01}.ipynb points outside the zip" in out
+    assert "unpack it into a folder bob/" in out
+
+
+def test_a_zip_inside_the_zip_is_named(course, capsys):
+    """G18: a zip holding only another zip was reported as "holds no notebook"."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr(f"g2d/{EX01}.ipynb", _released(course))
+    _zip(_archive(course) / "alice.zip", {"g2d.zip": inner.getvalue()})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "holds g2d.zip inside the zip" in out and "unpack it into a folder alice/" in out
+    assert "holds no notebook" not in out
+
+
+def test_a_notebook_with_an_upper_case_extension_is_named(course, capsys):
+    """G19: ``….IPYNB`` (zip_collect matches ``.ipynb`` only) was reported as "holds no
+    notebook", in a folder or a zip."""
+    (_archive(course) / "alice").mkdir()
+    (_archive(course) / "alice" / f"{EX01}.IPYNB").write_bytes(_released(course))
+    _zip(_archive(course) / "bob.zip", {f"g2d/{EX01}.Ipynb": _released(course)})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert f"{EX01}.IPYNB ends in .IPYNB" in out and f"{EX01}.Ipynb ends in .Ipynb" in out
+    assert out.count(f"rename it to {EX01}.ipynb") == 2
+    assert "holds no notebook" not in out
+
+
+def test_an_archive_that_is_not_a_zip_is_named_with_the_fix(course, capsys):
+    """G20: a .tar.gz or .7z hand-in was named as a problem, without a fix."""
+    notebook = _released(course)
+    with tarfile.open(_archive(course) / "alice.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo(f"g2d/{EX01}.ipynb")
+        info.size = len(notebook)
+        archive.addfile(info, io.BytesIO(notebook))
+    (_archive(course) / "bob.7z").write_bytes(b"7z\xbc\xaf\x27\x1c")
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "unpack it into a folder alice/ or ask the student for a .zip" in out
+    assert "unpack it into a folder bob/ or ask the student for a .zip" in out
+
+
+def test_an_assignment_named_in_the_wrong_case_gets_the_released_name(course, capsys):
+    """G21: --assignment G2D with release/g2d/ advised `nbgrader generate_assignment G2D`,
+    which makes a second assignment."""
+    for name in ("G2D", "g2"):
+        status, out = _handins(course, capsys, "--assignment", name)
+        assert status == 2 and "did you mean --assignment g2d?" in out
+        assert "generate_assignment" not in out
