@@ -42,7 +42,7 @@ from g2d_lite.notebook import load_data
 from g2d_lite.parallel import wanted_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
-from g2d_lite.rundir import BEST, LAST, RunFolder
+from g2d_lite.rundir import BEST, LAST, RunFolder, enclosing_run
 from g2d_lite.store import load_run, model_from_checkpoint
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
@@ -154,6 +154,11 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     """Teacher run folders: given directly, or found as ``teacher-*`` inside a parent folder."""
     dirs: list[Path] = []
     for path in map(Path, paths):
+        if path.is_symlink() and not path.exists():
+            raise KitError(
+                f"--teachers {path} is a symlink to {path.readlink()}, which does not exist (or "
+                "loops); point --teachers at the teacher runs' folder"
+            )
         if not path.exists():
             raise KitError(f"--teachers {path} does not exist")
         if RunFolder(path).state() in ("started", "in_progress", "finished"):
@@ -163,6 +168,8 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
                 f"--teachers {path} is inside the run folder {path.parent}; pass {path.parent} "
                 "itself (or the --out folder of `python -m g2d_lite teacher` that holds it)"
             )
+        elif (path / "metrics.json").is_file() and not any(path.glob("teacher-*")):
+            raise KitError(_notebook_results_not_teachers(path))
         else:
             dirs.extend(p for p in sorted(path.glob("teacher-*")) if p.is_dir())
     if not dirs:
@@ -171,6 +178,30 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
             "train them first: python -m g2d_lite teacher --out runs/teachers"
         )
     return dirs
+
+
+def _notebook_results_not_teachers(path: Path) -> str:
+    """A notebook's results folder given as --teachers: its teachers are in the model cache
+    the executed notebook records (ARTIFACT_DIR), so name that rather than "train them"."""
+    cache = None
+    for executed in sorted(path.glob("*.ipynb")):
+        try:
+            cache = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"][
+                "ARTIFACT_DIR"
+            ]
+            break
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    where = (
+        f"its teachers are in the model cache {cache} (its teacher-<modality>-<key> folders): "
+        "pass those"
+        if cache
+        else "pass the teacher-<modality>-<key> folders in its model cache (ARTIFACT_DIR)"
+    )
+    return (
+        f"--teachers {path} is a notebook's results folder, not teacher runs; {where}, or train "
+        "teachers with: python -m g2d_lite teacher --out runs/teachers"
+    )
 
 
 def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
@@ -228,9 +259,27 @@ def _run_teachers(args: argparse.Namespace) -> None:
             f"--modality {args.modality} contradicts modalities={list(wanted)}; give one of them"
             " (for a teacher, --modality alone is enough)"
         )
+    _check_teachers_out(Path(args.out), names)
     for m in [args.modality] if args.modality else list(wanted):
         result = train_teacher(cfg, data, m, Path(args.out) / f"teacher-{m}", not args.no_resume)
         _report(_summary(f"teacher {m}", result))
+
+
+def _check_teachers_out(out: Path, modalities: Sequence[str]) -> None:
+    """``teacher --out`` is a folder of teacher-<modality> runs: one that holds anything else
+    (a notebook's results, the model cache, the kit's own files) is someone else's, and the
+    runs would be written among their files. (A training run itself, or a folder inside one, is
+    refused by the run folder, with its own message.)"""
+    if not out.is_dir() or enclosing_run(out) is not None:
+        return
+    ours = {f"teacher-{m}" for m in modalities}
+    others = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if others:
+        listed = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+        raise KitError(
+            f"--out {out} holds files that are not this dataset's teacher runs ({listed}): "
+            "teacher --out is a folder of teacher-<modality> runs; choose a new or empty folder"
+        )
 
 
 def _run_student(args: argparse.Namespace, method: str) -> None:

@@ -44,7 +44,7 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 
 from g2d_lite import rundir, slots
-from g2d_lite.config import METHODS, resolve
+from g2d_lite.config import METHODS, PROFILES, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.devices import DeviceError, resolve_device
@@ -293,7 +293,17 @@ def _kit_params_file(path: Path) -> Path:
 
 
 def profile_params(profile: str) -> Params:
-    """``params/<profile>.yaml`` when the kit ships one, else just ``PROFILE``."""
+    """``params/<profile>.yaml`` when the kit ships one, else just ``PROFILE``. A parameter
+    file that is no profile (``ablation_ci``, a path) is named as such, with the -f it needs."""
+    if profile not in PROFILES:
+        file = Path(profile).expanduser()
+        if not file.is_file():
+            file = PARAMS_DIR / f"{file.stem}.yaml"  # "ablation_ci", or "ablation_ci.yaml"
+        if file.is_file():
+            raise RunError(
+                f"--profile {profile} is a parameter file, not a profile ({', '.join(PROFILES)}):"
+                f" give it as -f {file}"
+            )
     path = PARAMS_DIR / f"{profile}.yaml"
     values = load_params_file(path) if path.is_file() else {}
     return {**values, "PROFILE": profile}
@@ -352,6 +362,11 @@ def _folder_parameter(name: str, value: Any) -> Any:
         raise RunError(
             f"parameter ARTIFACT_DIR {value!r} is {path}, inside the training run {outer}; give "
             "the trained models a folder of their own"
+        )
+    if name == "ARTIFACT_DIR" and (path / "metrics.json").is_file():
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, a notebook's results folder (it holds "
+            "metrics.json); give the trained models a folder of their own"
         )
     if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
         raise RunError(
@@ -616,6 +631,22 @@ def check_not_the_users_files(run_dir: Path, notebook: Path) -> None:
         )
 
 
+def _check_cache_apart(artifact_dir: object, run_dir: Path) -> None:
+    """The model cache and the notebook's results folder are two folders, neither inside the
+    other: mixed, the folder holds training runs beside a metrics.json, and the next run into
+    it is refused."""
+    if not isinstance(artifact_dir, str) or not artifact_dir:
+        return
+    cache = (NOTEBOOK_DIR / Path(artifact_dir).expanduser()).resolve()  # the kernel's view
+    if cache == run_dir or run_dir in cache.parents or cache in run_dir.parents:
+        where = "is" if cache == run_dir else "is inside" if run_dir in cache.parents else "holds"
+        raise RunError(
+            f"parameter ARTIFACT_DIR {cache} {where} the results folder --out {run_dir}; give "
+            "the trained models a folder of their own (the default is ../artifacts, relative to "
+            "notebooks/)"
+        )
+
+
 def writes_metrics(notebook: Path) -> bool:
     """Whether the notebook writes metrics.json (into OUTPUT_DIR); the exercises write none."""
     return "OUTPUT_DIR" in declared_parameters(notebook)
@@ -664,6 +695,7 @@ def run_notebook(
     check_not_the_users_files(run_dir, notebook)
     check_not_a_student_copy(notebook)
     values = for_notebook(params, notebook)
+    _check_cache_apart(values.get("ARTIFACT_DIR"), run_dir)
     if writes_metrics(notebook):
         values["OUTPUT_DIR"] = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1308,3 +1308,56 @@ def test_a_rerun_that_dies_leaves_no_earlier_metrics_as_its_own(tmp_path, monkey
     with pytest.raises(runner.NotebookFailedError):
         runner.run_notebook(notebook, {"SEED": 1}, out)
     assert not (out / "metrics.json").exists()
+
+
+def test_teacher_out_refuses_a_folder_holding_anything_but_its_teacher_runs(tmp_path, capsys):
+    """Probe E21: `teacher --out` wrote teacher-<m>/ into a notebook's result folder, a model
+    cache and the kit's notebooks/ (only the teacher-<m> subfolder was checked)."""
+    results, cache = tmp_path / "nb", tmp_path / "art"
+    results.mkdir()
+    (results / "metrics.json").write_text('{"results": []}')
+    (results / "01_samples.png").write_bytes(b"png")
+    (cache / "teacher-audio-0123456789ab").mkdir(parents=True)
+    before = tree_bytes(tmp_path)
+    for out, named in ((results, "01_samples.png, metrics.json"), (cache, "teacher-audio-0123")):
+        status = main(["teacher", "--out", str(out), "--modality", "audio", *TINY])
+        refused(capsys, status, 2, f"--out {out} holds files", named, "new or empty folder")
+    assert tree_bytes(tmp_path) == before
+
+
+def test_a_looping_teachers_link_and_a_params_file_given_as_profile(tmp_path, capsys):
+    """Probes E25 (`--teachers loopy`, a link to itself, "does not exist") and E28 (`run 04
+    --profile ablation_ci`, a kit params file, blamed a PROFILE parameter never typed)."""
+    loop = tmp_path / "loopy"
+    loop.symlink_to(loop)
+    status = main(["student", "--teachers", str(loop), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, f"--teachers {loop} is a symlink", "point --teachers at")
+    status = runner.main(["04", "--profile", "ablation_ci", "--out", str(tmp_path / "r")])
+    refused(capsys, status, 2, "is a parameter file, not a profile", "-f ", "ablation_ci.yaml")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+
+
+def test_the_model_cache_and_the_results_folder_are_kept_apart(tmp_path, capsys):
+    """Probe E29: ARTIFACT_DIR the same folder as --out was accepted; the folder then held a
+    metrics.json among training runs, and the same command was refused the second time."""
+    results = tmp_path / "nb"
+    for cache in (results, results / "models", tmp_path):
+        status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", str(results)])
+        refused(capsys, status, 2, f"ARTIFACT_DIR {cache}", "a folder of their own")
+    results.mkdir()
+    (results / "metrics.json").write_text('{"results": []}')
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", str(results), "--out", str(tmp_path / "o")])
+    refused(capsys, status, 2, "a notebook's results folder", "a folder of their own")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb"]
+
+
+def test_teachers_given_a_notebooks_results_folder_name_its_model_cache(tmp_path, capsys):
+    """Probe E31: `--teachers "nb/01 run"` (notebook 01's results) advised training teachers,
+    though they were trained, in the model cache its notebook records."""
+    results = tmp_path / "01 run"
+    results.mkdir()
+    (results / "metrics.json").write_text('{"results": []}')
+    params = {"metadata": {"papermill": {"parameters": {"ARTIFACT_DIR": "/data/art"}}}}
+    (results / "01_teacher_training.ipynb").write_text(json.dumps(params))
+    status = main(["student", "--teachers", str(results), "--out", str(tmp_path / "s"), *TINY])
+    refused(capsys, status, 2, "a notebook's results folder", "model cache /data/art")
