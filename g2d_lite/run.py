@@ -335,6 +335,18 @@ def _check_listed(name: str, value: Any) -> None:
 FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
 
 
+def _check_can_create(value: str, path: Path) -> None:
+    """A model cache that does not exist yet is made by the notebook's first training cell: in
+    a place it cannot be made, that cell fails minutes in. (A read-only cache that exists and
+    holds every model is fine.)"""
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, which does not exist and cannot be "
+            f"created ({parent} is not a folder you can write to); give a folder you can write to"
+        )
+
+
 def _folder_parameter(name: str, value: Any) -> Any:
     """A folder parameter as the absolute path the kernel will use: ``~`` expanded, a relative
     path taken from notebooks/ (where the kernel runs). A file, an empty ARTIFACT_DIR, a model
@@ -368,6 +380,8 @@ def _folder_parameter(name: str, value: Any) -> Any:
             f"parameter ARTIFACT_DIR {value!r} is {path}, a notebook's results folder (it holds "
             "metrics.json); give the trained models a folder of their own"
         )
+    if name == "ARTIFACT_DIR" and not path.exists():
+        _check_can_create(value, path)
     if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
         raise RunError(
             f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -1361,3 +1363,19 @@ def test_teachers_given_a_notebooks_results_folder_name_its_model_cache(tmp_path
     (results / "01_teacher_training.ipynb").write_text(json.dumps(params))
     status = main(["student", "--teachers", str(results), "--out", str(tmp_path / "s"), *TINY])
     refused(capsys, status, 2, "a notebook's results folder", "model cache /data/art")
+
+
+def test_a_model_cache_that_cannot_be_created_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    """Probe E36: ARTIFACT_DIR in a read-only place started the notebook, which failed in
+    cell 11 with a bare OSError. (os.access stands in for a read-only mount: root may write
+    into a folder without write permission.)"""
+    share = tmp_path / "share"
+    share.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        runner.os, "access", lambda p, mode: Path(p) != share and real_access(p, mode)
+    )
+    cache = share / "cache"
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", str(tmp_path / "o")])
+    refused(capsys, status, 2, f"is {cache}, which does not exist and cannot be created")
+    assert not (tmp_path / "o").exists() and not cache.exists()
