@@ -42,7 +42,14 @@ from g2d_lite.notebook import load_data
 from g2d_lite.parallel import wanted_jobs
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
-from g2d_lite.rundir import BEST, LAST, RunFolder, enclosing_run
+from g2d_lite.rundir import (
+    BEST,
+    LAST,
+    RunFolder,
+    enclosing_run,
+    is_cache_entry,
+    is_training_run,
+)
 from g2d_lite.store import load_run, model_from_checkpoint
 from g2d_lite.train import TrainResult, train_student, train_teacher
 
@@ -266,14 +273,18 @@ def _run_teachers(args: argparse.Namespace) -> None:
 
 
 def _check_teachers_out(out: Path, modalities: Sequence[str]) -> None:
-    """``teacher --out`` is a folder of teacher-<modality> runs: one that holds anything else
-    (a notebook's results, the model cache, the kit's own files) is someone else's, and the
-    runs would be written among their files. (A training run itself, or a folder inside one, is
-    refused by the run folder, with its own message.)"""
+    """``teacher --out`` is a folder of teacher-<modality> runs (beside other runs of the
+    command line, as in runs/): one that holds anything else (a notebook's results, the model
+    cache, the kit's own files) is someone else's, and the runs would be written among them.
+    (A training run itself, or a folder inside one, is refused by the run folder.)"""
     if not out.is_dir() or enclosing_run(out) is not None:
         return
     ours = {f"teacher-{m}" for m in modalities}
-    others = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    others = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.name not in ours and (is_cache_entry(p) or not is_training_run(p))
+    )
     if others:
         listed = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
         raise KitError(

@@ -88,6 +88,8 @@ def g2d_loss(
     temperature: float = 1.0,
     task: str = "classification",
     task_weight: float = 1.0,
+    *,
+    check_teacher_logits: bool = True,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """G²D loss: task loss on the fused output plus per-modality feature and logit distillation.
 
@@ -100,6 +102,10 @@ def g2d_loss(
     ``F.mse_loss``), ``logit/m = KL(softmax(l_t^m/T) ‖ softmax(l_s/T))`` with batchmean and T².
     Regression (the kit's definition): ``task = MSE(ŷ_s, y)``, ``logit/m = MSE(ŷ_s, ŷ_t^m)``
     (``temperature`` is unused), features as above; (B,) targets are compared with (B, 1) outputs.
+
+    CPU teacher logits that look like probabilities are refused (they would be softmaxed twice);
+    the trainer, whose teachers are the kit's models, passes ``check_teacher_logits=False``, as
+    the check reads values back (a host sync in the sync-free step).
     """
     weights = {"feature_weight": feature_weight, "logit_weight": logit_weight}
     for name, value in {**weights, "task_weight": task_weight}.items():
@@ -120,7 +126,7 @@ def g2d_loss(
             f"{' and '.join(n for n, w in weights.items() if w > 0)} > 0; pass "
             "{modality: tensor} for each modality, or set the weights to 0 for plain CE"
         )
-    if task == "classification" and logit_weight > 0:
+    if task == "classification" and logit_weight > 0 and check_teacher_logits:
         for m in modalities:
             refuse_probabilities(m, teacher_logits[m])
 

@@ -335,6 +335,20 @@ def _check_listed(name: str, value: Any) -> None:
 FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
 
 
+def _check_cache_entries(value: str, path: Path) -> None:
+    """A model cache holds only its own entries: training runs of the command line there (a
+    `teacher --out` folder, runs/) would sit beside cache entries of the same teachers, and
+    that folder would no longer work as --teachers."""
+    runs = sorted(
+        p.name for p in path.iterdir() if rundir.is_training_run(p) and not rundir.is_cache_entry(p)
+    )
+    if runs:
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, which holds runs of the command line "
+            f"({', '.join(runs[:3])}); give the trained models a folder of their own"
+        )
+
+
 def _check_can_create(value: str, path: Path) -> None:
     """A model cache that does not exist yet is made by the notebook's first training cell: in
     a place it cannot be made, that cell fails minutes in. (A read-only cache that exists and
@@ -380,6 +394,8 @@ def _folder_parameter(name: str, value: Any) -> Any:
             f"parameter ARTIFACT_DIR {value!r} is {path}, a notebook's results folder (it holds "
             "metrics.json); give the trained models a folder of their own"
         )
+    if name == "ARTIFACT_DIR" and path.is_dir():
+        _check_cache_entries(value, path)
     if name == "ARTIFACT_DIR" and not path.exists():
         _check_can_create(value, path)
     if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):

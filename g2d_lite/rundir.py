@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,16 @@ _KIT_KEYS = frozenset({"dataset", "loss", "balance", "epochs", "seed"})
 def is_training_run(folder: Path) -> bool:
     """Whether ``folder`` holds a training run's files (a notebook's output folder does not)."""
     return (folder / CONFIG).is_file() or (folder / CHECKPOINTS).is_dir()
+
+
+# The model cache's entries: <role>-<label>-<key>, the key 12 hex digits of the run's hash
+# (g2d_lite.store); the command line's run folders are named by the user.
+_CACHE_ENTRY = re.compile(r"(teacher|student)-.+-[0-9a-f]{12}")
+
+
+def is_cache_entry(folder: Path) -> bool:
+    """Whether ``folder`` is an entry of a model cache (what store.py trains into)."""
+    return _CACHE_ENTRY.fullmatch(folder.name) is not None and is_training_run(folder)
 
 
 def enclosing_run(path: Path) -> Path | None:

@@ -492,6 +492,7 @@ class Trainer:
             temperature=self.cfg.temperature,
             task=self.task,
             task_weight=self.cfg.task_weight,
+            check_teacher_logits=False,  # the kit's teachers give logits; no per-batch read-back
         )
 
     def _balance(self, epoch: int, out, batch: Batch, t_logits) -> dict[str, float] | None:

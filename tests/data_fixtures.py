@@ -84,9 +84,11 @@ def write_video(
     audio: tuple[np.ndarray, int] | None = None,
     codec: str = "mpeg4",
     container: str | None = None,
+    audio_codec: str = "aac",
 ) -> Path:
     """A video whose colour encodes ``label`` and whose frame ``i`` has a white bar ``i % W``
-    pixels wide (so a stored frame tells which one it was), optionally with AAC audio."""
+    pixels wide (so a stored frame tells which one it was), optionally with audio (AAC unless
+    ``audio_codec`` says otherwise: PCM keeps a soundtrack exactly as long as given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = size
     with av.open(str(path), "w", format=container) as out:
@@ -94,7 +96,7 @@ def write_video(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         sound = None
         if audio is not None:
-            sound = out.add_stream("aac", rate=audio[1])
+            sound = out.add_stream(audio_codec, rate=audio[1])
             sound.layout = "mono"
         for i in range(round(seconds * fps)):
             image = np.full((height, width, 3), (40 * label) % 256, np.uint8)

@@ -1379,3 +1379,19 @@ def test_a_model_cache_that_cannot_be_created_is_refused_up_front(tmp_path, caps
     status = runner.main(["01", "-p", "ARTIFACT_DIR", str(cache), "--out", str(tmp_path / "o")])
     refused(capsys, status, 2, f"is {cache}, which does not exist and cannot be created")
     assert not (tmp_path / "o").exists() and not cache.exists()
+
+
+def test_a_folder_of_command_line_runs_is_no_model_cache(tmp_path, capsys):
+    """Probe E43: ARTIFACT_DIR a `teacher --out` folder was accepted; the notebook wrote cache
+    entries beside teacher-audio/, and the folder then failed as --teachers ("two teachers")."""
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), "--modality", "audio", *TINY]) == 0
+    capsys.readouterr()
+    before = tree_bytes(tmp_path)
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", str(teachers), "--out", str(tmp_path / "o")])
+    refused(capsys, status, 2, "holds runs of the command line (teacher-audio)", "of their own")
+    assert tree_bytes(tmp_path) == before
+    # beside other runs of the command line (runs/joint), teacher --out is fine
+    assert main(["joint", "--out", str(teachers / "joint"), *TINY]) == 0
+    assert main(["teacher", "--out", str(teachers), "--modality", "visual", *TINY]) == 0
+    assert (teachers / "teacher-visual" / "metrics.json").is_file()

@@ -124,7 +124,7 @@ def test_a_same_size_file_from_another_build_is_refused_when_loaded(
 
 def test_a_broken_meta_json_is_named(cache):
     (cache / "meta.json").write_text("{ half")
-    with pytest.raises(BuildError, match="meta.json is not a g2d-lite cache manifest.*--force"):
+    with pytest.raises(BuildError, match="meta.json is not a g2d-lite cache manifest.*or new"):
         load_avmnist(cache)
 
 
@@ -1137,3 +1137,250 @@ def test_a_build_into_another_dataset_s_cache_says_whose_it_is(sources, release,
     line = refused(capsys, build(cremad, *sources), 2, "holds a prepared cremad cache, not a")
     assert "choose another --out (--force would delete that cremad cache)" in line
     assert tree_bytes(cremad) == before
+
+
+# --- Probe F: the data side --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [(), ("--force",)], ids=["plain", "force"])
+def test_force_never_replaces_a_folder_holding_someone_else_s_meta_json(
+    sources, tmp_path, capsys, extra
+):
+    """Probe F01: the advised --force deleted a user's own meta.json and built among their files."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "meta.json").write_text('{"experiment": "mine"}')
+    (project / "notes.txt").write_text("notes")
+    before = tree_bytes(project)
+    line = refused(
+        capsys, build(project, *sources, *extra), 2, "not a g2d-lite cache manifest", "--out"
+    )
+    assert "empty or new" in line and "--force" not in line
+    assert tree_bytes(project) == before
+
+
+@pytest.mark.parametrize("extra", [(), ("--force",)], ids=["plain", "force"])
+def test_a_build_folder_the_kit_did_not_make_is_neither_used_nor_deleted(
+    sources, tmp_path, capsys, extra
+):
+    """Probe F02: a project's own .build/ was taken for an interrupted build and deleted."""
+    project = tmp_path / "proj"
+    (project / ".build" / "debug").mkdir(parents=True)
+    (project / ".build" / "debug" / "app.o").write_text("obj")
+    (project / "main.swift").write_text("code")
+    before = tree_bytes(project)
+    refused(capsys, build(project, *sources, *extra), 2, ".build", "empty or new --out")
+    assert tree_bytes(project) == before
+
+
+def test_a_file_named_build_in_out_is_named_with_the_fix(sources, tmp_path, capsys):
+    """Probe F26: a file named .build gave the bare OS error "File exists (cX/.build)"."""
+    out = tmp_path / "cX"
+    out.mkdir()
+    (out / ".build").write_text("")
+    refused(capsys, build(out, *sources), 2, "cX/.build is a file", "move it away")
+    assert [p.name for p in out.iterdir()] == [".build"]
+
+
+def _recordings(fsdd: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    return folder
+
+
+def test_a_recording_whose_header_claims_a_sub_audio_rate_is_listed_not_used(
+    sources, tmp_path, capsys
+):
+    """Probe F04: a take whose header said 80 Hz was resampled 100x and kept as a digit."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = _recordings(fsdd, tmp_path)
+    wave, _ = soundfile.read(folder / "0_george_0.wav", dtype="int16")
+    soundfile.write(folder / "0_george_0.wav", wave, 80, subtype="PCM_16")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    assert "0_george_0.wav: unreadable audio: ValueError: sample rate 80 Hz" in (
+        capsys.readouterr().out
+    )
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert [s["key"] for s in meta["skipped"]] == ["0_george_0.wav"]
+
+
+def test_a_stereo_take_whose_channels_cancel_is_named_so(sources, tmp_path, capsys):
+    """Probe F06: channels [x, -x] were reported as "every sample is zero"."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = _recordings(fsdd, tmp_path)
+    wave, rate = soundfile.read(folder / "0_george_1.wav", dtype="float32")
+    soundfile.write(folder / "0_george_1.wav", np.stack([wave, -wave], 1), rate, "PCM_16")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    out = capsys.readouterr().out
+    assert "0_george_1.wav: silent recording: its channels cancel when averaged to mono" in out
+    assert "keep one channel" in out
+
+
+def test_a_dangling_link_among_the_recordings_is_listed_with_its_target(sources, tmp_path, capsys):
+    """Probe F07: one broken link stopped the build as "does not exist: check the path"."""
+    mnist, fsdd = sources
+    folder = _recordings(fsdd, tmp_path)
+    (folder / "5_lucas_1.wav").unlink()
+    (folder / "5_lucas_1.wav").symlink_to("/nonexistent/x.wav")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    out = capsys.readouterr().out
+    assert "5_lucas_1.wav: broken link: a symbolic link to /nonexistent/x.wav" in out
+
+
+def test_the_same_held_out_speakers_in_another_order_are_the_same_cache(sources, cache, capsys):
+    """Probe F14: --test-speakers yweweler,theo was "a cache built with other settings"."""
+    before = tree_bytes(cache)
+    assert build(cache, *sources, "--test-speakers", "yweweler,theo,theo") == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert tree_bytes(cache) == before
+
+
+def test_a_cache_file_linked_to_another_copy_is_named_as_a_link_on_force(
+    sources, pristine, cache, capsys
+):
+    """Probe F21: a linked cache file was "listed outside the cache, no kit cache's manifest"."""
+    link = cache / "audio" / "train_data.npy"
+    link.unlink()
+    link.symlink_to(pristine / "audio" / "train_data.npy")
+    before = tree_bytes(pristine)
+    line = refused(capsys, build(cache, *sources, "--force"), 2, "is a symbolic link to")
+    assert f"rm {link}" in line and "no kit cache" not in line
+    assert tree_bytes(pristine) == before
+
+
+def test_a_cache_file_that_is_an_lfs_pointer_says_git_lfs_pull(cache):
+    """Probe F30: a clone without `git lfs pull` was "damaged ... rebuild it"."""
+    (cache / "audio" / "test_data.npy").write_bytes(LFS)
+    with pytest.raises(MissingDatasetError, match="Git LFS pointer") as error:
+        load_avmnist(cache)
+    assert "git lfs pull" in str(error.value) and COMMAND not in str(error.value)
+
+
+def test_a_damaged_cache_names_the_options_it_was_built_with(sources, tmp_path, capsys):
+    """Probe F31: the repair advice was a template, and rerunning it met "other settings, pass
+    --force", which would change the data under the teachers trained on it."""
+    out = tmp_path / "c"
+    assert build(out, *sources, "--seed", "3", "--snr-db", "10") == 0
+    (out / "pairing" / "test_audio.npy").unlink()
+    with pytest.raises(MissingDatasetError, match="--seed 3") as error:
+        load_avmnist(out)
+    assert "--snr-db 10" in str(error.value) and "--subset" not in str(error.value)
+    capsys.readouterr()
+    line = refused(capsys, build(out, *sources), 2, "damaged", "--snr-db 10 --seed 3")
+    assert "--force would" in line
+    assert build(out, *sources, "--seed", "3", "--snr-db", "10") == 0
+    load_avmnist(out)
+
+
+def test_a_relative_data_variable_names_itself_and_its_resolved_path(
+    pristine, tmp_path, monkeypatch
+):
+    """Probe F32: G2D_LITE_DATA=dc from another folder said "no prepared cache at dc/avmnist"."""
+    monkeypatch.setenv("G2D_LITE_DATA", "dc")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MissingDatasetError, match="G2D_LITE_DATA=dc is relative") as error:
+        load_avmnist()
+    assert str(tmp_path / "dc" / "avmnist") in str(error.value)
+
+
+def test_an_empty_root_string_is_refused_not_read_as_the_working_folder():
+    """Probe F25: root='' meant the working directory, and the advice built a cache into it."""
+    with pytest.raises(ValueError, match="root is an empty string.*None for the default"):
+        load_dataset("avmnist", root="")
+
+
+def test_a_download_that_cannot_connect_names_the_offline_way_and_leaves_no_folders(
+    tmp_path, capsys
+):
+    """Probe F37: an offline --download named the URL but no way forward, and left an empty
+    _downloads/ tree behind."""
+    url = (tmp_path / "nowhere").as_uri()
+    argv = ["--download", "--mnist-url", url, "--out", str(tmp_path / "c"), "--no-progress"]
+    refused(capsys, prepare_avmnist.main(argv), 2, "could not download", "--mnist-dir")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_split_fractions_that_leave_no_train_are_refused_before_decoding(release, tmp_path, capsys):
+    """Probe F19: 0.5 + 0.6 was refused after the full decode, left a half cache, and the advice
+    ("rerun with its options") could never finish."""
+    out = tmp_path / "c"
+    status = build_cremad(release[0], out, "--val-fraction", "0.5", "--test-fraction", "0.6")
+    refused(capsys, status, 2, "--val-fraction 0.5 + --test-fraction 0.6 = 1.1", "less than 1")
+    assert not out.exists()
+
+
+def test_cremad_videos_with_an_upper_case_extension_are_read(release, tmp_path, capsys):
+    """Probe F18: VideoFlash/*.FLV (a copy from FAT media) were "missing video"."""
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0], root)
+    for video in root.glob("VideoFlash/1001_*.flv"):
+        video.rename(video.with_suffix(".FLV"))
+    assert build_cremad(root, tmp_path / "c") == 0
+    assert json.loads((tmp_path / "c" / "meta.json").read_text())["samples"] == 12
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda: torch.randn(4, 3).to_sparse(), r"sparse tensor .*\.to_dense\(\)"),
+        (lambda: torch.empty(4, 3, device="meta"), "on the meta device"),
+    ],
+    ids=["sparse", "meta"],
+)
+def test_a_tensor_dataset_names_sparse_and_meta_tensors(make, needle):
+    """Probe F33: raw torch errors ("Could not run 'aten::ne.Scalar' ... SparseCPU")."""
+    specs = (ModalitySpec("a", (3,), "vector"), ModalitySpec("b", (3,), "vector"))
+    info = DatasetInfo("toy", specs, class_names=("x", "y"))
+    inputs = {"a": make(), "b": torch.zeros(4, 3)}
+    with pytest.raises(DatasetError, match=f"toy/train: modality 'a' is (a )?{needle}"):
+        TensorMultimodalDataset(info, "train", inputs, torch.zeros(4).long())
+
+
+def test_a_tensor_dataset_holds_inputs_detached_from_autograd():
+    """Probe F34: inputs with requires_grad=True got gradients written into them by training."""
+    specs = (ModalitySpec("a", (3,), "vector"),)
+    info = DatasetInfo("toy", specs, class_names=("x", "y"))
+    x = torch.randn(4, 3, requires_grad=True)
+    data = TensorMultimodalDataset(info, "train", {"a": x}, torch.zeros(4).long())
+    assert not data.inputs["a"].requires_grad
+    assert torch.equal(data.inputs["a"], x.detach())
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "needle"),
+    [
+        ("audio_informative", True, "audio_informative must be a number, got True"),
+        ("visual_size", False, "visual_size must be a whole number, got False"),
+        ("audio_amplitude", "loud", "audio_amplitude must be a number, got 'loud'"),
+    ],
+)
+def test_a_synthetic_knob_of_the_wrong_kind_names_the_knob(knob, value, needle):
+    """Probe F15 (a bool for a float knob was taken as 1.0) and F16 (a word gave "could not
+    convert string to float: 'loud'", naming no knob)."""
+    from g2d_lite.data.synthetic import make_synthetic
+
+    with pytest.raises(ValueError, match=needle):
+        make_synthetic(n_train=8, n_validation=8, n_test=8, **{knob: value})
+
+
+def test_a_synthetic_train_split_missing_a_class_is_warned_about():
+    """Probe F17: n_train=20 drew no class 4, and it was trained and scored without a word."""
+    from g2d_lite.data.synthetic import make_synthetic
+
+    with pytest.warns(UserWarning, match=r"no sample of class\(es\) \[4\].*raise n_train"):
+        make_synthetic(n_train=20, n_validation=5, n_test=5)
+
+
+def test_a_take_tens_of_seconds_long_is_listed_not_used(sources, tmp_path, capsys):
+    """Probe F04: a take far longer than any spoken digit was centre-cropped and kept."""
+    import soundfile
+
+    mnist, fsdd = sources
+    folder = _recordings(fsdd, tmp_path)
+    soundfile.write(folder / "0_george_0.wav", np.full(12 * 8000, 0.1), 8000, subtype="PCM_16")
+    assert build(tmp_path / "cache", mnist, folder) == 0
+    assert "0_george_0.wav: implausible recording: 12.0 s at 8,000 Hz" in capsys.readouterr().out

@@ -317,3 +317,60 @@ def test_two_different_videos_with_one_stem_are_named_not_guessed(tmp_path: Path
     # Probe L23: named by their common folder, so meta.json holds no absolute path
     assert "(a/dog0.mp4, b/dog0.mp4)" in skipped[0].reason
     assert str(tmp_path) not in skipped[0].reason
+
+
+def test_clips_in_a_symlinked_folder_under_root_are_found(tmp_path: Path) -> None:
+    """Probe F09: clips under a linked-in folder were "missing video: no file named ..."."""
+    write_clip(tmp_path / "root" / "dog0.mp4", 0)
+    write_clip(tmp_path / "scratch" / "cat0.mp4", 1)
+    (tmp_path / "root" / "batch2").symlink_to(tmp_path / "scratch")
+    (tmp_path / "scratch" / "loop").symlink_to(tmp_path / "root")  # a cycle is walked once
+    videos = prepare.video_index(tmp_path / "root")
+    assert videos == {
+        "cat0": (tmp_path / "root" / "batch2" / "cat0.mp4",),
+        "dog0": (tmp_path / "root" / "dog0.mp4",),
+    }
+
+
+@pytest.mark.parametrize("header", ["clip, label, split", "Clip,Label,Split"])
+def test_a_labels_header_with_spaces_or_capitals_is_read(tmp_path: Path, header: str) -> None:
+    """Probe F10: such headers were "must be a CSV with a header clip,label,split"."""
+    (tmp_path / "labels.csv").write_text(f"{header}\ndog00, dog, train\n")
+    rows, bad = prepare.csv_rows(tmp_path / "labels.csv")
+    assert (rows, bad) == ([prepare.Row("dog00", "dog", "train", ("dog00",))], [])
+
+
+def test_a_labels_file_without_its_header_quotes_what_it_read(tmp_path: Path) -> None:
+    """Probe F10: the refusal did not say what the header was."""
+    (tmp_path / "labels.csv").write_text("dog00,dog,train\n")
+    with pytest.raises(BuildError, match=r"its first line is \['dog00', 'dog', 'train'\]"):
+        prepare.csv_rows(tmp_path / "labels.csv")
+
+
+def test_a_labels_clip_column_holding_a_path_under_root_finds_the_file(tmp_path: Path) -> None:
+    """Probe F35: "vids/dog00.mp4" was "missing video: no file named vids/dog00"."""
+    (tmp_path / "labels.csv").write_text("clip,label,split\nvids/dog00.mp4,dog,train\n")
+    rows, _ = prepare.csv_rows(tmp_path / "labels.csv")
+    videos = {"dog00": (tmp_path / "vids" / "dog00.mp4",)}
+    kept, skipped = prepare.clips_from_rows(rows, ["dog"], videos)
+    assert ([c.video for c in kept], skipped) == ([tmp_path / "vids" / "dog00.mp4"], [])
+
+
+def test_loading_more_frames_than_every_clip_stores_is_refused(built: dict[str, Path]) -> None:
+    """Probe F22: a cache of 1 frame per clip loaded with frames=3 as three copies of it."""
+    with pytest.raises(ValueError, match=r"keeps 3 frame\(s\) per clip.*frames=3.*--frames-per"):
+        load_vggsound(built["vggsound"], frames=4)
+
+
+def test_a_soundtrack_too_short_for_a_sound_is_listed_not_looped(tmp_path: Path) -> None:
+    """Probe F29: a 10 ms soundtrack was tiled 1,000 times into a 10 s buzz and cached."""
+    from tests.data_fixtures import tone, write_video
+
+    wave = tone(0, 0.01, 16000, seed=0)
+    video = write_video(
+        tmp_path / "dog00.mkv", 3.0, 0, fps=4, audio=(wave, 16000), audio_codec="pcm_s16le"
+    )
+    recipe = avcache.ClipRecipe(prepare.AUDIO, (24, 24), frames_per_clip=3)
+    shard = avcache.process_clips([avcache.Clip("dog00", 0, video)], recipe, tmp_path)
+    assert shard.keys == []
+    assert "10.0 ms at 16000 Hz), too short" in shard.skipped[0].reason

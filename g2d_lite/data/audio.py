@@ -26,6 +26,9 @@ AUDIO_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, ValueError, 
 MAX_PEAK = 64.0
 # FSDD's shortest take is 0.14 s; a recording under 50 ms cannot be a spoken digit or a clip.
 MIN_SECONDS = 0.05
+# Telephone speech is 8 kHz; a header claiming under 4 kHz is damaged or mis-written (read as
+# given, the samples would be resampled into a slowed-down sound many seconds long).
+MIN_RATE = 4000
 _HEADER_BYTES = 1 << 16  # enough for the chunks before "data" in any WAV seen in practice
 
 
@@ -70,17 +73,36 @@ def _check_complete(source: Path | BinaryIO) -> None:
         )
 
 
+class SilentAudio(ValueError):
+    """A readable recording that is silent once averaged to mono: reported as silent, not as
+    unreadable."""
+
+
 def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
     """A WAV file (path or open binary file) as a mono float32 waveform and its sample rate.
 
-    Channels are averaged. Raises ``ValueError`` for a file with no samples, fewer than its
-    header promises or under ``MIN_SECONDS`` of sound, so an empty or cut-off recording is
-    reported like a corrupt one instead of producing a silent or short spectrogram.
+    Raises ``ValueError`` for a file with fewer frames than its header promises, and for what
+    :func:`checked_mono` refuses, so an empty or cut-off recording is reported like a corrupt
+    one instead of producing a silent or short spectrogram.
     """
     _check_complete(source)
     data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+    return checked_mono(data, int(rate)), int(rate)
+
+
+def checked_mono(data: np.ndarray, rate: int) -> np.ndarray:
+    """``(samples, channels)`` audio averaged to mono, after the checks every sound source gets
+    (WAV files and soundtracks decoded from video alike). Raises ``ValueError`` for no samples,
+    under ``MIN_SECONDS`` of them, a rate under ``MIN_RATE``, NaN or infinite samples or a peak
+    past ``MAX_PEAK``, and :class:`SilentAudio` when every sample is zero or the channels
+    cancel (a looped blip or a silent track would enter a cache as a sound)."""
     if data.shape[0] == 0:
         raise ValueError("the file holds no audio samples")
+    if rate < MIN_RATE:
+        raise ValueError(
+            f"sample rate {rate} Hz is below any audio rate (speech needs {MIN_RATE:,} Hz or "
+            "more): a damaged or mis-written header"
+        )
     if data.shape[0] < MIN_SECONDS * rate:
         raise ValueError(
             f"the file holds {data.shape[0]} samples ({1000 * data.shape[0] / rate:.1f} ms at "
@@ -94,7 +116,14 @@ def read_wav(source: Path | BinaryIO) -> tuple[np.ndarray, int]:
             f"its samples reach {peak:.3g}, far past a WAV's full scale of ±1: a damaged or "
             "mis-encoded file (one such file would change the scaling of the whole split)"
         )
-    return data.mean(axis=1), int(rate)
+    wave = data.mean(axis=1)
+    if peak == 0:
+        raise SilentAudio("every sample is zero")
+    if not np.any(wave):
+        raise SilentAudio(
+            "its channels cancel when averaged to mono (one channel inverted?): keep one channel"
+        )
+    return wave
 
 
 @lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from g2d_lite.data.validate import (
     DatasetError,
+    check_dense,
     check_inputs,
     check_not_empty,
     check_rows,
@@ -226,12 +227,13 @@ class TensorMultimodalDataset(MultimodalDataset):
             )
         where = f"{info.name}/{split}"
         for name, tensor in {**inputs, "targets": targets}.items():
+            what = "targets" if name == "targets" else f"modality {name!r}"
             if not isinstance(tensor, torch.Tensor):
-                what = "targets" if name == "targets" else f"modality {name!r}"
                 raise DatasetError(
                     f"{where}: {what} is a {type(tensor).__name__}, not a torch.Tensor; convert "
                     "it with torch.as_tensor(...) (and .float() for inputs, .long() for labels)"
                 )
+            check_dense(what, tensor, where)
         check_rows(
             {"targets": len(targets), **{f"modality {m!r}": len(t) for m, t in inputs.items()}},
             where,
@@ -248,8 +250,10 @@ class TensorMultimodalDataset(MultimodalDataset):
         check_targets(targets, info.task, info.num_outputs, where)
         self.info = info
         self.split = split
-        self.inputs = {name: inputs[name] for name in info.modality_names}
-        self._targets = targets
+        # detached: a tensor left requiring grad (features taken without no_grad) would have
+        # every training step back-propagate into the data and accumulate a gradient there
+        self.inputs = {name: inputs[name].detach() for name in info.modality_names}
+        self._targets = targets.detach()
 
     def __len__(self) -> int:
         return len(self._targets)

@@ -25,11 +25,13 @@ import numpy as np
 from g2d_lite.atomic import atomic_write, atomic_write_bytes
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.data.paths import (
+    LFS_POINTER,
     check_not_being_built,
     damaged_dataset,
     missing_dataset,
     other_cache_hint,
     prepare_commands,
+    recorded_options,
 )
 from g2d_lite.errors import KitError
 
@@ -88,6 +90,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a Git LFS pointer (a clone without git lfs)."""
+    return head.startswith(LFS_SIGNATURE)
+
+
+def file_is_lfs_pointer(path: Path) -> bool:
+    """:func:`is_lfs_pointer` for a file on disk (pointers are tiny, so only small files)."""
+    try:
+        if path.stat().st_size > 1024:
+            return False
+        with open(path, "rb") as handle:
+            return is_lfs_pointer(handle.read(len(LFS_SIGNATURE)))
+    except OSError:
+        return False
+
+
 # SHA-256s this process has computed, by file identity and state: a cache is checked once per
 # process however often it is loaded, and a file rewritten since (new size, mtime or inode) is
 # hashed again.
@@ -116,12 +137,37 @@ def read_meta(root: Path) -> dict[str, Any] | None:
         meta = json.loads(path.read_text())
     except ValueError:
         meta = None
-    if not isinstance(meta, dict) or "files" not in meta:
+    if not (
+        isinstance(meta, dict)
+        and isinstance(meta.get("files"), dict)
+        and isinstance(meta.get("identity"), dict)
+    ):
         raise BuildError(
-            f"{path} is not a g2d-lite cache manifest (damaged or foreign); rebuild the cache "
-            "with --force, or choose another --out"
+            f"{path} is not a g2d-lite cache manifest (not JSON, or without the kit's identity "
+            f"and files), so {path.parent} is no cache the kit wrote and no build replaces it: "
+            "give --out (or data_root) an empty or new folder"
         )
     return meta
+
+
+def kit_work_dir(root: Path) -> bool:
+    """Whether ``root`` holds the kit's work folder: ``.build`` with its identity.json (written
+    first, so every interrupted build has it). Anything else of that name (a file, SwiftPM's
+    ``.build/``) is someone's, and a :class:`BuildError` says so: the build would write into it
+    and delete it."""
+    work = Path(root) / WORK_DIR
+    if not work.exists() and not work.is_symlink():
+        return False
+    if work.is_dir() and not work.is_symlink():
+        if (work / "identity.json").is_file():
+            return True
+        what = "a folder the kit did not make (it holds no identity.json)"
+    else:
+        what = "a file" if not work.is_symlink() else "a symbolic link"
+    raise BuildError(
+        f"{work} is {what} where the build keeps its work folder; the build will not write into "
+        "or delete it: move it away and rerun, or choose an empty or new --out"
+    )
 
 
 def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = True) -> list[str]:
@@ -140,6 +186,8 @@ def damaged_files(root: Path, meta: Mapping[str, Any], checksums: bool = True) -
             )
         elif not path.is_file():
             problems.append(f"{name} is missing")
+        elif path.stat().st_size != record["bytes"] and file_is_lfs_pointer(path):
+            problems.append(f"{name} {LFS_POINTER}")
         elif path.stat().st_size != record["bytes"]:
             problems.append(
                 f"{name} has {path.stat().st_size:,} bytes, meta.json records {record['bytes']:,}"
@@ -180,7 +228,7 @@ def require_meta(name: str, root: Path) -> dict[str, Any]:
     check_kind(name, Path(root), meta)
     problems = damaged_files(Path(root), meta)
     if problems:
-        raise damaged_dataset(name, Path(root), problems)
+        raise damaged_dataset(name, Path(root), problems, meta.get("identity"))
     return meta
 
 
@@ -213,7 +261,7 @@ def identity_differences(theirs: Any, ours: Mapping[str, Any]) -> str:
 
 def why_missing(root: Path, otherwise: str) -> str:
     """Why a cache cannot be read: an interrupted build (say so: rerunning resumes it) or else."""
-    if (root / WORK_DIR).is_dir():
+    if (root / WORK_DIR / "identity.json").is_file():
         return "an interrupted build is there: rerun the same command to resume it"
     return otherwise
 
@@ -274,12 +322,8 @@ class ShardedBuild:
         self._written: list[str] = []
         self.repaired: list[str] = []
         self.recomputed: list[str] = []  # finished shards found damaged on resuming, and why
-        try:
-            meta = read_meta(self.root)
-        except BuildError:
-            if not force:
-                raise
-            meta = None
+        kit_work_dir(self.root)  # refuses a .build that is not the kit's, even with force
+        meta = read_meta(self.root)  # a foreign meta.json is refused, even with force
         if meta is not None and meta.get("identity") == self.identity:
             self.repaired = damaged_files(self.root, meta, checksums=verify)
         if force or self.repaired:
@@ -297,6 +341,15 @@ class ShardedBuild:
                     f"that {other} cache)"
                 )
             differences = identity_differences(recorded, self.identity)
+            damage = damaged_files(self.root, meta, checksums=False)
+            if damage:
+                options = " ".join(recorded_options(recorded)) or "the default options"
+                raise BuildError(
+                    f"{self.root} holds a damaged cache ({damage[0]}) built with other settings "
+                    f"({differences}; the cache's vs this command's): to repair it, rerun with "
+                    f"its options ({options}); --force would rebuild it with this command's, "
+                    "i.e. other data than what was trained on it"
+                )
             raise BuildError(
                 f"{self.root} holds a cache built with other settings or sources "
                 f"({differences}; the cache's vs this command's); pass --force to rebuild it, or "
@@ -333,19 +386,23 @@ class ShardedBuild:
         shutil.rmtree(self.work, ignore_errors=True)
 
     def _check_inside(self, relative: Path) -> None:
-        """Refuse a name that leads out of the cache (``..``, an absolute path, a link to
-        elsewhere): a meta.json from someone else must not make ``--force`` delete their files."""
-        target = (self.root / relative).resolve()
-        if (
-            relative.is_absolute()
-            or ".." in relative.parts
-            or not target.is_relative_to(self.root.resolve())
-        ):
+        """Refuse a name that leads out of the cache (``..``, an absolute path: a meta.json from
+        someone else must not make ``--force`` delete their files), or through a link to
+        elsewhere (named as the link it is: deleting through it would reach another copy)."""
+        if relative.is_absolute() or ".." in relative.parts:
             raise BuildError(
                 f"{self.root / META_FILE} lists {str(relative)!r}, which is outside the cache, "
                 "so it is no kit cache's manifest: remove that folder yourself, or choose "
                 "another --out"
             )
+        if (self.root / relative).resolve().is_relative_to(self.root.resolve()):
+            return
+        steps = [self.root.joinpath(*relative.parts[:i]) for i in range(1, len(relative.parts) + 1)]
+        link = next(p for p in steps if p.is_symlink())  # a plain name leads out only by a link
+        raise BuildError(
+            f"{link} is a symbolic link to {os.readlink(link)} (outside the cache); the rebuild "
+            f"will not delete or write through it: remove the link (rm {link}) and rerun"
+        )
 
     def _file_path(self, relative: str) -> Path:
         """Where the cache keeps file ``relative``; a folder standing there is refused, not

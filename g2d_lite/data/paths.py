@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.locks import holder
@@ -19,14 +22,15 @@ ENV_VAR = "G2D_LITE_DATA"
 # The commands that build each cache (best first); a missing cache's error message quotes them.
 # Module entry points work from any folder (data_scripts/prepare_*.py are thin wrappers).
 PREPARE = "python -m g2d_lite.data.prepare"
+SPLIT_DIR = " --split-dir <folder with the official train.csv and test.csv>"
+LFS_POINTER = "is a Git LFS pointer, not the array"
 PREPARE_COMMANDS: dict[str, tuple[str, ...]] = {
     "avmnist": (
         f"{PREPARE} avmnist --download",
         f"{PREPARE} avmnist --mnist-dir <MNIST folder> --fsdd-dir <FSDD recordings folder>",
     ),
     "cremad": (
-        f"{PREPARE} cremad --root <CREMA-D folder with AudioWAV/ and VideoFlash/> "
-        "--split-dir <folder with the official train.csv and test.csv>",
+        f"{PREPARE} cremad --root <CREMA-D folder with AudioWAV/ and VideoFlash/>{SPLIT_DIR}",
     ),
     "ave": (f"{PREPARE} clips --dataset ave --root <AVE_Dataset folder>",),
     "kinetics_sounds": (
@@ -63,7 +67,13 @@ def default_root(name: str) -> Path:
 
 
 def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:
-    """``root`` as a Path, or the default cache folder when it is ``None``; a file is refused."""
+    """``root`` as a Path, or the default cache folder when it is ``None``; a file is refused,
+    and so is an empty string (an unset variable), which Path would read as the working folder."""
+    if isinstance(root, str) and not root.strip():
+        raise ValueError(
+            f"{name}: root is an empty string; pass the cache folder, or None for the default "
+            f"({default_root(name)})"
+        )
     path = Path(root) if root is not None else default_root(name)
     if path.exists() and not path.is_dir():
         raise MissingDatasetError(
@@ -73,9 +83,10 @@ def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def prepare_commands(name: str, root: Path) -> str:
-    """The commands that (re)build cache ``name`` at ``root``, as one phrase."""
+def prepare_commands(name: str, root: Path, options: Sequence[str] = ()) -> str:
+    """The commands that (re)build cache ``name`` at ``root`` (with ``options``), as one phrase."""
     out = "" if root == default_root(name) else f" --out {root}"
+    out += "".join(f" {word}" for word in options)
     return " (or: ".join(command + out for command in PREPARE_COMMANDS[name]) + (
         ")" if len(PREPARE_COMMANDS[name]) > 1 else ""
     )
@@ -176,24 +187,77 @@ def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     hint = folder_hint(name, root)
     if hint is not None:
         return MissingDatasetError(hint)
+    env = os.environ.get(ENV_VAR)
+    if env and not Path(env).is_absolute() and root == default_root(name):
+        return MissingDatasetError(
+            f"{name}: no prepared cache at {root.absolute()} ({what}): {ENV_VAR}={env} is "
+            f"relative, so it is resolved from the working folder {Path.cwd()}; set {ENV_VAR} to "
+            "an absolute path"
+        )
     return MissingDatasetError(
         f"{name}: no prepared cache at {root} ({what}). Build it with: "
         f"{prepare_commands(name, root)}; data_scripts/README.md says where to get the sources"
     )
 
 
-def damaged_dataset(name: str, root: Path, problems: list[str]) -> MissingDatasetError:
+CLIP_DATASETS = ("ave", "kinetics_sounds", "vggsound")  # built by ``prepare clips``
+
+
+def recorded_options(identity: Any) -> list[str]:
+    """The build options a cache's recorded identity holds off their defaults, as command-line
+    words: a repair must rebuild the same data, and nobody remembers the options a year on."""
+    if not isinstance(identity, Mapping) or identity.get("dataset") not in PREPARE_COMMANDS:
+        return []
+    name = identity["dataset"]
+    module = import_module(f"g2d_lite.data.prepare.{'clips' if name in CLIP_DATASETS else name}")
+    params = dict(identity.get("params") or {})
+    params.update(params.pop("recipe", None) or {})  # clip recipes: --frame-size and the like
+    if "mnist_train" in params:
+        params["no_mnist_train"] = not params.pop("mnist_train")
+    if "snr_db" in params and params["snr_db"] is None:  # JSON has no inf
+        params["snr_db"] = float("inf")
+    words: list[str] = []
+    for action in module.parser()._actions:
+        if action.dest not in params or not action.option_strings:
+            continue
+        value, default = params[action.dest], action.default
+        if value == (list(default) if isinstance(default, tuple) else default):
+            continue
+        flag = action.option_strings[0]
+        if isinstance(value, bool):
+            words += [flag] if value else []
+        elif isinstance(value, list) and action.nargs is None:  # a comma-separated list
+            words += [flag, ",".join(map(str, value)) or "''"]
+        else:
+            values = value if isinstance(value, list) else [value]
+            words += [flag, *(f"{v:g}" if isinstance(v, float) else str(v) for v in values)]
+    return words
+
+
+def damaged_dataset(
+    name: str, root: Path, problems: list[str], identity: Any = None
+) -> MissingDatasetError:
     """The error for a cache whose files do not match its meta.json: the build command that made
-    it (with the same options) finds the damage itself and rebuilds."""
+    it, with the options its ``identity`` records, finds the damage itself and rebuilds. Files
+    that are Git LFS pointers need `git lfs pull`, not a rebuild from the raw release."""
     more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+    if any(LFS_POINTER in p for p in problems):
+        return MissingDatasetError(
+            f"{name}: the cache at {root} holds Git LFS pointers, not its arrays ({problems[0]}"
+            f"{more}): run `git lfs pull` in the repository that holds {root}"
+        )
     plus = (
         " plus --verify (the sizes are right, so only its checksums find the damage)"
         if all("does not match its SHA-256" in p for p in problems)
         else ""
     )
+    commands = prepare_commands(name, root, recorded_options(identity))
+    sources = identity.get("sources") if isinstance(identity, Mapping) else None
+    if isinstance(sources, Mapping) and sources.get("split_csvs") == {}:  # built without them
+        commands = commands.replace(SPLIT_DIR, "")
     return MissingDatasetError(
         f"{name}: the cache at {root} is damaged ({problems[0]}{more}); rebuild it by rerunning "
-        f"the command that built it, with the same options{plus}: {prepare_commands(name, root)}"
+        f"the command that built it, with the same options{plus}: {commands}"
     )
 
 

@@ -152,6 +152,23 @@ def official_frame_picks(counts: np.ndarray, frames: int) -> np.ndarray:
     return np.stack([offsets[i] + memo[int(c)] for i, c in enumerate(counts)]).astype(np.int64)
 
 
+def _check_frames_stored(
+    name: str, counts: np.ndarray, frames: int, recipe: dict[str, object]
+) -> None:
+    """Refuse more frames than every clip stores: the repeat rule is for the odd short clip,
+    and a whole cache of 1-frame clips would train a 3-frame model on 3 copies of each."""
+    most = int(counts.max()) if len(counts) else frames
+    if frames <= most:
+        return
+    kept = recipe.get("frames_per_clip")
+    rebuild = f" or rebuild it with --frames-per-clip {frames}" if kept is not None else ""
+    how = f" (--frames-per-clip {kept})" if kept is not None else " at most"
+    raise DatasetError(
+        f"{name}: this cache keeps {most} frame(s) per clip{how}, and frames={frames} was asked "
+        f"for; load it with frames={most}{rebuild}"
+    )
+
+
 def load_av_cache(
     name: str, root: Path, scheme: str, frames: int, audio_width: int | None, image_size: int
 ) -> DatasetSplits:
@@ -189,6 +206,7 @@ def load_av_cache(
         fix,
     )
     check_labels(labels, len(meta["class_names"]), f"{where}: labels.npy", fix)
+    _check_frames_stored(name, counts, frames, meta["params"].get("recipe", {}))
     bins, steps = meta["audio_shape"]
     width = steps if audio_width is None else min(audio_width, steps)
     info = DatasetInfo(

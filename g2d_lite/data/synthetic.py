@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import warnings
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -148,15 +149,26 @@ SYNTHETIC_DEFAULTS: dict[str, Any] = {
 
 
 def _coerce(modality: SyntheticModality, field_name: str, value: Any) -> Any:
-    """Slider / papermill values arrive as floats or strings; bring them to the field's type."""
+    """Slider / papermill values arrive as floats or strings; bring them to the field's type.
+    A bool is refused, not read as 1 or 0 (True would make every sample informative), and so
+    is a value that is no number, naming the knob."""
     default = getattr(modality, field_name)
     if isinstance(default, bool) or field_name in ("name", "pattern", "uninformative", "kind"):
         return value
-    if isinstance(default, int):
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"{modality.name}_{field_name} must be an integer, got {value}")
-        return int(value)
-    return float(value)
+    whole = isinstance(default, int)
+    refused = ValueError(
+        f"{modality.name}_{field_name} must be {'a whole number' if whole else 'a number'}, "
+        f"got {value!r}"
+    )
+    if isinstance(value, bool):
+        raise refused
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise refused from None
+    if whole and not number.is_integer():
+        raise refused
+    return int(number) if whole else number
 
 
 def _closest_knob(typed: str, valid: Iterable[str]) -> str | None:
@@ -420,6 +432,19 @@ def _check_memory(mods: Sequence[SyntheticModality], sizes: Mapping[str, int]) -
     )
 
 
+def _warn_untrained_classes(targets: torch.Tensor, n_classes: int) -> None:
+    """Labels are drawn, not stratified, so a small n_train can miss a class: say so, since a
+    model cannot learn it and the test score still counts it."""
+    missing = sorted(set(range(n_classes)) - set(targets.tolist()))
+    if missing:
+        warnings.warn(
+            f"synthetic: the train split ({len(targets)} samples) holds no sample of class(es) "
+            f"{missing[:10]}, which a model cannot learn and the test score still counts; raise "
+            "n_train",
+            stacklevel=3,
+        )
+
+
 def _whole(value: Any) -> bool:
     """An integral number (2000 or 2000.0), not a bool: True is an int in Python, not a size."""
     return not isinstance(value, bool) and int(value) == value
@@ -521,6 +546,8 @@ def make_synthetic(
         target_dim=1,
         extra=extra,
     )
+    if task == "classification":
+        _warn_untrained_classes(generated["train"][1], n_classes)
     datasets = {
         s: TensorMultimodalDataset(info, s, generated[s][0], generated[s][1]) for s in SPLITS
     }

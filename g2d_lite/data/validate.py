@@ -44,6 +44,20 @@ def check_labels(labels: np.ndarray | torch.Tensor, classes: int, where: str, fi
         )
 
 
+def check_dense(what: str, tensor: torch.Tensor, where: str) -> None:
+    """A dataset tensor must hold its values densely on a real device: a sparse or meta tensor
+    fails later in torch errors naming neither the modality nor the fix."""
+    if tensor.layout != torch.strided:
+        raise DatasetError(
+            f"{where}: {what} is a sparse tensor (layout {tensor.layout}); pass a dense one "
+            "(.to_dense())"
+        )
+    if tensor.is_meta:
+        raise DatasetError(
+            f"{where}: {what} is on the meta device (shapes, no data); load its values first"
+        )
+
+
 def check_inputs(name: str, tensor: torch.Tensor, where: str) -> None:
     """Model inputs must be float32 (what the encoders' weights are) and finite."""
     if tensor.dtype != torch.float32:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from g2d_lite.data.audio import AUDIO_ERRORS
+from g2d_lite.data.audio import AUDIO_ERRORS, checked_mono
 
 # What decoding a damaged or foreign file can raise; such a clip is reported, not fatal.
 VIDEO_ERRORS: tuple[type[Exception], ...] = (av.FFmpegError, *AUDIO_ERRORS)
@@ -125,7 +125,9 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """A video's first audio stream as a mono float32 waveform (channel mean) and its rate."""
+    """A video's first audio stream as a mono float32 waveform (channel mean) and its rate,
+    checked as a WAV's samples are (:func:`~g2d_lite.data.audio.checked_mono`): a 10 ms or
+    silent soundtrack would otherwise be looped into a 10 s tone."""
     chunks: list[np.ndarray] = []
     with av.open(str(path)) as container:
         if not container.streams.audio:
@@ -139,7 +141,7 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
     wave = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if wave.size == 0:
         raise ValueError("the audio stream holds no samples")
-    return wave, rate
+    return checked_mono(wave[:, None], rate), rate
 
 
 def segment_centres(count: int, picks: int) -> list[int]:

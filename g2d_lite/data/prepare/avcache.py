@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from g2d_lite.data.audio import log_stft, loop_to_length, read_wav, resample
+from g2d_lite.data.audio import SilentAudio, log_stft, loop_to_length, read_wav, resample
 from g2d_lite.data.cache import (
     BuildError,
     Shard,
     ShardedBuild,
     Skipped,
     error_reason,
+    file_is_lfs_pointer,
     file_sha256,
 )
 from g2d_lite.data.paths import resolve_root
@@ -43,7 +44,6 @@ from g2d_lite.data.prepare.common import (
     Summary,
     check_split_sizes,
     chunked,
-    file_is_lfs_pointer,
     refuse_empty,
     repair_notes,
     run_shards,
@@ -130,6 +130,8 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe, root: Path) -> tuple[np.ndarray
         raise ClipError(f"{LFS_REASON} ({', '.join(pointers)})")
     try:
         wave, rate = read_wav(clip.audio) if clip.audio else decode_audio(clip.video)
+    except SilentAudio as error:
+        raise ClipError(f"silent soundtrack: {error}") from error
     except VIDEO_ERRORS as error:
         raise ClipError(_clip_reason("unreadable audio", error, clip, root)) from error
     try:

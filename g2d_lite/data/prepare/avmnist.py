@@ -336,7 +336,9 @@ def snr_db(text: str) -> float:
 
 
 def _speaker_list(text: str) -> list[str]:
-    return [s.strip() for s in text.split(",") if s.strip()]
+    """Speakers sorted and each once: the split takes them as a set, so another order (or a
+    repeat) is the same cache, not "other settings" asking for a rebuild."""
+    return sorted({s.strip() for s in text.split(",") if s.strip()})
 
 
 def parser() -> argparse.ArgumentParser:

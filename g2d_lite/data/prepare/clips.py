@@ -14,9 +14,10 @@ import csv
 import filecmp
 import io
 import os
+import re
 import sys
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,14 +187,18 @@ def clip_stem(name: str) -> str:
 
 
 def csv_rows(path: Path) -> Rows:
-    """A generic list: CSV with a ``clip,label,split`` header; clip is the file name stem (or
-    the file name, see :func:`clip_stem`). A row short of one of the three, or with it empty, is
+    """A generic list: CSV with a ``clip,label,split`` header (names in any case, spaces
+    around them allowed); clip is the file name stem (or the file name, see :func:`clip_stem`,
+    or its path under --root). A row short of one of the three, or with it empty, is
     a bad annotation line, like a damaged line of the datasets' own lists."""
     records = csv.reader(io.StringIO(read_text(path), newline=""))
-    header = next(records, [])
+    first = next(records, [])
+    header = [name.strip().lower() for name in first]  # "clip, label, split" and "Clip" too
     columns = {name: header.index(name) for name in ("clip", "label", "split") if name in header}
     if len(columns) < 3:
-        raise BuildError(f"{path} must be a CSV with a header clip,label,split")
+        raise BuildError(
+            f"{path} must be a CSV with a header clip,label,split; its first line is {first!r}"
+        )
     rows, bad = [], []
     for record in records:
         if not record:
@@ -206,7 +211,8 @@ def csv_rows(path: Path) -> Rows:
             bad.append(Skipped(f"{path.name}:{records.line_num}", reason))
             continue
         clip = clip_stem(fields["clip"])
-        rows.append(Row(clip, fields["label"], fields["split"], (clip,)))
+        name = re.split(r"[\\/]", clip)[-1]  # a path under --root (vids/dog00): its file name
+        rows.append(Row(clip, fields["label"], fields["split"], (name,)))
     return rows, bad
 
 
@@ -335,12 +341,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _files_under(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following linked folders (scratch disks linked in, which
+    ``Path.rglob`` skips) and entering each real folder once, so a link cycle ends."""
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        yield from (Path(folder) / name for name in names)
+
+
 def video_index(root: Path) -> dict[str, tuple[Path, ...]]:
     """Every video file under ``root`` by file-name stem, in sorted order. Byte-identical
     copies count once; a stem with two different files keeps both, so a clip never silently
     takes one of them."""
     index: dict[str, tuple[Path, ...]] = {}
-    for path in sorted(root.rglob("*")):
+    for path in sorted(_files_under(root)):
         if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
             known = index.get(path.stem, ())
             if not any(filecmp.cmp(path, other, shallow=False) for other in known):

@@ -28,6 +28,7 @@ from g2d_lite.data.cache import (
     ShardedBuild,
     Skipped,
     damaged_files,
+    kit_work_dir,
     read_meta,
 )
 from g2d_lite.data.paths import checkout_root
@@ -37,24 +38,7 @@ from g2d_lite.parallel import die_with_parent
 from g2d_lite.progress import progress_enabled
 
 T = TypeVar("T")
-LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/"
 LFS_REASON = "Git LFS pointer, not the media: run `git lfs pull` in the source folder"
-
-
-def is_lfs_pointer(head: bytes) -> bool:
-    """Whether a file starting with ``head`` is a Git LFS pointer (a clone without git lfs)."""
-    return head.startswith(LFS_SIGNATURE)
-
-
-def file_is_lfs_pointer(path: Path) -> bool:
-    """:func:`is_lfs_pointer` for a file on disk (pointers are tiny, so only small files)."""
-    try:
-        if path.stat().st_size > 1024:
-            return False
-        with open(path, "rb") as handle:
-            return is_lfs_pointer(handle.read(len(LFS_SIGNATURE)))
-    except OSError:
-        return False
 
 
 def read_text(path: Path) -> str:
@@ -355,8 +339,8 @@ class Summary:
 
 def check_cache_folder(root: Path) -> None:
     """Refuse to build among someone else's files: a folder that is a file, or that is not empty
-    and holds neither a cache (meta.json), an interrupted build (.build/), nor a kit build that
-    lost its meta.json (which the loader asks to rebuild)."""
+    and holds neither a cache (meta.json), an interrupted build (.build/ with its identity.json),
+    nor a kit build that lost its meta.json (which the loader asks to rebuild)."""
     if root.is_symlink() and not root.exists():
         raise BuildError(f"--out {root} is a symlink to a missing folder; point it at a real one")
     if root.exists() and not root.is_dir():
@@ -368,7 +352,8 @@ def check_cache_folder(root: Path) -> None:
         )
     if root.is_dir():
         names = {p.name for p in root.iterdir()} - {LOCK}
-        if names and not names & {META_FILE, WORK_DIR, *AVMNIST_BUILD_ONLY}:
+        work = [WORK_DIR] if kit_work_dir(root) else []  # a .build not the kit's is refused
+        if names and not names & {META_FILE, *work, *AVMNIST_BUILD_ONLY}:
             raise BuildError(
                 f"--out {root} is not empty and holds no g2d-lite cache; choose a new or empty "
                 "folder (the build will not write over files it did not make)"

@@ -72,6 +72,13 @@ paper split), --val-fraction / --test-fraction of the clips.
 """
 
 
+def _media(folder: Path, suffix: str) -> dict[str, Path]:
+    """The files of ``folder`` ending in ``suffix`` in any case, by stem: copies from Windows or
+    FAT media often end in .FLV or .WAV, and are the same clips."""
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() == suffix)
+    return {p.stem: p for p in found}  # x.flv, sorted after x.FLV, wins over it
+
+
 def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
     """Every clip of the release with both files, and the ones left out with reasons."""
     audio_dir, video_dir = root / "AudioWAV", root / "VideoFlash"
@@ -82,8 +89,7 @@ def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
             "CREMA-D release folder (git clone of CheyneyComputerScience/CREMA-D, with git lfs), "
             "which holds both AudioWAV/ and VideoFlash/"
         )
-    wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
-    flvs = {p.stem: p for p in video_dir.glob("*.flv")}
+    wavs, flvs = _media(audio_dir, ".wav"), _media(video_dir, ".flv")
     clips, skipped = [], []
     for key in sorted(wavs.keys() | flvs.keys()):
         match = NAME.match(key)
@@ -249,6 +255,12 @@ def parser() -> argparse.ArgumentParser:
 
 def build(args: argparse.Namespace) -> Summary:
     """Check the inputs, then build or resume the cache."""
+    if args.val_fraction + args.test_fraction >= 1:  # before hours of decoding, not after
+        raise BuildError(
+            f"--val-fraction {args.val_fraction:g} + --test-fraction {args.test_fraction:g} = "
+            f"{args.val_fraction + args.test_fraction:g}: they must sum to less than 1, to leave "
+            "clips for the train split"
+        )
     require_folder(
         args.root,
         f"CREMA-D folder not found: {args.root}; pass --root the release folder holding "

@@ -22,10 +22,13 @@ from g2d_lite.data.cache import BuildError
 from g2d_lite.progress import progress_enabled
 
 
-def fetch(url: str, dest: Path, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` unless it is already there; returns ``dest``."""
+def fetch(url: str, dest: Path, progress: bool = True, offline: str = "") -> Path:
+    """Download ``url`` to ``dest`` unless it is already there; returns ``dest``. A failed
+    download removes the folders it made, and its error ends with ``offline`` (the way to go
+    on without a connection)."""
     if dest.is_file():
         return dest
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]  # deepest first
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
@@ -38,7 +41,10 @@ def fetch(url: str, dest: Path, progress: bool = True) -> Path:
                     bar.update(len(block))
     except (urllib.error.URLError, OSError, ValueError) as error:
         part.unlink(missing_ok=True)
-        raise BuildError(f"could not download {url}: {error}") from error
+        for folder in made:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise BuildError(f"could not download {url}: {error}{offline}") from error
     os.replace(part, dest)
     return dest
 

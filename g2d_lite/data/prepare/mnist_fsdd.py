@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from g2d_lite.data.audio import AUDIO_ERRORS, read_wav, resample
-from g2d_lite.data.cache import BuildError, Skipped, error_reason
-from g2d_lite.data.prepare.common import LFS_REASON, is_lfs_pointer, refuse_empty
+from g2d_lite.data.audio import AUDIO_ERRORS, SilentAudio, read_wav, resample
+from g2d_lite.data.cache import BuildError, Skipped, error_reason, is_lfs_pointer
+from g2d_lite.data.prepare.common import LFS_REASON, refuse_empty
 from g2d_lite.data.prepare.download import extract_flat, fetch
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -33,6 +34,10 @@ FSDD_URL = (
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 FSDD_KEY = "fsdd-recordings"
+OFFLINE = (
+    "; without internet here, download MNIST and FSDD on a machine that has it and pass "
+    "--mnist-dir and --fsdd-dir (or give a mirror with --mnist-url / --fsdd-url)"
+)
 # Official digests (kind, hex); the FSDD one is recordings_digest of the v1.0.10 recordings.
 PINS: dict[str, tuple[str, str]] = {
     "t10k-images-idx3-ubyte": (
@@ -58,6 +63,7 @@ LICENCES = {
     "this cache": "derived from both: share alike (CC BY-SA 4.0) and credit the sources above",
 }
 RATE = 8000  # FSDD's native rate
+MAX_TAKE_SECONDS = 10.0  # FSDD's takes last under 3 s; tens of seconds is a damaged header
 FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 
@@ -155,7 +161,8 @@ def recordings_digest(files: dict[str, bytes]) -> str:
 
 def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, Any]]:
     """Every usable FSDD recording, the unusable ones with reasons, and the folder's digest."""
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.wav")) if not p.is_dir()}
+    paths = sorted(folder.glob("*.wav"))
+    files = {p.name: p.read_bytes() for p in paths if p.is_file()}
     if not files:
         upper = sorted(p.name for p in folder.glob("*.WAV"))
         if upper:
@@ -166,6 +173,10 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
             )
         raise BuildError(f"no .wav files in {folder}: pass --fsdd-dir the FSDD recordings/ folder")
     recordings, skipped = [], []
+    for path in paths:  # one dangling link of 3,000 is listed, and does not stop the build
+        if path.is_symlink() and not path.exists():
+            reason = f"a symbolic link to {os.readlink(path)}, which does not exist"
+            skipped.append(Skipped(path.name, f"broken link: {reason}; replace or remove the link"))
     for path in sorted(folder.iterdir()):  # 3_lucas_0.WAV beside .wav files: said, not dropped
         if path.suffix.lower() == ".wav" and path.is_dir():
             skipped.append(Skipped(path.name, "a folder, not a recording: move it out of here"))
@@ -182,11 +193,15 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
             continue
         try:
             wave, rate = read_wav(io.BytesIO(content))
+        except SilentAudio as error:  # a spoken digit is never silent: a damaged file
+            skipped.append(Skipped(name, f"silent recording: {error}"))
+            continue
         except AUDIO_ERRORS as error:
             skipped.append(Skipped(name, error_reason("unreadable audio", error)))
             continue
-        if not np.any(wave):  # a spoken digit is never all zeros: a damaged file
-            skipped.append(Skipped(name, "silent recording: every sample is zero"))
+        if len(wave) > MAX_TAKE_SECONDS * rate:
+            reason = f"{len(wave) / rate:.1f} s at {rate:,} Hz, and a spoken digit lasts about 1 s"
+            skipped.append(Skipped(name, f"implausible recording: {reason}: a damaged header?"))
             continue
         digit, speaker = int(match.group(1)), match.group(2)
         recordings.append(Recording(name, digit, speaker, resample(wave, rate, RATE)))
@@ -222,7 +237,7 @@ def download_sources(
     urls: dict[str, str] = {}
     for name in TEST_FILES + (TRAIN_FILES if with_train else ()):
         urls[name] = mnist_url.rstrip("/") + f"/{name}.gz"
-        path = fetch(urls[name], folder / "mnist" / f"{name}.gz", progress)
+        path = fetch(urls[name], folder / "mnist" / f"{name}.gz", progress, OFFLINE)
         try:
             digests = read_gzip(path)[1]
         except BuildError:
@@ -232,7 +247,7 @@ def download_sources(
     recordings = folder / "fsdd" / "recordings"
     urls[FSDD_KEY] = fsdd_url
     if not recordings.is_dir():
-        archive = fetch(fsdd_url, folder / "fsdd" / Path(fsdd_url).name, progress)
+        archive = fetch(fsdd_url, folder / "fsdd" / Path(fsdd_url).name, progress, OFFLINE)
         if extract_flat(archive, "*recordings/*.wav", recordings) == 0:
             raise BuildError(f"{fsdd_url} holds no recordings/*.wav files")
     files = {p.name: p.read_bytes() for p in sorted(recordings.glob("*.wav"))}
