@@ -35,7 +35,14 @@ from g2d_lite.config import (
     resolve,
 )
 from g2d_lite.data.base import MissingDatasetError
-from g2d_lite.errors import KitError, OneLineParser, debug_option, path_argument, run_command
+from g2d_lite.errors import (
+    KitError,
+    OneLineParser,
+    debug_option,
+    path_argument,
+    returns_status,
+    run_command,
+)
 from g2d_lite.evaluate import evaluate
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
@@ -463,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit status (2 on bad input, one line on stderr)."""
     parser = build_parser()

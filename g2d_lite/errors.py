@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from g2d_lite.switches import env_switch
 
@@ -25,6 +26,22 @@ EXIT_INTERRUPTED = 130
 
 class KitError(Exception):
     """An expected failure of the kit; its message names what is wrong and how to fix it."""
+
+
+def returns_status(main: Callable[..., int]) -> Callable[..., int]:
+    """A command's ``main`` that returns the exit status of a usage error or ``--help`` too
+    (argparse raises SystemExit for those): called from a notebook or a script looping over
+    commands, no failure escapes as an exception."""
+
+    @functools.wraps(main)
+    def wrapped(*args: Any, **kwargs: Any) -> int:
+        try:
+            return main(*args, **kwargs)
+        except SystemExit as stop:
+            code = stop.code
+            return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
+
+    return wrapped
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from g2d_lite.atomic import atomic_write_text
-from g2d_lite.errors import OneLineParser, path_argument, run_command
+from g2d_lite.errors import OneLineParser, path_argument, returns_status, run_command
 from g2d_lite.handins import check_handins
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -327,6 +327,7 @@ def build(
     return written
 
 
+@returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the student copies, or check hand-ins; every failure is one line on stderr (exit 2)."""
     parser = OneLineParser(prog="python -m g2d_lite.exercises", description=__doc__)

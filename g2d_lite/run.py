@@ -48,7 +48,7 @@ from g2d_lite.config import METHODS, PROFILES, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.devices import DeviceError, resolve_device
-from g2d_lite.errors import KitError, OneLineParser, run_command
+from g2d_lite.errors import KitError, OneLineParser, returns_status, run_command
 from g2d_lite.exercises import unanswered_cells
 from g2d_lite.locks import locked
 from g2d_lite.models import FUSIONS
@@ -104,15 +104,20 @@ LISTED_CHOICES: dict[str, tuple[str, ...]] = {
 Rule = Callable[[Any], "str | None"]  # None when the value is fine, else what it should be
 
 
-def _number_at_least(low: float, strict: bool = False, none_ok: bool = False) -> Rule:
+def _number_at_least(
+    low: float, strict: bool = False, none_ok: bool = False, whole: bool = False
+) -> Rule:
+    """``whole``: a count (of epochs, samples), which the config takes as an int only."""
+    kinds = int if whole else int | float
+
     def check(v: Any) -> str | None:
         if v is None and none_ok:
             return None
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        ok = isinstance(v, kinds) and not isinstance(v, bool) and math.isfinite(v)
         if ok and (v > low if strict else v >= low):
             return None
         bound = f"above {low:g}" if strict else f"at least {low:g}"
-        return f"a number {bound}{', or None' if none_ok else ''}"
+        return f"{'an integer' if whole else 'a number'} {bound}{', or None' if none_ok else ''}"
 
     return check
 
@@ -141,9 +146,9 @@ def _synthetic_knobs(v: Any) -> str | None:
 # Values only a notebook reads: wrong, they fail in a late cell, so they are refused here.
 VALUE_RULES: dict[str, Rule] = {
     "CROSSOVER_DATA": _synthetic_knobs,
-    "N_SAMPLES": _number_at_least(1),
-    "QUICK_TRAIN_EPOCHS": _number_at_least(1),
-    "PEER_EPOCHS": _number_at_least(1, none_ok=True),
+    "N_SAMPLES": _number_at_least(1, whole=True),
+    "QUICK_TRAIN_EPOCHS": _number_at_least(1, whole=True),
+    "PEER_EPOCHS": _number_at_least(1, none_ok=True, whole=True),
     "TEMPERATURE": _number_at_least(0, strict=True),
     "ALPHA": _number_at_least(0),
     "SEEDS": _comma_numbers(int, 0, None, 'a comma list of seeds >= 0, e.g. "0,1,2"'),
@@ -979,6 +984,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; returns 0, 1 when a notebook failed, 2 on bad input."""
     args = build_parser().parse_args(argv)

@@ -108,9 +108,8 @@ def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, ov
     ids=lambda v: str(v)[:40],
 )
 def test_usage_errors_are_one_line_too(capsys, argv, needles):
-    with pytest.raises(SystemExit) as stop:
-        main(argv)
-    refused(capsys, stop.value.code, 2, *needles)
+    """Probe E42 too: main returns the status of a usage error (it raised SystemExit)."""
+    refused(capsys, main(argv), 2, *needles)
 
 
 def test_overrides_may_come_before_and_after_options(tmp_path):
@@ -1211,9 +1210,7 @@ def test_an_empty_folder_option_is_refused_not_read_as_the_current_folder(
     folder; the same for exercises build, which wrote the student notebooks there."""
     monkeypatch.chdir(tmp_path)
     for command, args in ((main, [*argv, *TINY]), (exercises.main, ["build", "--out", ""])):
-        with pytest.raises(SystemExit) as stop:
-            command(args)
-        refused(capsys, stop.value.code, 2, "is empty (an unset shell variable?)")
+        refused(capsys, command(args), 2, "is empty (an unset shell variable?)")
         assert not any(tmp_path.iterdir())
 
 
@@ -1395,3 +1392,23 @@ def test_a_folder_of_command_line_runs_is_no_model_cache(tmp_path, capsys):
     assert main(["joint", "--out", str(teachers / "joint"), *TINY]) == 0
     assert main(["teacher", "--out", str(teachers), "--modality", "visual", *TINY]) == 0
     assert (teachers / "teacher-visual" / "metrics.json").is_file()
+
+
+def test_every_main_returns_the_status_of_usage_errors_and_help(capsys):
+    """Probe E42: cli.main promised to return the exit status, but an unknown subcommand or
+    choice raised SystemExit (so did run.main); --help returns 0."""
+    assert main(["frobnicate"]) == 2
+    assert runner.main(["01", "--no-such-option"]) == 2
+    assert exercises.main(["frobnicate"]) == 2
+    assert main(["--help"]) == 0 and runner.main(["--help"]) == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_a_fractional_count_for_a_notebook_only_parameter_is_refused_up_front():
+    """Probe E40: -p PEER_EPOCHS 2.5 passed the pre-check and could only fail in notebook 04's
+    peer cell, naming epochs."""
+    nb = [runner.find_notebook("04")]
+    for name in ("PEER_EPOCHS", "QUICK_TRAIN_EPOCHS", "N_SAMPLES"):
+        with pytest.raises(runner.RunError, match=f"{name}.*an integer at least 1"):
+            runner.check_parameter_values({name: 2.5}, nb)
+    runner.check_parameter_values({"PEER_EPOCHS": None}, nb)
