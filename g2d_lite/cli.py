@@ -167,6 +167,12 @@ def _check_method_kept(
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     """Teacher run folders: given directly, or found as ``teacher-*`` inside a parent folder."""
     dirs: list[Path] = []
+    resolved = [os.path.realpath(p) for p in paths]  # a looping link is named below
+    for i, folder in enumerate(resolved):
+        if folder in resolved[:i]:
+            first = paths[resolved.index(folder)]
+            same = f" (the same folder as {first})" if first != paths[i] else ""
+            raise KitError(f"--teachers {paths[i]} is given twice{same}; give each folder once")
     for path in map(Path, paths):
         if path.is_symlink() and not path.exists():
             raise KitError(

@@ -546,14 +546,25 @@ def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(valid)}")
 
 
+# Options of the commands that people put into config files; each is named with its flag.
+COMMAND_OPTIONS = {
+    "profile": "choose the profile with --profile NAME (in Python, the profile argument of "
+    "setup or resolve); the other keys override its values",
+    "method": "choose the method with --method NAME (in Python, cfg.replace(**METHODS[name]))",
+    "out": "give the run folder with --out FOLDER (in Python, the run_dir argument)",
+    "teachers": "give the teacher runs with --teachers FOLDER",
+    "modality": "give the teacher's modality with --modality NAME",
+}
+
+
 def _check_keys(values: Mapping[str, Any]) -> None:
     valid = {f.name for f in fields(Config)}
     unknown = sorted(set(values) - valid)
-    if "profile" in unknown:  # a config file's values go on top of a profile; they name none
-        others = [k for k in unknown if k != "profile"]
+    option = next((k for k in COMMAND_OPTIONS if k in unknown), None)
+    if option is not None:  # a config file's values go on top of a profile and a command
+        others = [k for k in unknown if k != option]
         raise ValueError(
-            "'profile' is not a config key: choose the profile with --profile NAME (in Python, "
-            "the profile argument of setup or resolve); the other keys override its values"
+            f"'{option}' is not a config key: {COMMAND_OPTIONS[option]}"
             + (
                 f"; unknown too: {others} (valid keys: {', '.join(sorted(valid))})"
                 if others

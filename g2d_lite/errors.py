@@ -150,6 +150,39 @@ def is_expected(error: BaseException) -> bool:
     return isinstance(error, KitError | ValueError | TypeError | KeyError | OSError)
 
 
+class _StandardOutput:
+    """sys.stdout, with its write errors naming it: a full disk behind `> file` raises an
+    OSError that names no file, and "while writing a file" would send the user hunting."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._named(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._named(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _named(call: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            if error.filename is None:
+                error.filename = "standard output"
+            raise
+
+
+def _drop_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) -> int:
     """Run a command's ``body`` and turn every failure into one line on stderr and an exit code.
 
@@ -162,11 +195,17 @@ def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) 
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if sys.stdout is None:  # started with `>&-`: what the command prints would go nowhere
+        print(f"{prog}: error: standard output is closed; run it with an output", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    stdout = sys.stdout
+    sys.stdout = _StandardOutput(stdout)
     try:
-        return body() or 0
+        status = body() or 0
+        sys.stdout.flush()  # a full disk behind `> file` is found here, not after the exit
+        return status
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_stdout()
         return 0
     except KeyboardInterrupt:
         if debug:
@@ -176,7 +215,11 @@ def run_command(prog: str, body: Callable[[], int | None], debug: bool = False) 
     except Exception as error:
         if debug:
             raise
+        if isinstance(error, OSError) and error.filename == "standard output":
+            _drop_stdout()  # else the failed flush repeats, with a traceback, at the exit
         print(f"{prog}: error: {describe(error)}", file=sys.stderr)
         if not is_expected(error):
             return EXIT_UNEXPECTED
         return getattr(error, "exit_code", EXIT_BAD_INPUT)
+    finally:
+        sys.stdout = stdout

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -75,9 +76,35 @@ def _read(handle: IO[str]) -> LockHolder | None:
         return None
 
 
+def special_file_kind(path: Path) -> str | None:
+    """ "a FIFO", "a socket", "a device" for such a file at ``path`` (opening a FIFO blocks until
+    someone writes to it: a planted one would hang the command), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), None)
+
+
+def _refuse_special(path: Path) -> None:
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise FolderLockedError(
+            f"{path} is {kind}, not the kit's lock file (reading it would hang): remove it and "
+            "rerun"
+        )
+
+
 def holder(folder: Path) -> LockHolder | None:
     """The live process writing ``folder``, or ``None``. Needs only read access, so a class can
     read from a folder it cannot write."""
+    _refuse_special(Path(folder) / LOCK)
     try:
         handle = open(Path(folder) / LOCK)  # noqa: SIM115 - closed below
     except OSError:  # no lock file (the usual case), or one we may not read
@@ -94,6 +121,7 @@ def holder(folder: Path) -> LockHolder | None:
 def _open_lock(path: Path) -> IO[str]:
     """The lock file, opened for update without following a link: a ``.lock`` planted as a
     symbolic link must not make the lock truncate the file it points to."""
+    _refuse_special(path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
     except OSError:

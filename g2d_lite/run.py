@@ -1023,8 +1023,14 @@ def _main(args: argparse.Namespace) -> None:
         )
     if args.out is not None and not args.out.strip():
         raise RunError("--out is empty; give a folder for the run (or leave --out out: runs/)")
-    if args.out and Path(args.out).is_file():
-        raise RunError(f"--out {args.out} is a file; give a folder for the run")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_symlink() and not out.exists():
+        raise RunError(
+            f"--out {out} is a symlink to {out.readlink()}, which does not exist (or loops); "
+            "point --out at a real folder"
+        )
+    if out is not None and out.exists() and not out.is_dir():
+        raise RunError(f"--out {out} is a file, not a folder; give a folder for the run")
     shared, explicit = _params(args)
     if args.target in ("all", "demo"):
         check_parameter_names(explicit, numbered_notebooks())

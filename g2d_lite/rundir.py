@@ -39,7 +39,14 @@ from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
 from g2d_lite.config import Config
 from g2d_lite.data.cache import file_sha256
 from g2d_lite.errors import KitError
-from g2d_lite.locks import LOCK, FolderLockedError, LockHolder, holder, locked
+from g2d_lite.locks import (
+    LOCK,
+    FolderLockedError,
+    LockHolder,
+    holder,
+    locked,
+    special_file_kind,
+)
 
 CONFIG = "config.json"
 HISTORY = "history.csv"
@@ -164,6 +171,12 @@ class RunFolder:
                     "choose a new --out (or replace the link by what it points to)"
                 )
         for name in (CONFIG, HISTORY, STEPS, METRICS, LOCK, LAST, BEST):
+            kind = special_file_kind(self.file(name))
+            if kind is not None:
+                raise RunFolderError(
+                    f"{self.file(name)} is {kind} where the run keeps its {Path(name).name} file "
+                    "(reading it would hang): remove it (or restore the file) and rerun"
+                )
             if self.file(name).is_dir():
                 raise RunFolderError(
                     f"{self.file(name)} is a folder where the run keeps its {Path(name).name} "

@@ -142,6 +142,8 @@ class Trainer:
             raise TypeError(
                 f"callbacks must be a list of functions f(trainer, epoch), got {callbacks!r}"
             )
+        if cfg.modalities is not None and tuple(cfg.modalities) == data.info.modality_names:
+            cfg = cfg.replace(modalities=None)  # every modality in the data's order: the default
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)

@@ -6,6 +6,8 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,8 @@ BAD_OVERRIDES = [
     (["epoch=3"], ["unknown config keys", "epochs"]),
     (["profile=paper"], ["'profile' is not a config key", "--profile NAME"]),  # probe W15
     (["profile=paper", "epoch=3"], ["'profile' is not a config key", "unknown too: ['epoch']"]),
+    (["method=g2d_partial"], ["'method' is not a config key", "--method NAME"]),  # probe E47
+    (["out=runs/x"], ["'out' is not a config key", "--out FOLDER"]),  # probe E47
     (  # probe W13: torch's "Expected more than 1 value per channel" (the MLP's BatchNorm1d)
         ["encoder=mlp", "batch_size=1"],
         ["batch_size=1 gives batches of one sample", "BatchNorm1d"],
@@ -763,8 +767,8 @@ def test_a_teacher_outside_the_modalities_setting_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "needles"),
     [
-        (["01", "-p", "N_SAMPLES", "-1"], ["N_SAMPLES takes a number at least 1", "-1"]),
-        (["02", "-p", "QUICK_TRAIN_EPOCHS", "0"], ["QUICK_TRAIN_EPOCHS takes a number at least"]),
+        (["01", "-p", "N_SAMPLES", "-1"], ["N_SAMPLES takes an integer at least 1", "-1"]),
+        (["02", "-p", "QUICK_TRAIN_EPOCHS", "0"], ["QUICK_TRAIN_EPOCHS takes an integer at least"]),
         (["04", "-p", "PEER_EPOCHS", "abc"], ["PEER_EPOCHS", "or None", "'abc'"]),
         (["04", "-p", "WINDOWS", "0,0.5"], ["WINDOWS takes a comma list of fractions", "(0, 1]"]),
         (["04", "-p", "SEEDS", "1,x"], ["SEEDS takes a comma list of seeds"]),
@@ -1412,3 +1416,72 @@ def test_a_fractional_count_for_a_notebook_only_parameter_is_refused_up_front():
         with pytest.raises(runner.RunError, match=f"{name}.*an integer at least 1"):
             runner.check_parameter_values({name: 2.5}, nb)
     runner.check_parameter_values({"PEER_EPOCHS": None}, nb)
+
+
+def test_the_same_teachers_folder_given_twice_is_named_so(tmp_path, capsys):
+    """Probe E45: "two teachers for 'audio' (X and X)" for one folder given twice."""
+    teachers = tmp_path / "teachers"
+    assert main(["teacher", "--out", str(teachers), "--modality", "audio", *TINY]) == 0
+    capsys.readouterr()
+    for again in (str(teachers), f"{tmp_path}/./teachers"):
+        argv = ["student", "--teachers", str(teachers), "--teachers", again, "--out"]
+        status = main([*argv, str(tmp_path / "s"), *TINY])
+        refused(capsys, status, 2, f"--teachers {again} is given twice", "give each folder once")
+
+
+def test_the_default_modalities_spelled_out_resume_the_same_run(tmp_path, capsys):
+    """Probe E44: `modalities=audio,visual` (the default, spelled out) on a finished run was
+    "another run", and the offered --no-resume would retrain the same bits; another order is
+    another run."""
+    out = tmp_path / "j"
+    assert main(["joint", "--out", str(out), *TINY]) == 0
+    assert main(["joint", "--out", str(out), *TINY, "modalities=audio,visual"]) == 0
+    capsys.readouterr()
+    status = main(["joint", "--out", str(out), *TINY, "modalities=visual,audio"])
+    refused(capsys, status, 2, "changed: modalities")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_standard_output_closed_or_full_is_named(tmp_path, capsys):
+    """Probes E48 (`evaluate >&-` printed nothing and exited 0) and E49 (`evaluate > /dev/full`
+    said "while writing a file")."""
+    run = tmp_path / "j"
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    command = [sys.executable, "-m", "g2d_lite", "evaluate", "--run", str(run)]
+    closed = subprocess.run(
+        command,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 2 and "standard output is closed" in closed.stderr
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "while writing standard output" in done.stderr
+
+
+@pytest.mark.parametrize("name", [".lock", "config.json"])
+def test_a_fifo_planted_in_a_run_folder_is_named_not_read(tmp_path, capsys, name):
+    """Probe E50: a FIFO in place of .lock or config.json made evaluate and resume hang (or
+    said "File or stream is not seekable.")."""
+    run = tmp_path / "j"
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    (run / name).unlink(missing_ok=True)
+    os.mkfifo(run / name)
+    for argv in (["evaluate", "--run", str(run)], ["joint", "--out", str(run), *TINY]):
+        refused(capsys, main(argv), 2, f"{run / name} is a FIFO", "remove it")
+
+
+def test_runner_out_a_fifo_or_a_dangling_link_is_refused(tmp_path, capsys):
+    """Probes E51 (`--out fifo` or /dev/null: a bare "File exists") and E52 (`--out` a dangling
+    link was followed, creating the folders it pointed to)."""
+    fifo, link = tmp_path / "fifo", tmp_path / "dangling"
+    os.mkfifo(fifo)
+    link.symlink_to(tmp_path / "nowhere" / "deeper")
+    for out in (fifo, Path("/dev/null")):
+        refused(capsys, runner.main(["01", "--out", str(out)]), 2, f"--out {out} is a file")
+    refused(capsys, runner.main(["01", "--out", str(link)]), 2, "is a symlink", "real folder")
+    assert not (tmp_path / "nowhere").exists()
