@@ -10,10 +10,11 @@ c = get_config()  # noqa: F821 (nbgrader defines get_config when it reads this f
 c.CourseDirectory.course_id = "g2d-lite"
 # A check cell deleted by a student is put back before grading, with a note saying so.
 c.OverwriteCells.add_missing_cells = True
-# Each cell of an exercise runs in well under a second on a laptop (the first, which imports
-# torch, in a few): this stops an answer that never returns (an endless loop) after 30 s per
-# cell that calls it, where 120 s cost minutes per hand-in.
-c.Execute.timeout = 30
+# Each cell of an exercise runs in well under a second on a laptop, but the first imports
+# torch, which took over 30 s on a loaded 2-core machine; nbgrader then drops the student's
+# whole hand-in (graded 0, like a blank copy). 120 s leaves room for that and still stops an
+# answer that never returns (an endless loop), at two minutes per cell that calls it.
+c.Execute.timeout = 120
 # Offline collection (nbgrader zip_collect): downloaded/g2d/archive/ holds one folder or one
 # .zip per student, named by the student id, with the returned notebooks inside (at any depth).
 c.FileNameCollectorPlugin.named_regexp = (

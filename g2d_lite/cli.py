@@ -47,6 +47,7 @@ from g2d_lite.evaluate import evaluate
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
 from g2d_lite.parallel import wanted_jobs
+from g2d_lite.preflight import check_folder_takes
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import check_same_data, data_fingerprint
 from g2d_lite.rundir import (
@@ -78,7 +79,14 @@ def _config_file(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise KitError(f"--config file {path} does not exist") from None
     except ValueError as error:  # UnicodeDecodeError too
-        raise KitError(f"--config file {path} is not valid JSON ({error})") from None
+        hint = (
+            ": the params/*.yaml files are the notebook runner's (python -m g2d_lite.run -f "
+            'FILE); here give a JSON object of config keys, e.g. {"epochs": 2}, and pick a '
+            "profile with --profile NAME"
+            if Path(path).suffix.lower() in (".yaml", ".yml")
+            else ""
+        )
+        raise KitError(f"--config file {path} is not valid JSON ({error}){hint}") from None
     except RecursionError:
         raise KitError(
             f"--config file {path} is nested too deeply to read; a config is flat key: value "
@@ -167,12 +175,18 @@ def _check_method_kept(
 def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     """Teacher run folders: given directly, or found as ``teacher-*`` inside a parent folder."""
     dirs: list[Path] = []
-    resolved = [os.path.realpath(p) for p in paths]  # a looping link is named below
+    resolved = [Path(os.path.realpath(p)) for p in paths]  # a looping link is named below
     for i, folder in enumerate(resolved):
         if folder in resolved[:i]:
             first = paths[resolved.index(folder)]
             same = f" (the same folder as {first})" if first != paths[i] else ""
             raise KitError(f"--teachers {paths[i]} is given twice{same}; give each folder once")
+        parent = next((j for j, other in enumerate(resolved) if other in folder.parents), None)
+        if parent is not None:
+            raise KitError(
+                f"--teachers {paths[i]} is inside --teachers {paths[parent]}, which already "
+                "gives its runs; give the parent folder or the run folders, not both"
+            )
     for path in map(Path, paths):
         if path.is_symlink() and not path.exists():
             raise KitError(
@@ -280,7 +294,11 @@ def _run_teachers(args: argparse.Namespace) -> None:
             " (for a teacher, --modality alone is enough)"
         )
     _check_teachers_out(Path(args.out), names)
-    for m in [args.modality] if args.modality else list(wanted):
+    modalities = [args.modality] if args.modality else list(wanted)
+    if not args.no_resume:  # each folder a refusal would stop at, before the first trains
+        for m in modalities:
+            check_folder_takes(RunFolder(Path(args.out) / f"teacher-{m}"), cfg, "teacher", m, data)
+    for m in modalities:
         result = train_teacher(cfg, data, m, Path(args.out) / f"teacher-{m}", not args.no_resume)
         _report(_summary(f"teacher {m}", result))
 

@@ -28,7 +28,7 @@ import re
 import sys
 import typing
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -361,10 +361,40 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+
 # The paper's methods, its comparison methods and its ablations as config overrides
 # (docs/method.md §3 and §5). The comparison methods train with
 # their own objectives (loss "ce": no distillation); MLA and ReconBoost need their own heads.
-METHODS: dict[str, dict[str, Any]] = {
+class ReadOnlyTable(Mapping[str, Any]):
+    """A mapping that refuses edits: a notebook cell changing ``METHODS["g2d"]`` would change
+    what every later ``method="g2d"`` trains, and label that recipe G²D."""
+
+    def __init__(self, values: Mapping[str, Any], fix: str) -> None:
+        self._values, self._fix = dict(values), fix
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(self._values)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(f"this table is read-only: {self._fix}")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"this table is read-only: {self._fix}")
+
+
+_CHANGE_A_METHOD = (
+    "change a run, not the method, e.g. cfg.replace(**METHODS['g2d'], temperature=4.0)"
+)
+_METHOD_OVERRIDES: dict[str, dict[str, Any]] = {
     "joint": {"loss": "ce", "balance": "none"},
     "joint+smp": {"loss": "ce", "balance": "smp"},
     "ogm": {"loss": "ce", "balance": "ogm"},
@@ -381,6 +411,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "mmpareto": {"loss": "ce", "balance": "mmpareto"},
     "pmr": {"loss": "ce", "balance": "pmr"},
 }
+METHODS: Mapping[str, Mapping[str, Any]] = ReadOnlyTable(
+    {name: ReadOnlyTable(v, _CHANGE_A_METHOD) for name, v in _METHOD_OVERRIDES.items()},
+    _CHANGE_A_METHOD,
+)
 
 
 def require_config(cfg: Any, where: str) -> None:

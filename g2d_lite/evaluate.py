@@ -145,6 +145,11 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, task: str) -> float:
             f"classification outputs are (N, classes) logits, got shape {tuple(outputs.shape)}: "
             "pass the model's logits, not its predicted labels"
         )
+    if task == "classification" and targets.ndim != 1:
+        raise ValueError(
+            f"classification targets are (N,) class indices, got shape {tuple(targets.shape)}: "
+            "for one-hot labels pass targets.argmax(1)"
+        )
     if (task == "classification") == targets.is_floating_point():
         kind = "class indices (integers)" if task == "classification" else "numbers (floats)"
         raise ValueError(

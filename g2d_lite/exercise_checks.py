@@ -13,6 +13,7 @@ import functools
 import inspect
 import math
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any, TypeVar
@@ -67,7 +68,11 @@ def _remember_kit() -> None:
     for module_name, module in _kit_modules():
         for name, value in list(vars(module).items()):
             own = getattr(value, "__module__", None) == module_name
-            if own and callable(value) and not name.startswith("_"):
+            # this module's private helpers too: every comparison goes through _close
+            shown = not name.startswith("_") or (
+                module_name == __name__ and not name.startswith("__")
+            )
+            if own and callable(value) and shown:
                 _ORIGINALS.setdefault((module_name, name), value)
 
 
@@ -160,8 +165,9 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
                 called.append(name)
 
         inputs = _snapshot([*args, *kwargs.values()])
-        previous = sys.getprofile()
+        previous, previous_threads = sys.getprofile(), threading.getprofile()
         sys.setprofile(profile)
+        threading.setprofile(profile)  # an answer may run the kit in a thread it starts
         failure: Exception | None = None
         try:
             result = function(*args, **kwargs)
@@ -178,7 +184,15 @@ def without_kit(function: Callable[..., T]) -> Callable[..., T]:
         except Exception as error:
             failure = error
         finally:
+            removed = sys.getprofile() is not profile
             sys.setprofile(previous)
+            threading.setprofile(previous_threads)
+        if removed:
+            raise KitReplacedError(
+                f"{function.__name__} changed sys.setprofile, which the checks use to see whether"
+                " an answer calls the kit: remove that call, restart the kernel and run all "
+                "cells again."
+            )
         checkers_intact(getattr(function, "__globals__", {}))
         if called:
             raise KitCallError(

@@ -136,10 +136,15 @@ def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
     return problems
 
 
+def _near(stem: str, released: list[str]) -> list[str]:
+    """The released notebook a misnamed one most likely is (``ex01_…-Copy1``, a typo)."""
+    started = [name for name in released if stem.startswith(name)]
+    return started or difflib.get_close_matches(stem, released, n=1, cutoff=0.5)
+
+
 def _wrong_name(stem: str, released: list[str]) -> str:
     """The problem of a notebook named like none of the released ones."""
-    started = [name for name in released if stem.startswith(name)]
-    near = started or difflib.get_close_matches(stem, released, n=1, cutoff=0.5)
+    near = _near(stem, released)
     rename = f"rename it to {near[0]}.ipynb" if near else f"names: {', '.join(released)}"
     return f"is named like no released notebook, so it would not be graded: {rename}"
 
@@ -162,17 +167,22 @@ def _not_a_zip(entry: Path, student: str) -> str:
 
 def _handin_problems(
     entry: Path, student: str, released: dict[str, set[str]]
-) -> tuple[list[str], list[str]]:
-    """The problems of one zip or folder hand-in (without its path), and the released notebooks
-    it lacks."""
+) -> tuple[list[str], list[str], list[str]]:
+    """The problems of one zip or folder hand-in (without its path), the released notebooks it
+    lacks, and its extra notebooks (a scratch notebook beside every exercise: zip_collect skips
+    it, and nothing is lost)."""
     try:
         names, notebooks = _contents(entry)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        return [
-            f"does not open as a zip ({error}; a truncated upload?): one such file stops "
-            "zip_collect for the whole class; ask the student for it again, or move it out of "
-            "the archive"
-        ], []
+        return (
+            [
+                f"does not open as a zip ({error}; a truncated upload?): one such file stops "
+                "zip_collect for the whole class; ask the student for it again, or move it out of "
+                "the archive"
+            ],
+            [],
+            [],
+        )
     problems = [
         f"member {name} points outside the zip: zip_collect would stop on it for the whole "
         f"class; unpack it into a folder {student}/, or ask the student for a plain zip"
@@ -190,18 +200,27 @@ def _handin_problems(
     if not notebooks and not problems:
         inner = [name for name in kept if _archive_suffix(name)]
         kind = "folder" if entry.is_dir() else "zip"
-        problems.append(
-            f"holds {', '.join(inner)} inside the {kind} and no notebook beside it, so it cannot "
-            f"be checked: unpack it into a folder {student}/"
-            if inner
-            else "holds no notebook: the student would get no row in grades.csv; ask the student "
-            "for the notebooks"
-        )
+        if entry.is_dir() and len(inner) > 1 and len(inner) == len(kept):
+            problems.append(
+                f"holds {', '.join(inner)}, one hand-in each (a bulk download unpacked one level"
+                f" too deep?): move them up into {entry.parent}/, one hand-in per student"
+            )
+        elif inner:
+            problems.append(
+                f"holds {', '.join(inner)} inside the {kind} and no notebook beside it, so it "
+                f"cannot be checked: unpack it into a folder {student}/"
+            )
+        else:
+            problems.append(
+                "holds no notebook: the student would get no row in grades.csv; ask the student "
+                "for the notebooks"
+            )
     handed_in: dict[str, list[str]] = {}
+    strays: list[str] = []
     for inside, data in notebooks.items():
         stem = PurePosixPath(inside).stem
         if stem not in released:
-            problems.append(f"{inside} {_wrong_name(stem, list(released))}")
+            strays.append(inside)
             continue
         handed_in.setdefault(stem, []).append(inside)
         problems += _notebook_problems(inside, data, released[stem])
@@ -211,7 +230,15 @@ def _handin_problems(
         for stem, copies in handed_in.items()
         if len(copies) > 1
     ]
-    return problems, sorted(set(released) - set(handed_in))
+    missing = sorted(set(released) - set(handed_in))
+    extra: list[str] = []
+    for inside in strays:  # a renamed exercise is a problem; a scratch notebook is not
+        stem = PurePosixPath(inside).stem
+        if missing or _near(stem, list(released)):
+            problems.append(f"{inside} {_wrong_name(stem, list(released))}")
+        else:
+            extra.append(inside)
+    return problems, missing, extra
 
 
 def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
@@ -228,6 +255,11 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
     notes: list[str] = []
     by_student: dict[str, list[str]] = {}  # zip_collect names a student by the zip or folder
     entries = sorted(p for p in archive.iterdir() if not p.name.startswith("."))
+    if not entries:
+        raise KitError(
+            f"{archive} holds no hand-ins: put each student's work there, as <student id>.zip or "
+            "a folder <student id>/ (docs/classroom.md, step 3)"
+        )
     for entry in entries:
         suffix = None if entry.is_dir() else _archive_suffix(entry.name)
         student = entry.name[: -len(suffix)] if suffix else entry.name
@@ -237,10 +269,14 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
         by_student.setdefault(student, []).append(
             f"{entry.name}/" if entry.is_dir() else entry.name
         )
-        found, missing = _handin_problems(entry, student, released)
+        found, missing, extra = _handin_problems(entry, student, released)
         problems += [f"{entry}: {problem}" for problem in found]
         if missing:
             notes.append(f"{student} hands in no {', '.join(missing)} (each scores 0)")
+        if extra:
+            notes.append(
+                f"{student} also hands in {', '.join(extra)}, no exercise: zip_collect skips it"
+            )
     problems += [
         f"{archive}/{' and '.join(sorted(names))} are both student {student}: "
         "zip_collect would see each notebook twice; keep one"

@@ -89,7 +89,7 @@ def g2d_loss(
     task: str = "classification",
     task_weight: float = 1.0,
     *,
-    check_teacher_logits: bool = True,
+    check_teachers: bool = True,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """G²D loss: task loss on the fused output plus per-modality feature and logit distillation.
 
@@ -103,9 +103,10 @@ def g2d_loss(
     Regression (the kit's definition): ``task = MSE(ŷ_s, y)``, ``logit/m = MSE(ŷ_s, ŷ_t^m)``
     (``temperature`` is unused), features as above; (B,) targets are compared with (B, 1) outputs.
 
-    CPU teacher logits that look like probabilities are refused (they would be softmaxed twice);
-    the trainer, whose teachers are the kit's models, passes ``check_teacher_logits=False``, as
-    the check reads values back (a host sync in the sync-free step).
+    CPU teacher outputs holding NaN or inf, or logits that look like probabilities (they would
+    be softmaxed twice), are refused; the trainer, whose teachers are the kit's models, passes
+    ``check_teachers=False``, as the check reads values back (a host sync in the sync-free
+    step).
     """
     weights = {"feature_weight": feature_weight, "logit_weight": logit_weight}
     for name, value in {**weights, "task_weight": task_weight}.items():
@@ -126,9 +127,12 @@ def g2d_loss(
             f"{' and '.join(n for n, w in weights.items() if w > 0)} > 0; pass "
             "{modality: tensor} for each modality, or set the weights to 0 for plain CE"
         )
-    if task == "classification" and logit_weight > 0 and check_teacher_logits:
-        for m in modalities:
-            refuse_probabilities(m, teacher_logits[m])
+    if check_teachers:
+        _check_teacher_values(
+            teacher_logits if logit_weight > 0 else None,
+            teacher_features if feature_weight > 0 else None,
+            task,
+        )
 
     if task == "classification":
         try:
@@ -181,6 +185,22 @@ def _check_number(name: str, value: object, bound: str, within: Callable[[float]
         )
     if not (math.isfinite(value) and within(value)):
         raise ValueError(f"{name} must be a finite number {bound}, got {value}")
+
+
+def _check_teacher_values(
+    logits: Mapping[str, Tensor] | None, features: Mapping[str, Tensor] | None, task: str
+) -> None:
+    """Teachers are frozen inputs: a non-finite value there is a damaged teacher (the loss would
+    be NaN with no word why). Checked on the CPU only, like :func:`refuse_probabilities`."""
+    for kind, outputs in (("logits", logits), ("features", features)):
+        for m, value in (outputs or {}).items():
+            if value.device.type == "cpu" and not bool(torch.isfinite(value).all()):
+                raise ValueError(
+                    f"the teacher {kind} of {m!r} hold NaN or inf: that teacher diverged or its "
+                    "weights are damaged; retrain it (or pass the outputs of a sound one)"
+                )
+            if kind == "logits" and task == "classification":
+                refuse_probabilities(m, value)
 
 
 def refuse_probabilities(modality: str, logits: Tensor) -> None:
@@ -246,6 +266,11 @@ def _feature_kd(student: Tensor, teacher: Tensor, modality: str) -> Tensor:
 def _logit_kd(student: Tensor, teacher: Tensor, temperature: float, task: str, m: str) -> Tensor:
     if task == "regression":
         return F.mse_loss(*align_regression(student, teacher, f"teacher output of {m!r}"))
+    if len(student) != len(teacher):
+        raise ValueError(
+            f"the teacher logits of {m!r} are for {len(teacher)} samples, the fused logits for "
+            f"{len(student)}: pass the teacher outputs of this batch"
+        )
     if student.shape != teacher.shape:
         raise ValueError(
             f"logits of {m!r}: fused student shape {tuple(student.shape)} != teacher shape "

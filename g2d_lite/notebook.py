@@ -120,10 +120,18 @@ def environment() -> dict[str, str]:
     }
 
 
-def _plain(value: Any, where: str = "metrics") -> Any:
+def _plain(value: Any, where: str = "metrics", holders: tuple[int, ...] = ()) -> Any:
     """``value`` as strict JSON data: NumPy and 0-d torch numbers as Python ones (an int stays
     an int), NaN, infinities and pandas' missing values as null (``NaN`` is not JSON: jq,
-    JavaScript and strict parsers refuse it). ``where`` names the value in an error."""
+    JavaScript and strict parsers refuse it). ``where`` names the value in an error;
+    ``holders`` are the dicts and lists around it (one of them again is a cycle)."""
+    if isinstance(value, Mapping | list | tuple):
+        if id(value) in holders:
+            raise ValueError(
+                f"save_metrics cannot write {where}: it refers back to a dict or list that holds "
+                "it (a cycle); store a copy of the values instead"
+            )
+        holders = (*holders, id(value))
     if isinstance(value, Mapping):
         keys = [str(k) for k in value]
         clash = sorted({k for k in keys if keys.count(k) > 1})
@@ -131,9 +139,9 @@ def _plain(value: Any, where: str = "metrics") -> Any:
             raise ValueError(
                 f"save_metrics: keys {clash} appear as a number and as text in {where}"
             )
-        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return {str(k): _plain(v, f"{where}[{k!r}]", holders) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_plain(v, f"{where}[{i}]", holders) for i, v in enumerate(value)]
     if isinstance(value, torch.Tensor | np.ndarray) and value.ndim > 0:
         return _plain(value.tolist(), where)  # lists of plain numbers, as the reader expects
     one_number = (
@@ -174,6 +182,11 @@ def save_metrics(
 ) -> Path:
     """Atomically write ``metrics`` as strict JSON into ``output_dir``; returns the file path.
     NaN becomes null (see :func:`_plain`)."""
+    if isinstance(output_dir, Mapping) and isinstance(metrics, str | Path):
+        raise TypeError(
+            "save_metrics got the metrics first and the folder second: call "
+            "save_metrics(OUTPUT_DIR, metrics) (save_figure takes the figure first)"
+        )
     if not isinstance(metrics, Mapping):
         raise TypeError(
             f"metrics must be a dict of named values, e.g. {{'results': rows}}; got "

@@ -127,6 +127,26 @@ def check_checkpoint_belongs(folder: RunFolder, saved: Mapping[str, Any]) -> Non
         )
 
 
+def canonical_config(cfg: Config, data: DatasetSplits) -> Config:
+    """``modalities`` listing every modality of the data in its order is the default (None):
+    the same run, recorded the same way (another order is another run)."""
+    if cfg.modalities is not None and tuple(cfg.modalities) == data.info.modality_names:
+        return cfg.replace(modalities=None)
+    return cfg
+
+
+def check_folder_takes(
+    folder: RunFolder, cfg: Config, role: str, modality: str | None, data: DatasetSplits
+) -> None:
+    """Refuse what a start into ``folder`` would refuse, from its config.json alone (no
+    checkpoint is loaded): a command writing several folders checks them all before the first
+    trains, so a refusal of the second does not leave runs of two recipes."""
+    if folder.check_usable() in ("started", "in_progress", "finished"):
+        state = {"config": folder.read_config(), "role": role, "modality": modality}
+        cfg = canonical_config(cfg, data)
+        check_resumable(state, cfg, role, modality, None, data, folder.path)
+
+
 def check_resumable(
     state: Mapping[str, Any],
     cfg: Config,

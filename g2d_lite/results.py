@@ -241,6 +241,13 @@ def summarise(
     if not by:
         raise ValueError("by names no column: give at least one, e.g. by=('method',)")
     missing = [key for key in [*by, "seed", "protocol"] if not rows.empty and key not in rows]
+    if missing and not {"seed", "protocol"} & set(missing):  # result_row's rows; by is wrong
+        near = {k.lower() for k in missing} & {str(c).lower() for c in rows.columns}
+        hint = f": did you mean {sorted(near)}?" if near else ""
+        raise ValueError(
+            f"by={list(by)} names {missing}, no column of rows (columns: "
+            f"{', '.join(map(str, rows.columns))}){hint}"
+        )
     if missing:
         raise ValueError(f"rows lack the columns {missing}; make each row with result_row")
     if rows.empty:

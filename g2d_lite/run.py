@@ -454,6 +454,8 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
                 hint = (
                     f"; give a mapping in a -f YAML file ({name}: {{key: value}})"
                     if wanted is dict
+                    else f"; write -p {name} True or -p {name} False"
+                    if wanted is bool
                     else ""
                 )
                 raise RunError(

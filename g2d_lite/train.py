@@ -49,9 +49,11 @@ from g2d_lite.losses import g2d_loss
 from g2d_lite.methods import UPDATE_RULES, StepResult, UpdateRule, build_update_rule
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.preflight import (
+    canonical_config,
     check_batch_norm_batches,
     check_checkpoint_belongs,
     check_data,
+    check_folder_takes,
     check_resumable,
     require_splits,
 )
@@ -142,8 +144,7 @@ class Trainer:
             raise TypeError(
                 f"callbacks must be a list of functions f(trainer, epoch), got {callbacks!r}"
             )
-        if cfg.modalities is not None and tuple(cfg.modalities) == data.info.modality_names:
-            cfg = cfg.replace(modalities=None)  # every modality in the data's order: the default
+        cfg = canonical_config(cfg, data)
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)
@@ -449,9 +450,7 @@ class Trainer:
             self._restore(saved)
             folder.repair(saved, self._best_record())
         elif state == "started":
-            self._check_resumable(
-                {"config": folder.read_config(), "role": self.role, "modality": self.modality}
-            )
+            check_folder_takes(folder, self.cfg, self.role, self.modality, self.data)
         folder.remove_temporaries()
         folder.write_config(self.cfg.to_json())
         self.tensorboard = self._tensorboard_writer()
@@ -494,7 +493,7 @@ class Trainer:
             temperature=self.cfg.temperature,
             task=self.task,
             task_weight=self.cfg.task_weight,
-            check_teacher_logits=False,  # the kit's teachers give logits; no per-batch read-back
+            check_teachers=False,  # the kit's teachers give logits; no per-batch read-back
         )
 
     def _balance(self, epoch: int, out, batch: Batch, t_logits) -> dict[str, float] | None:

@@ -988,3 +988,20 @@ def test_evaluate_names_a_model_in_another_precision(runs):
             evaluate.evaluate(model.double(), data.test)
     finally:
         model.float()
+
+
+def test_probe_25_teacher_outputs_damaged_or_of_another_batch():
+    """J03 (NaN or inf teacher logits or features gave a NaN loss without a word) and J04
+    (teacher logits of another batch size were blamed on the classes)."""
+    fused, target = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    features, logits = {"a": torch.randn(4, 5)}, {"a": torch.randn(4, 3)}
+    inf_logits = {"a": torch.tensor([[math.inf, 0.0, 0.0]] * 4)}
+    nan_features = {"a": torch.full((4, 5), math.nan)}
+    for t_logits, t_features, kind in (
+        (inf_logits, features, "logits"),
+        (logits, nan_features, "features"),
+    ):
+        with pytest.raises(ValueError, match=f"teacher {kind} of 'a' hold NaN or inf"):
+            losses.g2d_loss(fused, features, t_logits, t_features, target)
+    with pytest.raises(ValueError, match="are for 3 samples, the fused logits for 4"):
+        losses.g2d_loss(fused, features, {"a": torch.randn(3, 3)}, features, target)

@@ -572,3 +572,54 @@ def test_probe_24_api_cases(tmp_path, monkeypatch):
     written = exercises.build("~/stud")
     assert written[0].is_relative_to(tmp_path / "home" / "stud")
     assert not (tmp_path / "~").exists()
+
+
+def test_probe_25_api_cases(tmp_path):
+    """I09 (a NaN split fraction: "cannot convert float NaN to integer"), I10 (a 0-d target
+    tensor: "len() of a 0-d tensor"), I11 (test and validation made from the train tensors,
+    accepted without a word), J12 (one-hot targets in score: a torch broadcasting error), J13
+    (save_metrics' arguments swapped), J15 (a dict holding itself: RecursionError), J16 (a
+    modality named "fused"), J18 (METHODS edited in a notebook changed every later "g2d"), J24
+    (summarise(by="Method") was told to rebuild its rows)."""
+    import warnings
+
+    import torch.nn.functional as F
+
+    from g2d_lite.config import resolve
+    from g2d_lite.data.base import DatasetSplits
+    from g2d_lite.data.splits import stratified_split
+    from g2d_lite.evaluate import score
+    from g2d_lite.notebook import save_metrics
+    from g2d_lite.results import result_row, summarise
+
+    with pytest.raises(ValueError, match="fractions must be non-negative"):
+        stratified_split(np.repeat(np.arange(3), 10), [float("nan")], 0)
+    info = DatasetInfo("toy", (ModalitySpec("a", (2,), "vector"),), class_names=("x", "y"))
+    with pytest.raises(DatasetError, match="targets is a 0-d tensor"):
+        TensorMultimodalDataset(info, "train", {"a": torch.ones(1, 2)}, torch.tensor(1))
+    x, y = torch.randn(8, 2), torch.tensor([0, 1] * 4)
+    train = TensorMultimodalDataset(info, "train", {"a": x}, y)
+    copy = TensorMultimodalDataset(info, "test", {"a": x.clone()}, y.clone())
+    val = TensorMultimodalDataset(info, "validation", {"a": torch.randn(8, 2)}, y)
+    with pytest.warns(UserWarning, match="test split is the train split itself"):
+        DatasetSplits(info, train, val, copy)
+    with pytest.raises(ValueError, match=r"one-hot labels pass targets.argmax\(1\)"):
+        score(torch.randn(4, 3), F.one_hot(torch.tensor([0, 1, 2, 0]), 3), "classification")
+    with pytest.raises(TypeError, match=r"call save_metrics\(OUTPUT_DIR, metrics\)"):
+        save_metrics({"x": 1}, str(tmp_path))
+    cycle: dict = {}
+    cycle["self"] = cycle
+    with pytest.raises(ValueError, match=r"metrics\['self'\]: it refers back"):
+        save_metrics(tmp_path, cycle)
+    with pytest.raises(ValueError, match="modality name 'fused' cannot be used"):
+        ModalitySpec("fused", (2,), "vector")
+    with pytest.raises(TypeError, match=r"read-only: .*cfg.replace\(\*\*METHODS\['g2d'\]"):
+        METHODS["g2d"]["temperature"] = 4.0
+    assert resolve("smoke", method="g2d").temperature == 1.0
+    metrics = {"metric": "acc", "test": {"acc": 90.0}, "role": "student", "seed": 0,
+               "selection": "validation"}  # fmt: skip
+    with pytest.raises(ValueError, match=r"by=\['Method'\].*did you mean \['method'\]"):
+        summarise([result_row("g2d", metrics)], by=("Method",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DatasetSplits(info, train, val, TensorMultimodalDataset(info, "test", {"a": -x}, y))

@@ -206,13 +206,9 @@ def teacher_dir(tmp_path_factory):
 
 def test_two_teachers_for_one_modality_are_refused(teacher_dir, tmp_path, capsys):
     capsys.readouterr()
-    argv = [
-        "student",
-        "--teachers",
-        str(teacher_dir),
-        "--teachers",
-        str(teacher_dir / "teacher-audio"),
-    ]
+    other = tmp_path / "other-audio"
+    shutil.copytree(teacher_dir / "teacher-audio", other)
+    argv = ["student", "--teachers", str(teacher_dir), "--teachers", str(other)]
     status = main([*argv, "--out", str(tmp_path / "s"), *TINY])
     refused(capsys, status, 2, "two teachers for 'audio'")
 
@@ -1485,3 +1481,45 @@ def test_runner_out_a_fifo_or_a_dangling_link_is_refused(tmp_path, capsys):
         refused(capsys, runner.main(["01", "--out", str(out)]), 2, f"--out {out} is a file")
     refused(capsys, runner.main(["01", "--out", str(link)]), 2, "is a symlink", "real folder")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_probe_25_command_line_cases(tmp_path, capsys):
+    """H03 (a params YAML as --config: "not valid JSON" only), H05 (`teacher` refused the
+    second modality only after training the first), H06 (a teachers folder and one of its runs
+    both given: "two teachers for 'audio' (X and X)")."""
+    status = main(
+        [
+            "joint",
+            "--out",
+            str(tmp_path / "j"),
+            "--config",
+            str(runner.PARAMS_DIR / "smoke.yaml"),
+            *TINY,
+        ]
+    )
+    refused(capsys, status, 2, "not valid JSON", "python -m g2d_lite.run -f", "--profile NAME")
+    teachers = tmp_path / "t"
+    assert main(["teacher", "--modality", "visual", "--out", str(teachers), *TINY]) == 0
+    capsys.readouterr()
+    status = main(["teacher", "--out", str(teachers), *TINY, "lr=0.02"])
+    refused(capsys, status, 2, "teacher-visual holds another run (changed: lr")
+    assert not (teachers / "teacher-audio").exists()
+    runs = str(teachers / "teacher-visual")
+    argv = [
+        "student",
+        "--teachers",
+        str(teachers),
+        "--teachers",
+        runs,
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    refused(capsys, main([*argv, *TINY]), 2, f"--teachers {runs} is inside --teachers", "not both")
+
+
+def test_a_bool_parameter_given_in_lower_case_names_the_spelling(capsys):
+    """Probe H10: `-p PROGRESS false` was refused with no fix ("takes bool values")."""
+    status = runner.main(["01", "-p", "PROGRESS", "false", "--out", "unused"])
+    refused(
+        capsys, status, 2, "PROGRESS takes bool values", "-p PROGRESS True or -p PROGRESS False"
+    )

@@ -1384,3 +1384,18 @@ def test_a_take_tens_of_seconds_long_is_listed_not_used(sources, tmp_path, capsy
     soundfile.write(folder / "0_george_0.wav", np.full(12 * 8000, 0.1), 8000, subtype="PCM_16")
     assert build(tmp_path / "cache", mnist, folder) == 0
     assert "0_george_0.wav: implausible recording: 12.0 s at 8,000 Hz" in capsys.readouterr().out
+
+
+def test_an_odd_sample_rate_is_resampled_without_a_huge_kernel():
+    """Probe I04: one take at 96,001 Hz asked torchaudio for a 6 GB resampling kernel and
+    stopped the build; an odd rate is snapped to the nearest 100 Hz, and a rate past any
+    recording rate is a damaged header."""
+    from g2d_lite.data import audio
+
+    assert audio.tractable_rate(96_001, 8000) == 96_000
+    assert audio.tractable_rate(44_100, 8000) == 44_100
+    wave = np.sin(np.linspace(0, 200, 96_001)).astype(np.float32)
+    out = audio.resample(wave, 96_001, 8000)
+    assert abs(len(out) - 8000) <= 1
+    with pytest.raises(ValueError, match="above any recording rate"):
+        audio.checked_mono(np.zeros((500_000, 1), np.float32) + 0.1, 500_000)

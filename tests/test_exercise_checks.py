@@ -259,3 +259,34 @@ def test_expect_gradient_names_a_detached_result():
     expect_gradient((x * 2).sum(), "logit_kd", "the student's logits")
     with pytest.raises(AssertionError, match="logit_kd must let the gradient reach the student"):
         expect_gradient(torch.tensor((x * 2).sum().item()), "logit_kd", "the student's logits")
+
+
+def test_an_answer_patching_a_private_checker_helper_or_the_profiler_is_refused(monkeypatch):
+    """Probes J01 (`_ec._close = lambda *a, **k: True` gave constant answers full marks) and
+    J02 (`sys.setprofile(None)` in an answer switched off the kit-call guard)."""
+    import g2d_lite.exercise_checks as checks
+
+    monkeypatch.setattr(checks, "_close", lambda *a, **k: True)
+    with pytest.raises(KitReplacedError, match=r"exercise_checks\._close was replaced"):
+        check_kit_intact()
+    monkeypatch.undo()
+
+    def answer(x):
+        sys.setprofile(None)
+        return smp.teacher_confidence({"a": x, "b": x}, torch.tensor([0]))
+
+    with pytest.raises(KitReplacedError, match="answer changed sys.setprofile"):
+        without_kit(answer)(torch.tensor([[1.0, 0.0]]))
+
+
+def test_an_answer_running_the_kit_in_a_thread_is_seen():
+    """Probe J25: an answer that ran the kit in a worker thread passed every check (only the
+    calling thread was profiled)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def answer(x):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(smp.teacher_confidence, {"a": x, "b": x}, torch.tensor([0])).result()
+
+    with pytest.raises(KitCallError, match="calls the kit's own g2d_lite.smp.teacher_confidence"):
+        without_kit(answer)(torch.tensor([[1.0, 0.0]]))

@@ -150,3 +150,26 @@ def test_an_assignment_named_in_the_wrong_case_gets_the_released_name(course, ca
         status, out = _handins(course, capsys, "--assignment", name)
         assert status == 2 and "did you mean --assignment g2d?" in out
         assert "generate_assignment" not in out
+
+
+def test_probe_25_hand_in_cases(course, capsys):
+    """J08 (an empty archive/ was "every one can be collected"), J09 (a bulk download unpacked
+    one level too deep: "unpack it into a folder" it already was), J11 (a scratch notebook
+    beside every exercise was a problem with no fix; zip_collect just skips it)."""
+    scratch = _folder(course, "carol") / "scratch.ipynb"
+    scratch.write_bytes(_released(course))
+    status, out = _handins(course, capsys)
+    assert status == 0, out
+    assert "carol also hands in scratch.ipynb, no exercise: zip_collect skips it" in out
+    bulk = _archive(course) / "submissions_CS501"
+    bulk.mkdir()
+    for student in ("alice", "bob"):
+        _zip(bulk / f"{student}.zip", {f"g2d/{EX01}.ipynb": _released(course)})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "holds alice.zip, bob.zip, one hand-in each" in out
+    assert f"move them up into {_archive(course)}/" in out
+    shutil.rmtree(_archive(course))
+    _archive(course).mkdir()
+    status, out = _handins(course, capsys)
+    assert status == 2 and "holds no hand-ins: put each student's work there" in out

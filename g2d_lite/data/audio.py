@@ -8,6 +8,7 @@ periodic Hann window and ``center=True`` with zero padding, which is what ``libr
 from __future__ import annotations
 
 import io
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +30,7 @@ MIN_SECONDS = 0.05
 # Telephone speech is 8 kHz; a header claiming under 4 kHz is damaged or mis-written (read as
 # given, the samples would be resampled into a slowed-down sound many seconds long).
 MIN_RATE = 4000
+MAX_RATE = 384_000  # the highest rate audio interfaces record at
 _HEADER_BYTES = 1 << 16  # enough for the chunks before "data" in any WAV seen in practice
 
 
@@ -98,6 +100,11 @@ def checked_mono(data: np.ndarray, rate: int) -> np.ndarray:
     cancel (a looped blip or a silent track would enter a cache as a sound)."""
     if data.shape[0] == 0:
         raise ValueError("the file holds no audio samples")
+    if rate > MAX_RATE:
+        raise ValueError(
+            f"sample rate {rate:,} Hz is above any recording rate ({MAX_RATE:,} Hz at most): a "
+            "damaged or mis-written header"
+        )
     if rate < MIN_RATE:
         raise ValueError(
             f"sample rate {rate} Hz is below any audio rate (speech needs {MIN_RATE:,} Hz or "
@@ -137,7 +144,17 @@ def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return wave.astype(np.float32, copy=False)
     with torch.no_grad():
-        return _resampler(rate, target)(torch.from_numpy(np.ascontiguousarray(wave))).numpy()
+        resampler = _resampler(tractable_rate(rate, target), target)
+        return resampler(torch.from_numpy(np.ascontiguousarray(wave))).numpy()
+
+
+def tractable_rate(rate: int, target: int) -> int:
+    """``rate``, or for an odd one the nearest multiple of 100 Hz: torchaudio's kernel grows with
+    the reduced ratio of the two rates (96,001 to 8,000 Hz asks for 6 GB), and snapping changes
+    the speed by well under 1 % (an odd rate is a mis-written header or a hand-made file)."""
+    if rate // math.gcd(rate, target) <= 1000:
+        return rate
+    return max(100, round(rate / 100) * 100)
 
 
 def loop_to_length(wave: np.ndarray, length: int) -> np.ndarray:

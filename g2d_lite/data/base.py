@@ -43,9 +43,9 @@ _KIND_SHAPES: dict[str, tuple[str, ...]] = {
 }
 
 
-# labels the diagnostics give to steps and samples ("all" trained, "audio+visual" led, "none"
-# informative); a modality of that name would be counted as one of them
-RESERVED_NAMES = ("all", "none")
+# labels the diagnostics give to steps, samples and outputs ("all" trained, "audio+visual" led,
+# "none" informative, the "fused" prediction); a modality of that name would be read as one
+RESERVED_NAMES = ("all", "none", "fused")
 _NAME_SEPARATORS = "+/\\."  # leader labels, folder names, and module paths (ModuleDict keys)
 
 
@@ -53,7 +53,7 @@ def _check_modality_name(name: str) -> None:
     bad = sorted({c for c in name if c in _NAME_SEPARATORS})
     if name.lower() in RESERVED_NAMES or bad or name != name.strip():
         why = (
-            f"{name!r} is a label the diagnostics use for steps or samples"
+            f"{name!r} is a label the diagnostics use for steps, samples or outputs"
             if name.lower() in RESERVED_NAMES
             else f"{bad} separate names in leader labels, folders and module paths"
             if bad
@@ -199,6 +199,20 @@ class MultimodalDataset(Dataset):
         return torch.stack([self[i][1] for i in range(len(self))])
 
 
+def _same_samples(a: MultimodalDataset, b: MultimodalDataset) -> bool:
+    """The same split, or two in-memory splits holding the same samples (a test split made from
+    the train tensors is the usual slip; lengths differ in every honest split, so this is cheap)."""
+    if a is b:
+        return True
+    if not (isinstance(a, TensorMultimodalDataset) and isinstance(b, TensorMultimodalDataset)):
+        return False
+    if len(a) != len(b) or a.inputs.keys() != b.inputs.keys():
+        return False
+    return torch.equal(a._targets, b._targets) and all(
+        torch.equal(a.inputs[m], b.inputs[m]) for m in a.inputs
+    )
+
+
 class TensorMultimodalDataset(MultimodalDataset):
     """An in-memory dataset: one tensor per modality plus a target tensor, all length N."""
 
@@ -234,6 +248,11 @@ class TensorMultimodalDataset(MultimodalDataset):
                     "it with torch.as_tensor(...) (and .float() for inputs, .long() for labels)"
                 )
             check_dense(what, tensor, where)
+            if tensor.ndim == 0:
+                raise DatasetError(
+                    f"{where}: {what} is a 0-d tensor (one number), not one row per sample; "
+                    "give shape (N, ...), e.g. torch.tensor([1]) for a single label"
+                )
         check_rows(
             {"targets": len(targets), **{f"modality {m!r}": len(t) for m, t in inputs.items()}},
             where,
@@ -313,13 +332,14 @@ class DatasetSplits:
                         "modalities at the same shapes"
                     )
         for split in ("validation", "test"):
-            if getattr(self, split) is self.train:
+            if _same_samples(getattr(self, split), self.train):
                 warnings.warn(
-                    f"{self.info.name}: the {split} split is the train split itself, so the "
+                    f"{self.info.name}: the {split} split is the train split itself (or its "
+                    "samples, copied), so the "
                     f"{split} scores measure fitting, not generalisation; give it held-out samples",
                     stacklevel=3,
                 )
-        if self.validation is self.test and self.test is not self.train:
+        if _same_samples(self.validation, self.test) and not _same_samples(self.test, self.train):
             warnings.warn(
                 f"{self.info.name}: the validation split is the test split itself, so the "
                 "'honest' selection picks its epoch on test (the paper's protocol, not an honest "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -18,7 +19,7 @@ def stratified_split(
     sorted, so arrays never depend on class order.
     """
     labels = np.asarray(labels)
-    if sum(fractions) >= 1 or min(fractions, default=0) < 0:
+    if not all(isinstance(f, Real) and f >= 0 for f in fractions) or sum(fractions) >= 1:
         raise ValueError(f"fractions must be non-negative and sum to less than 1, got {fractions}")
     sizes = [round(fraction * len(labels)) for fraction in fractions]
     if sum(sizes) > len(labels):
