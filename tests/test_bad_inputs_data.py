@@ -1399,3 +1399,17 @@ def test_an_odd_sample_rate_is_resampled_without_a_huge_kernel():
     assert abs(len(out) - 8000) <= 1
     with pytest.raises(ValueError, match="above any recording rate"):
         audio.checked_mono(np.zeros((500_000, 1), np.float32) + 0.1, 500_000)
+
+
+def test_a_changed_source_folder_is_named_with_how_it_changed():
+    """Probe I07: a rerun after one FSDD file was deleted and another changed said only "other
+    source files", with MNIST and FSDD both given."""
+    from g2d_lite.data.cache import identity_differences
+
+    mnist = {"t10k": {"sha256": "a"}}
+    theirs = {
+        "dataset": "avmnist",
+        "sources": {"fsdd": {"files": 3000, "sha": "x"}, "mnist": mnist},
+    }
+    ours = {"dataset": "avmnist", "sources": {"fsdd": {"files": 2999, "sha": "y"}, "mnist": mnist}}
+    assert identity_differences(theirs, ours) == "other fsdd sources (3,000 files vs 2,999)"
