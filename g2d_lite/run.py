@@ -340,6 +340,36 @@ def _check_listed(name: str, value: Any) -> None:
 FOLDER_PARAMETERS = {"ARTIFACT_DIR", "GRID_DIR"}
 
 
+def _check_model_cache(value: str, path: Path) -> None:
+    """ARTIFACT_DIR must be a folder of its own for trained models: not a dataset cache, a
+    training run, a notebook's results, a folder of command-line runs or the kit's notebooks,
+    and a place where it can be made."""
+    if (path / "meta.json").is_file():
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, a dataset cache (it holds meta.json); "
+            "give the trained models a folder of their own"
+        )
+    if (outer := rundir.enclosing_run(path)) is not None:
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, inside the training run {outer}; give "
+            "the trained models a folder of their own"
+        )
+    if (path / "metrics.json").is_file():
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, a notebook's results folder (it holds "
+            "metrics.json); give the trained models a folder of their own"
+        )
+    if path.is_dir():
+        _check_cache_entries(value, path)
+    else:
+        _check_can_create(value, path)
+    if path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents:
+        raise RunError(
+            f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "
+            "folder outside notebooks/ (the default is ../artifacts, relative to notebooks/)"
+        )
+
+
 def _check_cache_entries(value: str, path: Path) -> None:
     """A model cache holds only its own entries: training runs of the command line there (a
     `teacher --out` folder, runs/) would sit beside cache entries of the same teachers, and
@@ -384,30 +414,8 @@ def _folder_parameter(name: str, value: Any) -> Any:
             f"parameter {name} {value!r} is a file ({path}); give a folder "
             "(relative paths start in notebooks/)"
         )
-    if name == "ARTIFACT_DIR" and (path / "meta.json").is_file():
-        raise RunError(
-            f"parameter ARTIFACT_DIR {value!r} is {path}, a dataset cache (it holds meta.json); "
-            "give the trained models a folder of their own"
-        )
-    if name == "ARTIFACT_DIR" and (outer := rundir.enclosing_run(path)) is not None:
-        raise RunError(
-            f"parameter ARTIFACT_DIR {value!r} is {path}, inside the training run {outer}; give "
-            "the trained models a folder of their own"
-        )
-    if name == "ARTIFACT_DIR" and (path / "metrics.json").is_file():
-        raise RunError(
-            f"parameter ARTIFACT_DIR {value!r} is {path}, a notebook's results folder (it holds "
-            "metrics.json); give the trained models a folder of their own"
-        )
-    if name == "ARTIFACT_DIR" and path.is_dir():
-        _check_cache_entries(value, path)
-    if name == "ARTIFACT_DIR" and not path.exists():
-        _check_can_create(value, path)
-    if name == "ARTIFACT_DIR" and (path == NOTEBOOK_DIR or NOTEBOOK_DIR in path.parents):
-        raise RunError(
-            f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "
-            "folder outside notebooks/ (the default is ../artifacts, relative to notebooks/)"
-        )
+    if name == "ARTIFACT_DIR":
+        _check_model_cache(value, path)
     if name == "GRID_DIR" and not path.is_dir():
         here = Path(value).expanduser().resolve()
         also = f"; from this folder it is {here}: pass that absolute path" if here.is_dir() else ""
