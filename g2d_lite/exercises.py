@@ -1,5 +1,6 @@
 """Student copies of the exercise notebooks: ``python -m g2d_lite.exercises build --out DIR``
-(and ``handins --course DIR``, which checks a class's hand-ins: :mod:`g2d_lite.handins`).
+(``handins --course DIR`` checks a class's hand-ins before grading, :mod:`g2d_lite.handins`, and
+``graded --course DIR`` checks after grading that each has a grade, :mod:`g2d_lite.autograded`).
 
 The instructor notebooks (``notebooks/exercises/``) carry nbgrader's markers and cell metadata,
 so the classroom route (``classroom/``, docs/classroom.md) grades them with nbgrader. This
@@ -30,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from g2d_lite.atomic import atomic_write_text
+from g2d_lite.autograded import check_autograded
 from g2d_lite.errors import OneLineParser, path_argument, returns_status, run_command
 from g2d_lite.handins import check_handins
 
@@ -349,11 +351,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handins.add_argument("--course", type=path_argument, default=".", help="the course folder")
     handins.add_argument("--assignment", default="g2d", help="the assignment's name")
+    graded = commands.add_parser(
+        "graded", help="check after nbgrader autograde that every hand-in has an up-to-date grade"
+    )
+    graded.add_argument("--course", type=path_argument, default=".", help="the course folder")
+    graded.add_argument("--assignment", default="g2d", help="the assignment's name")
     args = parser.parse_args(argv)
 
     def body() -> int:
         if args.command == "handins":
             return _report_handins(args.course, args.assignment)
+        if args.command == "graded":
+            return _report_graded(args.course, args.assignment)
         for path in build(args.out, args.source, args.force):
             print(path)
         return 0
@@ -372,6 +381,18 @@ def _report_handins(course: str, assignment: str) -> int:
     ready = f"{count} {'problem' if count == 1 else 'problems'} to fix before `nbgrader zip_collect"
     ready = f"{ready} {assignment}`" if count else "every one can be collected and graded"
     print(f"{report.handins} hand-ins checked: {ready}")
+    return 1 if report.problems else 0
+
+
+def _report_graded(course: str, assignment: str) -> int:
+    """Print each student of :func:`g2d_lite.autograded.check_autograded` who lacks an
+    up-to-date grade; 1 if any does."""
+    report = check_autograded(course, assignment)
+    for line in report.problems:
+        print(line)
+    count = len(report.problems)
+    verdict = f"{count} without an up-to-date grade" if count else "every one is graded"
+    print(f"{report.handins} submissions checked: {verdict}")
     return 1 if report.problems else 0
 
 

@@ -156,3 +156,19 @@ def test_self_study_copies_are_the_notebooks_nbgrader_releases(course, tmp_path)
             assert (mine.cell_type, mine.source) == (theirs.cell_type, theirs.source)
             for lock in ("deletable", "editable"):
                 assert mine.metadata.get(lock) == theirs.metadata.get(lock), (name, lock)
+
+
+def test_graded_check_passes_after_autograde_and_names_a_dropped_student(course, tmp_path):
+    """On nbgrader's own folders: every rehearsal student is graded; a student whose autograded
+    copy nbgrader removed ("Removing failed assignment") is named with the command to regrade."""
+    check = [sys.executable, "-m", "g2d_lite.exercises", "graded", "--course"]
+    done = subprocess.run([*check, str(course)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(samples.STUDENTS)} submissions checked: every one is graded" in done.stdout
+    for folder in ("submitted", "autograded"):
+        shutil.copytree(course / folder, tmp_path / folder)
+    shutil.rmtree(tmp_path / "autograded" / "mistake1")
+    done = subprocess.run([*check, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"nbgrader autograde {ASSIGNMENT} --student mistake1 --force" in done.stdout
+    assert "1 without an up-to-date grade" in done.stdout

@@ -1,0 +1,91 @@
+"""``python -m g2d_lite.exercises graded``: after ``nbgrader autograde``, every student who
+handed in work has an up-to-date grade, and the ones who do not are named with the fix. These
+folders are laid out as nbgrader writes them (test_classroom.py checks nbgrader's own)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from g2d_lite import exercises
+from g2d_lite.autograded import check_autograded
+from g2d_lite.errors import KitError
+
+NOTEBOOKS = ("ex01_distillation_losses.ipynb", "ex02_smp.ipynb")
+
+
+def _graded_course(root: Path, students: tuple[str, ...] = ("alice", "bob")) -> Path:
+    """A course folder after zip_collect and autograde, every student graded."""
+    for student in students:
+        for stage, when in (("submitted", 1_000_000), ("autograded", 2_000_000)):
+            folder = root / stage / student / "g2d"
+            folder.mkdir(parents=True)
+            for name in NOTEBOOKS:
+                (folder / name).write_text("{}")
+                os.utime(folder / name, (when, when))
+    return root
+
+
+def _graded(root: Path, capsys, *extra: str) -> tuple[int, str]:
+    status = exercises.main(["graded", "--course", str(root), *extra])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out + err
+
+
+def test_a_fully_graded_class_passes(tmp_path, capsys):
+    status, text = _graded(_graded_course(tmp_path), capsys)
+    assert status == 0 and "2 submissions checked: every one is graded" in text
+
+
+def test_a_student_whose_grading_failed_is_named_with_the_regrade_command(tmp_path, capsys):
+    root = _graded_course(tmp_path)
+    (root / "autograded" / "bob" / "g2d" / NOTEBOOKS[0]).unlink()
+    (root / "autograded" / "bob" / "g2d" / NOTEBOOKS[1]).unlink()
+    (root / "autograded" / "bob" / "g2d").rmdir()
+    status, text = _graded(root, capsys)
+    assert status == 1
+    assert "bob handed in work but has no autograded/bob/g2d/" in text
+    assert "Removing failed assignment" in text
+    assert "`nbgrader autograde g2d --student bob --force`" in text
+    assert "alice" not in text
+
+
+def test_a_notebook_handed_in_but_not_graded_is_named(tmp_path, capsys):
+    root = _graded_course(tmp_path)
+    (root / "autograded" / "alice" / "g2d" / NOTEBOOKS[1]).unlink()
+    status, text = _graded(root, capsys)
+    assert status == 1 and f"alice: {NOTEBOOKS[1]} handed in but not graded" in text
+
+
+def test_work_collected_again_after_grading_is_named(tmp_path, capsys):
+    """Late work put in with ``zip_collect --force`` keeps the old grade until autograde runs."""
+    root = _graded_course(tmp_path)
+    late = root / "submitted" / "alice" / "g2d" / NOTEBOOKS[0]
+    os.utime(late, (3_000_000, 3_000_000))
+    status, text = _graded(root, capsys)
+    assert status == 1
+    assert f"alice: {NOTEBOOKS[0]} collected again after it was graded" in text
+    assert "--student alice --force" in text
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("nothing collected", "run `nbgrader zip_collect g2d`"),
+        ("not autograded", "autograded does not exist: run `nbgrader autograde g2d`"),
+        ("other assignment", "no student in"),
+    ],
+)
+def test_a_course_not_yet_graded_is_named_with_the_step_to_run(tmp_path, capsys, layout, expected):
+    if layout == "not autograded":
+        (tmp_path / "submitted" / "alice" / "g2d").mkdir(parents=True)
+    if layout == "other assignment":
+        _graded_course(tmp_path)
+    extra = ("--assignment", "ps1") if layout == "other assignment" else ()
+    status, text = _graded(tmp_path, capsys, *extra)
+    assert status == 2 and expected in text
+    with pytest.raises(KitError):
+        check_autograded(tmp_path, *extra[1:])
