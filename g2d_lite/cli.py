@@ -108,7 +108,8 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     for key, value in typed.items():
         both = isinstance(value, dict) and isinstance(overrides.get(key), dict)
         overrides[key] = {**overrides[key], **value} if both else value  # data_options merge
-    if isinstance(overrides.get("data_root"), str):  # recorded absolute: evaluate from anywhere
+    root = overrides.get("data_root")
+    if isinstance(root, str) and root.strip():  # recorded absolute: evaluate from anywhere
         overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
     check_profile_dataset(args.profile, overrides.get("dataset"))
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first

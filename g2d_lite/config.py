@@ -140,6 +140,12 @@ class Config:
         _check_choice("data_on_device", self.data_on_device, DATA_ON_DEVICE)
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        if self.data_root is not None and not self.data_root.strip():
+            raise ValueError(
+                f"data_root {self.data_root!r} is empty, which would read the working folder as "
+                "the cache: give the prepared cache's folder, or leave data_root out (None) for "
+                "the dataset's default location"
+            )
         if self.modalities is not None and len(set(self.modalities)) < len(self.modalities):
             twice = sorted({m for m in self.modalities if self.modalities.count(m) > 1})
             raise ValueError(f"modalities lists {', '.join(map(repr, twice))} more than once")

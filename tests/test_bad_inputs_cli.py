@@ -51,6 +51,8 @@ BAD_OVERRIDES = [
     (["optimizer=lbfgs"], ["unknown optimizer", "adam"]),
     (["dataset=mnist"], ["unknown dataset", "avmnist"]),
     (["epoch=3"], ["unknown config keys", "epochs"]),
+    (["data_root="], ["data_root '' is empty", "working folder", "leave data_root out"]),
+    (["data_root= "], ["data_root '' is empty", "the prepared cache's folder"]),
     (["profile=paper"], ["'profile' is not a config key", "--profile NAME"]),  # probe W15
     (["profile=paper", "epoch=3"], ["'profile' is not a config key", "unknown too: ['epoch']"]),
     (["method=g2d_partial"], ["'method' is not a config key", "--method NAME"]),  # probe E47
