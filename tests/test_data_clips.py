@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
@@ -374,3 +375,39 @@ def test_a_soundtrack_too_short_for_a_sound_is_listed_not_looped(tmp_path: Path)
     shard = avcache.process_clips([avcache.Clip("dog00", 0, video)], recipe, tmp_path)
     assert shard.keys == []
     assert "10.0 ms at 16000 Hz), too short" in shard.skipped[0].reason
+
+
+@pytest.fixture
+def without_pyav(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyAV as a base install (without the `video` extra) lacks it: ``import av`` fails, and the
+    modules that import it are imported afresh."""
+    monkeypatch.setitem(sys.modules, "av", None)
+    for name in [n for n in sys.modules if n.startswith("g2d_lite.data.")]:
+        if name.endswith(("video", "avcache", "prepare.clips", "prepare.cremad")):
+            monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.mark.parametrize("builder", ["clips", "cremad"])
+def test_a_video_builder_without_pyav_says_to_install_it(without_pyav, capsys, builder) -> None:
+    from g2d_lite.data.prepare.__main__ import main as dispatch
+
+    assert dispatch([builder, "--help"]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "PyAV is not installed" in err and "pip install av" in err
+
+
+def test_a_damaged_clip_cache_is_named_without_pyav(
+    built: dict[str, Path], tmp_path: Path, without_pyav
+) -> None:
+    """Loading needs no PyAV, so a base install that is handed a damaged cache still hears what
+    is damaged and how to rebuild it, not an ImportError from building that message."""
+    cache = tmp_path / "ave"
+    shutil.copytree(built["ave"], cache)
+    labels = cache / "labels.npy"
+    labels.write_bytes(labels.read_bytes()[:-8])
+    with pytest.raises(MissingDatasetError) as refused:
+        load_ave(cache)
+    message = str(refused.value)
+    assert "is damaged" in message and "labels.npy" in message
+    assert "prepare clips" in message and "PyAV is not installed" in message

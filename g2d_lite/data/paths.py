@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from g2d_lite.data.base import MissingDatasetError
+from g2d_lite.errors import KitError
 from g2d_lite.locks import holder
 
 ENV_VAR = "G2D_LITE_DATA"
@@ -251,7 +252,11 @@ def damaged_dataset(
         if all("does not match its SHA-256" in p for p in problems)
         else ""
     )
-    commands = prepare_commands(name, root, recorded_options(identity))
+    try:
+        commands = prepare_commands(name, root, recorded_options(identity))
+    except KitError as missing:  # a video builder without PyAV: its options cannot be read
+        recorded = f"{root}/meta.json"
+        commands = f"{prepare_commands(name, root)}, with the options in {recorded} ({missing})"
     sources = identity.get("sources") if isinstance(identity, Mapping) else None
     if isinstance(sources, Mapping) and sources.get("split_csvs") == {}:  # built without them
         commands = commands.replace(SPLIT_DIR, "")

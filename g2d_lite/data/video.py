@@ -18,12 +18,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
 from g2d_lite.data.audio import AUDIO_ERRORS, checked_mono
+from g2d_lite.errors import KitError
+
+try:
+    import av
+except ModuleNotFoundError as missing:  # the `video` extra; the loaders never need it
+    raise KitError(
+        "PyAV is not installed, and reading video needs it: pip install av (the kit's `video` "
+        "extra; bash scripts/setup_env.sh installs it)"
+    ) from missing
 
 # What decoding a damaged or foreign file can raise; such a clip is reported, not fatal.
 VIDEO_ERRORS: tuple[type[Exception], ...] = (av.FFmpegError, *AUDIO_ERRORS)

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
+from g2d_lite.errors import KitError
+
 BUILDERS = {
     "avmnist": "AV-MNIST-lite from MNIST and the Free Spoken Digit Dataset",
     "cremad": "CREMA-D from its official release",
@@ -32,7 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return import_module(f"g2d_lite.data.prepare.{args[0]}").main(args[1:])
+    try:
+        builder = import_module(f"g2d_lite.data.prepare.{args[0]}")
+    except KitError as missing:  # a video builder without PyAV
+        print(f"{PROG}: error: {missing}", file=sys.stderr)
+        return 2
+    return builder.main(args[1:])
 
 
 if __name__ == "__main__":
