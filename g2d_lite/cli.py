@@ -38,6 +38,7 @@ from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.errors import (
     KitError,
     OneLineParser,
+    dangling_link,
     debug_option,
     path_argument,
     returns_status,
@@ -189,11 +190,8 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
                 "gives its runs; give the parent folder or the run folders, not both"
             )
     for path in map(Path, paths):
-        if path.is_symlink() and not path.exists():
-            raise KitError(
-                f"--teachers {path} is a symlink to {path.readlink()}, which does not exist (or "
-                "loops); point --teachers at the teacher runs' folder"
-            )
+        if nowhere := dangling_link(path):
+            raise KitError(f"--teachers {path} {nowhere}; point --teachers at the runs' folder")
         if not path.exists():
             raise KitError(f"--teachers {path} does not exist")
         if RunFolder(path).state() in ("started", "in_progress", "finished"):

@@ -79,6 +79,15 @@ class OneLineParser(argparse.ArgumentParser):
             seen.add(action.dest)
 
 
+def dangling_link(path: os.PathLike[str] | str) -> str | None:
+    """``"is a symlink to T, which does not exist (or loops)"`` when ``path`` is a link that
+    leads nowhere, else None: such a path neither exists nor can be created, and saying only
+    "does not exist" hides why."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"is a symlink to {os.readlink(path)}, which does not exist (or loops)"
+    return None
+
+
 def path_argument(text: str) -> str:
     """An argparse type for a file or folder option: ``~`` expanded (a shell leaves it alone
     after ``=`` or in quotes), and an empty value refused: ``--out $DIR`` with ``DIR`` unset

@@ -32,7 +32,13 @@ import nbformat
 
 from g2d_lite.atomic import atomic_write_text
 from g2d_lite.autograded import check_autograded
-from g2d_lite.errors import OneLineParser, path_argument, returns_status, run_command
+from g2d_lite.errors import (
+    OneLineParser,
+    dangling_link,
+    path_argument,
+    returns_status,
+    run_command,
+)
 from g2d_lite.handins import check_handins
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -310,11 +316,8 @@ def build(
             hint = f"they are one level down: pass --source {below[0]}"
         raise FileNotFoundError(f"no exercise notebooks in {source_dir}; {hint}")
     out_dir = Path(out_dir).expanduser()
-    if out_dir.is_symlink() and not out_dir.exists():
-        raise ValueError(
-            f"--out {out_dir} is a link to {out_dir.readlink()}, which does not exist; remove the "
-            "link or create its target"
-        )
+    if nowhere := dangling_link(out_dir):
+        raise ValueError(f"--out {out_dir} {nowhere}; remove the link or create its target")
     texts = {path: _notebook_text(student) for path, student in students.items()}
     _check_targets(out_dir, source_dir, texts, force)
     _copy_data(source_dir, out_dir)

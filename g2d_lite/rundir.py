@@ -38,7 +38,7 @@ from g2d_lite.atomic import atomic_write_text, is_temporary, remove_stale_tempor
 from g2d_lite.checkpoint import load_checkpoint, save_checkpoint
 from g2d_lite.config import Config
 from g2d_lite.data.cache import file_sha256
-from g2d_lite.errors import KitError
+from g2d_lite.errors import KitError, dangling_link
 from g2d_lite.locks import (
     LOCK,
     FolderLockedError,
@@ -113,11 +113,8 @@ class RunFolder:
     # ------------------------------------------------------------------ state
     def state(self) -> str:
         """One of :data:`STATES`, read from which files exist."""
-        if self.path.is_symlink() and not self.path.exists():
-            raise RunFolderError(
-                f"{self.path} is a symlink to {self.path.readlink()}, which does not exist (or "
-                "loops); point --out at a real folder"
-            )
+        if nowhere := dangling_link(self.path):
+            raise RunFolderError(f"{self.path} {nowhere}; point --out at a real folder")
         if not self.path.exists():
             return "absent"
         if not self.path.is_dir():

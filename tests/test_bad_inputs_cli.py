@@ -925,7 +925,7 @@ def test_exercise_build_mistakes_from_the_seventh_probe(tmp_path, capsys):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "nowhere" / "x")
     status = exercises.main(["build", "--out", str(link)])
-    refused(capsys, status, 2, f"--out {link} is a link to", "does not exist")
+    refused(capsys, status, 2, f"--out {link} is a symlink to", "does not exist")
 
 
 # --------------------------------------------------------------- the eighth probe's cases
