@@ -15,6 +15,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -88,6 +89,20 @@ def _remember_libraries() -> None:
                 _ORIGINALS.setdefault((module_name, name), value)
 
 
+def _intact(current: object, original: object) -> bool:
+    """Whether ``current`` is still ``original``, or torch's own wrapper of it: the first
+    optimiser step imports ``torch._dynamo``, which rewraps ``torch.manual_seed`` (a wrapper whose
+    code lives in torch's files, unlike one an answer cell defines)."""
+    if current is original:
+        return True
+    code = getattr(current, "__code__", None)
+    return (
+        getattr(current, "__wrapped__", None) is original
+        and code is not None
+        and Path(code.co_filename).is_relative_to(Path(torch.__file__).parent)
+    )
+
+
 def check_kit_intact() -> None:
     """Refuse to check while a kit function the checks compare with has been replaced (say, an
     answer cell's ``smp.teacher_confidence = teacher_confidence``): the check would compare the
@@ -96,7 +111,7 @@ def check_kit_intact() -> None:
     replaced = [
         f"{module}.{name}"
         for (module, name), value in _ORIGINALS.items()
-        if module in sys.modules and getattr(sys.modules[module], name, None) is not value
+        if module in sys.modules and not _intact(getattr(sys.modules[module], name, None), value)
     ]
     if replaced:
         whose = "the kit's " if replaced[0].startswith(KIT) else ""

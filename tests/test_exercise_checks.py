@@ -3,13 +3,14 @@ refuses answers calling the kit."""
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
 import pytest
 import torch
 
-from g2d_lite import smp
+from g2d_lite import exercise_checks, smp
 from g2d_lite.exercise_checks import (
     NO_MATCH,
     KitCallError,
@@ -244,6 +245,18 @@ def test_a_torch_function_the_checks_compare_with_replaced_by_an_answer_is_refus
             check_kit_intact()
         monkeypatch.undo()
     check_kit_intact()
+
+
+def test_torch_rewrapping_its_own_function_is_not_taken_for_an_answer(monkeypatch):
+    """Probe 26 AC01: ex02's demo cell takes an optimiser step, which imports torch._dynamo and
+    rewraps torch.manual_seed; rerunning a check cell then refused a correct notebook. A wrapper
+    an answer cell makes (functools.wraps copies __wrapped__ too) is still refused."""
+    original = exercise_checks._ORIGINALS[("torch", "manual_seed")]
+    monkeypatch.setattr(torch, "manual_seed", torch._disable_dynamo(original))
+    check_kit_intact()
+    monkeypatch.setattr(torch, "manual_seed", functools.wraps(original)(lambda seed: None))
+    with pytest.raises(KitReplacedError, match=r"torch\.manual_seed was replaced"):
+        check_kit_intact()
 
 
 def test_booleans_where_numbers_are_expected_are_named():

@@ -8,14 +8,18 @@ and checks that the self-study copies are the notebooks nbgrader releases.
 
 from __future__ import annotations
 
+import inspect
+import json
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
 from g2d_lite.exercises import CODE_STUB, HIDDEN_TESTS, SOLUTION, build, replace_regions
 from g2d_lite.run import EXERCISE_DIR, exercise_notebooks
-from tests.notebook_checks import feedback_for
+from tests.notebook_checks import feedback_for, rerun_check_failures
 
 INSTRUCTOR = exercise_notebooks()
 IDS = [p.name for p in INSTRUCTOR]
@@ -471,3 +475,25 @@ def test_handins_that_would_stop_or_spoil_grading_are_named_before_nbgrader_runs
 
 def _only_notebooks(folder, names):
     return [n for n in names if not n.endswith(".ipynb")]
+
+
+def test_a_check_cell_rerun_after_run_all_still_passes():
+    """Probe 26 AC01: ex02's last cell takes an optimiser step, which imports torch._dynamo and
+    rewraps torch.manual_seed; every check rerun after that was refused as "torch.manual_seed
+    was replaced". A fresh process, as a kernel is: this one may have imported torch._dynamo."""
+    # the helper's own source, since importing tests.notebook_checks imports torch._dynamo
+    script = "\n".join(
+        [
+            "import json, sys",
+            "from pathlib import Path",
+            inspect.getsource(rerun_check_failures),
+            "failures = [f for p in sys.argv[1:] for f in rerun_check_failures(Path(p))]",
+            "print(json.dumps(failures))",
+        ]
+    )
+    notebooks = [str(p) for p in exercise_notebooks()]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *notebooks], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []
