@@ -24,6 +24,7 @@ from g2d_lite.config import METHODS, Config, method_clashes, require_config, res
 from g2d_lite.data import DatasetSplits, load_dataset
 from g2d_lite.devices import resolve_device
 from g2d_lite.progress import progress_enabled
+from g2d_lite.rundir import enclosing_run
 from g2d_lite.seeding import seed_everything
 
 FIGURE_DPI = 80  # keeps committed notebooks light
@@ -78,6 +79,13 @@ def _output_folder(output_dir: str | Path) -> Path:
         raise ValueError(
             f"output_dir {output_dir} is a file; give a folder for the notebook's figures and "
             "metrics (OUTPUT_DIR)"
+        )
+    outer = enclosing_run(path)
+    if outer is not None:  # its metrics.json is the run's record of what it trained
+        where = "the training run" if outer == path.absolute() else "inside the training run"
+        raise ValueError(
+            f"output_dir {output_dir} is {where} {outer}, whose metrics.json records the run: "
+            "give the notebook's figures and metrics a folder of their own (OUTPUT_DIR)"
         )
     return path
 

@@ -413,6 +413,25 @@ def test_notebook_helpers_name_a_file_and_a_contradicting_method(tmp_path):
     assert notebook.setup("smoke", 0, tmp_path / "o", False, method="g2d", loss=None).loss == "g2d"
 
 
+def test_a_training_run_as_a_notebooks_output_dir_is_refused_and_its_record_kept(tmp_path, data):
+    """Probe 26 AC33 (lost work): setup/save_metrics with OUTPUT_DIR set to a finished teacher's
+    folder replaced the run's metrics.json, and load_run then blamed "an older g2d-lite"."""
+    from g2d_lite import notebook
+    from g2d_lite.store import load_run
+    from g2d_lite.train import train_teacher
+
+    run = tmp_path / "teacher-audio"
+    train_teacher(tiny_config(), data, "audio", run_dir=run)
+    record = (run / "metrics.json").read_bytes()
+    for output_dir, where in ((run, "is the training run"), (run / "figs", "is inside the")):
+        with pytest.raises(ValueError, match=f"output_dir .* {where}.*a folder of their own"):
+            notebook.setup("smoke", 0, output_dir, False)
+        with pytest.raises(ValueError, match=where):
+            notebook.save_metrics(output_dir, {"results": []})
+    assert (run / "metrics.json").read_bytes() == record and not (run / "figs").exists()
+    load_run(run)
+
+
 def test_labels_out_of_range_and_infinite_inputs_are_named_not_blamed_on_torch_or_the_model(
     tmp_path,
 ):
