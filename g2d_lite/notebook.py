@@ -82,7 +82,7 @@ def _output_folder(output_dir: str | Path) -> Path:
         )
     outer = enclosing_run(path)
     if outer is not None:  # its metrics.json is the run's record of what it trained
-        where = "the training run" if outer == path.absolute() else "inside the training run"
+        where = "the training run" if outer == path.resolve() else "inside the training run"
         raise ValueError(
             f"output_dir {output_dir} is {where} {outer}, whose metrics.json records the run: "
             "give the notebook's figures and metrics a folder of their own (OUTPUT_DIR)"

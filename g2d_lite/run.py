@@ -642,7 +642,7 @@ def check_notebook_out(out: Path) -> None:
     would replace the run's, or make a folder of runs read as one."""
     outer = rundir.enclosing_run(out)
     if outer is not None:
-        where = "holds a training run" if outer == out.absolute() else f"is inside the run {outer}"
+        where = "holds a training run" if outer == out.resolve() else f"is inside the run {outer}"
         raise RunError(
             f"--out {out} {where} (its {rundir.CONFIG} and checkpoints): the notebook's "
             "metrics.json would replace that run's; choose another --out"

@@ -84,8 +84,9 @@ def is_cache_entry(folder: Path) -> bool:
 
 
 def enclosing_run(path: Path) -> Path | None:
-    """The training run folder that is ``path`` or holds it, if any."""
-    path = Path(path).absolute()
+    """The training run folder that is ``path`` or holds it, if any. ``..`` is resolved first:
+    ``../sibling`` from inside a run is beside the run, not in it."""
+    path = Path(path).expanduser().resolve()
     for folder in (path, *path.parents):
         if is_training_run(folder):
             return folder
@@ -198,7 +199,7 @@ class RunFolder:
     def check_usable(self) -> str:
         """The state, or an error when the path is a file, someone else's folder, or a folder
         inside another run (whose files it would be mistaken for, or hide among)."""
-        outer = enclosing_run(self.path.parent)
+        outer = enclosing_run(self.path.resolve().parent)
         if outer is not None:
             raise RunFolderError(
                 f"{self.path} is inside the training run {outer}; choose a folder outside it "

@@ -894,6 +894,23 @@ def test_training_runs_are_never_written_inside_other_runs(tmp_path, capsys):
     assert tree_bytes(tmp_path) == before
 
 
+def test_an_out_beside_the_run_the_shell_is_in_is_not_inside_it(tmp_path, capsys, monkeypatch):
+    """Probe 26 AA24: from inside a run folder, ``--out ../sibling`` (and a grid's) was refused
+    as "inside the training run": the check looked for a run above ``run/../sibling`` before
+    resolving ``..``."""
+    run = tmp_path / "run"
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    monkeypatch.chdir(run)
+    assert main(["joint", "--out", "../sibling", *TINY]) == 0
+    assert (tmp_path / "sibling" / "metrics.json").is_file()
+    capsys.readouterr()
+    status = main(["joint", "--out", "..", *TINY])
+    refused(capsys, status, 2, ".. is not empty and holds no g2d-lite run")
+    runner.check_notebook_out(Path("../grid"))
+    status = main(["joint", "--out", "inner", *TINY])
+    refused(capsys, status, 2, "is inside the training run", str(run))
+
+
 def test_teachers_allowed_other_data_must_still_read_the_inputs(tmp_path, capsys):
     """Probe S55: --allow-teacher-data-mismatch over other input sizes crashed at the first
     step with a matrix-shape error, leaving a started run."""
