@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from g2d_lite.errors import (
     run_command,
 )
 from g2d_lite.evaluate import evaluate
+from g2d_lite.locks import special_file_kind
 from g2d_lite.losses import LOSS_VARIANTS
 from g2d_lite.notebook import load_data
 from g2d_lite.parallel import wanted_jobs
@@ -75,6 +77,12 @@ def _config_file(path: str) -> dict[str, Any]:
             print(f"note: {key} is given twice in {path}; the last value counts", file=sys.stderr)
         return dict(items)
 
+    kind = special_file_kind(Path(path).resolve())
+    if kind in ("a device", "a socket"):  # read without end; a pipe (<(...)) is fine
+        raise KitError(
+            f"--config {path} is {kind}, not a file: give a JSON file of config keys, e.g. "
+            '{"epochs": 2}'
+        )
     try:
         values = json.loads(Path(path).read_text(encoding="utf-8-sig"), object_pairs_hook=pairs)
     except FileNotFoundError:
@@ -493,6 +501,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _key_as_option(tokens: Sequence[str]) -> str | None:
+    """The error for a config key typed as an option (``--epochs 1``, ``--batch-size=8``), a
+    common slip: config values are key=value overrides."""
+    for i, token in enumerate(tokens):
+        name, equals, value = token.removeprefix("--").partition("=")
+        key = name.replace("-", "_")
+        if not token.startswith("--") or key not in {f.name for f in fields(Config)}:
+            continue
+        if not equals and i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
+            value = tokens[i + 1]
+        return (
+            f"{token.partition('=')[0]} is not an option: config values are key=value overrides;"
+            f" write {key}={value or '<value>'}"
+        )
+    return None
+
+
 @returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit status (2 on bad input, one line on stderr)."""
@@ -500,6 +525,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may come anywhere, also after options (argparse takes one run of them)
     stray = [a for a in extra if a.startswith("-") or "=" not in a]
+    if (
+        stray
+        and hasattr(args, "overrides")
+        and (key_option := _key_as_option(list(sys.argv[1:] if argv is None else argv)))
+    ):
+        parser.error(key_option)
     if stray or (extra and not hasattr(args, "overrides")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:

@@ -91,12 +91,23 @@ def dangling_link(path: os.PathLike[str] | str) -> str | None:
 def path_argument(text: str) -> str:
     """An argparse type for a file or folder option: ``~`` expanded (a shell leaves it alone
     after ``=`` or in quotes), and an empty value refused: ``--out $DIR`` with ``DIR`` unset
-    would otherwise write into the current folder."""
+    would otherwise write into the current folder; so is one holding a control character."""
     if not text.strip():
         raise argparse.ArgumentTypeError(
             "is empty (an unset shell variable?): name a file or folder"
         )
+    if problem := control_character(text):
+        raise argparse.ArgumentTypeError(problem)
     return os.path.expanduser(text)
+
+
+def control_character(path: str) -> str | None:
+    """What is wrong with a path holding a control character, if it does: a pasted line end
+    or a `read` without -r makes a folder nobody can type."""
+    control = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+    if control is None:
+        return None
+    return f"{path!r} holds the control character {control!r} (pasted with the path?): retype it"
 
 
 def debug_option() -> argparse.ArgumentParser:

@@ -48,7 +48,14 @@ from g2d_lite.config import METHODS, PROFILES, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.devices import DeviceError, resolve_device
-from g2d_lite.errors import KitError, OneLineParser, dangling_link, returns_status, run_command
+from g2d_lite.errors import (
+    KitError,
+    OneLineParser,
+    control_character,
+    dangling_link,
+    returns_status,
+    run_command,
+)
 from g2d_lite.exercises import unanswered_cells
 from g2d_lite.locks import locked
 from g2d_lite.models import FUSIONS
@@ -1033,6 +1040,8 @@ def _main(args: argparse.Namespace) -> None:
         )
     if args.out is not None and not args.out.strip():
         raise RunError("--out is empty; give a folder for the run (or leave --out out: runs/)")
+    if args.out is not None and (problem := control_character(args.out)):
+        raise RunError(f"--out {problem}")
     out = Path(args.out) if args.out else None
     if out is not None and (nowhere := dangling_link(out)):
         raise RunError(f"--out {out} {nowhere}; point --out at a real folder")

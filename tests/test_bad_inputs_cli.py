@@ -110,12 +110,28 @@ def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, ov
         (["frobnicate"], ["invalid choice: 'frobnicate'", "teacher"]),
         (["joint", "--profile", "fast", "--out", "x"], ["invalid choice: 'fast'", "smoke"]),
         (["evaluate", "--run", "x", "--checkpoint", "worst"], ["invalid choice: 'worst'"]),
+        # probe 26 AA28: a config key typed as an option
+        (["joint", "--out", "x", "--epochs", "1"], ["--epochs is not an option", "epochs=1"]),
+        (["joint", "--out", "x", "--batch-size=8"], ["--batch-size is not", "batch_size=8"]),
+        (["student", "--out", "x", "--lr"], ["--lr is not an option", "lr=<value>"]),
+        # probe 26 AA29, AA30: a device as --config (read without end), a pasted line end
+        (["joint", "--out", "x", "--config", "/dev/zero"], ["/dev/zero is a device, not a"]),
+        (["joint", "--out", "j30\n"], ["--out: 'j30\\n' holds the control character"]),
     ],
     ids=lambda v: str(v)[:40],
 )
-def test_usage_errors_are_one_line_too(capsys, argv, needles):
+def test_usage_errors_are_one_line_too(capsys, tmp_path, monkeypatch, argv, needles):
     """Probe E42 too: main returns the status of a usage error (it raised SystemExit)."""
+    monkeypatch.chdir(tmp_path)
     refused(capsys, main(argv), 2, *needles)
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_runner_refuses_a_control_character_in_out(capsys, tmp_path, monkeypatch):
+    """Probe 26 AA30: ``--out $'j30\\t'`` ran the notebook into a folder nobody can type."""
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, runner.main(["01", "--out", "j\t30"]), 2, "holds the control character")
+    assert not any(tmp_path.iterdir())
 
 
 def test_overrides_may_come_before_and_after_options(tmp_path):
