@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import av
@@ -1413,3 +1414,70 @@ def test_a_changed_source_folder_is_named_with_how_it_changed():
     }
     ours = {"dataset": "avmnist", "sources": {"fsdd": {"files": 2999, "sha": "y"}, "mnist": mnist}}
     assert identity_differences(theirs, ours) == "other fsdd sources (3,000 files vs 2,999)"
+
+
+def test_a_quoted_tilde_in_the_data_variable_is_the_home_folder(tmp_path, monkeypatch):
+    """Probe 26 AB08: G2D_LITE_DATA='~/dcx' (quoted, so the shell left the ~) built into a
+    folder literally named "~" in the working folder."""
+    from g2d_lite.data.paths import default_root
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("G2D_LITE_DATA", "~/dcx")
+    monkeypatch.chdir(tmp_path)
+    assert default_root("avmnist") == tmp_path / "home" / "dcx" / "avmnist"
+    with pytest.raises(MissingDatasetError) as error:
+        load_avmnist()
+    assert "is relative" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", [None, "", "  "])
+def test_a_class_without_a_name_is_refused(name):
+    """Probe 26 AB32: class names None and "" were accepted and reached plots and checkpoints."""
+    specs = (ModalitySpec("x", (4,), "vector"),)
+    with pytest.raises(ValueError, match=r"class_names\[1\] is .*: every class needs a non-empty"):
+        DatasetInfo("t", specs, class_names=("a", name))
+
+
+def _copied_splits(test_rows: torch.Tensor, validation_rows: torch.Tensor):
+    """Splits of 140 random samples: train holds the first 100, test and validation the given
+    rows (rows past 99 are held out, the others copies of train samples)."""
+    from g2d_lite.data.base import DatasetSplits
+
+    specs = (ModalitySpec("a", (3, 4, 4), "image"), ModalitySpec("b", (5,), "vector"))
+    info = DatasetInfo("toy", specs, class_names=("x", "y"))
+    generator = torch.Generator().manual_seed(0)
+    xa, xb = (
+        torch.randn(140, 3, 4, 4, generator=generator),
+        torch.randn(140, 5, generator=generator),
+    )
+    y = torch.randint(0, 2, (140,), generator=generator)
+
+    def split(name, rows):
+        return TensorMultimodalDataset(info, name, {"a": xa[rows], "b": xb[rows]}, y[rows])
+
+    return DatasetSplits(
+        info, split("train", torch.arange(100)), split("validation", validation_rows),
+        split("test", test_rows),
+    )  # fmt: skip
+
+
+def test_held_out_splits_made_of_train_rows_in_any_order_are_named():
+    """Probe 26 AB12: a test split of the train samples shuffled, and a validation split of the
+    first 20 train rows, passed without a word (only a copy in the same order warned)."""
+    shuffled = torch.randperm(100, generator=torch.Generator().manual_seed(1))
+    with pytest.warns(UserWarning) as caught:
+        _copied_splits(shuffled, torch.arange(20))
+    messages = [str(w.message) for w in caught]
+    assert any("the test split is the train split itself (or its samples" in m for m in messages)
+    assert any("20 of the 20 validation samples are copies of train" in m for m in messages)
+
+
+def test_held_out_splits_with_a_few_train_rows_say_how_many():
+    """Probe 26 AB12: a share of copied rows is named with its count; held-out rows are not."""
+    with pytest.warns(UserWarning, match="3 of the 10 test samples are copies of train samples"):
+        _copied_splits(
+            torch.cat([torch.tensor([7, 3, 50]), torch.arange(100, 107)]), torch.arange(110, 140)
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _copied_splits(torch.arange(100, 110), torch.arange(110, 140))

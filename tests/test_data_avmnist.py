@@ -425,3 +425,10 @@ def test_progress_environment_switch_silences_the_build_bar(
         argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--out", str(tmp_path / switch)]
         assert prepare.main(argv) == 0
         assert ("sample/s" in capsys.readouterr().err) is shown, f"G2D_LITE_PROGRESS={switch}"
+
+
+def test_a_pool_leaving_one_value_refuses_utterance_norm(built: Path) -> None:
+    """Probe 26 AB25: audio_pool=112 with audio_norm="utterance" made NaNs itself, then blamed
+    the cache ("clean or drop those samples")."""
+    with pytest.raises(ValueError, match="audio_pool 112 leaves 1x1 spectrograms.*at most 56"):
+        load_avmnist(built, audio_pool=112, audio_norm="utterance")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import runpy
 import shutil
 import sys
@@ -18,6 +20,7 @@ from g2d_lite.data.cache import WORK_DIR, BuildError
 from g2d_lite.data.clips import load_ave, load_vggsound
 from g2d_lite.data.prepare import avcache
 from g2d_lite.data.prepare import clips as prepare
+from tests.bad_inputs import refused
 from tests.data_fixtures import garbage, tree_hashes, write_clip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -411,3 +414,223 @@ def test_a_damaged_clip_cache_is_named_without_pyav(
     message = str(refused.value)
     assert "is damaged" in message and "labels.npy" in message
     assert "prepare clips" in message and "PyAV is not installed" in message
+
+
+def _labels_file(folder: Path, rows: list[str], name: str = "labels.csv") -> Path:
+    """A clip,label,split CSV of ``rows`` ("clip,label,split" lines) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join(["clip,label,split", *rows]) + "\n")
+    return path
+
+
+def _vgg_rows(splits: dict[int, str], classes: int = 3) -> list[str]:
+    """Label rows for the VGGSound fixture's clips: clip i of each class gets ``splits[i]``."""
+    return [
+        f"vgg{label}{i}_{30 + i:06d},{VGG_CLASSES[label]},{split}"
+        for label in range(classes)
+        for i, split in splits.items()
+    ]
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if any clip is decoded: the refusal must come from the list alone."""
+
+    def decode(*args: object) -> None:
+        raise AssertionError("a clip was decoded before the refusal")
+
+    monkeypatch.setattr(avcache, "process_clips", decode)
+
+
+def test_a_dev_split_is_the_validation_split(roots: dict[str, Path], tmp_path: Path) -> None:
+    """Probe 26 AB04: rows of split "dev" were dropped as "unknown split" and validation was
+    carved from train instead, exit 0."""
+    labels = _labels_file(tmp_path, _vgg_rows({0: "train", 1: "train", 2: "dev", 3: "test"}))
+    out = tmp_path / "vggsound"
+    assert build("vggsound", roots["vggsound"], out, "--labels", str(labels)) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["splits"]["official"] == {"train": 6, "validation": 3, "test": 3}
+    assert not any("validation:" in note for note in meta["notes"])  # nothing carved
+
+
+def test_an_unknown_split_name_is_refused_before_decoding(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], no_decoding
+) -> None:
+    """Probe 26 AB04: a whole split under an unknown name was left out row by row, exit 0."""
+    rows = _vgg_rows({0: "train", 1: "train", 2: "holdout", 3: "test"})
+    labels = _labels_file(tmp_path, rows)
+    status = build("vggsound", roots["vggsound"], tmp_path / "out", "--labels", str(labels))
+    refused(
+        capsys,
+        status,
+        2,
+        "3 row(s) of labels.csv use split 'holdout'",
+        "write train, validation or test",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_labels_folder_is_named_as_a_folder(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probe 26 AB15: --labels given a folder said "annotation files not found: ['vg']"."""
+    status = build("vggsound", roots["vggsound"], tmp_path / "out", "--labels", str(tmp_path))
+    refused(capsys, status, 2, f"--labels {tmp_path} is a folder", "as --annotations")
+
+
+def test_a_validation_carve_of_no_clip_is_refused_before_decoding(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], no_decoding
+) -> None:
+    """Probe 26 AB16: 4 training clips and --val-fraction 0.1 were refused only after every
+    clip was decoded, without naming --val-fraction, and left a half cache."""
+    labels = _labels_file(tmp_path, _vgg_rows({0: "train", 1: "train", 5: "test"}, classes=2))
+    status = build("vggsound", roots["vggsound"], tmp_path / "out", "--labels", str(labels))
+    refused(
+        capsys,
+        status,
+        2,
+        "--val-fraction 0.1 of 4 training clip(s) gives no validation clip",
+        "pass --val-fraction 0.13 or more",
+    )
+    assert not (tmp_path / "out").exists()
+    assert round(0.13 * 4) == 1 and round(0.12 * 4) == 0  # the suggested fraction is the least
+
+
+def test_too_few_frames_for_every_clip_names_the_option(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probe 26 AB24: the refusal quoted the one unrelated skip (a conflicting listing) and
+    never said that every clip keeps fewer frames than --frames-per-clip."""
+    rows = [*_vgg_rows(dict.fromkeys(range(5), "train") | {5: "test"}), "vgg00_000030,rain,test"]
+    labels = _labels_file(tmp_path, rows)
+    out = tmp_path / "out"
+    status = build(
+        "vggsound", roots["vggsound"], out, "--labels", str(labels), "--frames-per-clip", "9"
+    )
+    line = refused(capsys, status, 2, "17 too few frames", "pass --frames-per-clip 4 or less")
+    assert "for example vgg01_000031: too few frames: 4 kept at 1 fps, 9 needed" in line
+    assert "17 clip(s) keep at most 4 frame(s) at 1 fps, fewer than --frames-per-clip 9" in line
+
+
+def test_a_changed_labels_file_names_the_clips_it_added(
+    roots: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probe 26 AB07: one row added to --labels was "other clips_sha256 sources (other files)"."""
+    rows = _vgg_rows(dict.fromkeys(range(5), "train") | {5: "test"})
+    labels = _labels_file(tmp_path, [r for r in rows if not r.startswith("vgg25")])
+    out = tmp_path / "out"
+    assert build("vggsound", roots["vggsound"], out, "--labels", str(labels)) == 0
+    capsys.readouterr()
+    labels.write_text(labels.read_text() + "vgg25_000035,rain,test\n")
+    status = build("vggsound", roots["vggsound"], out, "--labels", str(labels))
+    line = refused(capsys, status, 2, "labels.csv changed: 1 clip(s) added (vgg25_000035)")
+    assert "clips_sha256" not in line and "--force" in line
+
+
+def test_a_labels_path_outside_root_is_refused(tmp_path: Path) -> None:
+    """Probe 26 AB29: an absolute path outside --root built the file of that name under --root
+    and wrote the absolute path into index.csv."""
+    root = tmp_path / "root"
+    outside = tmp_path / "alt" / "dog01.mp4"
+    inside = root / "vids" / "dog02.mp4"
+    path = _labels_file(tmp_path, [f"{inside},dog,train", "dog03,dog,test"])
+    rows, _ = prepare.csv_rows(path, root)
+    assert [r.key for r in rows] == ["vids/dog02", "dog03"]  # no absolute path in the cache
+    path = _labels_file(tmp_path, ["dog03,dog,test", f"{outside},dog,train"])
+    with pytest.raises(BuildError, match=f"labels.csv:3 names {outside}, which is not under"):
+        prepare.csv_rows(path, root)
+
+
+def test_a_missing_clip_that_differs_only_in_case_is_named() -> None:
+    """Probe 26 AB34: "Dog01" for dog01.mp4 was "missing video: no file named Dog01"."""
+    videos = {"dog01": (Path("clips/dog01.mp4"),)}
+    rows = [prepare.Row("Dog01", "dog", "train", ("Dog01",))]
+    _, skipped = prepare.clips_from_rows(rows, ["dog"], videos)
+    assert skipped[0].reason == (
+        "missing video: no file named Dog01 (dog01.mp4 differs only in case: fix the labels file)"
+    )
+
+
+@pytest.mark.parametrize("rows", [20, 6000])
+def test_a_stray_quote_in_a_labels_file_names_its_line(tmp_path: Path, rows: int) -> None:
+    """Probe 26 AB36: a quote never closed gave "field larger than field limit (a bug in
+    g2d-lite?)" on a long list, and a bad line holding the rest of the file on a short one."""
+    body = [f"dog{i:04d},dog,train" for i in range(rows)]
+    path = _labels_file(tmp_path, ['dog01,"dog,train', *body])
+    with pytest.raises(BuildError, match=r"labels.csv:2: a quote opened here is never closed"):
+        prepare.csv_rows(path)
+
+
+def test_a_still_image_renamed_mp4_is_named_as_one(tmp_path: Path) -> None:
+    """Probe 26 AB02: a JPEG renamed fake.mp4 was "unreadable audio: the file has no audio
+    stream"."""
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.jpg")
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes((tmp_path / "photo.jpg").read_bytes())
+    recipe = avcache.ClipRecipe(prepare.AUDIO, (24, 24), frames_per_clip=3)
+    shard = avcache.process_clips([avcache.Clip("fake", 0, fake)], recipe, tmp_path)
+    assert shard.skipped[0].reason == (
+        "not a video: fake.mp4 is a still image (JPEG), not a video clip; remove it or replace "
+        "it with the real clip"
+    )
+
+
+def test_a_damaged_labels_built_cache_quotes_its_labels_option(
+    roots: dict[str, Path], tmp_path: Path
+) -> None:
+    """Probe 26 AB17: the repair advice for a cache built with --labels was the template with
+    --annotations <folder with vggsound.csv>."""
+    out = _build_from_labels(roots["vggsound"], tmp_path)
+    index = out / "index.csv"
+    index.write_bytes(index.read_bytes().replace(b"\n", b"\r\n"))
+    with pytest.raises(MissingDatasetError) as error:
+        load_vggsound(out)
+    message = str(error.value)
+    assert "--root <folder of clips> --labels <path to labels.csv> --out" in message
+    assert "--annotations" not in message
+
+
+def test_a_full_disk_while_consolidating_is_one_line_and_resumes(
+    roots: dict[str, Path],
+    built: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Probe 26 AB21: a disk filling while frames.npy was written through its memory map
+    ended in "Bus error" with no message, and the temporary file stayed in the cache."""
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "vggsound"
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "posix_fallocate", full)
+        status = build("vggsound", roots["vggsound"], out)
+    refused(capsys, status, 2, "could not write audio.npy", "the disk may be full")
+    assert not list(out.glob(".*.tmp"))
+    (out / ".frames.npy.99999.tmp").write_bytes(b"\0" * 4096)  # what a SIGBUS crash leaves
+    assert build("vggsound", roots["vggsound"], out) == 0
+    assert "removed 1 temporary file(s) an interrupted build left" in capsys.readouterr().out
+    assert tree_hashes(out) == tree_hashes(built["vggsound"])
+
+
+def test_a_split_emptied_by_decoding_leaves_no_cache_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probe 26 AB16: a split found empty after decoding left audio.npy, frames.npy and
+    index.csv without a meta.json; only the resumable shards may stay."""
+    root = tmp_path / "clips"
+    for label, name in enumerate(("cat", "dog")):
+        for i in range(3):
+            write_clip(root / f"{name}{i}.mp4", label)
+    garbage(root / "broken.mp4")
+    rows = [f"{n}{i},{n},{'test' if i == 2 else 'train'}" for n in ("cat", "dog") for i in range(3)]
+    labels = _labels_file(tmp_path, [*rows, "broken,cat,validation"])
+    out = tmp_path / "out"
+    status = build("vggsound", root, out, "--labels", str(labels))
+    refused(capsys, status, 2, "the validation split(s) would be empty")
+    assert sorted(p.name for p in out.iterdir()) == [".build"]

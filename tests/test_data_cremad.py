@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from g2d_lite.data import MissingDatasetError, load_dataset
-from g2d_lite.data.cache import WORK_DIR
+from g2d_lite.data.cache import WORK_DIR, BuildError
 from g2d_lite.data.cremad import load_cremad
 from g2d_lite.data.prepare import avcache
 from g2d_lite.data.prepare import cremad as prepare
@@ -201,3 +202,22 @@ def test_script_runs_as_a_file(
     with pytest.raises(SystemExit) as exit_:
         runpy.run_path(str(REPO / "data_scripts" / "prepare_cremad.py"), run_name="__main__")
     assert exit_.value.code == 0 and "train.csv" in capsys.readouterr().out
+
+
+def test_a_videoflash_of_mp4_copies_is_named_not_called_missing(
+    release: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Probe 26 AB31: VideoFlash/ holding the clips re-encoded as .mp4 gave "missing video ...
+    check that `git lfs pull` fetched them"."""
+    root = tmp_path / "crema"
+    shutil.copytree(release[0] / "AudioWAV", root / "AudioWAV")
+    (root / "VideoFlash").mkdir()
+    keys = sorted(p.stem for p in (release[0] / "VideoFlash").glob("*.flv"))
+    for key in keys:
+        shutil.copy(release[0] / "VideoFlash" / f"{key}.flv", root / "VideoFlash" / f"{key}.mp4")
+    with pytest.raises(BuildError, match=r"holds \d+ \.mp4 file\(s\) and no \.flv: this build"):
+        prepare.list_clips(root)
+    shutil.copy(release[0] / "VideoFlash" / f"{keys[1]}.flv", root / "VideoFlash")
+    _, skipped = prepare.list_clips(root)
+    reason = next(s.reason for s in skipped if s.key == keys[0])
+    assert f"(VideoFlash/{keys[0]}.mp4 is there: this build reads the release's .flv" in reason

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -238,3 +240,27 @@ def test_random_class_uninformative_samples_carry_a_wrong_signal():
     visual = splits.train.inputs["visual"][uninf]
     decoded = F.conv2d(visual, templates).flatten(2).amax(2).argmax(1)
     assert (decoded == splits.train.targets[uninf]).float().mean() < 0.3  # mostly another class
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "applies"),
+    [
+        ("audio_distractors", 5, "distractors applies to 'glyph' modalities (visual_distractors)"),
+        ("audio_glyph_size", 3, "glyph_size applies to 'glyph' modalities (visual_glyph_size)"),
+        ("visual_dim", 64, "dim applies to 'vector' modalities"),
+    ],
+)
+def test_a_knob_without_effect_on_its_pattern_is_refused(knob, value, applies):
+    """Probe 26 AB13: such knobs were accepted and left the data bit-identical."""
+    with pytest.raises(
+        ValueError, match=rf"{knob} does nothing for .* \(pattern '.*'\); {re.escape(applies)}"
+    ):
+        make_synthetic(n_train=50, n_validation=10, n_test=10, **{knob: value})
+
+
+def test_a_knob_that_matters_once_the_pattern_changes_is_accepted():
+    """The pattern set in the same call decides which knobs matter (probe 26 AB13)."""
+    data = make_synthetic(
+        n_train=50, n_validation=10, n_test=10, audio_pattern="glyph", audio_distractors=2
+    )
+    assert data.info.extra["params"]["audio_distractors"] == 2

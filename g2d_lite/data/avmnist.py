@@ -194,6 +194,12 @@ def load_avmnist(
     if audio_pool > 1 and not in_memory:
         raise ValueError("audio_pool needs the in-memory path; pass in_memory=True")
     side = SHAPES["audio"][1] // audio_pool
+    if side == 1 and audio_norm == "utterance":  # one value per sample: std() is NaN
+        raise ValueError(
+            f"audio_pool {audio_pool} leaves 1x1 spectrograms, which audio_norm='utterance' "
+            f"cannot standardise; use a pool of at most {SHAPES['audio'][1] // 2} (the avmnist "
+            "profile uses 4)"
+        )
     shapes = {**SHAPES, "audio": (1, side, side)}
     info = DatasetInfo(
         name="avmnist",

@@ -148,6 +148,14 @@ class DatasetInfo:
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate modality names: {names}")
         classes = list(self.class_names)
+        unnamed = next(
+            (i for i, c in enumerate(classes) if c is None or str(c).strip() == ""), None
+        )
+        if unnamed is not None:  # plots, checkpoints and provenance show each class by its name
+            raise ValueError(
+                f"class_names[{unnamed}] is {classes[unnamed]!r}: every class needs a non-empty "
+                "name"
+            )
         repeated = sorted({c for c in classes if classes.count(c) > 1})
         if repeated:
             raise ValueError(
@@ -199,18 +207,48 @@ class MultimodalDataset(Dataset):
         return torch.stack([self[i][1] for i in range(len(self))])
 
 
-def _same_samples(a: MultimodalDataset, b: MultimodalDataset) -> bool:
-    """The same split, or two in-memory splits holding the same samples (a test split made from
-    the train tensors is the usual slip; lengths differ in every honest split, so this is cheap)."""
-    if a is b:
-        return True
-    if not (isinstance(a, TensorMultimodalDataset) and isinstance(b, TensorMultimodalDataset)):
-        return False
-    if len(a) != len(b) or a.inputs.keys() != b.inputs.keys():
-        return False
-    return torch.equal(a._targets, b._targets) and all(
-        torch.equal(a.inputs[m], b.inputs[m]) for m in a.inputs
+FINGERPRINT_VALUES = 64  # values per modality in a sample's fingerprint
+
+
+def _fingerprints(inputs: Mapping[str, torch.Tensor]) -> list[bytes]:
+    """A cheap key per sample: evenly spaced values of each modality, as bytes. Values are
+    copied, not summed, so equal samples always give equal keys."""
+    n = len(next(iter(inputs.values())))
+    picked = []
+    for name in sorted(inputs):
+        flat = inputs[name].reshape(n, -1)
+        step = max(1, flat.shape[1] // FINGERPRINT_VALUES)
+        picked.append(flat[:, ::step].to(torch.float64))
+    keys = torch.cat(picked, dim=1).numpy()
+    return [row.tobytes() for row in keys]
+
+
+def _copies(held: MultimodalDataset, train: MultimodalDataset) -> int:
+    """How many of ``held``'s samples are exact copies of ``train`` samples, in any order (a
+    test split of shuffled train rows, a validation split sliced from the train tensors):
+    fingerprints find the candidates, an exact comparison confirms them."""
+    if held is train:
+        return len(held)
+    tensors = isinstance(held, TensorMultimodalDataset) and isinstance(
+        train, TensorMultimodalDataset
     )
+    if not tensors or not len(held) or not len(train) or held.inputs.keys() != train.inputs.keys():
+        return 0
+    first: dict[bytes, int] = {}
+    for row, key in enumerate(_fingerprints(train.inputs)):
+        first.setdefault(key, row)
+    candidates = [
+        (row, first[key]) for row, key in enumerate(_fingerprints(held.inputs)) if key in first
+    ]
+    return sum(
+        all(torch.equal(held.inputs[m][row], train.inputs[m][other]) for m in held.inputs)
+        for row, other in candidates
+    )
+
+
+def _same_samples(a: MultimodalDataset, b: MultimodalDataset) -> bool:
+    """The same split, or two in-memory splits holding the same samples in any order."""
+    return len(a) == len(b) and _copies(a, b) == len(a)
 
 
 class TensorMultimodalDataset(MultimodalDataset):
@@ -331,15 +369,25 @@ class DatasetSplits:
                         f"{other}, the dataset's {m.shape}; every split must hold the same "
                         "modalities at the same shapes"
                     )
-        for split in ("validation", "test"):
-            if _same_samples(getattr(self, split), self.train):
+        copies = {split: _copies(self[split], self.train) for split in ("validation", "test")}
+        for split, n in copies.items():
+            if n and n == len(self[split]) == len(self.train):
                 warnings.warn(
                     f"{self.info.name}: the {split} split is the train split itself (or its "
                     "samples, copied), so the "
                     f"{split} scores measure fitting, not generalisation; give it held-out samples",
                     stacklevel=3,
                 )
-        if _same_samples(self.validation, self.test) and not _same_samples(self.test, self.train):
+            elif n:
+                warnings.warn(
+                    f"{self.info.name}: {n:,} of the {len(self[split]):,} {split} samples are "
+                    f"copies of train samples, so the {split} scores partly measure fitting; "
+                    f"give the {split} split held-out samples (drop those rows from it or from "
+                    "train)",
+                    stacklevel=3,
+                )
+        test_is_train = copies["test"] == len(self.test) == len(self.train)
+        if _same_samples(self.validation, self.test) and not test_is_train:
             warnings.warn(
                 f"{self.info.name}: the validation split is the test split itself, so the "
                 "'honest' selection picks its epoch on test (the paper's protocol, not an honest "

@@ -10,6 +10,7 @@ Nothing written holds a timestamp or an absolute path, so rebuilds are byte-iden
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from g2d_lite.atomic import atomic_write, atomic_write_bytes
+from g2d_lite.atomic import atomic_write, atomic_write_bytes, remove_stale_temporaries
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.data.paths import (
     LFS_POINTER,
@@ -346,6 +347,7 @@ class ShardedBuild:
         self.recomputed: list[str] = []  # finished shards found damaged on resuming, and why
         kit_work_dir(self.root)  # refuses a .build that is not the kit's, even with force
         meta = read_meta(self.root)  # a foreign meta.json is refused, even with force
+        self.cleaned = self._remove_temporaries()
         if meta is not None and meta.get("identity") == self.identity:
             self.repaired = damaged_files(self.root, meta, checksums=verify)
         if force or self.repaired:
@@ -395,6 +397,19 @@ class ShardedBuild:
                 "pass --force to discard it"
             )
         atomic_write_bytes(marker, json_bytes(work))
+
+    def _remove_temporaries(self) -> list[str]:
+        """Delete the temporary files a killed build left in the cache and its folders (a
+        half-written frames.npy can be tens of GB, which a rerun would need twice). Called
+        under the cache folder's lock, so no live writer owns them."""
+        if not self.root.is_dir():
+            return []
+        folders = [
+            self.root,
+            *(p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()),
+        ]
+        removed = [path for folder in folders for path in remove_stale_temporaries(folder)]
+        return [str(path.relative_to(self.root)) for path in sorted(removed)]
 
     def _discard(self, meta: dict[str, Any] | None) -> None:
         """Remove what an earlier build wrote (only its own files: --out may hold others)."""
@@ -524,13 +539,18 @@ class ShardedBuild:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # memmap needs a real path
         shape = (sum(len(p) for p in pieces), *pieces[0].shape[1:])
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=pieces[0].dtype, shape=shape)
-        start = 0
-        for piece in pieces:
-            out[start : start + len(piece)] = piece
-            start += len(piece)
-        out.flush()
-        del out
+        try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=pieces[0].dtype, shape=shape)
+            _preallocate(tmp, relative)
+            start = 0
+            for piece in pieces:
+                out[start : start + len(piece)] = piece
+                start += len(piece)
+            out.flush()
+            del out
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         self._written.append(relative)
 
@@ -553,6 +573,28 @@ class ShardedBuild:
         shutil.rmtree(self.work, ignore_errors=True)
         self.complete, self.meta = True, full
         return full
+
+
+def _preallocate(path: Path, relative: str) -> None:
+    """Reserve every block of a file about to be written through a memory map: on a full disk
+    the write would otherwise die with SIGBUS ("Bus error", no message); here it is one line.
+    A file system without preallocation is written as before."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError as error:
+            if error.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                return
+            if error.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise
+            raise BuildError(
+                f"could not write {relative} ({size:,} bytes) in {path.parent}: the disk may be "
+                "full or a file-size limit reached; free some space and rerun the same command "
+                "(the finished shards are kept)"
+            ) from None
 
 
 class LazyArray:

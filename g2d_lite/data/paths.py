@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
@@ -56,9 +57,16 @@ def checkout_root(name: str) -> Path:
     return _base_dir() / "data_cache" / name
 
 
+def data_env() -> str | None:
+    """``G2D_LITE_DATA`` with a leading ``~`` expanded, as ``--out`` expands it: a quoted tilde
+    (.env files, %env, launch.json) would otherwise make a folder literally named ``~``."""
+    env = os.environ.get(ENV_VAR)
+    return os.path.expanduser(env) if env else env
+
+
 def default_root(name: str) -> Path:
     """The default cache folder of dataset ``name``."""
-    env = os.environ.get(ENV_VAR)
+    env = data_env()
     if env and Path(env).exists() and not Path(env).is_dir():
         raise MissingDatasetError(
             f"{ENV_VAR}={env} is a file; point it at the folder that holds the dataset caches, "
@@ -155,7 +163,7 @@ def _cache_above_hint(name: str, root: Path) -> str | None:
     above = _cache_dataset(root.parent)
     if above is None:
         return None
-    env = os.environ.get(ENV_VAR)
+    env = data_env()
     if env and root == default_root(name):
         fix = f"set {ENV_VAR}={root.parent.parent} (the folder that holds the caches)"
         slip = f"{ENV_VAR}={env} names a prepared {above} cache itself"
@@ -188,7 +196,7 @@ def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     hint = folder_hint(name, root)
     if hint is not None:
         return MissingDatasetError(hint)
-    env = os.environ.get(ENV_VAR)
+    env = data_env()
     if env and not Path(env).is_absolute() and root == default_root(name):
         return MissingDatasetError(
             f"{name}: no prepared cache at {root.absolute()} ({what}): {ENV_VAR}={env} is "
@@ -235,6 +243,28 @@ def recorded_options(identity: Any) -> list[str]:
     return words
 
 
+def recorded_labels_file(identity: Any) -> str | None:
+    """The --labels CSV a clip cache was built from (its recorded annotation file, when that is
+    not the dataset's own list), else None: the repair must name --labels, not --annotations."""
+    if not isinstance(identity, Mapping) or identity.get("dataset") not in CLIP_DATASETS:
+        return None
+    sources = identity.get("sources")
+    recorded = sources.get("annotations") if isinstance(sources, Mapping) else None
+    if not isinstance(recorded, Mapping) or not recorded:
+        return None
+    own = import_module("g2d_lite.data.prepare.clips").FORMATS[identity["dataset"]].files
+    return None if set(recorded) <= set(own) else str(next(iter(recorded)))
+
+
+def with_labels_file(command: str, labels: str | None) -> str:
+    """A clip build's command reading ``labels`` (--labels) in place of its annotation folder."""
+    if labels is None:
+        return command
+    command = re.sub(r" --annotations <[^>]*>", "", command)
+    option = f" --labels <path to {labels}>"
+    return re.sub(r"--root <[^>]*>", lambda root: root.group(0) + option, command, count=1)
+
+
 def damaged_dataset(
     name: str, root: Path, problems: list[str], identity: Any = None
 ) -> MissingDatasetError:
@@ -254,6 +284,7 @@ def damaged_dataset(
     )
     try:
         commands = prepare_commands(name, root, recorded_options(identity))
+        commands = with_labels_file(commands, recorded_labels_file(identity))
     except KitError as missing:  # a video builder without PyAV: its options cannot be read
         recorded = f"{root}/meta.json"
         commands = f"{prepare_commands(name, root)}, with the options in {recorded} ({missing})"

@@ -199,7 +199,35 @@ def apply_knobs(
     for key, value in knobs.items():
         i, field_name = valid[key]
         changes[i][field_name] = _coerce(modalities[i], field_name, value)
-    return tuple(replace(m, **c) if c else m for m, c in zip(modalities, changes, strict=True))
+    result = tuple(replace(m, **c) if c else m for m, c in zip(modalities, changes, strict=True))
+    for before, after, change in zip(modalities, result, changes, strict=True):
+        _refuse_idle_knobs(before, after, change, result)
+    return result
+
+
+def _refuse_idle_knobs(
+    before: SyntheticModality,
+    after: SyntheticModality,
+    change: Mapping[str, Any],
+    modalities: Sequence[SyntheticModality],
+) -> None:
+    """Refuse a knob moved off its value that does nothing for the modality's pattern
+    (``audio_distractors`` on a ripple): the data would be unchanged while the options say
+    the knob was applied."""
+    matters = {key.removeprefix(f"{after.name}_") for key in after.knobs()} | {"kind"}
+    for field_name, value in change.items():
+        if field_name in matters or value == getattr(before, field_name):
+            continue
+        users = [m for m in modalities if f"{m.name}_{field_name}" in m.knobs()]
+        patterns = sorted({m.pattern for m in users}) or [
+            p for p in PATTERNS if f"x_{field_name}" in SyntheticModality("x", p).knobs()
+        ]
+        where = f" ({', '.join(f'{m.name}_{field_name}' for m in users)})" if users else ""
+        raise ValueError(
+            f"{after.name}_{field_name} does nothing for {after.name} (pattern "
+            f"{after.pattern!r}); {field_name} applies to {' and '.join(map(repr, patterns))} "
+            f"modalities{where}"
+        )
 
 
 def _as_modality(m: SyntheticModality | Mapping[str, Any]) -> SyntheticModality:

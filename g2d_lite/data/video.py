@@ -42,6 +42,20 @@ FRAME_RULES: tuple[str, ...] = ("official", "first-of-second")
 TRUNCATED_SHARE, TRUNCATED_SECONDS = 0.1, 1.0
 
 
+def still_image(path: Path) -> str | None:
+    """The image format (``"JPEG"``) of a file that is a still picture, not a video, else None.
+
+    FFmpeg opens a photo renamed ``.mp4`` as a one-frame image pipe, and it would be reported
+    as a clip without a soundtrack, pointing at the wrong fix. A file FFmpeg cannot open is
+    left to the decoders to report."""
+    try:
+        with av.open(str(path)) as container:
+            name = container.format.name
+    except VIDEO_ERRORS:
+        return None
+    return name.removesuffix("_pipe").upper() if name.endswith("_pipe") else None
+
+
 def frame_step(rate: float) -> int:
     """Frames between two kept frames under the official rule: the rate truncated, as the
     official script's ``int(cv2.CAP_PROP_FPS)``. Raises ``ValueError`` below 1 fps."""

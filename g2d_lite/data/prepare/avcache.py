@@ -18,7 +18,9 @@ import argparse
 import csv
 import hashlib
 import io
+import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -37,6 +39,7 @@ from g2d_lite.data.cache import (
     error_reason,
     file_is_lfs_pointer,
     file_sha256,
+    read_meta,
 )
 from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.common import (
@@ -55,10 +58,13 @@ from g2d_lite.data.video import (
     decode_audio,
     frames_per_second,
     segment_centres,
+    still_image,
 )
 
 # A split scheme: split name -> cache rows.
 Scheme = dict[str, np.ndarray]
+TOO_FEW_FRAMES = "too few frames"
+_KEPT = re.compile(rf"{TOO_FEW_FRAMES}: (\d+) kept")
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,12 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe, root: Path) -> tuple[np.ndarray
     ]
     if pointers:
         raise ClipError(f"{LFS_REASON} ({', '.join(pointers)})")
+    image = still_image(clip.video)
+    if image is not None:
+        raise ClipError(
+            f"not a video: {clip.video.name} is a still image ({image}), not a video clip; "
+            "remove it or replace it with the real clip"
+        )
     try:
         wave, rate = read_wav(clip.audio) if clip.audio else decode_audio(clip.video)
     except SilentAudio as error:
@@ -141,7 +153,7 @@ def _clip_arrays(clip: Clip, recipe: ClipRecipe, root: Path) -> tuple[np.ndarray
     wanted = recipe.frames_per_clip
     if wanted is not None:
         if len(frames) < wanted:
-            raise ClipError(f"too few frames: {len(frames)} kept at 1 fps, {wanted} needed")
+            raise ClipError(f"{TOO_FEW_FRAMES}: {len(frames)} kept at 1 fps, {wanted} needed")
         frames = frames[segment_centres(len(frames), wanted)]
     return spectrogram(wave, rate, recipe.audio), frames
 
@@ -183,6 +195,72 @@ def listing_digest(clips: Sequence[Clip]) -> str:
         sizes = ",".join(f"{p.name}:{p.stat().st_size}" for p in files)
         digest.update(f"{clip.key}\t{clip.label}\t{clip.split}\t{sizes}\n".encode())
     return digest.hexdigest()
+
+
+def frames_fix(skipped: Sequence[Skipped], wanted: int | None) -> str:
+    """The option to change when clips were skipped for too few frames: how many frames the
+    longest of them keeps, and the --frames-per-clip that would keep them."""
+    kept = [int(match.group(1)) for s in skipped if (match := _KEPT.match(s.reason))]
+    if not kept or wanted is None:
+        return ""
+    return (
+        f"{len(kept)} clip(s) keep at most {max(kept)} frame(s) at 1 fps, fewer than "
+        f"--frames-per-clip {wanted}; pass --frames-per-clip {max(kept)} or less"
+    )
+
+
+def _built_keys(root: Path, meta: Mapping[str, Any]) -> set[str]:
+    """The clips a finished cache was built from: its index.csv rows and its skipped clips
+    (bad annotation lines, which name a line and not a clip, left out)."""
+    index = root / "index.csv"
+    rows = csv.DictReader(io.StringIO(index.read_text())) if index.is_file() else []
+    skipped = meta.get("skipped") or []
+    listed = {s["key"] for s in skipped if not s["reason"].startswith("bad annotation line")}
+    return {row["key"] for row in rows} | listed
+
+
+def _count(keys: set[str], what: str) -> str:
+    named = ", ".join(sorted(keys)[:3]) + (" …" if len(keys) > 3 else "")
+    return f"{len(keys)} clip(s) {what} ({named})"
+
+
+def _changed_files(theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> list[str]:
+    """The annotation or split files (recorded by name and SHA-256) whose content changed."""
+    changed = []
+    for source, files in ours.items():
+        recorded = theirs.get(source)
+        if isinstance(files, Mapping):
+            old = recorded if isinstance(recorded, Mapping) else {}
+            changed += [name for name, digest in files.items() if old.get(name) != digest]
+    return changed
+
+
+def check_same_listing(root: Path, identity: Mapping[str, Any], spec: AVBuild) -> None:
+    """Refuse a rebuild from a changed clip list in words (which annotation file changed, which
+    clips were added or removed) rather than by the identity's internal digests."""
+    meta = read_meta(root)
+    recorded = meta.get("identity") if meta is not None else None
+    ours = json.loads(json.dumps(identity))
+    if not isinstance(recorded, Mapping) or any(
+        recorded.get(key) != ours[key] for key in ("dataset", "params")
+    ):
+        return  # another dataset or other settings: the build says so itself
+    theirs = recorded.get("sources") or {}
+    if theirs == ours["sources"]:
+        return
+    changed = _changed_files(theirs, ours["sources"])
+    old = _built_keys(root, meta)
+    new = {c.key for c in spec.clips} | {
+        s.key for s in spec.listing_skipped if not s.reason.startswith("bad annotation line")
+    }
+    how = [_count(new - old, "added")] if new - old else []
+    how += [_count(old - new, "removed")] if old - new else []
+    what = f"{', '.join(changed)} changed" if changed else "the clips changed"
+    detail = ", ".join(how) or "the same clips, with other labels, splits or video files"
+    raise BuildError(
+        f"{root} holds a cache built from other sources ({what}: {detail}); pass --force to "
+        "rebuild it from these, or choose another --out"
+    )
 
 
 def carve_validation(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> Scheme:
@@ -243,6 +321,8 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
         "params": params,
         "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips)),
     }
+    if not args.force:
+        check_same_listing(root, identity, spec)
     build = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if build.complete:
         return Summary(spec.name, root, build.meta, seconds=0.0, verified=args.verify)
@@ -251,15 +331,20 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     counts = run_shards(
         build, chunks, work, desc=spec.name, progress=not args.no_progress, workers=args.workers
     )
-    found = [k for i in range(len(chunks)) for k in build.read_shard(i).keys]
+    shards = [build.read_shard(i) for i in range(len(chunks))]
+    found = [k for shard in shards for k in shard.keys]
     if not found:
-        skipped = spec.listing_skipped + [
-            s for i in range(len(chunks)) for s in build.read_shard(i).skipped
-        ]
+        skipped = spec.listing_skipped + [s for shard in shards for s in shard.skipped]
         build.abandon()
-        refuse_empty(spec.name, len(spec.clips) + len(spec.listing_skipped), skipped)
+        fix = frames_fix(skipped, spec.recipe.frames_per_clip)
+        refuse_empty(spec.name, len(spec.clips) + len(spec.listing_skipped), skipped, fix)
+    labels = np.concatenate([shard.arrays["labels"] for shard in shards])
+    schemes, notes = spec.schemes(found, labels)
+    for scheme, splits in schemes.items():  # before any cache file is written
+        check_split_sizes(
+            {s: len(r) for s, r in splits.items()}, f"{spec.name} {scheme}", args.allow_empty
+        )
     result = build.consolidate(len(chunks))
-    labels = np.load(root / "labels.npy")
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\n")  # quotes class names holding commas
     writer.writerow(["row", "key", "label"])
@@ -268,11 +353,6 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
         for row, (key, label) in enumerate(zip(result.keys, labels, strict=True))
     )
     build.save_text("index.csv", index.getvalue())
-    schemes, notes = spec.schemes(result.keys, labels)
-    for scheme, splits in schemes.items():
-        check_split_sizes(
-            {s: len(r) for s, r in splits.items()}, f"{spec.name} {scheme}", args.allow_empty
-        )
     for scheme, splits in schemes.items():
         for split, rows in splits.items():
             build.save_array(f"splits/{scheme}_{split}.npy", np.sort(rows).astype(np.int64))

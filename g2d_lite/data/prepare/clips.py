@@ -13,6 +13,7 @@ import argparse
 import csv
 import filecmp
 import io
+import math
 import os
 import re
 import sys
@@ -96,6 +97,8 @@ SPLIT_NAMES = {
     "val": "validation",
     "valid": "validation",
     "validation": "validation",
+    "dev": "validation",
+    "development": "validation",
     "test": "test",
     "testing": "test",
 }
@@ -162,11 +165,36 @@ def kinetics_sounds_rows(folder: Path) -> Rows:
     return rows, bad
 
 
+def _unclosed_quote(path: Path, line: int) -> BuildError:
+    return BuildError(
+        f"{path}:{line}: a quote opened here is never closed (the rest of the file reads as one "
+        'field); remove the stray " or close it'
+    )
+
+
+def csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a CSV file with the line it starts on. A stray quote that is never closed
+    is refused naming its line: the csv module would read the rest of the file as one field
+    (a bad line holding the whole list, or "field larger than field limit")."""
+    records = csv.reader(io.StringIO(read_text(path), newline=""))
+    start = 1
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except csv.Error:  # the open field ran past the csv module's size limit
+            raise _unclosed_quote(path, start) from None
+        if any("\n" in field or "\r" in field for field in record):
+            raise _unclosed_quote(path, start)
+        yield start, record
+        start = records.line_num + 1
+
+
 def vggsound_rows(folder: Path) -> Rows:
     """vggsound.csv: ``youtube_id,start_seconds,label,split`` (a header row is optional)."""
     rows, bad = [], []
-    text = io.StringIO(read_text(folder / "vggsound.csv"), newline="")
-    for n, fields in enumerate(csv.reader(text), 1):
+    for n, fields in csv_records(folder / "vggsound.csv"):
         if len(fields) >= 4 and not fields[1].strip().isdigit() and n == 1:
             continue  # header
         if len(fields) < 4 or not fields[1].strip().isdigit():
@@ -186,13 +214,28 @@ def clip_stem(name: str) -> str:
     return stem if dot and stem and f".{extension.lower()}" in VIDEO_SUFFIXES else name
 
 
-def csv_rows(path: Path) -> Rows:
+def _under_root(clip: str, root: Path, where: str) -> str:
+    """An absolute path in the clip column as its path under ``root``: the clip is found by its
+    file name under --root, so a path elsewhere would silently build another file of that name
+    (and put an absolute path into index.csv). Relative names are returned as they are."""
+    if not os.path.isabs(clip):
+        return clip
+    try:
+        return Path(clip).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise BuildError(
+            f"{where} names {clip}, which is not under --root {root}; give paths relative to "
+            "--root, or pass --root the folder that holds it"
+        ) from None
+
+
+def csv_rows(path: Path, root: Path | None = None) -> Rows:
     """A generic list: CSV with a ``clip,label,split`` header (names in any case, spaces
     around them allowed); clip is the file name stem (or the file name, see :func:`clip_stem`,
-    or its path under --root). A row short of one of the three, or with it empty, is
+    or its path under ``root``, --root). A row short of one of the three, or with it empty, is
     a bad annotation line, like a damaged line of the datasets' own lists."""
-    records = csv.reader(io.StringIO(read_text(path), newline=""))
-    first = next(records, [])
+    records = csv_records(path)
+    first = next(records, (1, []))[1]
     header = [name.strip().lower() for name in first]  # "clip, label, split" and "Clip" too
     columns = {name: header.index(name) for name in ("clip", "label", "split") if name in header}
     if len(columns) < 3:
@@ -200,7 +243,7 @@ def csv_rows(path: Path) -> Rows:
             f"{path} must be a CSV with a header clip,label,split; its first line is {first!r}"
         )
     rows, bad = [], []
-    for record in records:
+    for n, record in records:
         if not record:
             continue  # a blank line
         fields = {name: record[i].strip() for name, i in columns.items() if i < len(record)}
@@ -208,9 +251,10 @@ def csv_rows(path: Path) -> Rows:
         if missing:  # a half-written row: an empty label is no class, an empty split no split
             line = ",".join(record)[:80]
             reason = f"bad annotation line: {line!r}: no {' and no '.join(missing)}"
-            bad.append(Skipped(f"{path.name}:{records.line_num}", reason))
+            bad.append(Skipped(f"{path.name}:{n}", reason))
             continue
-        clip = clip_stem(fields["clip"])
+        clip = fields["clip"] if root is None else _under_root(fields["clip"], root, f"{path}:{n}")
+        clip = clip_stem(clip)
         name = re.split(r"[\\/]", clip)[-1]  # a path under --root (vids/dog00): its file name
         rows.append(Row(clip, fields["label"], fields["split"], (name,)))
     return rows, bad
@@ -367,14 +411,44 @@ def video_index(root: Path) -> dict[str, tuple[Path, ...]]:
     return index
 
 
+def check_split_names(rows: Sequence[Row], source: str) -> None:
+    """Refuse a split name that is none of :data:`SPLIT_NAMES` before anything is decoded:
+    every row using it would be left out, and a validation split written under another name
+    would be silently replaced by a carve from train."""
+    unknown: dict[str, list[str]] = {}
+    for row in rows:
+        if row.split.lower() not in SPLIT_NAMES:
+            unknown.setdefault(row.split, []).append(row.key)
+    if unknown:
+        name, keys = next(iter(unknown.items()))
+        more = f" (and {len(unknown) - 1} more unknown split name(s))" if len(unknown) > 1 else ""
+        raise BuildError(
+            f"{len(keys)} row(s) of {source} use split {name!r} (first: {keys[0]}), which is not a "
+            f"split name{more}; write train, validation or test there (also read: "
+            f"{', '.join(sorted(set(SPLIT_NAMES) - set(SPLITS)))})"
+        )
+
+
+def _missing_video(
+    row: Row, videos: Mapping[str, Sequence[Path]], folded: Mapping[str, str]
+) -> str:
+    """Why no file was found for ``row``, naming a file whose name differs only in case (a list
+    written on a case-insensitive disk), which a re-download would not fix; ``folded`` maps
+    each casefolded stem of ``videos`` to the stem."""
+    near = [folded[s.casefold()] for s in row.stems if s.casefold() in folded]
+    hint = f" ({videos[near[0]][0].name} differs only in case: fix the labels file)" if near else ""
+    return f"missing video: no file named {' or '.join(row.stems)}{hint}"
+
+
 def clips_from_rows(
     rows: Sequence[Row],
     classes: Sequence[str],
     videos: Mapping[str, Sequence[Path]],
     duplicates: str = "drop",
+    source: str = "the annotations",
 ) -> tuple[list[Clip], list[Skipped]]:
-    """Rows matched to video files; unknown splits, missing files and conflicting listings
-    reported.
+    """Rows matched to video files; missing files and conflicting listings reported, an
+    unknown split name refused (:func:`check_split_names`, naming ``source``).
 
     A key listed more than once with different labels or splits is left out (``duplicates``
     "drop") or kept at its first listing ("first"); either way each listing not used is in the
@@ -384,15 +458,17 @@ def clips_from_rows(
         raise BuildError(
             f"unknown duplicate policy {duplicates!r}; valid: {', '.join(DUPLICATE_POLICIES)}"
         )
+    check_split_names(rows, source)
     by_key: dict[str, list[Row]] = {}
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
     class_index = {name: i for i, name in enumerate(classes)}
+    folded = {stem.casefold(): stem for stem in videos}
     clips, skipped = [], []
     for key in sorted(by_key):
         found = by_key[key]
         row = found[0]
-        split = SPLIT_NAMES.get(row.split.lower())
+        split = SPLIT_NAMES[row.split.lower()]
         files = next((videos[s] for s in row.stems if s in videos), ())
         listings = sorted({f"{r.label}/{r.split}" for r in found})
         if len(listings) > 1 and duplicates == "drop":
@@ -403,13 +479,10 @@ def clips_from_rows(
             ignored = [listing for listing in listings if listing != kept]
             reason = f"duplicate listings {ignored} ignored; kept the first, {kept}"
             skipped.append(Skipped(key, reason))
-        if split is None:
-            valid = ", ".join(sorted(SPLIT_NAMES))
-            skipped.append(Skipped(key, f"unknown split: {row.split!r} (valid: {valid})"))
-        elif row.label not in class_index:
+        if row.label not in class_index:
             skipped.append(Skipped(key, f"unknown class: {row.label!r}"))
         elif not files:
-            skipped.append(Skipped(key, f"missing video: no file named {' or '.join(row.stems)}"))
+            skipped.append(Skipped(key, _missing_video(row, videos, folded)))
         elif len(files) > 1:
             common = os.path.commonpath(files)  # relative names: no absolute path in meta.json
             named = ", ".join(os.path.relpath(f, common) for f in files[:3])
@@ -433,6 +506,21 @@ def official_scheme(
         rows.update(carve_validation(rows["train"], labels, fraction, seed))
         notes.append(f"validation: {fraction:.0%} of train, stratified by class (seed {seed})")
     return rows, notes
+
+
+def check_validation_carve(clips: Sequence[Clip], fraction: float, allow_empty: bool) -> None:
+    """Refuse, before any clip is decoded, a validation carve that would take no clip: the
+    empty split would otherwise be found only after the whole (hours-long) decode."""
+    if allow_empty or any(clip.split == "validation" for clip in clips):
+        return
+    train = sum(clip.split == "train" for clip in clips)
+    if train and round(fraction * train) == 0:
+        least = math.floor(50 / train + 1) / 100  # round() halves to even: 0.5 clips is none
+        raise BuildError(
+            f"--val-fraction {fraction:g} of {train} training clip(s) gives no validation clip; "
+            f"pass --val-fraction {least:g} or more, list validation clips in the labels, or "
+            "pass --allow-empty"
+        )
 
 
 def _note_near_duplicate_classes(classes: Sequence[str]) -> None:
@@ -459,6 +547,11 @@ def build(args: argparse.Namespace) -> Summary:
         "the dataset's videos",
     )
     folder = args.annotations or args.root
+    if args.labels is not None and args.labels.is_dir():
+        raise BuildError(
+            f"--labels {args.labels} is a folder; give --labels the CSV file, or pass the folder "
+            f"as --annotations (it must hold {', '.join(fmt.files)})"
+        )
     files = [args.labels] if args.labels else [folder / name for name in fmt.files]
     absent = [str(p) for p in files if not p.is_file()]
     if absent:
@@ -467,10 +560,12 @@ def build(args: argparse.Namespace) -> Summary:
             f"--annotations the folder holding {', '.join(fmt.files)} (or --labels "
             "a CSV with clip,label,split)"
         )
-    rows, bad = csv_rows(args.labels) if args.labels else fmt.parse(folder)
+    rows, bad = csv_rows(args.labels, args.root) if args.labels else fmt.parse(folder)
     classes = fmt.classes if fmt.classes and not args.labels else sorted({r.label for r in rows})
     _note_near_duplicate_classes(classes)
-    clips, skipped = clips_from_rows(rows, classes, video_index(args.root), args.duplicates)
+    source = ", ".join(p.name for p in files)
+    clips, skipped = clips_from_rows(rows, classes, video_index(args.root), args.duplicates, source)
+    check_validation_carve(clips, args.val_fraction, args.allow_empty)
     split_of = {clip.key: clip.split for clip in clips}
 
     def schemes(keys: list[str], labels: np.ndarray) -> tuple[dict[str, Scheme], list[str]]:

@@ -64,7 +64,12 @@ def read_text(path: Path) -> str:
 def repair_notes(build: ShardedBuild) -> list[str]:
     """What a rebuild of a damaged cache, or a resume past damaged shards, found wrong, for the
     summary."""
-    return [f"the cache was damaged ({p}); rebuilt" for p in build.repaired] + build.recomputed
+    cleaned = [
+        f"removed {len(build.cleaned)} temporary file(s) an interrupted build left "
+        f"({', '.join(build.cleaned[:3])})"
+    ]
+    repaired = [f"the cache was damaged ({p}); rebuilt" for p in build.repaired]
+    return repaired + build.recomputed + (cleaned if build.cleaned else [])
 
 
 def check_split_sizes(sizes: dict[str, int], where: str, allow_empty: bool) -> None:
@@ -77,17 +82,20 @@ def check_split_sizes(sizes: dict[str, int], where: str, allow_empty: bool) -> N
         )
 
 
-def refuse_empty(name: str, total: int, skipped: Sequence[Skipped]) -> None:
-    """A build in which every input failed must not write a "complete" empty cache."""
+def refuse_empty(name: str, total: int, skipped: Sequence[Skipped], fix: str = "") -> None:
+    """A build in which every input failed must not write a "complete" empty cache. The example
+    quoted has the commonest reason (the likely cause); ``fix`` says what to change for it."""
     reasons = Counter(s.reason.split(":")[0] for s in skipped)
     by_reason = ", ".join(f"{n} {r}" for r, n in reasons.most_common(3))
     lfs = (
         " (run `git lfs pull` in the source folder)" if LFS_REASON.split(":")[0] in reasons else ""
     )
-    first = f"; first: {skipped[0].key}: {skipped[0].reason}" if skipped else ""
+    common = reasons.most_common(1)[0][0] if skipped else ""
+    example = next((s for s in skipped if s.reason.split(":")[0] == common), None)
+    first = f"; for example {example.key}: {example.reason}" if example else ""
     raise BuildError(
-        f"{name}: no usable samples: all {total} inputs were skipped ({by_reason}){lfs}{first}; "
-        "no cache was written"
+        f"{name}: no usable samples: all {total} inputs were skipped ({by_reason}){lfs}{first}"
+        f"{f'; {fix}' if fix else ''}; no cache was written"
     )
 
 

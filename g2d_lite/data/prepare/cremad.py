@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from g2d_lite.data.prepare.avcache import (
     build_av_cache,
     carve_validation,
 )
+from g2d_lite.data.prepare.clips import VIDEO_SUFFIXES
 from g2d_lite.data.prepare.common import (
     Summary,
     add_common_arguments,
@@ -79,6 +80,24 @@ def _media(folder: Path, suffix: str) -> dict[str, Path]:
     return {p.stem: p for p in found}  # x.flv, sorted after x.FLV, wins over it
 
 
+OTHER_VIDEOS = tuple(suffix for suffix in VIDEO_SUFFIXES if suffix != ".flv")
+READS_FLV = "this build reads the release's .flv files; put those in VideoFlash/"
+
+
+def _other_videos(folder: Path, flvs: Mapping[str, Path]) -> dict[str, Path]:
+    """Videos in ``folder`` that are not .flv (a copy re-encoded as .mp4), by stem; a folder
+    holding only those is refused, since every clip would read as missing (and the advice for
+    missing media, `git lfs pull`, would send the user the wrong way)."""
+    found = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in OTHER_VIDEOS}
+    if found and not flvs:
+        kinds = ", ".join(sorted({p.suffix for p in found.values()}))
+        raise BuildError(
+            f"{folder} holds {len(found)} {kinds} file(s) and no .flv: {READS_FLV} (the "
+            "CREMA-D release's VideoFlash/, e.g. `git lfs pull` in a clone of it)"
+        )
+    return found
+
+
 def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
     """Every clip of the release with both files, and the ones left out with reasons."""
     audio_dir, video_dir = root / "AudioWAV", root / "VideoFlash"
@@ -90,6 +109,7 @@ def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
             "which holds both AudioWAV/ and VideoFlash/"
         )
     wavs, flvs = _media(audio_dir, ".wav"), _media(video_dir, ".flv")
+    others = _other_videos(video_dir, flvs)
     clips, skipped = [], []
     for key in sorted(wavs.keys() | flvs.keys()):
         match = NAME.match(key)
@@ -104,7 +124,10 @@ def list_clips(root: Path) -> tuple[list[Clip], list[Skipped]]:
         elif key not in wavs:
             skipped.append(Skipped(key, f"missing audio: no AudioWAV/{key}.wav"))
         elif key not in flvs:
-            skipped.append(Skipped(key, f"missing video: no VideoFlash/{key}.flv"))
+            there = (
+                f" (VideoFlash/{others[key].name} is there: {READS_FLV})" if key in others else ""
+            )
+            skipped.append(Skipped(key, f"missing video: no VideoFlash/{key}.flv{there}"))
         else:
             label = EMOTIONS.index(match.group(3))
             clips.append(Clip(key=key, label=label, video=flvs[key], audio=wavs[key]))
