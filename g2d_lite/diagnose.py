@@ -466,7 +466,18 @@ def linear_cka(x: Tensor, y: Tensor) -> float:
             f"{tuple(y.shape)}: a 1-D tensor is one feature per sample; use x[:, None]"
         )
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"CKA needs the same samples on both sides: {x.shape[0]} != {y.shape[0]}")
+        flipped = next(
+            (
+                f"; {side} looks transposed (one row per sample): pass {side}.T"
+                for side, a, b in (("y", x, y), ("x", y, x))
+                if b.ndim == 2 and b.shape[1] == a.shape[0]
+            ),
+            "",
+        )
+        raise ValueError(
+            f"CKA needs the same samples on both sides, one row per sample: x has "
+            f"{x.shape[0]} rows, y {y.shape[0]}{flipped}"
+        )
     if x.shape[0] < 2:
         raise ValueError(f"CKA needs at least 2 samples (it centres each column), got {x.shape[0]}")
     for side, features in (("x", x), ("y", y)):

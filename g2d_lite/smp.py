@@ -216,6 +216,19 @@ class _Window:
         return self.start_epoch <= epoch <= self.end_epoch
 
 
+def _scalar(modality: str, value: object) -> object:
+    """A one-element number tensor as a float (what ``teacher_confidence_sums`` gives, divided by
+    the batch size, is one); a tensor of several values is refused by name."""
+    if not isinstance(value, Tensor) or value.dtype == torch.bool or value.is_complex():
+        return value
+    if value.numel() != 1:
+        raise TypeError(
+            f"rho[{modality!r}] is a tensor of shape {tuple(value.shape)}: give one confidence "
+            "per modality (a batch's mean, e.g. rho.mean().item())"
+        )
+    return float(value)
+
+
 @dataclass
 class SMP(_Window):
     """Sequential Modality Prioritization: the least confident modality leads, the others wait.
@@ -298,6 +311,7 @@ class SMP(_Window):
             raise ValueError("schedule='batch' needs this batch's teacher confidences rho")
         if not isinstance(rho, Mapping):
             raise TypeError(f"rho must map each modality to its confidence, got {rho!r}")
+        rho = {m: _scalar(m, r) for m, r in rho.items()}
         not_numbers = {m: r for m, r in rho.items() if not isinstance(r, numbers.Real)}
         if not_numbers:
             raise TypeError(f"rho must hold one number per modality, got {not_numbers}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import math
 import sys
 import time
@@ -115,6 +116,23 @@ def _grad_norm(module: nn.Module) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
 
 
+def _check_callback(callback: Callback) -> None:
+    """Refuse a callback that cannot be called as f(trainer, epoch) before anything trains: the
+    call comes after the first epoch, which on the paper recipe takes minutes."""
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # a builtin without a signature: it is called as it is
+        return
+    try:
+        signature.bind(None, 0)
+    except TypeError as error:
+        name = getattr(callback, "__name__", repr(callback))
+        raise TypeError(
+            f"callbacks are called as f(trainer, epoch), but {name}{signature} cannot be ({error})"
+            ": give it two parameters"
+        ) from None
+
+
 class Trainer:
     """Trains one model (a teacher for one modality, or a multimodal student) under a config."""
 
@@ -145,6 +163,8 @@ class Trainer:
                 f"callbacks must be a list of functions f(trainer, epoch), got {callbacks!r}"
             )
         cfg = canonical_config(cfg, data)
+        for callback in callbacks:
+            _check_callback(callback)
         self.cfg, self.data, self.role, self.callbacks = cfg, data, role, list(callbacks)
         self.task = data.info.task
         self.metric = metric_name(self.task)

@@ -642,3 +642,43 @@ def test_probe_25_api_cases(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DatasetSplits(info, train, val, TensorMultimodalDataset(info, "test", {"a": -x}, y))
+
+
+def test_smp_takes_one_element_tensors_as_confidences_and_names_longer_ones():
+    """Probe 26 AC11: ρ built from teacher_confidence_sums(...)[0][m] / n is a 0-d tensor, which
+    coefficients refused without saying how to make it a number."""
+    from g2d_lite.smp import SMP
+
+    smp = SMP(start_epoch=0, end_epoch=0)
+    rho = {"audio": torch.tensor(0.3), "visual": torch.tensor([0.6])}
+    assert smp.coefficients(rho, epoch=0) == {"audio": 1.0, "visual": 0.0}
+    with pytest.raises(TypeError, match=r"rho\['audio'\] is a tensor of shape \(2,\).*mean"):
+        smp.coefficients({"audio": torch.tensor([0.3, 0.2]), "visual": 0.6}, epoch=0)
+
+
+def test_cka_with_one_side_transposed_says_which():
+    """Probe 26 AC22: (n, d) against (d, n) said only "50 != 8"."""
+    from g2d_lite.diagnose import linear_cka
+
+    with pytest.raises(ValueError, match=r"y looks transposed .*pass y\.T"):
+        linear_cka(torch.randn(50, 8), torch.randn(8, 50))
+    with pytest.raises(ValueError, match=r"x has 50 rows, y 30$"):
+        linear_cka(torch.randn(50, 8), torch.randn(30, 8))
+
+
+def test_a_callback_of_the_wrong_arity_is_refused_before_training(tmp_path, data):
+    """Probe 26 AC24: a callback f(epoch) trained a whole epoch, then died with a bare
+    TypeError naming neither callbacks nor the signature."""
+    from g2d_lite.train import Trainer
+
+    with pytest.raises(TypeError, match=r"called as f\(trainer, epoch\), but <lambda>\(epoch\)"):
+        Trainer(
+            tiny_config(),
+            data,
+            "teacher",
+            "audio",
+            run_dir=tmp_path / "r",
+            callbacks=[lambda epoch: None],
+        )
+    assert not (tmp_path / "r").exists()
+    Trainer(tiny_config(), data, "teacher", "audio", callbacks=[print, lambda *args: None])
