@@ -367,12 +367,14 @@ def expect_close(
     """Raise an AssertionError unless ``actual`` is close to ``expected`` or to one of the
     values in ``accept`` (other answers that count as right).
 
-    ``actual`` and ``expected`` are numbers, tensors or dicts of them (keys must agree; NaN
-    equals NaN). ``likely`` maps the cause of a common mistake to the value that mistake
-    returns (None when it does not apply here); the message names the first match, or
-    ``hint`` when none matches.
+    ``actual`` and ``expected`` are numbers, tensors or flat dicts of them (keys must agree;
+    NaN equals NaN; an ``expected`` dict of dicts is a TypeError). ``likely`` maps the cause of
+    a common mistake to the value that mistake returns (None when it does not apply here); the
+    message names the first match, else a result less precise than ``expected``, else ``hint``:
+    also when the keys or the shape are wrong.
     """
     __tracebackhide__ = True
+    _refuse_nested(expected)
     if actual is None and expected is not None:
         raise AssertionError(
             f"{what}: got None, so the function returned nothing: end it with `return ...` "
@@ -400,11 +402,12 @@ def expect_close(
         )
     if any(_close(actual, value, rtol, atol) for value in (expected, *accept)):
         return
+    cause = _cause(actual, expected, likely or {}, hint, rtol, atol)
     tensors = isinstance(actual, torch.Tensor) and isinstance(expected, torch.Tensor)
     if tensors and actual.shape != expected.shape:
         raise AssertionError(
             f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
-            f"got shape {tuple(actual.shape)}"
+            f"got shape {tuple(actual.shape)}{_because(cause)}"
         )
     if (
         isinstance(expected, Mapping)
@@ -421,17 +424,56 @@ def expect_close(
         got = sorted(map(str, actual)) if isinstance(actual, Mapping) else describe(actual)
         raise AssertionError(
             f"{what}: expected one value for each of {sorted(map(str, expected))}, got {got}"
+            + _because(cause)
         )
-    cause = next(
-        (
-            name
-            for name, value in (likely or {}).items()
-            if value is not None and _close(actual, value, rtol, atol)
-        ),
-        hint,
-    )
     wanted, got = _side_by_side(expected, actual)
     raise AssertionError(f"{what}: expected {wanted}, got {got}.\nLikely cause: {cause}")
+
+
+def _refuse_nested(expected: Any) -> None:
+    """A check written with a dict of dicts would call even a right answer different (an inner
+    dict is no number), so it is refused for the instructor who wrote it, not the student."""
+    if not isinstance(expected, Mapping):
+        return
+    inner = [key for key, value in expected.items() if isinstance(value, Mapping)]
+    if inner:
+        raise TypeError(
+            f"expect_close compares numbers, tensors or dicts of them; {inner[0]!r} holds a "
+            f"{type(expected[inner[0]]).__name__}: call expect_close once per inner dict"
+        )
+
+
+def _cause(
+    actual: Any,
+    expected: Any,
+    likely: Mapping[str, Any],
+    hint: str,
+    rtol: float,
+    atol: float,
+) -> str:
+    """The likely cause of a wrong answer: the first mistake in ``likely`` whose value it equals
+    (its keys may differ from ``expected``'s: reading a global table, say), else a result less
+    precise than ``expected`` (the formula may be right), else ``hint``."""
+    named = (n for n, v in likely.items() if v is not None and _close(actual, v, rtol, atol))
+    return next(named, None) or _lost_precision(actual, expected) or hint
+
+
+def _lost_precision(actual: Any, expected: Any) -> str | None:
+    """What to do when ``actual`` is a floating tensor of lower precision than ``expected`` (the
+    kit computes in the inputs' dtype): the rounding alone makes it differ."""
+    floats = all(isinstance(v, torch.Tensor) and v.is_floating_point() for v in (actual, expected))
+    if not floats or torch.finfo(actual.dtype).bits >= torch.finfo(expected.dtype).bits:
+        return None
+    return (
+        f"your result is a {actual.dtype} tensor, the inputs are {expected.dtype}: compute in "
+        f"the inputs' dtype (drop .half(), .bfloat16() or .to({actual.dtype}))"
+    )
+
+
+def _because(cause: str) -> str:
+    """The cause appended to a message about the form of an answer, unless it is the generic
+    advice (which is about values, not keys or shapes)."""
+    return "" if cause == NO_MATCH else f".\nLikely cause: {cause}"
 
 
 def _holds_bool(value: Any) -> bool:

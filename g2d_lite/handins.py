@@ -37,6 +37,16 @@ class Report:
     notes: list[str]
 
 
+@dataclass(frozen=True)
+class Released:
+    """What a hand-in of one released notebook must keep: its answer cells (autograde stops on
+    a missing one), and for each check cell the answer cells above it in the release (autograde
+    runs the cells in the hand-in's order, so a check moved above one fails)."""
+
+    answers: set[str]
+    answers_above: dict[str, list[str]]
+
+
 def _answer_cells(notebook: nbformat.NotebookNode) -> set[str]:
     """Grade ids of the cells nbgrader needs in a hand-in: autograde stops on a missing one."""
     return {
@@ -46,23 +56,49 @@ def _answer_cells(notebook: nbformat.NotebookNode) -> set[str]:
     }
 
 
-def _released(course: Path, assignment: str) -> dict[str, set[str]]:
-    """The released notebooks (by name) and the answer cells each must keep. A name that is
-    another released assignment's in the wrong case is a typo: generating it would make a
-    second assignment."""
+def _released_notebook(path: Path) -> Released:
+    """The answer cells of a released notebook, and those above each of its check cells."""
+    notebook = nbformat.read(path, as_version=4)
+    answers: list[str] = []
+    above: dict[str, list[str]] = {}
+    for cell in notebook.cells:
+        role = cell.metadata.get("nbgrader", {})
+        if role.get("solution"):
+            answers.append(role["grade_id"])
+        elif role.get("grade"):
+            above[role["grade_id"]] = list(answers)
+    return Released(set(answers), above)
+
+
+def _missing_release(course: Path, assignment: str) -> str:
+    """Why ``course`` has no release of ``assignment``, with the fix: a folder inside the course
+    (release/, say) is named with the course folder to run in; another assignment's name in the
+    wrong case is a typo (generating it would make a second assignment); else generate it."""
+    release = course / "release" / assignment
+    parent = course.resolve().parent
+    if (parent / "nbgrader_config.py").is_file() and (parent / "release" / assignment).is_dir():
+        return (
+            f"{release} not found here ({course.resolve()}), which is inside the course: run "
+            f"handins in the course folder {parent}, the one with nbgrader_config.py, or pass "
+            f"--course {parent}"
+        )
+    others = {
+        p.name.lower(): p.name for p in release.parent.glob("*") if p.is_dir() and p != release
+    }
+    near = difflib.get_close_matches(assignment.lower(), list(others), n=1)
+    fix = f"run `nbgrader generate_assignment {assignment}` in the course folder first"
+    return f"no released notebooks in {release}: " + (
+        f"did you mean --assignment {others[near[0]]}?" if near else fix
+    )
+
+
+def _released(course: Path, assignment: str) -> dict[str, Released]:
+    """The released notebooks (by name) and what a hand-in of each must keep."""
     release = course / "release" / assignment
     found = sorted(release.glob("*.ipynb")) if release.is_dir() else []
     if not found:
-        others = {
-            p.name.lower(): p.name for p in release.parent.glob("*") if p.is_dir() and p != release
-        }
-        near = difflib.get_close_matches(assignment.lower(), list(others), n=1)
-        fix = f"run `nbgrader generate_assignment {assignment}` in the course folder first"
-        raise KitError(
-            f"no released notebooks in {release}: "
-            + (f"did you mean --assignment {others[near[0]]}?" if near else fix)
-        )
-    return {p.stem: _answer_cells(nbformat.read(p, as_version=4)) for p in found}
+        raise KitError(_missing_release(course, assignment))
+    return {p.stem: _released_notebook(p) for p in found}
 
 
 def _archive_suffix(name: str) -> str | None:
@@ -106,8 +142,33 @@ def _points_outside(name: str) -> bool:
     )
 
 
-def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
-    """Why autograde would fail on the notebook ``inside`` a hand-in, if it would."""
+def _moved_checks(inside: str, notebook: nbformat.NotebookNode, released: Released) -> list[str]:
+    """Check cells dragged above an answer cell they follow in the release: nbgrader does not
+    restore the order, so autograde runs the check first and it fails (a NameError), costing a
+    right answer its points, although it passed in the student's kernel that ran the old order."""
+    order: dict[str | None, int] = {}
+    for index, grade_id in enumerate(_cell_ids(notebook)):
+        order.setdefault(grade_id, index)  # a duplicated cell is a problem of its own
+    problems = []
+    for check, answers in released.answers_above.items():
+        below = [a for a in answers if check in order and order.get(a, -1) > order[check]]
+        if below:  # a missing answer cell (order -1) is named by _notebook_problems
+            last = max(below, key=order.__getitem__)
+            problems.append(
+                f"{inside}: the check cell {check} comes before its answer {last} (it follows it "
+                "in the release), so autograde would run it first and fail it for a right "
+                f"answer: move it back below {last} (or ask the student to)"
+            )
+    return problems
+
+
+def _cell_ids(notebook: nbformat.NotebookNode) -> list[str | None]:
+    """The grade id of every cell of a notebook, in order (None for a cell without one)."""
+    return [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells]
+
+
+def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str]:
+    """Why autograde would fail on the notebook ``inside`` a hand-in, or spoil its grade."""
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # noqa: BLE001 - any reason it does not read is the same problem
@@ -117,7 +178,7 @@ def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
             "on it and grade it 0: ask the student for the notebook itself"
         ]
     problems = []
-    lost = sorted(needed - _answer_cells(notebook))
+    lost = sorted(released.answers - _answer_cells(notebook))
     if lost:
         problems.append(
             f"{inside} has lost the nbgrader metadata of answer cell {', '.join(lost)} (answers "
@@ -125,7 +186,7 @@ def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
             "answers into the cells of the released copy"
         )
     # JupyterLab's "Duplicate cell" copies the nbgrader metadata, grade_id included
-    ids = Counter(cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells)
+    ids = Counter(_cell_ids(notebook))
     problems += [
         f"{inside}: cell {grade_id} appears {'twice' if count == 2 else f'{count} times'} (a "
         "duplicated cell?), which fails autograde for all of this student's work (0 points): "
@@ -133,7 +194,7 @@ def _notebook_problems(inside: str, data: bytes, needed: set[str]) -> list[str]:
         for grade_id, count in ids.items()
         if grade_id is not None and count > 1
     ]
-    return problems
+    return problems + _moved_checks(inside, notebook, released)
 
 
 def _near(stem: str, released: list[str]) -> list[str]:
@@ -166,7 +227,7 @@ def _not_a_zip(entry: Path, student: str) -> str:
 
 
 def _handin_problems(
-    entry: Path, student: str, released: dict[str, set[str]]
+    entry: Path, student: str, released: dict[str, Released]
 ) -> tuple[list[str], list[str], list[str]]:
     """The problems of one zip or folder hand-in (without its path), the released notebooks it
     lacks, and its extra notebooks (a scratch notebook beside every exercise: zip_collect skips

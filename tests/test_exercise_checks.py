@@ -303,3 +303,34 @@ def test_an_answer_running_the_kit_in_a_thread_is_seen():
 
     with pytest.raises(KitCallError, match="calls the kit's own g2d_lite.smp.teacher_confidence"):
         without_kit(answer)(torch.tensor([[1.0, 0.0]]))
+
+
+def test_a_result_less_precise_than_the_inputs_is_named():
+    """Probe AC17: feature_kd computed in float16 was told to go through the formula, which was
+    right; only its precision was not."""
+    expected = torch.tensor(0.0565)
+    with pytest.raises(AssertionError, match=r"your result is a torch.float16 tensor, the inputs"):
+        expect_close(expected.half(), expected, "feature_kd")
+    with pytest.raises(AssertionError, match=NO_MATCH):  # as precise, so the value is wrong
+        expect_close(torch.tensor(0.5, dtype=torch.float64), expected, "feature_kd")
+
+
+def test_a_dict_of_dicts_is_refused_for_the_instructor():
+    """Probe AC32: two equal dicts of dicts were "expected {'a': {'x': 1}}, got {'a': {'x': 1}}"."""
+    with pytest.raises(TypeError, match=r"dicts of them; 'a' holds a dict: call expect_close"):
+        expect_close({"a": {"x": 1.0}}, {"a": {"x": 1.0}}, "nested")
+    with pytest.raises(AssertionError, match=r"expected \{'a': 1\}, got \{'a': \{'x': 1\}\}"):
+        expect_close({"a": {"x": 1.0}}, {"a": 1.0}, "an answer's dict of dicts is wrong, no error")
+
+
+def test_the_hint_and_a_named_mistake_reach_wrong_keys_and_shapes():
+    """Probes AC35, AC36: a hidden case's hint, or a mistake recognised by its keys (a global
+    table read instead of the argument), was dropped when the keys or the shape were wrong."""
+    with pytest.raises(AssertionError, match=r"got \[\]\.\nLikely cause: read the metric$"):
+        expect_close({}, {"a": 1.0}, "branch_scores", hint="read the metric")
+    with pytest.raises(AssertionError, match=r"got shape \(2,\)\.\nLikely cause: a mean$"):
+        expect_close(torch.ones(2), torch.ones(3), "loss", hint="a mean")
+    with pytest.raises(AssertionError, match=r"got \['x'\]\.\nLikely cause: you read STEPS$"):
+        expect_close({"x": 1.0}, {"a": 1.0}, "share", {"you read STEPS": {"x": 1.0}}, "other")
+    with pytest.raises(AssertionError, match=r"got \['x'\]$"):  # no hint: no generic advice
+        expect_close({"x": 1.0}, {"a": 1.0}, "share")

@@ -353,6 +353,74 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "return {m: len(leaders) > 1 or m == leaders[0] for m in rho}",
             "return numbers, got True/False",
         ),
+        (  # probe AC02: ρ within 0.1 of the lowest was called a tie
+            "ex02_smp",
+            "smp_mask",
+            "lowest = min(rho.values())\n"
+            "leaders = [m for m, r in rho.items() if r - lowest < 0.1]\n"
+            "if len(leaders) > 1:\n"
+            "    return dict.fromkeys(rho, 1.0)\n"
+            "return {m: float(m == leaders[0]) for m in rho}",
+            "a tie is exact equality (r == lowest); close values still have one leader",
+        ),
+        (  # probe AC09: a gap of exactly MIN_GAP got NaN
+            "ex04_diagnosis",
+            "recovery",
+            'sign, least = (1.0, MIN_GAP) if metric == "acc" else (-1.0, 0.0)\n'
+            "out = {}\n"
+            "for m in teacher:\n"
+            "    gap = sign * (teacher[m] - joint[m])\n"
+            "    closed = sign * (student[m] - joint[m])\n"
+            "    out[m] = 100.0 * closed / gap if gap > least else math.nan\n"
+            "return out",
+            "a gap of exactly MIN_GAP (2 points) is not below it",
+        ),
+        (  # probe AC34: the notebook's TARGET read instead of the target argument
+            "ex02_smp",
+            "teacher_confidence",
+            "return {m: F.softmax(o, 1).gather(1, TARGET.view(-1, 1)).mean().item()"
+            " for m, o in teacher_outputs.items()}",
+            "use the target you are given, not the notebook's TARGET",
+        ),
+        (  # probe AC34, in ex01's task term
+            "ex01_distillation_losses",
+            "g2d_total",
+            "total = F.cross_entropy(fused_logits, TARGET) if task == 'classification' else"
+            " F.mse_loss(fused_logits, target.view_as(fused_logits))\n"
+            "for m, teacher in teacher_outputs.items():\n"
+            "    total = total + feature_kd(student_features[m], teacher_features[m])\n"
+            "    total = total + (logit_kd(fused_logits, teacher, temperature)"
+            " if task == 'classification' else F.mse_loss(fused_logits, teacher))\n"
+            "return total",
+            "use the target you are given, not the notebook's TARGET",
+        ),
+        (  # probe AC17: a right formula computed in float16
+            "ex01_distillation_losses",
+            "feature_kd",
+            "return F.mse_loss(student_features.half(), teacher_features.half())",
+            "your result is a torch.float16 tensor, the inputs are torch.float32",
+        ),
+        (  # probe AC35: the hidden case's hint was dropped on wrong keys
+            "ex04_diagnosis",
+            "branch_scores",
+            'row = history.loc[history["epoch"] == epoch].iloc[0]\n'
+            'return {c.split("/")[2]: float(row[c]) for c in history.columns'
+            ' if c.startswith(split + "/acc/")}',
+            "got [].\nLikely cause: read the metric and the modalities from the column names",
+        ),
+        (  # probe AC36: the notebook's STEPS read instead of the steps argument
+            "ex04_diagnosis",
+            "leader_share",
+            'columns = [c for c in STEPS.columns if c.startswith("kappa/")]\n'
+            'names = [c.split("/", 1)[1] for c in columns]\n'
+            "labels = []\n"
+            "for _, row in STEPS[columns].iterrows():\n"
+            "    full = [n for n, c in zip(names, columns) if row[c] >= 1.0]\n"
+            '    labels.append("all" if len(full) == len(names) else "+".join(full))\n'
+            "counts = pd.Series(labels).value_counts()\n"
+            "return {label: 100.0 * n / len(STEPS) for label, n in counts.items()}",
+            "you read the notebook's STEPS: use the steps table leader_share is given",
+        ),
     ],
     ids=[
         "dim0",
@@ -375,6 +443,13 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         "total-no-grad",
         "mask-weights",
         "bool-kappa",
+        "near-tie",
+        "gap-at-min",
+        "global-target",
+        "global-target-total",
+        "float16",
+        "keys-hint",
+        "global-steps",
     ],
 )
 def test_common_wrong_answers_get_feedback_naming_the_mistake(notebook, function, body, feedback):

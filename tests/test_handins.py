@@ -173,3 +173,34 @@ def test_probe_25_hand_in_cases(course, capsys):
     _archive(course).mkdir()
     status, out = _handins(course, capsys)
     assert status == 2 and "holds no hand-ins: put each student's work there" in out
+
+
+def test_a_check_cell_dragged_above_its_answer_is_named(course, capsys):
+    """AC27: ex02's check_teacher_confidence swapped with the answer cell above it passed;
+    autograde then ran the check first (NameError) and took 2 points from a right answer."""
+    path = _folder(course, "rex") / "ex02_smp.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells]
+    answer, check = ids.index("teacher_confidence"), ids.index("check_teacher_confidence")
+    notebook.cells[answer], notebook.cells[check] = notebook.cells[check], notebook.cells[answer]
+    nbformat.write(notebook, path)
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert (
+        "rex: ex02_smp.ipynb: the check cell check_teacher_confidence comes before its answer "
+        "teacher_confidence" in out
+    )
+    assert "move it back below teacher_confidence (or ask the student to)" in out
+    assert out.count("comes before its answer") == 1 and "good" not in out
+
+
+def test_handins_run_inside_the_course_names_the_course_folder(course, capsys, monkeypatch):
+    """AC38: run from release/ it said "run `nbgrader generate_assignment g2d`", which rewrites
+    gradebook.db, while the release was one folder up."""
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    monkeypatch.chdir(course / "release")
+    status = exercises.main(["handins"])
+    err = capsys.readouterr().err
+    assert status == 2 and "generate_assignment" not in err
+    assert f"run handins in the course folder {course.resolve()}, the one with" in err
+    assert f"or pass --course {course.resolve()}" in err
