@@ -381,7 +381,7 @@ def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
         return best if which == "best" else folder.load_last()
     holder = folder.holder()
     if holder is not None:
-        raise KitError(f"{folder.path} is being written by {holder.describe()}; wait for it")
+        raise KitError(f"{folder.path} is being written by {holder.describe()}; {holder.advice()}")
     path = folder.file(BEST if which == "best" else LAST)
     if not folder.file(LAST).is_file() or not path.is_file():
         raise KitError(

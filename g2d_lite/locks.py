@@ -25,6 +25,7 @@ from typing import IO, Any
 from g2d_lite.errors import KitError
 
 LOCK = ".lock"
+WAIT = "wait for it to finish"  # the advice about a live holder that is running
 
 
 class FolderLockedError(KitError):
@@ -45,6 +46,26 @@ class LockHolder:
         if not self.pid:  # a lock file held by a program that wrote no record into it
             return f"another process (its {LOCK} records no holder)"
         return f"pid {self.pid} on {self.host} since {self.started} ({self.command})"
+
+    def advice(self) -> str:
+        """What to do about the holder: wait for it, unless it is stopped here (Ctrl-Z), when
+        it would never finish."""
+        if self.pid and self.host == socket.gethostname() and _stopped(self.pid):
+            return (
+                f"it is stopped (Ctrl-Z?): resume it with `fg` in its terminal or `kill -CONT "
+                f"{self.pid}`, or end it with `kill {self.pid}`"
+            )
+        return WAIT
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped by a signal or a debugger (Linux /proc; False where
+    that cannot be read)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line.rpartition(")")[2].split()[:1] in (["T"], ["t"])
 
 
 def _command() -> str:
@@ -144,8 +165,9 @@ def _acquire(folder: Path, what: str, notes: list[str]) -> IO[str]:
             current = _read(handle)
             handle.close()
             who = current.describe() if current else "another process"
+            advice = current.advice() if current else WAIT
             raise FolderLockedError(
-                f"{folder} is being written by {who}; wait for it to finish, or choose {what}"
+                f"{folder} is being written by {who}; {advice}, or choose {what}"
             ) from None
         try:  # a holder that just released may have unlinked the file we opened: retry then
             same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino

@@ -415,7 +415,7 @@ class RunFolder:
         holder = self.holder()
         if holder is not None:
             raise RunLockedError(
-                f"{self.path} is being written by {holder.describe()}; wait for it to finish"
+                f"{self.path} is being written by {holder.describe()}; {holder.advice()}"
             )
         state = self.state()
         if state in ("absent", "empty", "foreign"):

@@ -25,7 +25,7 @@ from g2d_lite.config import STUDENT_ONLY, Config, require_config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.devices import resolve_device
 from g2d_lite.errors import KitError
-from g2d_lite.locks import holder
+from g2d_lite.locks import WAIT, holder
 from g2d_lite.models.classifiers import build_student, build_teacher
 from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.preflight import require_splits
@@ -124,12 +124,15 @@ WAIT_POLL_S = 0.5
 
 
 def wait_for_writer(run_dir: Path) -> None:
-    """Return once no live process is training ``run_dir`` (saying once whom it waits for)."""
-    noted = False
+    """Return once no live process is training ``run_dir``, saying whom it waits for, and
+    again if that process is stopped (Ctrl-Z): then the wait lasts until someone resumes it."""
+    noted = ""
     while (writer := holder(run_dir)) is not None:
-        if not noted:
-            print(f"note: waiting for pid {writer.pid}, which is training {run_dir.name}")
-            noted = True
+        advice = writer.advice()
+        if advice != noted:
+            stopped = "" if advice == WAIT else f"; {advice}"
+            print(f"note: waiting for pid {writer.pid}, which is training {run_dir.name}{stopped}")
+            noted = advice
         time.sleep(WAIT_POLL_S)
 
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -762,3 +763,45 @@ def test_a_rerun_of_a_run_that_lost_last_pt_names_the_fix(tmp_path, capsys, lost
         capsys, main(["joint", "--out", str(out), *TINY]), 2, "last.pt is missing", "--no-resume"
     )
     assert main(["joint", "--out", str(out), "--no-resume", *TINY]) == 0
+
+
+def test_a_stopped_writer_is_named_as_stopped_not_waited_for(tmp_path, capsys):
+    """Probe 26 AA10: a run suspended with Ctrl-Z, then the command typed again: "wait for it to
+    finish" does not help, as a stopped process never finishes; the fix is `fg` or a kill."""
+    from g2d_lite.locks import FolderLockedError, holder, locked
+    from g2d_lite.store import wait_for_writer
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    script = (
+        "import sys, time; from pathlib import Path; from g2d_lite.locks import locked\n"
+        "with locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(folder)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline() == "held\n"
+        assert holder(folder).advice() == "wait for it to finish"
+        child.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while "stopped" not in holder(folder).advice() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with (
+            pytest.raises(
+                FolderLockedError, match=rf"is stopped \(Ctrl-Z\?\).*kill -CONT {child.pid}"
+            ),
+            locked(folder),
+        ):
+            pass
+        waiter = threading.Thread(target=wait_for_writer, args=(folder,))
+        waiter.start()
+        time.sleep(0.5)
+        child.send_signal(signal.SIGKILL)
+        waiter.join(timeout=30)
+        assert not waiter.is_alive()
+        assert f"kill -CONT {child.pid}" in capsys.readouterr().out
+    finally:
+        child.kill()
+        child.wait()
