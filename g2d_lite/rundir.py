@@ -446,7 +446,7 @@ class RunFolder:
             fix = (
                 "rerun the same training command, which rewrites best.pt from last.pt"
                 if name == BEST
-                else "last.pt holds the run itself, so retrain the run with --no-resume"
+                else self._last_pt_fix()
             )
             if not path.is_file():
                 raise RunFolderError(f"{path} is missing from this finished run; {fix}")
@@ -468,6 +468,23 @@ class RunFolder:
                 f"epoch {metrics.get('selected_epoch')}; retrain the run with --no-resume"
             )
         return metrics, best
+
+    def _last_pt_fix(self) -> str:
+        """What to do about a last.pt that metrics.json does not record: an earlier checkpoint of
+        this very run (a backup restored) resumes with the same command, which ends where the
+        run ended; anything else means training it again."""
+        try:
+            last = load_checkpoint(self.file(LAST))
+            ours = last.get("config") == self.read_config()
+        except Exception:  # noqa: BLE001 - unreadable or foreign: the retrain advice below
+            ours = False
+        if ours and isinstance(last.get("epoch"), int):
+            return (
+                f"last.pt holds epoch {last['epoch']} of this run (an earlier checkpoint, "
+                "restored?): rerun the same training command, which resumes from it and "
+                "rewrites metrics.json"
+            )
+        return "last.pt holds the run itself, so retrain the run with --no-resume"
 
     def _check_identity(self, metrics: dict[str, Any], last: dict[str, Any]) -> None:
         """What metrics.json says the run is (its role, modality, dataset, seed, epochs) is what

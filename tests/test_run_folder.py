@@ -805,3 +805,32 @@ def test_a_stopped_writer_is_named_as_stopped_not_waited_for(tmp_path, capsys):
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_earlier_last_pt_of_the_same_run_is_repaired_by_the_same_command(tmp_path, capsys):
+    """Probe 26 AA19: a finished run's last.pt rolled back to an earlier one of the same run (a
+    backup restored) was told to retrain with --no-resume, throwing its epochs away; rerunning
+    the same command resumes from it and ends where the run ended."""
+    out, backup = tmp_path / "run", tmp_path / "last-epoch-0.pt"
+
+    def keep_a_backup(trainer, epoch):
+        if epoch == 0:
+            shutil.copyfile(out / LAST, backup)
+
+    cfg = tiny_config().replace(epochs=3)
+    train_student(
+        cfg.replace(loss="ce", balance="none"), tiny_data(), run_dir=out, callbacks=[keep_a_backup]
+    )
+    finished = json.loads((out / METRICS).read_text())
+    shutil.copyfile(backup, out / LAST)
+    with pytest.raises(RunFolderError, match="last.pt holds epoch 0 of this run") as refused_run:
+        load_run(out)
+    assert "--no-resume" not in str(refused_run.value)
+    train_student(cfg.replace(loss="ce", balance="none"), tiny_data(), run_dir=out)
+    resumed = json.loads((out / METRICS).read_text())
+    assert resumed["checkpoints"]["best"] == finished["checkpoints"]["best"]
+    timeless = ("checkpoints", "train_seconds")  # last.pt records the resumed run's clock
+    assert {k: v for k, v in resumed.items() if k not in timeless} == {
+        k: v for k, v in finished.items() if k not in timeless
+    }
+    load_run(out)
