@@ -209,8 +209,13 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
                 f"--teachers {path} is inside the run folder {path.parent}; pass {path.parent} "
                 "itself (or the --out folder of `python -m g2d_lite teacher` that holds it)"
             )
-        elif (path / "metrics.json").is_file() and not any(path.glob("teacher-*")):
-            raise KitError(_notebook_results_not_teachers(path))
+        elif not any(path.glob("teacher-*")) and (found := _notebook_results(path)):
+            kind, where = found
+            raise KitError(
+                f"--teachers {path} is {kind}, not teacher runs; {where.format(role='teacher')}"
+                ": pass those, or train teachers with: python -m g2d_lite teacher --out "
+                "runs/teachers"
+            )
         else:
             dirs.extend(p for p in sorted(path.glob("teacher-*")) if p.is_dir())
     if not dirs:
@@ -221,28 +226,44 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     return dirs
 
 
-def _notebook_results_not_teachers(path: Path) -> str:
-    """A notebook's results folder given as --teachers: its teachers are in the model cache
-    the executed notebook records (ARTIFACT_DIR), so name that rather than "train them"."""
-    cache = None
-    for executed in sorted(path.glob("*.ipynb")):
+def _recorded_model_cache(results: Path) -> str | None:
+    """The model cache (ARTIFACT_DIR) an executed notebook in ``results`` ran with, if any."""
+    for executed in sorted(results.glob("*.ipynb")):
         try:
-            cache = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"][
-                "ARTIFACT_DIR"
-            ]
-            break
+            metadata = json.loads(executed.read_text())["metadata"]
+            return str(metadata["papermill"]["parameters"]["ARTIFACT_DIR"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
+    return None
+
+
+def _is_notebook_results(folder: Path) -> bool:
+    """Whether ``folder`` is what the notebook runner writes for one notebook (its executed
+    copy and metrics.json), which holds no runs: they are in its model cache."""
+    return (folder / "metrics.json").is_file() and any(folder.glob("*.ipynb"))
+
+
+def _notebook_results(path: Path) -> tuple[str, str] | None:
+    """For a notebook's results folder, or a grid of them (``run --grid``), what it is and
+    where its runs are, with a ``{role}`` placeholder (the model cache the notebooks record)."""
+    if not path.is_dir():
+        return None
+    if _is_notebook_results(path):
+        points = [path]
+        kind = "a notebook's results folder"
+    else:
+        points = [p for p in sorted(path.iterdir()) if p.is_dir() and _is_notebook_results(p)]
+        if not points:
+            return None
+        names = ", ".join(p.name for p in points[:3]) + (", ..." if len(points) > 3 else "")
+        kind = f"a grid of notebook results ({names})"
+    cache = next((c for p in points if (c := _recorded_model_cache(p))), None)
     where = (
-        f"its teachers are in the model cache {cache} (its teacher-<modality>-<key> folders): "
-        "pass those"
+        f"its runs are in the model cache {cache}, as {{role}}-<name>-<key> folders"
         if cache
-        else "pass the teacher-<modality>-<key> folders in its model cache (ARTIFACT_DIR)"
+        else "its runs are {role}-<name>-<key> folders in its model cache (ARTIFACT_DIR)"
     )
-    return (
-        f"--teachers {path} is a notebook's results folder, not teacher runs; {where}, or train "
-        "teachers with: python -m g2d_lite teacher --out runs/teachers"
-    )
+    return kind, where
 
 
 def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
@@ -375,6 +396,12 @@ def _evaluated_checkpoint(folder: RunFolder, which: str) -> dict[str, Any]:
     if state == "absent":
         raise KitError(f"--run {folder.path} does not exist")
     if state in ("empty", "foreign"):
+        if found := _notebook_results(folder.path):
+            kind, where = found
+            raise KitError(
+                f"--run {folder.path} is {kind}, not a training run; "
+                f"{where.format(role='teacher/student')}: give one of those to --run"
+            )
         raise folder.not_a_run("give the folder a training command wrote with --out", "--run")
     if state == "finished":
         _, best = folder.load_finished()

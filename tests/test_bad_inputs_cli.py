@@ -1397,6 +1397,32 @@ def test_teachers_given_a_notebooks_results_folder_name_its_model_cache(tmp_path
     refused(capsys, status, 2, "a notebook's results folder", "model cache /data/art")
 
 
+def test_a_notebook_grid_or_results_folder_names_the_model_cache(tmp_path, capsys):
+    """Probe 26 AA21 (evaluate --run of a notebook's results said "give the folder a training
+    command wrote", which a notebook user has none of) and AA22 (student --teachers of a
+    `run --grid` folder said "no teacher runs found; train them first")."""
+    grid = tmp_path / "grid"
+    params = {"metadata": {"papermill": {"parameters": {"ARTIFACT_DIR": "/data/art"}}}}
+    for point in ("SEED=0", "SEED=1"):
+        (grid / point).mkdir(parents=True)
+        (grid / point / "metrics.json").write_text('{"results": []}')
+        (grid / point / "01_teacher_training.ipynb").write_text(json.dumps(params))
+    (grid / "summary.csv").write_text("seed\n0\n1\n")
+    out = str(tmp_path / "s")
+    status = main(["student", "--teachers", str(grid), "--out", out, *TINY])
+    refused(
+        capsys,
+        status,
+        2,
+        "a grid of notebook results (SEED=0, SEED=1)",
+        "model cache /data/art, as teacher-<name>-<key> folders",
+    )
+    for folder, kind in ((grid, "a grid of notebook results"), (grid / "SEED=0", "a notebook's")):
+        status = main(["evaluate", "--run", str(folder)])
+        refused(capsys, status, 2, kind, "/data/art", "give one of those to --run")
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_model_cache_that_cannot_be_created_is_refused_up_front(tmp_path, capsys, monkeypatch):
     """Probe E36: ARTIFACT_DIR in a read-only place started the notebook, which failed in
     cell 11 with a bare OSError. (os.access stands in for a read-only mount: root may write
