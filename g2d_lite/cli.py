@@ -103,6 +103,11 @@ def _config_file(path: str) -> dict[str, Any]:
         ) from None
     if not isinstance(values, dict):
         raise KitError(f"--config file {path} must hold a JSON object of key: value overrides")
+    if {"role", "checkpoints"} <= set(values):  # what a finished run's metrics.json holds
+        raise KitError(
+            f"--config {path} is a run's metrics.json, not a config; the run's settings are in "
+            f"{Path(path).with_name('config.json')}"
+        )
     return values
 
 
@@ -528,20 +533,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _key_as_option(tokens: Sequence[str]) -> str | None:
-    """The error for a config key typed as an option (``--epochs 1``, ``--batch-size=8``), a
-    common slip: config values are key=value overrides."""
+def _option_slip(tokens: Sequence[str]) -> str | None:
+    """The error for a common slip of options, named with its fix: a config key typed as an
+    option (``--epochs 1``), the notebook runner's ``-p NAME VALUE``, or a second value after
+    ``--modality`` or ``--teachers``, which take one each (it was read as an override)."""
+    keys = {f.name for f in fields(Config)}
     for i, token in enumerate(tokens):
+        following = [t for t in tokens[i + 1 : i + 3] if not t.startswith("-")]
         name, equals, value = token.removeprefix("--").partition("=")
         key = name.replace("-", "_")
-        if not token.startswith("--") or key not in {f.name for f in fields(Config)}:
-            continue
-        if not equals and i + 1 < len(tokens) and not tokens[i + 1].startswith("-"):
-            value = tokens[i + 1]
-        return (
-            f"{token.partition('=')[0]} is not an option: config values are key=value overrides;"
-            f" write {key}={value or '<value>'}"
-        )
+        if token.startswith("--") and key in keys:
+            value = value if equals else (following[:1] or ["<value>"])[0]
+            return (
+                f"{token.partition('=')[0]} is not an option: config values are key=value "
+                f"overrides; write {key}={value}"
+            )
+        if token == "-p":
+            name, value = [*following, "<NAME>", "<VALUE>"][:2]
+            return (
+                "-p NAME VALUE is the notebook runner's (python -m g2d_lite.run); here config "
+                f"values are key=value overrides: write {name.lower()}={value}"
+            )
+        extra = tokens[i + 2] if i + 2 < len(tokens) else ""
+        if token in ("--modality", "--teachers") and extra and not extra.startswith("-"):
+            if "=" in extra:
+                continue
+            if token == "--modality":
+                return (
+                    f"--modality takes one modality ({extra!r} is left over): drop --modality "
+                    "to train a teacher for every modality, or run once per modality"
+                )
+            return (
+                f"--teachers takes one folder per flag ({extra!r} is left over): repeat "
+                f"--teachers {extra}, or give the folder that holds the teacher runs"
+            )
     return None
 
 
@@ -552,12 +577,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may come anywhere, also after options (argparse takes one run of them)
     stray = [a for a in extra if a.startswith("-") or "=" not in a]
+    words = [a for a in getattr(args, "overrides", []) if "=" not in a]
     if (
-        stray
+        (stray or words)
         and hasattr(args, "overrides")
-        and (key_option := _key_as_option(list(sys.argv[1:] if argv is None else argv)))
+        and (slip := _option_slip(list(sys.argv[1:] if argv is None else argv)))
     ):
-        parser.error(key_option)
+        parser.error(slip)
     if stray or (extra and not hasattr(args, "overrides")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:

@@ -611,5 +611,21 @@ def _check_keys(values: Mapping[str, Any]) -> None:
                 else ""
             )
         )
+    if unknown and (fix := _near_key(unknown[0], values[unknown[0]], valid)):
+        raise ValueError(f"unknown config key {unknown[0]!r}: {fix}")
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _near_key(key: str, value: Any, valid: set[str]) -> str | None:
+    """The fix for a key that is a valid one spelled as the notebooks spell it (``EPOCHS``) or
+    as a dotted path into a dict field (``data_options.n_train``), else None."""
+    if key.lower() in valid and key != key.lower():
+        return (
+            f"config keys are lower case: write {key.lower()}={value!r} ({key} is the notebook "
+            f"runner's parameter, python -m g2d_lite.run -p {key} ...)"
+        )
+    head, dot, inner = key.partition(".")
+    if dot and head in valid and inner:
+        return f"a key inside {head} is written {head}={{{inner!r}: {value!r}}}"
+    return None

@@ -137,6 +137,12 @@ def _os_message(error: OSError) -> str:
         return f"{where} is (inside) a file, not a folder: give a folder path"
     if error.errno == errno.EISDIR:
         return f"{where} is a folder, not a file: give a file path"
+    if error.errno == errno.ENAMETOOLONG:
+        longest = max(os.fsencode(str(where)).split(b"/"), key=len)
+        return (
+            f"a name in {where} is too long for the file system ({len(longest)} bytes; most "
+            "allow 255 per name): choose a shorter name"
+        )
     if isinstance(error, FileNotFoundError) and error.filename is not None:
         return f"{where} does not exist: check the path"
     if error.errno is None and not error.strerror:  # numpy's writers say no more than this

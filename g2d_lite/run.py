@@ -374,7 +374,20 @@ def _check_model_cache(value: str, path: Path) -> None:
         raise RunError(
             f"parameter ARTIFACT_DIR {value!r} is {path}, among the kit's notebooks; give a "
             "folder outside notebooks/ (the default is ../artifacts, relative to notebooks/)"
+            f"{_from_here(value)}"
         )
+
+
+def _from_here(value: str) -> str:
+    """A hint for a relative folder parameter that names a folder of the shell's working
+    folder: the kernel reads it from notebooks/, so the absolute path is what was meant."""
+    here = Path(value).expanduser().resolve()
+    relative = not Path(value).expanduser().is_absolute()
+    return (
+        f"; from this folder it is {here}: pass that absolute path"
+        if relative and here.is_dir()
+        else ""
+    )
 
 
 def _check_cache_entries(value: str, path: Path) -> None:
@@ -424,11 +437,9 @@ def _folder_parameter(name: str, value: Any) -> Any:
     if name == "ARTIFACT_DIR":
         _check_model_cache(value, path)
     if name == "GRID_DIR" and not path.is_dir():
-        here = Path(value).expanduser().resolve()
-        also = f"; from this folder it is {here}: pass that absolute path" if here.is_dir() else ""
         raise RunError(
             f"parameter GRID_DIR {value!r} is {path}, which does not exist (relative paths "
-            f"start in notebooks/){also}"
+            f"start in notebooks/){_from_here(value)}"
         )
     return str(path)
 
@@ -1004,7 +1015,17 @@ def build_parser() -> argparse.ArgumentParser:
 @returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; returns 0, 1 when a notebook failed, 2 on bad input."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    overrides = [token for token in extra if "=" in token and not token.startswith("-")]
+    if overrides:  # python -m g2d_lite's syntax, a slip between the kit's two commands
+        name, _, value = overrides[0].partition("=")
+        parser.error(
+            f"{overrides[0]} is python -m g2d_lite's syntax; the runner takes notebook "
+            f"parameters as -p NAME VALUE: -p {name.upper()} {value}"
+        )
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.log_output:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     return run_command("python -m g2d_lite.run", lambda: _main(args), args.debug)

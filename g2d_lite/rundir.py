@@ -358,6 +358,9 @@ class RunFolder:
                 f"{where} is a folder of teacher runs ({', '.join(inside)}): name one of them, "
                 f"e.g. {self.path / inside[0]}"
             )
+        outer = enclosing_run(self.path.resolve().parent) if self.path.exists() else None
+        if outer is not None:  # its checkpoints/ folder, say: the run is the folder around it
+            return RunFolderError(f"{where} is inside the run {outer}: give {outer} itself")
         return RunFolderError(f"{where} holds no g2d-lite run (no config.json): {fix}")
 
     def load_last(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:

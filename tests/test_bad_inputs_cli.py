@@ -114,6 +114,14 @@ def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, ov
         (["joint", "--out", "x", "--epochs", "1"], ["--epochs is not an option", "epochs=1"]),
         (["joint", "--out", "x", "--batch-size=8"], ["--batch-size is not", "batch_size=8"]),
         (["student", "--out", "x", "--lr"], ["--lr is not an option", "lr=<value>"]),
+        # probe 27 AD18, AD19, AD21: a second value after a one-value option, the runner's -p
+        (["teacher", "--out", "x", "--modality", "audio", "visual"], ["takes one modality"]),
+        (["student", "--teachers", "a", "b", "--out", "x"], ["repeat --teachers b"]),
+        (["joint", "--out", "x", "-p", "EPOCHS", "1"], ["notebook runner's", "epochs=1"]),
+        # probe 27 AD04, AD20: a dotted key into data_options, the notebooks' upper case
+        (["joint", "--out", "x", "data_options.n_train=64"], ["data_options={'n_train': 64}"]),
+        (["joint", "--out", "x", "EPOCHS=1"], ["config keys are lower case: write epochs=1"]),
+        (["joint", "--out", "x" * 300], ["too long for the file system (300 bytes"]),
         # probe 26 AA29, AA30: a device as --config (read without end), a pasted line end
         (["joint", "--out", "x", "--config", "/dev/zero"], ["/dev/zero is a device, not a"]),
         (["joint", "--out", "j30\n"], ["--out: 'j30\\n' holds the control character"]),
@@ -1584,3 +1592,29 @@ def test_a_bool_parameter_given_in_lower_case_names_the_spelling(capsys):
     refused(
         capsys, status, 2, "PROGRESS takes bool values", "-p PROGRESS True or -p PROGRESS False"
     )
+
+
+def test_the_runner_names_the_training_command_syntax_and_a_folder_here(
+    capsys, tmp_path, monkeypatch
+):
+    """Probe 27 AD29 (`run 01 epochs=1`: "unrecognized arguments") and AD15 (`-p ARTIFACT_DIR
+    art` with ./art here: the message named notebooks/art only, so `../art` looked like the fix)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "art").mkdir()
+    status = runner.main(["01", "epochs=1", "--out", "o"])
+    refused(capsys, status, 2, "python -m g2d_lite's syntax", "-p EPOCHS 1")
+    status = runner.main(["01", "-p", "ARTIFACT_DIR", "art", "--out", "o"])
+    refused(capsys, status, 2, f"from this folder it is {tmp_path / 'art'}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
+
+
+def test_a_metrics_json_as_config_and_a_folder_inside_a_run_are_named(tmp_path, capsys):
+    """Probe 27 AD22 (a run's metrics.json as --config led with advice about --teachers) and
+    AD35 (`evaluate --run run/checkpoints` did not name the run around it)."""
+    run = tmp_path / "run"
+    assert main(["joint", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    status = main(["joint", "--out", str(tmp_path / "j"), "--config", str(run / "metrics.json")])
+    refused(capsys, status, 2, "is a run's metrics.json, not a config", str(run / "config.json"))
+    status = main(["evaluate", "--run", str(run / "checkpoints")])
+    refused(capsys, status, 2, f"is inside the run {run}: give {run} itself")
