@@ -127,6 +127,14 @@ def g2d_loss(
             f"{' and '.join(n for n, w in weights.items() if w > 0)} > 0; pass "
             "{modality: tensor} for each modality, or set the weights to 0 for plain CE"
         )
+    for name, outputs in inputs.items():
+        for m, value in (outputs or {}).items():
+            if not isinstance(value, Tensor):
+                kind = f"{type(value).__module__}.{type(value).__qualname__}"
+                raise TypeError(
+                    f"{name}[{m!r}] is a {kind}, not a tensor: pass torch tensors "
+                    "(torch.from_numpy(x) for a NumPy array)"
+                )
     if check_teachers:
         _check_teacher_values(
             teacher_logits if logit_weight > 0 else None,

@@ -140,6 +140,11 @@ def _check_confidence_inputs(teacher_logits: object, target: object, task: str) 
                 f"logits of {m!r} {tuple(logits.shape)} and target {tuple(target.shape)}: "
                 f"call {call}"
             )
+        if logits.shape[1] == 0:
+            raise ValueError(
+                f"the logits of {m!r} have no class column (shape {tuple(logits.shape)}): a "
+                "classifier gives one logit per class; check the slice or the model's head"
+            )
         if labels is None:
             continue
         refuse_probabilities(m, logits)
@@ -164,6 +169,7 @@ def _matched(encoders: Mapping[str, nn.Module], kappa: Mapping[str, float]) -> I
             f"kappa and encoders name different modalities: kappa for unknown encoders "
             f"{unknown}, encoders without kappa {missing}; encoders: {sorted(encoders)}"
         )
+    kappa = {m: _scalar("kappa", m, k) for m, k in kappa.items()}  # a 0-d tensor kept on the device
     for m, k in kappa.items():  # NaN would spoil the gradients, -1 turn them uphill
         if isinstance(k, bool) or not isinstance(k, numbers.Real) or not 0 <= k <= 1:
             raise ValueError(
@@ -193,6 +199,8 @@ def _require_epoch(name: str, value: object) -> None:
     """An epoch is a whole number; "3" or 2.5 would fail inside a comparison or count wrong."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a whole number of epochs, got {value!r}")
+    if value < 0:  # an off-by-one (epoch - 1 in a loop) would silently fall outside the window
+        raise ValueError(f"{name} must be >= 0 (epochs count from 0), got {value}")
 
 
 @dataclass
@@ -216,15 +224,15 @@ class _Window:
         return self.start_epoch <= epoch <= self.end_epoch
 
 
-def _scalar(modality: str, value: object) -> object:
+def _scalar(name: str, modality: str, value: object) -> object:
     """A one-element number tensor as a float (what ``teacher_confidence_sums`` gives, divided by
     the batch size, is one); a tensor of several values is refused by name."""
     if not isinstance(value, Tensor) or value.dtype == torch.bool or value.is_complex():
         return value
     if value.numel() != 1:
         raise TypeError(
-            f"rho[{modality!r}] is a tensor of shape {tuple(value.shape)}: give one confidence "
-            "per modality (a batch's mean, e.g. rho.mean().item())"
+            f"{name}[{modality!r}] is a tensor of shape {tuple(value.shape)}: give one number "
+            f"per modality (a batch's mean, e.g. {name}.mean().item())"
         )
     return float(value)
 
@@ -311,7 +319,7 @@ class SMP(_Window):
             raise ValueError("schedule='batch' needs this batch's teacher confidences rho")
         if not isinstance(rho, Mapping):
             raise TypeError(f"rho must map each modality to its confidence, got {rho!r}")
-        rho = {m: _scalar(m, r) for m, r in rho.items()}
+        rho = {m: _scalar("rho", m, r) for m, r in rho.items()}
         not_numbers = {m: r for m, r in rho.items() if not isinstance(r, numbers.Real)}
         if not_numbers:
             raise TypeError(f"rho must hold one number per modality, got {not_numbers}")

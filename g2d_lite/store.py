@@ -31,7 +31,14 @@ from g2d_lite.parallel import Job, job_slots, run_jobs
 from g2d_lite.preflight import require_splits
 from g2d_lite.progress import progress_enabled
 from g2d_lite.provenance import data_fingerprint, weights_digest
-from g2d_lite.rundir import HISTORY, STEPS, RunFolder, RunLockedError, enclosing_run
+from g2d_lite.rundir import (
+    HISTORY,
+    STEPS,
+    RunFolder,
+    RunFolderError,
+    RunLockedError,
+    enclosing_run,
+)
 from g2d_lite.train import ROLES, TrainResult, train_student, train_teacher
 
 # Settings that change speed or logging but never the numbers.
@@ -142,7 +149,15 @@ def _load_or_train(run_dir: Path, train: Callable[[], TrainResult]) -> TrainResu
     while True:
         wait_for_writer(run_dir)
         if _finished(run_dir):
-            return load_run(run_dir)
+            try:
+                return load_run(run_dir)
+            except RunLockedError:
+                raise
+            except RunFolderError as error:  # its fix names the command line, not a cell
+                raise RunFolderError(
+                    f"{error}. From a notebook: this run is in the model cache, and rerunning the "
+                    f"cell finds it again; remove {run_dir} and rerun the cell to train it anew"
+                ) from None
         try:
             return train()
         except RunLockedError:  # taken between the check and the start: wait for that writer

@@ -682,3 +682,47 @@ def test_a_callback_of_the_wrong_arity_is_refused_before_training(tmp_path, data
         )
     assert not (tmp_path / "r").exists()
     Trainer(tiny_config(), data, "teacher", "audio", callbacks=[print, lambda *args: None])
+
+
+def test_smp_inputs_probe_27():
+    """Probe 27 AF24 (a negative window or epoch passed silently), AF33 (κ as 0-d tensors was
+    called out of [0, 1]) and AF34 (logits with no class column: "class indices 0..-1")."""
+    from g2d_lite.smp import SMP, teacher_confidence
+
+    with pytest.raises(ValueError, match=r"start_epoch must be >= 0 \(epochs count from 0\)"):
+        SMP(start_epoch=-3, end_epoch=5)
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        SMP(start_epoch=0, end_epoch=5).coefficients({"a": 0.3, "b": 0.5}, epoch=-1)
+    encoders = {"a": torch.nn.Linear(2, 2), "b": torch.nn.Linear(2, 2)}
+    for encoder in encoders.values():
+        encoder(torch.ones(1, 2)).sum().backward()
+    SMP(start_epoch=0, end_epoch=5).apply(
+        encoders, {"a": torch.tensor(1.0), "b": torch.tensor(0.0)}
+    )
+    assert not encoders["b"].weight.grad.any() and encoders["a"].weight.grad.any()
+    with pytest.raises(TypeError, match=r"kappa\['a'\] is a tensor of shape \(2,\)"):
+        SMP(start_epoch=0, end_epoch=5).apply(encoders, {"a": torch.ones(2), "b": 0.0})
+    with pytest.raises(ValueError, match=r"no class column \(shape \(4, 0\)\).*model's head"):
+        teacher_confidence({"a": torch.randn(4, 0)}, torch.tensor([0, 0, 0, 0]))
+
+
+def test_g2d_loss_names_numpy_teacher_outputs():
+    """Probe 27 AF09: NumPy teacher logits (outputs cached with .numpy()) failed with
+    "'str' object has no attribute 'type'"."""
+    from g2d_lite.losses import g2d_loss
+
+    fused, target = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    features = {"a": torch.randn(4, 5)}
+    logits = {"a": torch.randn(4, 3).numpy()}
+    with pytest.raises(TypeError, match=r"teacher_logits\['a'\] is a numpy.ndarray.*from_numpy"):
+        g2d_loss(fused, features, logits, features, target)
+
+
+def test_a_damaged_model_cache_entry_says_what_to_do_from_a_notebook(tmp_path, data):
+    """Probe 27 AF11: a cache run whose best.pt was deleted was told to "rerun the same training
+    command", and rerunning the notebook cell found the same damage again."""
+    cache = tmp_path / "art"
+    run = load_or_train_teacher(tiny_config(), data, "audio", cache).run_dir
+    (run / "checkpoints" / "best.pt").unlink()
+    with pytest.raises(RunFolderError, match=f"From a notebook.*remove {re.escape(str(run))}"):
+        load_or_train_teacher(tiny_config(), data, "audio", cache)
