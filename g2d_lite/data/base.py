@@ -246,6 +246,27 @@ def _copies(held: MultimodalDataset, train: MultimodalDataset) -> int:
     )
 
 
+UNTRAINED_FIX = "shuffle the samples before splitting them"
+
+
+def _warn_untrained_classes(splits: DatasetSplits) -> None:
+    """A class absent from an in-memory train split (sorted-then-sliced arrays) cannot be
+    learnt, yet the scores still count it: say so, since training itself runs without a word."""
+    train = splits.train
+    if splits.info.task != "classification" or not isinstance(train, TensorMultimodalDataset):
+        return
+    present = set(train.targets.tolist())
+    names = splits.info.class_names
+    missing = [name for c, name in enumerate(names) if c not in present]
+    if missing:
+        warnings.warn(
+            f"{splits.info.name}: train has no sample of class {missing[0]!r}"
+            f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''} ({len(missing)} of "
+            f"{len(names)} classes), which a model cannot learn; {UNTRAINED_FIX}",
+            stacklevel=4,
+        )
+
+
 def _same_samples(a: MultimodalDataset, b: MultimodalDataset) -> bool:
     """The same split, or two in-memory splits holding the same samples in any order."""
     return len(a) == len(b) and _copies(a, b) == len(a)
@@ -400,6 +421,7 @@ class DatasetSplits:
             "every split needs samples (rebuild the data with larger split fractions, or give "
             "more samples)",
         )
+        _warn_untrained_classes(self)
 
     def __getitem__(self, split: str) -> MultimodalDataset:
         if split not in SPLITS:

@@ -132,6 +132,12 @@ def read_meta(root: Path) -> dict[str, Any] | None:
             f"{path} is a folder where the cache keeps its manifest; move that folder away and "
             "rebuild the cache with the command that made it"
         )
+    if path.is_symlink():  # its checks and repair advice would be another cache's
+        raise BuildError(
+            f"{path} is a symbolic link (to {os.readlink(path)}): a cache's manifest must be its "
+            f"own file; remove the link and rebuild {path.parent} with the command that made "
+            "its files"
+        )
     if not path.is_file():
         return None
     try:

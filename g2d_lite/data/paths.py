@@ -58,10 +58,21 @@ def checkout_root(name: str) -> Path:
 
 
 def data_env() -> str | None:
-    """``G2D_LITE_DATA`` with a leading ``~`` expanded, as ``--out`` expands it: a quoted tilde
-    (.env files, %env, launch.json) would otherwise make a folder literally named ``~``."""
+    """``G2D_LITE_DATA`` with ``$VAR`` / ``${VAR}`` and a leading ``~`` expanded, as a shell
+    would: .env files, ``docker --env-file`` and launch.json keep them literally, and a cache
+    would otherwise go to a folder named ``$HOME`` in the working folder. A variable that is
+    not set is refused rather than kept as a folder name."""
     env = os.environ.get(ENV_VAR)
-    return os.path.expanduser(env) if env else env
+    if not env:
+        return env
+    expanded = os.path.expanduser(os.path.expandvars(env))
+    unset = re.search(r"\$\{?\w+\}?", expanded)
+    if unset:
+        raise MissingDatasetError(
+            f"{ENV_VAR}={env} holds the variable {unset.group(0)}, which is not set here: "
+            f"give {ENV_VAR} the path itself"
+        )
+    return expanded
 
 
 def default_root(name: str) -> Path:

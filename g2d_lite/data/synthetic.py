@@ -41,6 +41,7 @@ import torch
 
 from g2d_lite.data.base import (
     SPLITS,
+    UNTRAINED_FIX,
     DatasetInfo,
     DatasetSplits,
     ModalitySpec,
@@ -231,7 +232,24 @@ def _refuse_idle_knobs(
 
 
 def _as_modality(m: SyntheticModality | Mapping[str, Any]) -> SyntheticModality:
-    return m if isinstance(m, SyntheticModality) else SyntheticModality(**m)
+    """A modality given as a dict, its keys checked first: a misspelt field would otherwise
+    be a bare dataclass TypeError naming neither the modality nor the valid fields."""
+    if isinstance(m, SyntheticModality):
+        return m
+    if not isinstance(m, Mapping):
+        raise TypeError(
+            f"each modality is a SyntheticModality or a dict of its fields, got {type(m).__name__}"
+        )
+    valid = [f.name for f in fields(SyntheticModality)]
+    unknown = [key for key in m if key not in valid]
+    if unknown:
+        near = _closest_knob(str(unknown[0]), valid)
+        hint = f" (did you mean {near!r}?)" if near else ""
+        raise ValueError(
+            f"modality {m.get('name', '?')!r}: unknown field {unknown[0]!r}{hint}; valid fields: "
+            f"{', '.join(valid)}"
+        )
+    return SyntheticModality(**m)
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,7 +450,7 @@ def _generate(
     return x.astype(np.float32), informative
 
 
-def _memory_bytes() -> int | None:
+def memory_bytes() -> int | None:
     """This machine's physical memory, or None where the OS does not say (Windows)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -447,7 +465,7 @@ def _check_memory(mods: Sequence[SyntheticModality], sizes: Mapping[str, int]) -
     values = {m.name: math.prod(m.shape) for m in mods}
     samples = sum(int(n) for n in sizes.values())
     need = 4 * samples * sum(values.values()) + 24 * max(values.values()) * max(sizes.values())
-    total = _memory_bytes()
+    total = memory_bytes()
     if total is None or need <= total:
         return
     m = max(mods, key=lambda mod: values[mod.name])
@@ -579,4 +597,6 @@ def make_synthetic(
     datasets = {
         s: TensorMultimodalDataset(info, s, generated[s][0], generated[s][1]) for s in SPLITS
     }
-    return DatasetSplits(info, datasets["train"], datasets["validation"], datasets["test"])
+    with warnings.catch_warnings():  # the missing class was named above, with its own fix
+        warnings.filterwarnings("ignore", message=f".*{UNTRAINED_FIX}")
+        return DatasetSplits(info, datasets["train"], datasets["validation"], datasets["test"])

@@ -19,8 +19,10 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -45,6 +47,7 @@ from g2d_lite.data.paths import resolve_root
 from g2d_lite.data.prepare.common import (
     LFS_REASON,
     Summary,
+    available_cores,
     check_split_sizes,
     chunked,
     refuse_empty,
@@ -52,6 +55,7 @@ from g2d_lite.data.prepare.common import (
     run_shards,
 )
 from g2d_lite.data.splits import stratified_split
+from g2d_lite.data.synthetic import memory_bytes
 from g2d_lite.data.video import (
     FRAME_RULES,
     VIDEO_ERRORS,
@@ -235,20 +239,47 @@ def _changed_files(theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> list[s
     return changed
 
 
-def check_same_listing(root: Path, identity: Mapping[str, Any], spec: AVBuild) -> None:
+def _rows_read_the_same(
+    meta: Mapping[str, Any], theirs: Mapping[str, Any], ours: Mapping[str, Any], spec: AVBuild
+) -> bool:
+    """Whether annotation files whose bytes changed still give the cache's clips, classes and
+    listing skips (an Excel re-save padding "cat" to "cat ", which the rows trim): only the
+    clip datasets' ``annotations`` may differ, since CREMA-D's split CSVs decide splits that
+    the clip digest does not hold. A clip's own skips (decoding) are left out of the match."""
+    others = {key for key in {*theirs, *ours} if theirs.get(key) != ours.get(key)}
+    if others != {"annotations"} or meta.get("class_names") != list(spec.class_names):
+        return False
+    clip_keys = {clip.key for clip in spec.clips}
+    recorded = [Skipped(**s) for s in meta.get("skipped") or []]
+    listing = list(spec.listing_skipped)
+    unmatched = [s for s in recorded if s.key not in clip_keys]
+    return unmatched == [s for s in listing if s.key not in clip_keys] and all(
+        s in recorded for s in listing if s.key in clip_keys
+    )
+
+
+def check_same_listing(root: Path, identity: Mapping[str, Any], spec: AVBuild) -> Mapping[str, Any]:
     """Refuse a rebuild from a changed clip list in words (which annotation file changed, which
-    clips were added or removed) rather than by the identity's internal digests."""
+    clips were added or removed) rather than by the identity's internal digests. Returns the
+    identity to build with: the recorded one when the changed files' rows read the same."""
     meta = read_meta(root)
     recorded = meta.get("identity") if meta is not None else None
     ours = json.loads(json.dumps(identity))
     if not isinstance(recorded, Mapping) or any(
         recorded.get(key) != ours[key] for key in ("dataset", "params")
     ):
-        return  # another dataset or other settings: the build says so itself
+        return identity  # another dataset or other settings: the build says so itself
     theirs = recorded.get("sources") or {}
     if theirs == ours["sources"]:
-        return
+        return identity
     changed = _changed_files(theirs, ours["sources"])
+    if _rows_read_the_same(meta, theirs, ours["sources"], spec):
+        print(
+            f"note: {', '.join(changed)} changed since the build, but its rows read the same "
+            "(blanks, quoting or line ends): the cache is current",
+            file=sys.stderr,
+        )
+        return dict(identity, sources=theirs)
     old = _built_keys(root, meta)
     new = {c.key for c in spec.clips} | {
         s.key for s in spec.listing_skipped if not s.reason.startswith("bad annotation line")
@@ -301,6 +332,33 @@ class AVBuild:
     split_hints: Mapping[str, str] | None = None  # why a scheme is absent, and how to add it
 
 
+def frame_memory(recipe: ClipRecipe, clips_per_shard: int, workers: int) -> int:
+    """Bytes of frames a build holds at once: each worker keeps its shard's frames and, for the
+    clip it decodes, one frame per second at the source size plus their float copy for the
+    resize (counted at the stored size, the least they take). The clip's length is taken to be
+    the recipe's audio length."""
+    height, width = recipe.frame_size
+    seconds = math.ceil(recipe.audio.seconds)
+    kept = recipe.frames_per_clip or seconds  # CREMA-D keeps every frame, ~1 per second
+    return height * width * 3 * workers * (clips_per_shard * kept + 5 * seconds)
+
+
+def check_frame_size(recipe: ClipRecipe, clips_per_shard: int, workers: int) -> None:
+    """Refuse, before anything is decoded, a --frame-size whose frames cannot fit in memory (a
+    typo, 20000 for 200): the build would be killed by the kernel without a word, leaving its
+    lock and work folder behind."""
+    need, total = frame_memory(recipe, clips_per_shard, workers), memory_bytes()
+    if total is None or need <= total:
+        return
+    height, width = recipe.frame_size
+    raise BuildError(
+        f"--frame-size {height} {width} makes {height * width * 3 / 1e6:,.0f} MB per frame, about "
+        f"{need / 2**30:,.0f} GiB while decoding ({workers} worker(s), {clips_per_shard} clips a "
+        f"shard), more than this machine's {total / 2**30:,.1f} GiB of memory; use e.g. "
+        "--frame-size 224 224 (or fewer --workers, a smaller --shard-size)"
+    )
+
+
 def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
     """Build (or resume, or confirm) an audio + video cache and return its summary."""
     if not spec.clips:
@@ -314,6 +372,10 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
             f"{spec.name}: no clips to build from ({why}); check that --root is the release "
             "folder with its media (and, for a git checkout, that `git lfs pull` fetched them)"
         )
+    clips_per_shard = min(args.shard_size, len(spec.clips))
+    shards = math.ceil(len(spec.clips) / clips_per_shard)
+    workers = min(args.workers, available_cores(), shards)
+    check_frame_size(spec.recipe, clips_per_shard, workers)
     root = resolve_root(spec.name, args.out)
     params = dict(spec.params, recipe=asdict(spec.recipe))
     identity = {
@@ -322,7 +384,7 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
         "sources": dict(spec.sources, clips_sha256=listing_digest(spec.clips)),
     }
     if not args.force:
-        check_same_listing(root, identity, spec)
+        identity = check_same_listing(root, identity, spec)
     build = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if build.complete:
         return Summary(spec.name, root, build.meta, seconds=0.0, verified=args.verify)

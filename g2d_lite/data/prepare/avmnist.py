@@ -203,6 +203,19 @@ def image_splits(
     }
 
 
+def check_validation_images(sizes: dict[str, int], args: argparse.Namespace) -> None:
+    """Refuse a --val-fraction that leaves no validation image while train has some, naming
+    the option: the generic empty-split line would blame the sample count, which the user did
+    not cut (a --subset that keeps nothing at all is that line's case)."""
+    if sizes["validation"] or not sizes["train"] or args.allow_empty:
+        return
+    raise BuildError(
+        f"--val-fraction {args.val_fraction:g} leaves no validation images; every run selects "
+        "its epoch on validation: use a larger --val-fraction (default 0.1), or pass "
+        "--allow-empty to write the empty split anyway"
+    )
+
+
 def pca_degrade(
     train: np.ndarray, splits: dict[str, np.ndarray], energy: float
 ) -> tuple[dict[str, np.ndarray], int, float]:
@@ -567,8 +580,10 @@ def build(args: argparse.Namespace) -> Summary:
     params["mnist_train"] = use_train
     params["snr_db"] = None if np.isinf(args.snr_db) else args.snr_db  # JSON has no inf
     picked = image_splits(mnist, args)  # an empty split is refused before a folder is made
+    sizes = {s: len(picked[s][1]) for s in SPLITS}
+    check_validation_images(sizes, args)
     where = "avmnist" if args.subset >= 1.0 else f"avmnist with --subset {args.subset:g}"
-    check_split_sizes({s: len(picked[s][1]) for s in SPLITS}, where, args.allow_empty)
+    check_split_sizes(sizes, where, args.allow_empty)
     root = resolve_root("avmnist", args.out)
     identity = {"dataset": "avmnist", "params": params, "sources": {"mnist": sources, "fsdd": fsdd}}
     cache = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)

@@ -15,6 +15,7 @@ import filecmp
 import io
 import math
 import os
+import posixpath
 import re
 import sys
 import textwrap
@@ -215,18 +216,21 @@ def clip_stem(name: str) -> str:
 
 
 def _under_root(clip: str, root: Path, where: str) -> str:
-    """An absolute path in the clip column as its path under ``root``: the clip is found by its
-    file name under --root, so a path elsewhere would silently build another file of that name
-    (and put an absolute path into index.csv). Relative names are returned as they are."""
-    if not os.path.isabs(clip):
+    """A path in the clip column as its path under ``root``: the clip is found by its file
+    name under --root, so a path elsewhere (absolute, or relative with ``..`` leading out of
+    --root) would silently build another file of that name and put that path into index.csv.
+    Relative names inside --root are returned as they are (linked-in folders stay inside)."""
+    if os.path.isabs(clip):
+        try:
+            return Path(clip).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    elif posixpath.normpath(clip.replace("\\", "/")).split("/")[0] != "..":
         return clip
-    try:
-        return Path(clip).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise BuildError(
-            f"{where} names {clip}, which is not under --root {root}; give paths relative to "
-            "--root, or pass --root the folder that holds it"
-        ) from None
+    raise BuildError(
+        f"{where} names {clip}, which is not under --root {root}; give paths relative to "
+        "--root (or the clip's file name), or pass --root the folder that holds it"
+    )
 
 
 def csv_rows(path: Path, root: Path | None = None) -> Rows:

@@ -140,7 +140,14 @@ def positive(text: str) -> int:
 
 
 def user_path(text: str) -> Path:
-    """A path option with ``~`` expanded and an empty value refused (see path_argument)."""
+    """A path option with ``~`` expanded and an empty value refused (see path_argument). Blanks
+    around it are refused too: pasted from a notebook cell, ``--out 'c1 '`` would build a second
+    cache beside ``c1`` that later loads of ``c1`` never read."""
+    if text.strip() and text != text.strip():
+        end = "begins" if text[0].isspace() else "ends"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} {end} with a space (pasted with it?); did you mean {text.strip()!r}?"
+        )
     return Path(path_argument(text))
 
 
@@ -235,6 +242,28 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, which a container or taskset
+    narrows), not every core of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def pool_size(workers: int, pending: int) -> int:
+    """How many processes to start for ``pending`` shards: never more than the shards left or
+    the cores available. ``--workers 99999`` (meant as "all cores") would otherwise fork every
+    one of them at once and stall a shared machine; capping by cores is said in a note."""
+    cores = available_cores()
+    size = max(1, min(workers, cores, pending))
+    if workers > cores:
+        print(
+            f"note: --workers {workers} is more than the {cores} core(s) available; using {size}",
+            file=sys.stderr,
+        )
+    return size
+
+
 def run_shards(
     build: ShardedBuild,
     chunks: Sequence[Sequence[Any]],
@@ -256,6 +285,7 @@ def run_shards(
     total = sum(len(c) for c in chunks)
     done = total - sum(len(chunks[i]) for i in pending)
     hidden = not progress_enabled(progress)
+    workers = pool_size(workers, len(pending))
     with tqdm(total=total, initial=done, unit="sample", desc=desc, disable=hidden) as bar:
         if workers <= 1:
             for i in pending:

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,24 @@ LICENCES = {
 RATE = 8000  # FSDD's native rate
 MAX_TAKE_SECONDS = 10.0  # FSDD's takes last under 3 s; tens of seconds is a damaged header
 FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
+UNRECOGNISED = "unrecognised file name"  # the reason's first part: summaries count by it
+LOOSE_NAME = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$")  # the shape, any speaker spelling
+
+
+def name_problem(name: str) -> str:
+    """Why ``name`` is not an FSDD file name: a speaker outside ASCII lower-case letters
+    (``5_jöhn_2.wav``, ``5_John_2.wav``) is named as the rule it breaks, with a spelling that
+    keeps it, since the name otherwise has the expected digit_speaker_take.wav shape."""
+    loose = LOOSE_NAME.match(name)
+    if loose is None:
+        return f"{UNRECOGNISED}: expected digit_speaker_take.wav"
+    digit, speaker, take = loose.groups()
+    plain = unicodedata.normalize("NFKD", speaker).encode("ascii", "ignore").decode().lower()
+    plain = re.sub(r"[^a-z]", "", plain) or "speaker"
+    return (
+        f"{UNRECOGNISED}: speaker {speaker!r} is not ASCII lower-case letters; rename the file "
+        f"(e.g. {digit}_{plain}_{take}.wav)"
+    )
 
 
 @dataclass(frozen=True)
@@ -186,7 +205,7 @@ def read_fsdd(folder: Path) -> tuple[list[Recording], list[Skipped], dict[str, A
     for name, content in files.items():
         match = FSDD_NAME.match(name)
         if match is None:
-            skipped.append(Skipped(name, "unrecognised file name: expected digit_speaker_take.wav"))
+            skipped.append(Skipped(name, name_problem(name)))
             continue
         if is_lfs_pointer(content):
             skipped.append(Skipped(name, LFS_REASON))
