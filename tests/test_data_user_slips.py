@@ -1,4 +1,5 @@
-"""Probe AE: the data layer used by a tired and a hostile user (cases AE04 to AE29)."""
+"""Slips a tired or hostile user makes with the data layer: variables in paths, blanks, sizes
+and counts out of reach, links and re-saved files (probe 27, cases AE04 to AE36)."""
 
 from __future__ import annotations
 
