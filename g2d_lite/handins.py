@@ -70,10 +70,35 @@ def _released_notebook(path: Path) -> Released:
     return Released(set(answers), above)
 
 
+def _folders(path: Path) -> list[Path]:
+    """The folders directly in ``path`` (none when it is no folder)."""
+    return sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+
+
+def _not_a_course(course: Path) -> str | None:
+    """Why ``course`` is no course folder at all (no nbgrader_config.py, no release/), with the
+    folders it may have meant: a mistyped ``--course`` told to generate a release there would
+    start a new, empty course. None when it may be a course."""
+    if (course / "nbgrader_config.py").is_file() or (course / "release").is_dir():
+        return None
+    siblings = [p for p in _folders(course.parent) if p.name != course.name]
+    near = difflib.get_close_matches(course.name, [p.name for p in siblings], n=3)
+    inside = dict.fromkeys(_folders(course) + siblings)  # "." is its own parent
+    courses = [p for p in inside if (p / "nbgrader_config.py").is_file()]
+    meant = [course.parent / name for name in near] or courses
+    fix = ", ".join(f"--course {p}" for p in meant[:3]) or "--course classroom in a clone"
+    what = "is no course folder" if course.is_dir() else "does not exist"
+    return (
+        f"{course} {what} (no nbgrader_config.py there, no release/): give the course folder, "
+        f"e.g. {fix}"
+    )
+
+
 def _missing_release(course: Path, assignment: str) -> str:
     """Why ``course`` has no release of ``assignment``, with the fix: a folder inside the course
-    (release/, say) is named with the course folder to run in; another assignment's name in the
-    wrong case is a typo (generating it would make a second assignment); else generate it."""
+    (release/, say) is named with the course folder to run in; a folder that is no course (a
+    typo) with the folders it may mean; another assignment's name in the wrong case is a typo
+    (generating it would make a second assignment); else generate it."""
     release = course / "release" / assignment
     parent = course.resolve().parent
     if (parent / "nbgrader_config.py").is_file() and (parent / "release" / assignment).is_dir():
@@ -82,6 +107,9 @@ def _missing_release(course: Path, assignment: str) -> str:
             f"handins in the course folder {parent}, the one with nbgrader_config.py, or pass "
             f"--course {parent}"
         )
+    not_a_course = _not_a_course(course)
+    if not_a_course:
+        return not_a_course
     others = {
         p.name.lower(): p.name for p in release.parent.glob("*") if p.is_dir() and p != release
     }
@@ -167,6 +195,23 @@ def _cell_ids(notebook: nbformat.NotebookNode) -> list[str | None]:
     return [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells]
 
 
+def _source_markers(inside: str, notebook: nbformat.NotebookNode) -> list[str]:
+    """A notebook still holding nbgrader's solution or hidden-test markers is the instructor's
+    source (a clone's notebooks/exercises/), not the released copy: autograde would give its
+    reference answers full marks, and its hidden checks are in plain view."""
+    from g2d_lite.exercises import HIDDEN_TESTS, SOLUTION  # exercises imports this module
+
+    lines = {line.strip() for cell in notebook.cells for line in cell.source.splitlines()}
+    marks = {SOLUTION[0]: "solutions", HIDDEN_TESTS[0]: "hidden tests"}
+    found = {begin: what for begin, what in marks.items() if begin in lines}
+    if not found:
+        return []
+    return [
+        f"{inside} holds the instructor's {' and '.join(found.values())} ({', '.join(found)} …): "
+        "it is the source notebook, not the released copy; check how the student got it"
+    ]
+
+
 def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str]:
     """Why autograde would fail on the notebook ``inside`` a hand-in, or spoil its grade."""
     try:
@@ -177,7 +222,7 @@ def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str
             f"{inside} is not a notebook ({type(error).__name__}: {reason}); autograde would stop "
             "on it and grade it 0: ask the student for the notebook itself"
         ]
-    problems = []
+    problems = _source_markers(inside, notebook)
     lost = sorted(released.answers - _answer_cells(notebook))
     if lost:
         problems.append(
@@ -314,7 +359,8 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
         )
     problems: list[str] = []
     notes: list[str] = []
-    by_student: dict[str, list[str]] = {}  # zip_collect names a student by the zip or folder
+    # zip_collect names a student by the zip or folder; ids in another case are two students
+    by_student: dict[str, list[tuple[str, str]]] = {}  # (entry, student id) by the id's lower case
     entries = sorted(p for p in archive.iterdir() if not p.name.startswith("."))
     if not entries:
         raise KitError(
@@ -327,9 +373,8 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
         if entry.is_file() and entry.suffix != ".zip":
             problems.append(f"{entry}: {_not_a_zip(entry, student)}")
             continue
-        by_student.setdefault(student, []).append(
-            f"{entry.name}/" if entry.is_dir() else entry.name
-        )
+        label = f"{entry.name}/" if entry.is_dir() else entry.name
+        by_student.setdefault(student.lower(), []).append((label, student))
         found, missing, extra = _handin_problems(entry, student, released)
         problems += [f"{entry}: {problem}" for problem in found]
         if missing:
@@ -338,10 +383,22 @@ def check_handins(course: str | Path, assignment: str = "g2d") -> Report:
             notes.append(
                 f"{student} also hands in {', '.join(extra)}, no exercise: zip_collect skips it"
             )
-    problems += [
-        f"{archive}/{' and '.join(sorted(names))} are both student {student}: "
-        "zip_collect would see each notebook twice; keep one"
-        for student, names in by_student.items()
-        if len(names) > 1
-    ]
+    problems += [_twice(archive, names) for names in by_student.values() if len(names) > 1]
     return Report(len(entries), problems, notes)
+
+
+def _twice(archive: Path, entries: list[tuple[str, str]]) -> str:
+    """The problem of one student handed in as several entries (each with its student id): under
+    one id zip_collect sees each notebook twice; under ids that differ only in case nbgrader
+    grades two students, and an import that matches ids in any case takes either grade."""
+    ids = {student for _, student in entries}
+    both = f"{archive}/{' and '.join(sorted(label for label, _ in entries))}"
+    if len(ids) == 1:
+        return (
+            f"{both} are both student {ids.pop()}: zip_collect would see each notebook twice; "
+            "keep one"
+        )
+    return (
+        f"{both} differ only in case: the same student? nbgrader grades them as two students "
+        "(two rows in grades.csv); keep one"
+    )

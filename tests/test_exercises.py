@@ -375,6 +375,18 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
             "return out",
             "a gap of exactly MIN_GAP (2 points) is not below it",
         ),
+        (  # probe AF04: 0 for "no gap" was "no common mistake gives this value"
+            "ex04_diagnosis",
+            "recovery",
+            'sign, least = (1.0, MIN_GAP) if metric == "acc" else (-1.0, 0.0)\n'
+            "out = {}\n"
+            "for m in teacher:\n"
+            "    gap = sign * (teacher[m] - joint[m])\n"
+            "    closed = sign * (student[m] - joint[m])\n"
+            "    out[m] = 100.0 * closed / gap if gap > 0 and gap >= least else 0.0\n"
+            "return out",
+            "gives math.nan, not 0: the recovery of no gap is undefined",
+        ),
         (  # probe AC34: the notebook's TARGET read instead of the target argument
             "ex02_smp",
             "teacher_confidence",
@@ -445,6 +457,7 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         "bool-kappa",
         "near-tie",
         "gap-at-min",
+        "zero-not-nan",
         "global-target",
         "global-target-total",
         "float16",
@@ -545,6 +558,10 @@ def test_handins_that_would_stop_or_spoil_grading_are_named_before_nbgrader_runs
     assert "note: zipped hands in no ex02_smp" in "\n".join(out)
     assert out[-1] == "9 hand-ins checked: 7 problems to fix before `nbgrader zip_collect g2d`"
     status = exercises.main(["handins", "--course", str(tmp_path / "nowhere")])
+    assert status == 2 and "nowhere does not exist" in capsys.readouterr().err
+    (tmp_path / "new").mkdir()  # a course not yet released: generate it
+    (tmp_path / "new" / "nbgrader_config.py").write_text("c = get_config()\n")
+    status = exercises.main(["handins", "--course", str(tmp_path / "new")])
     assert status == 2 and "run `nbgrader generate_assignment g2d`" in capsys.readouterr().err
 
 

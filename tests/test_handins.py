@@ -204,3 +204,44 @@ def test_handins_run_inside_the_course_names_the_course_folder(course, capsys, m
     assert status == 2 and "generate_assignment" not in err
     assert f"run handins in the course folder {course.resolve()}, the one with" in err
     assert f"or pass --course {course.resolve()}" in err
+
+
+def test_one_student_under_ids_differing_only_in_case_is_named(course, capsys):
+    """AF14: Alice.zip beside alice/ passed; nbgrader then graded two students, Alice and
+    alice, and an import matching ids in any case took either grade."""
+    _folder(course, "alice")
+    _zip(_archive(course) / "Alice.zip", {f"g2d/{EX01}.ipynb": _released(course)})
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert "Alice.zip and alice/ differ only in case: the same student?" in out
+    assert "nbgrader grades them as two students (two rows in grades.csv); keep one" in out
+    assert "1 problem to fix" in out
+
+
+def test_a_hand_in_of_the_instructor_notebooks_is_named(course, capsys):
+    """AF26: the instructor's notebooks (solutions and hidden tests inside) handed in passed;
+    autograde would have given their reference answers full marks."""
+    bob = _archive(course) / "bob"
+    bob.mkdir()
+    shutil.copy(exercises.SOURCE_DIR / f"{EX01}.ipynb", bob)
+    status, out = _handins(course, capsys)
+    assert status == 1
+    assert (
+        f"bob: {EX01}.ipynb holds the instructor's solutions and hidden tests (### BEGIN "
+        "SOLUTION, ### BEGIN HIDDEN TESTS …): it is the source notebook, not the released copy; "
+        "check how the student got it" in out
+    )
+    assert "good" not in out
+
+
+def test_a_course_folder_that_does_not_exist_is_named_not_generate_assignment(
+    course, capsys, monkeypatch
+):
+    """AF36: --course nocourse (a typo) advised `nbgrader generate_assignment g2d` there, which
+    would start a new, empty course."""
+    monkeypatch.chdir(course.parent)
+    status = exercises.main(["handins", "--course", "nocourse"])
+    err = capsys.readouterr().err
+    assert status == 2 and "generate_assignment" not in err
+    assert "nocourse does not exist (no nbgrader_config.py there, no release/)" in err
+    assert "give the course folder, e.g. --course course" in err
