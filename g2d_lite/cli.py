@@ -124,7 +124,7 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
         overrides[key] = {**overrides[key], **value} if both else value  # data_options merge
     root = overrides.get("data_root")
     if isinstance(root, str) and root.strip():  # recorded absolute: evaluate from anywhere
-        overrides["data_root"] = str(Path(overrides["data_root"]).expanduser().resolve())
+        overrides["data_root"] = str(Path(root).expanduser().resolve())
     check_profile_dataset(args.profile, overrides.get("dataset"))
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
     _check_method_kept(method, overrides, cfg, args.command, from_file)
@@ -554,19 +554,18 @@ def _option_slip(tokens: Sequence[str]) -> str | None:
                 "-p NAME VALUE is the notebook runner's (python -m g2d_lite.run); here config "
                 f"values are key=value overrides: write {name.lower()}={value}"
             )
-        extra = tokens[i + 2] if i + 2 < len(tokens) else ""
-        if token in ("--modality", "--teachers") and extra and not extra.startswith("-"):
-            if "=" in extra:
-                continue
-            if token == "--modality":
-                return (
-                    f"--modality takes one modality ({extra!r} is left over): drop --modality "
-                    "to train a teacher for every modality, or run once per modality"
-                )
+        left = tokens[i + 2] if i + 2 < len(tokens) else ""  # a second value after the option
+        if token not in ("--modality", "--teachers") or not left or left[0] == "-" or "=" in left:
+            continue
+        if token == "--modality":
             return (
-                f"--teachers takes one folder per flag ({extra!r} is left over): repeat "
-                f"--teachers {extra}, or give the folder that holds the teacher runs"
+                f"--modality takes one modality ({left!r} is left over): drop --modality "
+                "to train a teacher for every modality, or run once per modality"
             )
+        return (
+            f"--teachers takes one folder per flag ({left!r} is left over): repeat "
+            f"--teachers {left}, or give the folder that holds the teacher runs"
+        )
     return None
 
 
@@ -577,12 +576,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may come anywhere, also after options (argparse takes one run of them)
     stray = [a for a in extra if a.startswith("-") or "=" not in a]
-    words = [a for a in getattr(args, "overrides", []) if "=" not in a]
-    if (
-        (stray or words)
-        and hasattr(args, "overrides")
-        and (slip := _option_slip(list(sys.argv[1:] if argv is None else argv)))
-    ):
+    words = [a for a in getattr(args, "overrides", ()) if "=" not in a]  # read as overrides
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    if (stray or words) and hasattr(args, "overrides") and (slip := _option_slip(tokens)):
         parser.error(slip)
     if stray or (extra and not hasattr(args, "overrides")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")

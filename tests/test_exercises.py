@@ -191,6 +191,19 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
     assert student.cells[0].source == "\n".join(CODE_STUB)
 
 
+def _recovery_answer(when: str, otherwise: str) -> str:
+    """ex04's recovery answer with its gap test and its value for a gap too small changed."""
+    return (
+        'sign, least = (1.0, MIN_GAP) if metric == "acc" else (-1.0, 0.0)\n'
+        "out = {}\n"
+        "for m in teacher:\n"
+        "    gap = sign * (teacher[m] - joint[m])\n"
+        "    closed = sign * (student[m] - joint[m])\n"
+        f"    out[m] = 100.0 * closed / gap if {when} else {otherwise}\n"
+        "return out"
+    )
+
+
 @pytest.mark.parametrize(
     ("notebook", "function", "body", "feedback"),
     [
@@ -366,25 +379,13 @@ def test_a_solution_cell_with_mistyped_markers_ships_no_answer():
         (  # probe AC09: a gap of exactly MIN_GAP got NaN
             "ex04_diagnosis",
             "recovery",
-            'sign, least = (1.0, MIN_GAP) if metric == "acc" else (-1.0, 0.0)\n'
-            "out = {}\n"
-            "for m in teacher:\n"
-            "    gap = sign * (teacher[m] - joint[m])\n"
-            "    closed = sign * (student[m] - joint[m])\n"
-            "    out[m] = 100.0 * closed / gap if gap > least else math.nan\n"
-            "return out",
+            _recovery_answer(when="gap > least", otherwise="math.nan"),
             "a gap of exactly MIN_GAP (2 points) is not below it",
         ),
         (  # probe AF04: 0 for "no gap" was "no common mistake gives this value"
             "ex04_diagnosis",
             "recovery",
-            'sign, least = (1.0, MIN_GAP) if metric == "acc" else (-1.0, 0.0)\n'
-            "out = {}\n"
-            "for m in teacher:\n"
-            "    gap = sign * (teacher[m] - joint[m])\n"
-            "    closed = sign * (student[m] - joint[m])\n"
-            "    out[m] = 100.0 * closed / gap if gap > 0 and gap >= least else 0.0\n"
-            "return out",
+            _recovery_answer(when="gap > 0 and gap >= least", otherwise="0.0"),
             "gives math.nan, not 0: the recovery of no gap is undefined",
         ),
         (  # probe AC34: the notebook's TARGET read instead of the target argument

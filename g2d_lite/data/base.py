@@ -223,20 +223,28 @@ def _fingerprints(inputs: Mapping[str, torch.Tensor]) -> list[bytes]:
     return [row.tobytes() for row in keys]
 
 
-def _copies(held: MultimodalDataset, train: MultimodalDataset) -> int:
+def _first_rows(split: MultimodalDataset) -> dict[bytes, int]:
+    """Each sample fingerprint of an in-memory split, with the first row that has it ({} for a
+    split on disk, which is not compared)."""
+    first: dict[bytes, int] = {}
+    if isinstance(split, TensorMultimodalDataset) and len(split):
+        for row, key in enumerate(_fingerprints(split.inputs)):
+            first.setdefault(key, row)
+    return first
+
+
+def _copies(held: MultimodalDataset, train: MultimodalDataset, first: Mapping[bytes, int]) -> int:
     """How many of ``held``'s samples are exact copies of ``train`` samples, in any order (a
     test split of shuffled train rows, a validation split sliced from the train tensors):
-    fingerprints find the candidates, an exact comparison confirms them."""
+    the fingerprints in ``first`` (:func:`_first_rows` of ``train``, made once for every split
+    compared with it) find the candidates, an exact comparison confirms them."""
     if held is train:
         return len(held)
     tensors = isinstance(held, TensorMultimodalDataset) and isinstance(
         train, TensorMultimodalDataset
     )
-    if not tensors or not len(held) or not len(train) or held.inputs.keys() != train.inputs.keys():
+    if not tensors or not len(held) or not first or held.inputs.keys() != train.inputs.keys():
         return 0
-    first: dict[bytes, int] = {}
-    for row, key in enumerate(_fingerprints(train.inputs)):
-        first.setdefault(key, row)
     candidates = [
         (row, first[key]) for row, key in enumerate(_fingerprints(held.inputs)) if key in first
     ]
@@ -269,7 +277,9 @@ def _warn_untrained_classes(splits: DatasetSplits) -> None:
 
 def _same_samples(a: MultimodalDataset, b: MultimodalDataset) -> bool:
     """The same split, or two in-memory splits holding the same samples in any order."""
-    return len(a) == len(b) and _copies(a, b) == len(a)
+    if a is b:
+        return True
+    return len(a) == len(b) and _copies(a, b, _first_rows(b)) == len(a)
 
 
 class TensorMultimodalDataset(MultimodalDataset):
@@ -390,7 +400,8 @@ class DatasetSplits:
                         f"{other}, the dataset's {m.shape}; every split must hold the same "
                         "modalities at the same shapes"
                     )
-        copies = {split: _copies(self[split], self.train) for split in ("validation", "test")}
+        train_rows = _first_rows(self.train)
+        copies = {s: _copies(self[s], self.train, train_rows) for s in ("validation", "test")}
         for split, n in copies.items():
             if n and n == len(self[split]) == len(self.train):
                 warnings.warn(
