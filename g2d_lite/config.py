@@ -341,6 +341,26 @@ STUDENT_ONLY: frozenset[str] = frozenset(
     }
 )
 
+# Settings that change speed, logging or where files live, never a run's numbers.
+RUNTIME_ONLY: frozenset[str] = frozenset(
+    {"progress", "num_workers", "device", "data_root", "tensorboard"}
+)
+
+
+def recipe(cfg: Config, role: str) -> str:
+    """The settings a run's numbers depend on, except its seed, written as the ones that differ
+    from the defaults (``"epochs=3; lr=0.01"``; ``"defaults"`` for none): runs with one recipe
+    are seeds of one experiment, and a table may average them; runs with two may not."""
+    ignored = RUNTIME_ONLY | {"seed"} | (STUDENT_ONLY if role == "teacher" else frozenset())
+    default = Config().to_dict()
+    changed = [
+        f"{key}={json.dumps(value, sort_keys=True, default=str)}"
+        for key, value in cfg.to_dict().items()
+        if key not in ignored and value != default[key]
+    ]
+    return "; ".join(changed) or "defaults"
+
+
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {},
     "classroom": {"epochs": 45, "lr_step": 30},

@@ -24,6 +24,8 @@ from g2d_lite.palette import canonical_method
 # selection rule -> the protocol name used in tables (docs/method.md §4)
 PROTOCOLS: dict[str, str] = {"validation": "honest", "test": "paper", "last": "last"}
 ROW_KEYS: tuple[str, ...] = ("method", "seed", "protocol")
+# the run's settings other than its seed (config.recipe): rows of one group must share it
+RECIPE = "recipe"
 
 
 def _is_number(value: Any, kind: type) -> bool:
@@ -73,7 +75,7 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
     test = {k: float(v) for k, v in scores.items()}
     if metrics["role"] == "teacher":
         test = {f"{name}/{metrics['modality']}": test[name]}
-    derived = [k for k in extra if k in ROW_KEYS or k.split("/")[0] in ("acc", "mae")]
+    derived = [k for k in extra if k in (*ROW_KEYS, RECIPE) or k.split("/")[0] in ("acc", "mae")]
     if derived:
         raise ValueError(
             f"result_row derives {derived} from the run's metrics; an extra column may not "
@@ -83,6 +85,7 @@ def result_row(method: str, metrics: Mapping[str, Any], **extra: Any) -> dict[st
         "method": method,
         "seed": int(seed),
         "protocol": PROTOCOLS[metrics["selection"]],
+        **({RECIPE: metrics[RECIPE]} if isinstance(metrics.get(RECIPE), str) else {}),
         **extra,
         **test,
     }
@@ -228,7 +231,9 @@ def summarise(
 
     Duplicate rows (the same cached model reported by two notebooks) count once. Two rows of
     one group, seed and protocol with different scores are refused: they are two different
-    runs (say, two points of a grid) that ``by`` does not tell apart.
+    runs (say, two points of a grid) that ``by`` does not tell apart. So is a group whose runs
+    were trained with different settings (their ``recipe``, say 1 and 3 epochs): a mean over
+    them is no mean over seeds.
     """
     if isinstance(rows, Mapping | str) or not isinstance(rows, pd.DataFrame | Iterable):
         raise TypeError(
@@ -254,7 +259,9 @@ def summarise(
         return pd.DataFrame(columns=[*by, "protocol", "seeds"])
     scores = metric_columns(rows)
     _check_values(rows, scores)
-    rows = rows.drop_duplicates(subset=[*by, "seed", "protocol", *scores], keep="first")
+    kept = [*by, "seed", "protocol", *scores, *([RECIPE] if RECIPE in rows else [])]
+    rows = rows.drop_duplicates(subset=list(dict.fromkeys(kept)), keep="first")
+    _refuse_recipe_mix(rows, by)
     _refuse_clashes(rows, [*by, "seed", "protocol"])
     _refuse_protocol_mix(rows, by)
     grouped = rows.groupby(by, sort=False, dropna=False)
@@ -278,6 +285,38 @@ def _check_values(rows: pd.DataFrame, scores: list[str]) -> None:
             raise ValueError(
                 f"the scores in {column!r} must be numbers, got {rows[column].tolist()}"
             )
+
+
+def _settings(recipe: str) -> dict[str, str]:
+    """A recipe's ``key=value`` parts (config.recipe), as a mapping."""
+    parts = (part.partition("=") for part in recipe.split("; "))
+    return {key: value for key, sep, value in parts if sep}
+
+
+def _refuse_recipe_mix(rows: pd.DataFrame, by: list[str]) -> None:
+    """Rows of one group trained with different settings are different experiments: averaging
+    them as seeds (a 1-epoch and a 3-epoch run as "2 seeds") would state a mean nobody ran.
+    Rows without a recipe (hand-made, or from metrics older than recipes) are not compared."""
+    if RECIPE not in rows or RECIPE in by:
+        return
+    for key, group in rows.groupby(by, sort=False, dropna=False):
+        recipes = list(dict.fromkeys(group[RECIPE].dropna()))
+        if len(recipes) < 2:
+            continue
+        settings = [_settings(r) for r in recipes]
+        differ = sorted({k for s in settings for k in s if len({t.get(k) for t in settings}) > 1})
+        ways = "; ".join(
+            f"seed {', '.join(map(str, sorted(set(group.loc[group[RECIPE] == r, 'seed']))))}: "
+            + (", ".join(f"{k}={s.get(k, 'default')}" for k in differ) or r)
+            for r, s in zip(recipes, settings, strict=True)
+        )
+        values = key if isinstance(key, tuple) else (key,)
+        where = ", ".join(f"{k}={v!r}" for k, v in zip(by, values, strict=True))
+        raise ValueError(
+            f"{where} holds runs trained with {len(recipes)} different settings ({ways}): a mean "
+            f"over them is no mean over seeds; add a column telling them apart to by= (e.g. "
+            f"result_row(..., {differ[0] if differ else 'label'}=...)) or add {RECIPE!r} to by="
+        )
 
 
 def _refuse_protocol_mix(rows: pd.DataFrame, by: list[str]) -> None:

@@ -1003,7 +1003,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grid", action="append", default=[], metavar="NAME=V1,V2", help="a grid axis"
     )
-    parser.add_argument("--out", type=os.path.expanduser, help="run folder (default runs/<target>)")
+    parser.add_argument(
+        "--out",
+        type=os.path.expanduser,
+        help=f"run folder (default: the kit's {RUNS_DIR}/ and in it NN for notebook NN, NN-grid "
+        "for its grid, all or demo for those targets; a relative --out starts from the current "
+        "folder)",
+    )
     parser.add_argument("--log-output", action="store_true", help="stream cell outputs")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(

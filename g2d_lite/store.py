@@ -21,7 +21,7 @@ from torch import nn
 
 import g2d_lite
 from g2d_lite.checkpoint import CheckpointError, info_from_dict, load_checkpoint
-from g2d_lite.config import STUDENT_ONLY, Config, require_config
+from g2d_lite.config import RUNTIME_ONLY, STUDENT_ONLY, Config, require_config
 from g2d_lite.data.base import DatasetSplits
 from g2d_lite.devices import resolve_device
 from g2d_lite.errors import KitError
@@ -40,9 +40,6 @@ from g2d_lite.rundir import (
     enclosing_run,
 )
 from g2d_lite.train import ROLES, TrainResult, train_student, train_teacher
-
-# Settings that change speed or logging but never the numbers.
-_NOT_IN_KEY = frozenset({"progress", "num_workers", "device", "data_root", "tensorboard"})
 
 
 @functools.cache
@@ -67,7 +64,7 @@ def run_key(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; valid roles: {ROLES}")
     require_config(cfg, f"the {role} run")
-    ignored = _NOT_IN_KEY | (STUDENT_ONLY if role == "teacher" else {"teacher_selection"})
+    ignored = RUNTIME_ONLY | (STUDENT_ONLY if role == "teacher" else {"teacher_selection"})
     values: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
     payload = {
         "config": values,

@@ -32,7 +32,7 @@ from g2d_lite import slots, sync_free
 from g2d_lite.api_checks import require_bool
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config, require_config, unused_settings
+from g2d_lite.config import Config, recipe, require_config, unused_settings
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
@@ -874,6 +874,7 @@ class Trainer:
             "metric": self.metric,
             "seed": self.cfg.seed,
             "epochs": self.cfg.epochs,
+            "recipe": recipe(self.cfg, self.role),
             "selection": self.selection,
             "selected_epoch": selected,
             "validation": self._split_metrics(selected, "val"),

@@ -1005,3 +1005,27 @@ def test_probe_25_teacher_outputs_damaged_or_of_another_batch():
             losses.g2d_loss(fused, features, t_logits, t_features, target)
     with pytest.raises(ValueError, match="are for 3 samples, the fused logits for 4"):
         losses.g2d_loss(fused, features, {"a": torch.randn(3, 3)}, features, target)
+
+
+def test_summaries_refuse_to_average_runs_trained_with_different_settings():
+    """Probe 27 AF15: seed 0 trained 1 epoch and seed 1 trained 2 were averaged as "2 seeds"."""
+    data = tiny_data()
+    joint = tiny_config(**METHODS["joint"])
+    short, long = (train_student(joint.replace(epochs=n), data) for n in (1, 2))
+    rows = [
+        results.result_row("joint", short.metrics),
+        results.result_row("joint", train_student(joint.replace(epochs=2, seed=1), data).metrics),
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"method='joint' holds runs trained with 2 different settings \(seed 0: epochs=1; "
+        r"seed 1: epochs=2\).*result_row\(\.\.\., epochs=\.\.\.\)\) or add 'recipe' to by=",
+    ):
+        results.summarise(rows)
+    table = results.summarise(rows, by=["method", "recipe"])
+    assert len(table) == 2 and list(table["seeds"]) == [1, 1]
+    same = [rows[1], results.result_row("joint", long.metrics)]  # seeds 1 and 0 of 2 epochs
+    assert results.summarise(same).loc[0, "seeds"] == 2
+    assert "seed" not in same[0]["recipe"] and "progress" not in same[0]["recipe"]
+    hand_made = [{k: v for k, v in row.items() if k != "recipe"} for row in rows]
+    assert results.summarise(hand_made).loc[0, "seeds"] == 2  # no recipe: nothing to compare

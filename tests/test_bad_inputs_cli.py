@@ -1618,3 +1618,11 @@ def test_a_metrics_json_as_config_and_a_folder_inside_a_run_are_named(tmp_path, 
     refused(capsys, status, 2, "is a run's metrics.json, not a config", str(run / "config.json"))
     status = main(["evaluate", "--run", str(run / "checkpoints")])
     refused(capsys, status, 2, f"is inside the run {run}: give {run} itself")
+
+
+def test_the_runner_s_help_says_where_its_default_out_folder_is(capsys):
+    """Probe 27: --help said "default runs/<target>", which reads as relative to the current
+    folder, while the default lies in the kit's checkout."""
+    assert runner.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"the kit's {runner.RUNS_DIR}/" in text and "NN-grid" in text
