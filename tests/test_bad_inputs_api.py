@@ -570,6 +570,16 @@ def test_a_knob_typo_is_matched_to_the_knob_it_begins():
         load_dataset("synthetic", audio_amp=0.5)
 
 
+def test_a_split_size_typo_names_the_size_options_as_valid():
+    """Probe AG01: n_val listed only the 22 per-modality knobs as valid, as if split sizes could
+    not be set, and suggested nothing."""
+    from g2d_lite.data import load_dataset
+
+    with pytest.raises(ValueError, match=r"did you mean n_validation\?") as error:
+        load_dataset("synthetic", n_train=64, n_val=32, n_test=32)
+    assert "'n_train', 'n_validation', 'n_test'" in str(error.value)
+
+
 def test_probe_24_api_cases(tmp_path, monkeypatch):
     """G06 (a student's name with "../" put its run folder outside the cache), G16 (a
     modality named "all" merged its steps with the ties in leader_share), G29

@@ -1481,3 +1481,51 @@ def test_held_out_splits_with_a_few_train_rows_say_how_many():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _copied_splits(torch.arange(100, 110), torch.arange(110, 140))
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["gz", "unpacked"])
+def test_a_truncated_mnist_file_says_it_is_cut_short_and_how_to_get_it_again(
+    sources, tmp_path, capsys, packed
+):
+    """Probe AH13/AH14: a file cut short by an interrupted copy gave only byte counts, or
+    gzip's "Compressed file ended ..." with no fix."""
+    mnist, fsdd = sources
+    folder = tmp_path / "mnist"
+    shutil.copytree(mnist, folder)
+    packed_path = folder / "t10k-images-idx3-ubyte.gz"
+    path = packed_path if packed else folder / "t10k-images-idx3-ubyte"
+    if not packed:
+        path.write_bytes(gzip.decompress(packed_path.read_bytes()))
+        packed_path.unlink()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    again = "download or copy it again" if packed else "unpack t10k-images-idx3-ubyte.gz"
+    refused(capsys, build(tmp_path / "cache", folder, fsdd), 2, path.name, "cut short", again)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_speaker_missing_a_digit_is_named_with_the_files_and_the_fix(sources, tmp_path, capsys):
+    """Probe AH15: an FSDD copy without nicolas's 7s said only "no usable FSDD recording of
+    digit 7 for the validation split", naming neither the speaker, the files nor a fix; the
+    refused build also left a .build folder that refused the fixed command as "other settings"."""
+    mnist, fsdd = sources
+    folder = tmp_path / "recordings"
+    shutil.copytree(fsdd, folder)
+    for wav in folder.glob("7_nicolas_*.wav"):
+        wav.unlink()
+    status = build(tmp_path / "cache", mnist, folder)
+    refused(capsys, status, 2, "digit 7", "nicolas", "7_nicolas_*.wav", "--val-speakers")
+    assert not (tmp_path / "cache").exists()
+    assert build(tmp_path / "cache", mnist, folder, "--val-speakers", "jackson") == 0
+    capsys.readouterr()
+    status = build(tmp_path / "carved", mnist, folder, "--val-speakers", "")
+    refused(capsys, status, 2, "digit 7", "--val-fraction 0.1", "name --val-speakers")
+
+
+def test_a_damaged_cache_built_from_local_folders_suggests_that_build_first(cache):
+    """Probe AH04: the repair put `--download` first for a cache built from local folders,
+    which fails offline, where the local build is what worked."""
+    (cache / "recordings.txt").write_text("x\n", encoding="utf-8")
+    with pytest.raises(MissingDatasetError, match="damaged") as error:
+        load_avmnist(cache)
+    message = str(error.value)
+    assert message.index("--mnist-dir") < message.index("--download")

@@ -178,7 +178,7 @@ def load_avmnist(
         check_kind("avmnist", path, meta)
         problems = damaged_files(path, meta)
         if problems:
-            raise damaged_dataset("avmnist", path, problems, meta.get("identity"))
+            raise damaged_dataset("avmnist", path, problems, meta)
     elif any((path / name).exists() for name in BUILD_ONLY_FILES):
         raise damaged_dataset(
             "avmnist", path, ["meta.json is missing, so its files cannot be checked"]

@@ -235,7 +235,7 @@ def require_meta(name: str, root: Path) -> dict[str, Any]:
     check_kind(name, Path(root), meta)
     problems = damaged_files(Path(root), meta)
     if problems:
-        raise damaged_dataset(name, Path(root), problems, meta.get("identity"))
+        raise damaged_dataset(name, Path(root), problems, meta)
     return meta
 
 

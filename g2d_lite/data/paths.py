@@ -103,13 +103,16 @@ def resolve_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def prepare_commands(name: str, root: Path, options: Sequence[str] = ()) -> str:
-    """The commands that (re)build cache ``name`` at ``root`` (with ``options``), as one phrase."""
+def prepare_commands(
+    name: str, root: Path, options: Sequence[str] = (), local_first: bool = False
+) -> str:
+    """The commands that (re)build cache ``name`` at ``root`` (with ``options``), as one phrase;
+    ``local_first`` puts the build from local folders before ``--download`` (for a cache that
+    was built so: offline, the download would fail)."""
     out = "" if root == default_root(name) else f" --out {root}"
     out += "".join(f" {word}" for word in options)
-    return " (or: ".join(command + out for command in PREPARE_COMMANDS[name]) + (
-        ")" if len(PREPARE_COMMANDS[name]) > 1 else ""
-    )
+    commands = sorted(PREPARE_COMMANDS[name], key=lambda c: local_first and "--download" in c)
+    return " (or: ".join(command + out for command in commands) + (")" if len(commands) > 1 else "")
 
 
 # Files that mark a folder of a dataset's raw sources (what a build reads, not what it writes),
@@ -277,11 +280,15 @@ def with_labels_file(command: str, labels: str | None) -> str:
 
 
 def damaged_dataset(
-    name: str, root: Path, problems: list[str], identity: Any = None
+    name: str, root: Path, problems: list[str], meta: Mapping[str, Any] | None = None
 ) -> MissingDatasetError:
     """The error for a cache whose files do not match its meta.json: the build command that made
-    it, with the options its ``identity`` records, finds the damage itself and rebuilds. Files
-    that are Git LFS pointers need `git lfs pull`, not a rebuild from the raw release."""
+    it (from local folders or downloaded, as ``meta`` records), with the options its identity
+    records, finds the damage itself and rebuilds. Files that are Git LFS pointers need
+    `git lfs pull`, not a rebuild from the raw release."""
+    meta = meta if isinstance(meta, Mapping) else {}
+    identity = meta.get("identity")
+    local_first = meta.get("downloaded_from") == {}
     more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
     if any(LFS_POINTER in p for p in problems):
         return MissingDatasetError(
@@ -294,11 +301,12 @@ def damaged_dataset(
         else ""
     )
     try:
-        commands = prepare_commands(name, root, recorded_options(identity))
+        commands = prepare_commands(name, root, recorded_options(identity), local_first)
         commands = with_labels_file(commands, recorded_labels_file(identity))
     except KitError as missing:  # a video builder without PyAV: its options cannot be read
         recorded = f"{root}/meta.json"
-        commands = f"{prepare_commands(name, root)}, with the options in {recorded} ({missing})"
+        commands = prepare_commands(name, root, local_first=local_first)
+        commands = f"{commands}, with the options in {recorded} ({missing})"
     sources = identity.get("sources") if isinstance(identity, Mapping) else None
     if isinstance(sources, Mapping) and sources.get("split_csvs") == {}:  # built without them
         commands = commands.replace(SPLIT_DIR, "")

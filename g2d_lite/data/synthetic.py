@@ -134,6 +134,9 @@ DEFAULT_MODALITIES: tuple[SyntheticModality, ...] = (
     SyntheticModality("visual", "glyph", amplitude=1.6, informative=0.85, uninformative="blank"),
 )
 
+# make_synthetic's dataset-wide options, beside the per-modality knobs.
+SYNTHETIC_OPTIONS = ("seed", "n_train", "n_validation", "n_test", "n_classes", "task", "modalities")
+
 SYNTHETIC_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "n_train": 2000,
@@ -182,8 +185,13 @@ def _closest_knob(typed: str, valid: Iterable[str]) -> str | None:
 
 
 def apply_knobs(
-    modalities: Sequence[SyntheticModality], knobs: Mapping[str, Any]
+    modalities: Sequence[SyntheticModality],
+    knobs: Mapping[str, Any],
+    options: Sequence[str] = (),
 ) -> tuple[SyntheticModality, ...]:
+    """``modalities`` with the per-modality ``knobs`` applied; a name that is no knob is refused
+    with the nearest one among the knobs and the dataset-wide ``options`` (a typo in n_validation
+    must not read as if split sizes could not be set)."""
     valid = {
         f"{m.name}_{f.name}": (i, f.name)
         for i, m in enumerate(modalities)
@@ -192,10 +200,13 @@ def apply_knobs(
     }
     unknown = sorted(set(knobs) - set(valid))
     if unknown:
-        close = [_closest_knob(k, valid) for k in unknown]
+        close = [_closest_knob(k, [*options, *valid]) for k in unknown]
         close = [c for c in close if c]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown synthetic knob(s) {unknown}{hint}; valid knobs: {sorted(valid)}")
+        also = f"valid options: {list(options)}; " if options else ""
+        raise ValueError(
+            f"unknown synthetic knob(s) {unknown}{hint}; {also}valid knobs: {sorted(valid)}"
+        )
     changes: list[dict[str, Any]] = [{} for _ in modalities]
     for key, value in knobs.items():
         i, field_name = valid[key]
@@ -536,7 +547,7 @@ def make_synthetic(
     names = [m.name for m in base]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate modality names: {names}")
-    mods = apply_knobs(base, knobs)
+    mods = apply_knobs(base, knobs, SYNTHETIC_OPTIONS)
     _check_memory(mods, sizes)
 
     worlds = {m.name: _world(seed, m, n_classes) for m in mods}

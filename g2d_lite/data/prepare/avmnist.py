@@ -255,17 +255,54 @@ def _skip_summary(skipped: Sequence[Skipped], folder: Path) -> str:
     )
 
 
+def check_every_digit_recorded(
+    labels: dict[str, np.ndarray],
+    pools: dict[str, np.ndarray],
+    recordings: Sequence[Recording],
+    skipped: Sequence[Skipped],
+    args: argparse.Namespace,
+    folder: Path,
+) -> None:
+    """Each split's speakers recorded every digit its images show: name the speakers, whether
+    their files were skipped or are absent, and the fix (a partial copy of FSDD is common)."""
+    for split, pool in pools.items():
+        recorded = {recordings[i].digit for i in pool}
+        absent = sorted(set(np.unique(labels[split]).tolist()) - recorded)
+        if not absent:
+            continue
+        digit, speakers = absent[0], sorted({recordings[i].speaker for i in pool})
+        chosen_by = {
+            "validation": ("--val-speakers", args.val_speakers),
+            "test": ("--test-speakers", args.test_speakers),
+        }
+        flag, named = chosen_by.get(split, ("", []))
+        other = f", or pass {flag} with other speakers" if named else ""
+        said = f"no usable FSDD recording of digit {digit} for the {split} split"
+        said += f" (its speakers: {', '.join(speakers)})"
+        theirs = [s for s in skipped if s.key.split("_")[:2] in ([str(digit), p] for p in speakers)]
+        if theirs:
+            raise BuildError(f"{said}{_skip_summary(theirs, folder)}{other}")
+        if any(r.digit == digit and r.speaker in speakers for r in recordings):  # not drawn
+            raise BuildError(
+                f"{said}: the takes drawn for it from the training speakers (--val-fraction "
+                f"{args.val_fraction:g}) hold none; raise --val-fraction, or name --val-speakers"
+            )
+        files = " nor ".join(f"{digit}_{speaker}_*.wav" for speaker in speakers)
+        raise BuildError(
+            f"{said}: {folder} holds no {files}; restore those files from the FSDD release{other}"
+        )
+
+
 def pair_recordings(
     labels: np.ndarray, pool: np.ndarray, recordings: Sequence[Recording], split: str, seed: int
 ) -> np.ndarray:
-    """For each image, a recording of the same digit from ``pool``, cycling a seeded order."""
+    """For each image, a recording of the same digit from ``pool``, cycling a seeded order
+    (:func:`check_every_digit_recorded` has made sure there is one)."""
     digits = np.asarray([recordings[i].digit for i in pool], dtype=np.int64)
     paired = np.zeros(len(labels), dtype=np.int64)
     for digit in range(10):
         images = np.flatnonzero(labels == digit)
         candidates = pool[digits == digit]
-        if len(images) and not len(candidates):
-            raise BuildError(f"no usable FSDD recording of digit {digit} for the {split} split")
         if len(images):
             rng = np.random.default_rng([seed, SPLIT_CODE[split], digit])
             order = candidates[rng.permutation(len(candidates))]
@@ -584,6 +621,10 @@ def build(args: argparse.Namespace) -> Summary:
     check_validation_images(sizes, args)
     where = "avmnist" if args.subset >= 1.0 else f"avmnist with --subset {args.subset:g}"
     check_split_sizes(sizes, where, args.allow_empty)
+    labels = {
+        s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
+    }
+    check_every_digit_recorded(labels, pools, recordings, skipped, args, fsdd_dir)
     root = resolve_root("avmnist", args.out)
     identity = {"dataset": "avmnist", "params": params, "sources": {"mnist": sources, "fsdd": fsdd}}
     cache = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
@@ -591,14 +632,8 @@ def build(args: argparse.Namespace) -> Summary:
         return Summary("avmnist", root, cache.meta, seconds=0.0, verified=args.verify)
 
     raw = {s: flat_images(mnist[f"{f}-images-idx3-ubyte"][i]) for s, (f, i) in picked.items()}
-    labels = {
-        s: mnist[f"{f}-labels-idx1-ubyte"][i].astype(np.int64) for s, (f, i) in picked.items()
-    }
     images, components, kept = pca_degrade(raw["train"], raw, args.image_energy)
-    try:
-        paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
-    except BuildError as error:
-        raise BuildError(f"{error}{_skip_summary(skipped, fsdd_dir)}") from None
+    paired = {s: pair_recordings(labels[s], pools[s], recordings, s, args.seed) for s in SPLITS}
     plan = AudioPlan(tuple(recordings), paired, pools, args.snr_db, args.noise, args.seed)
     chunks = [
         c for s in SPLITS for c in chunked([(s, i) for i in range(len(labels[s]))], args.shard_size)

@@ -105,7 +105,11 @@ def read_idx(data: bytes) -> np.ndarray:
     offset = 4 + 4 * ndim
     if len(data) - offset != int(np.prod(dims)):
         need = int(np.prod(dims))
-        raise BuildError(f"IDX data holds {len(data) - offset} bytes, its dims {dims} need {need}")
+        held = len(data) - offset
+        cause = "is cut short (an interrupted copy or unpack)" if held < need else "has extra bytes"
+        raise BuildError(
+            f"IDX data holds {held} bytes, its dims {dims} need {need}: the file {cause}"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
@@ -117,7 +121,10 @@ def read_gzip(path: Path) -> tuple[bytes, dict[str, str]]:
     try:
         data = gzip.decompress(raw)
     except (OSError, EOFError) as error:
-        raise BuildError(f"{path} is not a readable gzip file: {error}") from error
+        raise BuildError(
+            f"{path} is not a readable gzip file ({error}): it is cut short or damaged, as an "
+            "interrupted download or copy leaves it; download or copy it again (or use --download)"
+        ) from error
     digests = {"sha256": hashlib.sha256(data).hexdigest(), "gz_md5": hashlib.md5(raw).hexdigest()}
     return data, digests
 
@@ -147,7 +154,12 @@ def read_mnist(folder: Path, name: str) -> tuple[np.ndarray, dict[str, Any]]:
     try:
         array = read_idx(data)
     except BuildError as error:
-        raise BuildError(f"{path}: {error}") from error
+        again = (
+            "download it again"
+            if path.suffix == ".gz"
+            else f"copy it again, or unpack {name}.gz from the MNIST release again"
+        )
+        raise BuildError(f"{path}: {error}; {again} (or use --download)") from error
     _check_mnist_values(path, name, array)
     kind, pinned = PINS[name]
     return array, dict(digests, official=digests.get(kind) == pinned)
