@@ -271,7 +271,7 @@ def _notebook_results(path: Path) -> tuple[str, str] | None:
     return kind, where
 
 
-def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
+def _teachers(paths: Sequence[str], out: str, modalities: Sequence[str]) -> dict[str, Any]:
     """One finished teacher per modality, from ``--teachers`` folders (never the student's own
     ``--out``, which the student would overwrite)."""
     teachers: dict[str, Any] = {}
@@ -297,7 +297,33 @@ def _teachers(paths: Sequence[str], out: str) -> dict[str, Any]:
                 "pass one folder per modality"
             )
         teachers[modality] = (run.run_dir, run.model)
+    _check_no_teacher_missing({m: d for m, (d, _) in teachers.items()}, modalities)
     return {m: model for m, (_, model) in teachers.items()}
+
+
+def _check_no_teacher_missing(given: dict[str, Path], modalities: Sequence[str]) -> None:
+    """Teachers for only some of the student's modalities: name the missing ones and where
+    they are (beside the given run folders, as `teacher --out` writes them) or how to train
+    them. Teachers of other modalities are left to the trainer, which names their dataset."""
+    missing = [m for m in modalities if m not in given]
+    if not missing or not set(given) <= set(modalities):
+        return
+    parents = sorted({d.parent for d in given.values()})
+    found = [p / f"teacher-{m}" for p in parents for m in missing if (p / f"teacher-{m}").is_dir()]
+    names = ", ".join(f"{m} from {d}" for m, d in given.items())
+    if found:
+        fix = (
+            f"add {' '.join(f'--teachers {f}' for f in found)}, or give the folder that holds "
+            f"them all: --teachers {parents[0]}"
+        )
+    else:
+        fix = f"train {'it' if len(missing) == 1 else 'them'}: " + "; ".join(
+            f"python -m g2d_lite teacher --modality {m} --out {parents[0]}" for m in missing
+        )
+    raise KitError(
+        f"teachers cover modalities {sorted(given)} but the student has {list(modalities)}: no "
+        f"teacher for {', '.join(map(repr, missing))} (given: {names}); {fix}"
+    )
 
 
 def _summary(name: str, result: TrainResult) -> str:
@@ -382,7 +408,7 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
         )
     data = load_data(cfg)
     if cfg.needs_teachers:
-        teachers = _teachers(args.teachers, args.out)
+        teachers = _teachers(args.teachers, args.out, [m.name for m in data.info.modalities])
     result = train_student(
         cfg,
         data,

@@ -266,7 +266,32 @@ def test_teachers_for_only_one_modality_are_refused(teacher_dir, tmp_path, capsy
         "--out",
         str(tmp_path / "s"),
     ]
-    refused(capsys, main([*argv, *TINY]), 2, "teachers cover modalities ['audio']")
+    refused(
+        capsys,
+        main([*argv, *TINY]),
+        2,
+        "teachers cover modalities ['audio']",
+        "no teacher for 'visual'",
+        f"add --teachers {teacher_dir / 'teacher-visual'}",
+        f"--teachers {teacher_dir}",
+    )
+
+
+def test_a_lone_teacher_says_how_to_train_the_missing_one(teacher_dir, tmp_path, capsys):
+    """Own probe 29 S1: a teacher copied alone said "pass exactly one teacher per student
+    modality", naming neither the missing modality nor how to get its teacher."""
+    lone = tmp_path / "lone"
+    shutil.copytree(teacher_dir / "teacher-visual", lone / "teacher-visual")
+    capsys.readouterr()
+    argv = ["student", "--teachers", str(lone), "--out", str(tmp_path / "s"), *TINY]
+    refused(
+        capsys,
+        main(argv),
+        2,
+        "no teacher for 'audio'",
+        f"python -m g2d_lite teacher --modality audio --out {lone}",
+    )
+    assert not (tmp_path / "s").exists()
 
 
 def test_debug_shows_the_traceback(tmp_path):
