@@ -495,6 +495,9 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(results, indent=2))
 
 
+STUDENT_ONLY = ("--method", "--teachers", "--allow-teacher-data-mismatch")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (also used to render ``--help``)."""
     parser = OneLineParser(
@@ -559,6 +562,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _student_option_elsewhere(command: str, tokens: Sequence[str]) -> str | None:
+    """The error for ``--method`` or ``--teachers`` given to ``joint`` or ``teacher``, whose
+    method is fixed: it names the ``student`` command line that takes them."""
+    at = [i for i, t in enumerate(tokens) if t.partition("=")[0] in STUDENT_ONLY]
+    if command not in ("joint", "teacher") or not at:
+        return None
+    option, equals, method = tokens[at[0]].partition("=")
+    if not equals and at[0] + 1 < len(tokens):
+        method = tokens[at[0] + 1]
+    known = option == "--method" and method in METHODS
+    teachers = " --teachers <teacher folder>"
+    if known and not resolve(method=method).needs_teachers:
+        teachers = ""
+    what = "the joint baseline (CE only)" if command == "joint" else "unimodal teachers"
+    methods = "" if known else f" (methods: {', '.join(sorted(METHODS))})"
+    return (
+        f"{option} is not an option of `{command}`, which always trains {what}: for another "
+        f"method run `python -m g2d_lite student --method {method if known else '<method>'}"
+        f"{teachers} --out <folder>`{methods}"
+    )
+
+
 def _option_slip(tokens: Sequence[str]) -> str | None:
     """The error for a common slip of options, named with its fix: a config key typed as an
     option (``--epochs 1``), the notebook runner's ``-p NAME VALUE``, or a second value after
@@ -605,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = [a for a in getattr(args, "overrides", ()) if "=" not in a]  # read as overrides
     tokens = list(sys.argv[1:] if argv is None else argv)
     if (stray or words) and hasattr(args, "overrides") and (slip := _option_slip(tokens)):
+        parser.error(slip)
+    if stray and (slip := _student_option_elsewhere(args.command, tokens)):
         parser.error(slip)
     if stray or (extra and not hasattr(args, "overrides")):
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")

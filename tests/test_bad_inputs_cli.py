@@ -125,6 +125,16 @@ def test_bad_config_values_name_the_field_and_what_it_takes(tmp_path, capsys, ov
         # probe 26 AA29, AA30: a device as --config (read without end), a pasted line end
         (["joint", "--out", "x", "--config", "/dev/zero"], ["/dev/zero is a device, not a"]),
         (["joint", "--out", "j30\n"], ["--out: 'j30\\n' holds the control character"]),
+        # own probe 29 S10: a student's option on the commands whose method is fixed
+        (
+            ["joint", "--out", "x", "--method", "g2d"],
+            ["not an option of `joint`", "student --method g2d --teachers"],
+        ),
+        (["joint", "--out", "x", "--method=ogm_ge"], ["student --method ogm_ge --out"]),
+        (
+            ["teacher", "--out", "x", "--teachers", "t"],
+            ["not an option of `teacher`", "methods: agm"],
+        ),
     ],
     ids=lambda v: str(v)[:40],
 )
