@@ -10,6 +10,8 @@ them, before the grades go out.
 
 from __future__ import annotations
 
+import shlex
+import sqlite3
 from pathlib import Path
 
 from g2d_lite.errors import KitError
@@ -21,17 +23,52 @@ def _notebooks(folder: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in folder.glob("*.ipynb")}
 
 
-def _student_problem(course: Path, student: str, assignment: str) -> str | None:
+def _autograded_students(course: Path, assignment: str) -> set[str] | None:
+    """The students autograde has started on (it records their submission in the course's
+    ``gradebook.db`` before running them, and keeps it when they fail), or None when there is
+    no gradebook to read."""
+    database = course / "gradebook.db"
+    if not database.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as connection:
+            rows = connection.execute(
+                "SELECT s.student_id FROM submitted_assignment s "
+                "JOIN assignment a ON s.assignment_id = a.id WHERE a.name = ?",
+                (assignment,),
+            ).fetchall()
+    except sqlite3.Error:  # another nbgrader's layout, or a damaged file: say less
+        return None
+    return {student for (student,) in rows}
+
+
+def _missing_grade(student: str, assignment: str, started: set[str] | None, regrade: str) -> str:
+    """Why a student has no autograded folder: autograde failed for them, or never ran."""
+    lacks = f"{student} handed in work but has no autograded/{student}/{assignment}/"
+    if started is not None and student not in started:
+        return f"{lacks}: autograde has not run for them, so they would get 0: run `{regrade}`"
+    if started is None:
+        return (
+            f"{lacks}, so they would get 0: autograde has not run for them, or failed (its "
+            f"output then says 'Removing failed assignment'); run `{regrade}`"
+        )
+    return (
+        f"{lacks}: autograde failed for them (its output says 'Removing failed assignment'), "
+        f"so they would get 0; read that output for {student}, then run `{regrade}`"
+    )
+
+
+def _student_problem(
+    course: Path, student: str, assignment: str, started: set[str] | None
+) -> str | None:
     """Why one student's submission has no up-to-date grade, or None when it has one."""
-    regrade = f"nbgrader autograde {assignment} --student {student} --force"
+    regrade = (
+        f"nbgrader autograde {shlex.quote(assignment)} --student {shlex.quote(student)} --force"
+    )
     submitted = _notebooks(course / "submitted" / student / assignment)
     graded_folder = course / "autograded" / student / assignment
     if not graded_folder.is_dir():
-        return (
-            f"{student} handed in work but has no autograded/{student}/{assignment}/: autograde "
-            f"failed for them (its output says 'Removing failed assignment'), so they would get "
-            f"0; read that output for {student}, then run `{regrade}`"
-        )
+        return _missing_grade(student, assignment, started, regrade)
     graded = _notebooks(graded_folder)
     ungraded = sorted(set(submitted) - set(graded))
     if ungraded:
@@ -60,9 +97,10 @@ def check_autograded(course: str | Path, assignment: str = "g2d") -> Report:
             f"{course / 'autograded'} does not exist: run `nbgrader autograde {assignment}` in "
             "the course folder first"
         )
+    started = _autograded_students(course, assignment)
     problems = [
         problem
         for student in students
-        if (problem := _student_problem(course, student, assignment)) is not None
+        if (problem := _student_problem(course, student, assignment, started)) is not None
     ]
     return Report(len(students), problems, [])

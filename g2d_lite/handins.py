@@ -212,8 +212,31 @@ def _source_markers(inside: str, notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str]:
-    """Why autograde would fail on the notebook ``inside`` a hand-in, or spoil its grade."""
+def _lost_answers(inside: str, answers: set[str], stem: str, released: dict[str, Released]) -> str:
+    """The problem of a hand-in lacking answer cells of its release: another exercise saved
+    under this one's name (its cells are all there), or answers pasted into a new notebook."""
+    lost = sorted(released[stem].answers - answers)
+    owner = next(
+        (other for other, r in released.items() if other != stem and r.answers <= answers), None
+    )
+    if owner is not None and released[owner].answers:
+        return (
+            f"{inside} holds the answer cells of {owner}.ipynb, not those of {stem}.ipynb (saved "
+            f"under the other exercise's name?); autograde would stop on it and grade it 0: "
+            f"rename it to {owner}.ipynb (swap the names back if two were exchanged)"
+        )
+    return (
+        f"{inside} has lost the nbgrader metadata of answer cell {', '.join(lost)} (answers "
+        "pasted into a new notebook?); autograde would stop on it and grade it 0: paste the "
+        "answers into the cells of the released copy"
+    )
+
+
+def _notebook_problems(
+    inside: str, data: bytes, stem: str, released: dict[str, Released]
+) -> list[str]:
+    """Why autograde would fail on the notebook ``inside`` a hand-in (of the released notebook
+    ``stem``), or spoil its grade."""
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # noqa: BLE001 - any reason it does not read is the same problem
@@ -223,13 +246,9 @@ def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str
             "on it and grade it 0: ask the student for the notebook itself"
         ]
     problems = _source_markers(inside, notebook)
-    lost = sorted(released.answers - _answer_cells(notebook))
-    if lost:
-        problems.append(
-            f"{inside} has lost the nbgrader metadata of answer cell {', '.join(lost)} (answers "
-            "pasted into a new notebook?); autograde would stop on it and grade it 0: paste the "
-            "answers into the cells of the released copy"
-        )
+    answers = _answer_cells(notebook)
+    if released[stem].answers - answers:
+        problems.append(_lost_answers(inside, answers, stem, released))
     # JupyterLab's "Duplicate cell" copies the nbgrader metadata, grade_id included
     ids = Counter(_cell_ids(notebook))
     problems += [
@@ -239,7 +258,7 @@ def _notebook_problems(inside: str, data: bytes, released: Released) -> list[str
         for grade_id, count in ids.items()
         if grade_id is not None and count > 1
     ]
-    return problems + _moved_checks(inside, notebook, released)
+    return problems + _moved_checks(inside, notebook, released[stem])
 
 
 def _near(stem: str, released: list[str]) -> list[str]:
@@ -329,7 +348,7 @@ def _handin_problems(
             strays.append(inside)
             continue
         handed_in.setdefault(stem, []).append(inside)
-        problems += _notebook_problems(inside, data, released[stem])
+        problems += _notebook_problems(inside, data, stem, released)
     problems += [
         f"{stem}.ipynb is handed in {len(copies)} times ({', '.join(copies)}): two copies stop "
         "zip_collect for the whole class; keep the one to grade"

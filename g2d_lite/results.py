@@ -245,7 +245,12 @@ def summarise(
     by = column_names(by, "by")
     if not by:
         raise ValueError("by names no column: give at least one, e.g. by=('method',)")
-    missing = [key for key in [*by, "seed", "protocol"] if not rows.empty and key not in rows]
+    if rows.empty:  # a filter that matched nothing: an empty table would read as a result
+        raise ValueError(
+            "rows is empty: there is nothing to summarise; pass result_row(...) of each run "
+            "(if rows came from a filter, it matched no row)"
+        )
+    missing = [key for key in [*by, "seed", "protocol"] if key not in rows]
     if missing and not {"seed", "protocol"} & set(missing):  # result_row's rows; by is wrong
         near = {k.lower() for k in missing} & {str(c).lower() for c in rows.columns}
         hint = f": did you mean {sorted(near)}?" if near else ""
@@ -255,8 +260,6 @@ def summarise(
         )
     if missing:
         raise ValueError(f"rows lack the columns {missing}; make each row with result_row")
-    if rows.empty:
-        return pd.DataFrame(columns=[*by, "protocol", "seeds"])
     scores = metric_columns(rows)
     _check_values(rows, scores)
     kept = [*by, "seed", "protocol", *scores, *([RECIPE] if RECIPE in rows else [])]

@@ -5,6 +5,7 @@ folders are laid out as nbgrader writes them (test_classroom.py checks nbgrader'
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,43 @@ def test_a_student_whose_grading_failed_is_named_with_the_regrade_command(tmp_pa
     assert "Removing failed assignment" in text
     assert "`nbgrader autograde g2d --student bob --force`" in text
     assert "alice" not in text
+
+
+def _gradebook(root: Path, started: tuple[str, ...]) -> None:
+    """The tables of nbgrader's gradebook.db that say whom autograde has started on."""
+    with sqlite3.connect(root / "gradebook.db") as db:
+        db.execute("CREATE TABLE assignment (id VARCHAR(32), name VARCHAR(128))")
+        db.execute("CREATE TABLE submitted_assignment (assignment_id VARCHAR, student_id VARCHAR)")
+        db.execute("INSERT INTO assignment VALUES ('a1', 'g2d'), ('a2', 'other')")
+        db.executemany("INSERT INTO submitted_assignment VALUES ('a1', ?)", [(s,) for s in started])
+        db.execute("INSERT INTO submitted_assignment VALUES ('a2', 'carol')")
+
+
+def test_a_student_never_autograded_is_not_called_a_failure(tmp_path, capsys):
+    """Probe 30 BC33: after autograding some students, the others were said to have failed
+    ("its output says 'Removing failed assignment'"), an output that never existed. The
+    gradebook tells them apart: autograde records a submission before running it."""
+    root = _graded_course(tmp_path, ("alice", "bob", "carol"))
+    for student in ("bob", "carol"):
+        for name in NOTEBOOKS:
+            (root / "autograded" / student / "g2d" / name).unlink()
+        (root / "autograded" / student / "g2d").rmdir()
+    _gradebook(root, ("alice", "bob"))  # carol was autograded for another assignment only
+    status, text = _graded(root, capsys)
+    bob, carol = (line for line in text.splitlines() if line.startswith(("bob", "carol")))
+    assert status == 1
+    assert "autograde failed for them" in bob and "Removing failed assignment" in bob
+    assert "autograde has not run for them" in carol and "failed" not in carol
+    assert "`nbgrader autograde g2d --student carol --force`" in carol
+
+
+def test_a_student_id_with_a_space_is_quoted_in_the_command(tmp_path, capsys):
+    """Probe 30 BC24: `--student José Pérez` was printed unquoted; pasted, nbgrader refused
+    the second word."""
+    root = _graded_course(tmp_path, ("José Pérez",))
+    (root / "autograded" / "José Pérez" / "g2d" / NOTEBOOKS[1]).unlink()
+    status, text = _graded(root, capsys)
+    assert status == 1 and "`nbgrader autograde g2d --student 'José Pérez' --force`" in text
 
 
 def test_a_notebook_handed_in_but_not_graded_is_named(tmp_path, capsys):

@@ -1029,3 +1029,11 @@ def test_summaries_refuse_to_average_runs_trained_with_different_settings():
     assert "seed" not in same[0]["recipe"] and "progress" not in same[0]["recipe"]
     hand_made = [{k: v for k, v in row.items() if k != "recipe"} for row in rows]
     assert results.summarise(hand_made).loc[0, "seeds"] == 2  # no recipe: nothing to compare
+
+
+def test_an_empty_table_is_not_summarised():
+    """Probe 30 BC17: summarise([]) and an empty frame returned an empty table, exit 0, which a
+    filter that matched nothing then showed as the results."""
+    for rows in ([], pd.DataFrame({"method": [], "acc": []})):
+        with pytest.raises(ValueError, match="rows is empty: there is nothing to summarise"):
+            results.summarise(rows)

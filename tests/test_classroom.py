@@ -167,8 +167,10 @@ def test_graded_check_passes_after_autograde_and_names_a_dropped_student(course,
     assert f"{len(samples.STUDENTS)} submissions checked: every one is graded" in done.stdout
     for folder in ("submitted", "autograded"):
         shutil.copytree(course / folder, tmp_path / folder)
+    shutil.copy2(course / "gradebook.db", tmp_path)  # it names whom autograde started on
     shutil.rmtree(tmp_path / "autograded" / "mistake1")
     done = subprocess.run([*check, str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"nbgrader autograde {ASSIGNMENT} --student mistake1 --force" in done.stdout
+    assert "autograde failed for them" in done.stdout
     assert "1 without an up-to-date grade" in done.stdout

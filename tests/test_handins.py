@@ -245,3 +245,18 @@ def test_a_course_folder_that_does_not_exist_is_named_not_generate_assignment(
     assert status == 2 and "generate_assignment" not in err
     assert "nocourse does not exist (no nbgrader_config.py there, no release/)" in err
     assert "give the course folder, e.g. --course course" in err
+
+
+def test_two_exercises_saved_under_each_others_names_are_named_with_the_rename(course, capsys):
+    """Probe 30 BC28: ex01 and ex02 exchanged names were called answers "pasted into a new
+    notebook" to be pasted back by hand; every cell is there, only the names are swapped."""
+    folder = _folder(course, "alice")
+    ex02 = "ex02_smp"
+    (folder / "swap").write_bytes((folder / f"{EX01}.ipynb").read_bytes())
+    (folder / f"{EX01}.ipynb").write_bytes((folder / f"{ex02}.ipynb").read_bytes())
+    (folder / "swap").rename(folder / f"{ex02}.ipynb")
+    status, out = _handins(course, capsys)
+    assert status == 1 and "pasted into a new notebook" not in out
+    assert f"{ex02}.ipynb holds the answer cells of {EX01}.ipynb, not those of" in out
+    assert f"rename it to {ex02}.ipynb (swap the names back" in out
+    assert "2 problems to fix" in out
