@@ -117,6 +117,9 @@ def test_a_same_size_file_from_another_build_is_refused_when_loaded(
     with pytest.raises(MissingDatasetError, match="does not match its SHA-256") as error:
         load_avmnist(cache)
     assert "plus --verify" in str(error.value) and COMMAND in str(error.value)
+    # probe 30 BB09: the printed command lacked --verify, and pasted it found nothing to do
+    first = str(error.value).split(f"{COMMAND} ", 1)[1].split(" (or:")[0]
+    assert first.endswith(" --verify"), first
     assert build(cache, *sources, "--verify") == 0
     assert "rebuilt" in capsys.readouterr().out
     assert tree_bytes(cache) == tree_bytes(pristine)
@@ -870,6 +873,21 @@ def test_a_clip_listed_twice_in_a_split_csv_is_refused(release, tmp_path, capsys
     status = build_cremad(root, tmp_path / "c", "--split-dir", str(splits))
     line = refused(capsys, status, 2, "train.csv lists 3 clips more than once", "lines 1, 10")
     assert keys[0] in line and "remove the repeated lines" in line
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_header_row_in_a_split_csv_is_named_as_a_header(release, tmp_path, capsys):
+    """Probe 30 BB18: a `clip,label` header (a pandas or Excel export) was read as a clip named
+    "clip": called a train/test leak when both files had it, else dropped with a note."""
+    root, _ = release
+    keys = sorted(p.stem for p in (root / "AudioWAV").glob("*.wav"))
+    rows = [f"{k},{k.split('_')[2]}" for k in keys]
+    header = ["clip,label"]
+    for name, test_header in (("both", header), ("train_only", [])):
+        lists = {"train": header + rows[:9], "test": test_header + rows[9:]}
+        splits = _split_csvs(tmp_path / name, lists)
+        status = build_cremad(root, tmp_path / "c", "--split-dir", str(splits))
+        refused(capsys, status, 2, "train.csv:1 looks like a header (clip,label)", "delete that")
     assert not (tmp_path / "c").exists()
 
 

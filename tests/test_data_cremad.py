@@ -174,6 +174,25 @@ def test_without_split_dir_only_stratified(release: tuple[Path, Path], tmp_path:
         load_cremad(out, "paper")
 
 
+def test_the_paper_split_is_added_by_the_command_the_loader_prints(
+    release: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probe 30 BB20: the loader said to rebuild with --split-dir, and that command was refused
+    as "built from other sources (train.csv, test.csv changed ...)": the cache had no lists."""
+    out = tmp_path / "cremad"
+    argv = ["--root", str(release[0]), "--out", str(out), "--no-progress", *FRAME]
+    assert prepare.main(argv) == 0
+    with pytest.raises(ValueError, match="no paper split|unknown split 'paper'") as error:
+        load_cremad(out, "paper")
+    command = str(error.value).split("The command: ")[1]
+    assert command.endswith(f"--out {out} --frame-size 24 32 --force"), command
+    capsys.readouterr()
+    assert prepare.main([*argv, "--split-dir", str(release[1])]) == 2
+    assert "was built without --split-dir, so it has no paper split" in capsys.readouterr().err
+    assert prepare.main([*argv, "--split-dir", str(release[1]), "--force"]) == 0
+    assert len(load_cremad(out, "paper").test) > 0
+
+
 def test_missing_inputs_and_cache_name_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -295,17 +295,16 @@ def damaged_dataset(
             f"{name}: the cache at {root} holds Git LFS pointers, not its arrays ({problems[0]}"
             f"{more}): run `git lfs pull` in the repository that holds {root}"
         )
-    plus = (
-        " plus --verify (the sizes are right, so only its checksums find the damage)"
-        if all("does not match its SHA-256" in p for p in problems)
-        else ""
-    )
+    sizes_right = all("does not match its SHA-256" in p for p in problems)
+    plus = " plus --verify (the sizes are right, so only its checksums find the damage)"
+    plus, verify = (plus, ["--verify"]) if sizes_right else ("", [])
     try:
-        commands = prepare_commands(name, root, recorded_options(identity), local_first)
+        options = [*recorded_options(identity), *verify]
+        commands = prepare_commands(name, root, options, local_first)
         commands = with_labels_file(commands, recorded_labels_file(identity))
     except KitError as missing:  # a video builder without PyAV: its options cannot be read
         recorded = f"{root}/meta.json"
-        commands = prepare_commands(name, root, local_first=local_first)
+        commands = prepare_commands(name, root, verify, local_first=local_first)
         commands = f"{commands}, with the options in {recorded} ({missing})"
     sources = identity.get("sources") if isinstance(identity, Mapping) else None
     if isinstance(sources, Mapping) and sources.get("split_csvs") == {}:  # built without them

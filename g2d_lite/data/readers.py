@@ -25,8 +25,9 @@ from g2d_lite.data.base import (
     MultimodalDataset,
 )
 from g2d_lite.data.cache import LazyArray, cache_digest, require_meta
-from g2d_lite.data.paths import prepare_commands
+from g2d_lite.data.paths import prepare_commands, recorded_options
 from g2d_lite.data.validate import DatasetError, check_labels, check_rows
+from g2d_lite.errors import KitError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -169,6 +170,20 @@ def _check_frames_stored(
     )
 
 
+def _add_split_hint(name: str, root: Path, meta: Mapping[str, object], scheme: str) -> str:
+    """How to add a split scheme the build recorded a hint for (CREMA-D's paper split), with
+    the command that does it: the cache's own options, the lists, and --force, which a cache
+    built without the lists needs to be rebuilt with them."""
+    hint = meta.get("split_hints", {}).get(scheme, "")
+    if not hint or scheme in meta.get("split_schemes", ()):
+        return hint
+    try:
+        options = recorded_options(meta.get("identity"))
+    except KitError:  # a video build's options need PyAV to be read
+        options = []
+    return f"{hint} The command: {prepare_commands(name, root, [*options, '--force'])}"
+
+
 def load_av_cache(
     name: str, root: Path, scheme: str, frames: int, audio_width: int | None, image_size: int
 ) -> DatasetSplits:
@@ -180,8 +195,10 @@ def load_av_cache(
     meta = require_meta(name, root)
     schemes = meta["split_schemes"]
     if scheme not in schemes:
-        hint = meta.get("split_hints", {}).get(scheme, "")
-        raise ValueError(f"{name}: unknown split {scheme!r}; this cache has {schemes}. {hint}")
+        raise ValueError(
+            f"{name}: unknown split {scheme!r}; this cache has {schemes}. "
+            + _add_split_hint(name, root, meta, scheme)
+        )
     labels = np.load(root / "labels.npy")
     counts = np.load(root / "frame_counts.npy")
     fix = (

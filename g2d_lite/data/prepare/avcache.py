@@ -272,6 +272,11 @@ def check_same_listing(root: Path, identity: Mapping[str, Any], spec: AVBuild) -
     theirs = recorded.get("sources") or {}
     if theirs == ours["sources"]:
         return identity
+    if theirs.get("split_csvs") == {} and ours["sources"].get("split_csvs"):
+        raise BuildError(
+            f"{root} was built without --split-dir, so it has no paper split; to add it, pass "
+            "--force (the cache is rebuilt with the official lists), or choose another --out"
+        )
     changed = _changed_files(theirs, ours["sources"])
     if _rows_read_the_same(meta, theirs, ours["sources"], spec):
         print(

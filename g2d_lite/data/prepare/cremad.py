@@ -161,6 +161,14 @@ def check_split_csvs(csvs: dict[str, list[ListedClip]], keys: Sequence[str], fol
     the file name's: the two would train on different labels)."""
     found = set(keys)
     for split, listed in csvs.items():
+        first, *rest = listed or [None]
+        named = first is not None and any(NAME.match(row.key) for row in rest)
+        if named and NAME.match(first.key) is None and first.emotion not in EMOTIONS:
+            raise BuildError(
+                f"{folder / f'{split}.csv'}:{first.line} looks like a header "
+                f"({first.key},{first.emotion}): the official lists have none, and it would be "
+                "read as a clip; delete that line"
+            )
         if found and listed and not found.intersection(r.key for r in listed):
             raise BuildError(
                 f"{folder / f'{split}.csv'} names none of the {len(keys)} clips found (its first "
