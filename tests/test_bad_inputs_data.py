@@ -321,6 +321,25 @@ def test_a_cremad_clone_without_lfs_media_writes_nothing(release, tmp_path, caps
         load_cremad(out, split="stratified")
 
 
+def test_a_cache_that_lost_its_meta_json_is_rebuilt_by_the_command_it_names(
+    release, tmp_path, capsys
+):
+    """Probe 30 BB29: with meta.json deleted, the loader said "no prepared cache" and its build
+    command (with or without --force) was refused as someone else's folder: a dead end."""
+    out = tmp_path / "cache"
+    assert build_cremad(release[0], out) == 0
+    pristine = tree_bytes(out)
+    (out / "meta.json").unlink()
+    with pytest.raises(MissingDatasetError, match="meta.json is missing") as error:
+        load_cremad(out, split="stratified")
+    assert "rebuild it by rerunning the command that built it" in str(error.value)
+    assert build_cremad(release[0], out) == 0
+    assert tree_bytes(out) == pristine
+    (out / "notes.txt").write_text("mine")  # a file the kit never writes: not its folder
+    (out / "meta.json").unlink()
+    refused(capsys, build_cremad(release[0], out, "--force"), 2, "holds no g2d-lite cache")
+
+
 def test_an_empty_split_is_refused_unless_asked(release, tmp_path, capsys):
     out = tmp_path / "cache"
     status = build_cremad(release[0], out, "--val-fraction", "0")

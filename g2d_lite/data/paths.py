@@ -17,7 +17,7 @@ from typing import Any
 
 from g2d_lite.data.base import MissingDatasetError
 from g2d_lite.errors import KitError
-from g2d_lite.locks import holder
+from g2d_lite.locks import LOCK, holder
 
 ENV_VAR = "G2D_LITE_DATA"
 
@@ -205,8 +205,23 @@ def source_folder_hint(name: str, root: Path) -> str | None:
     return None
 
 
+# What an audio + video cache build writes beside meta.json; frame_counts.npy only the kit's.
+AV_CACHE_FILES = frozenset(
+    {"audio.npy", "frames.npy", "frame_counts.npy", "index.csv", "labels.npy", "splits"}
+)
+
+
+def lost_meta(root: Path) -> bool:
+    """Whether ``root`` holds an audio + video cache's files and nothing else, but no meta.json:
+    a kit cache whose manifest was deleted, which its build may rebuild in place."""
+    names = {p.name for p in root.iterdir()} - {LOCK} if root.is_dir() else set()
+    return "frame_counts.npy" in names and names <= AV_CACHE_FILES
+
+
 def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
     """The error a loader raises for an absent cache: it names the exact command to run."""
+    if name in (*CLIP_DATASETS, "cremad") and lost_meta(Path(root)):
+        return damaged_dataset(name, root, ["meta.json is missing, so its files cannot be checked"])
     hint = folder_hint(name, root)
     if hint is not None:
         return MissingDatasetError(hint)

@@ -31,7 +31,7 @@ from g2d_lite.data.cache import (
     kit_work_dir,
     read_meta,
 )
-from g2d_lite.data.paths import checkout_root
+from g2d_lite.data.paths import checkout_root, lost_meta
 from g2d_lite.errors import path_argument, run_command
 from g2d_lite.locks import LOCK, locked
 from g2d_lite.parallel import die_with_parent
@@ -391,7 +391,8 @@ def check_cache_folder(root: Path) -> None:
     if root.is_dir():
         names = {p.name for p in root.iterdir()} - {LOCK}
         work = [WORK_DIR] if kit_work_dir(root) else []  # a .build not the kit's is refused
-        if names and not names & {META_FILE, *work, *AVMNIST_BUILD_ONLY}:
+        ours = names & {META_FILE, *work, *AVMNIST_BUILD_ONLY} or lost_meta(root)
+        if names and not ours:
             raise BuildError(
                 f"--out {root} is not empty and holds no g2d-lite cache; choose a new or empty "
                 "folder (the build will not write over files it did not make)"
