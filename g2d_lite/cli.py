@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
@@ -271,9 +272,12 @@ def _notebook_results(path: Path) -> tuple[str, str] | None:
     return kind, where
 
 
-def _teachers(paths: Sequence[str], out: str, modalities: Sequence[str]) -> dict[str, Any]:
+def _teachers(
+    paths: Sequence[str], out: str, modalities: Sequence[str], cfg: Config, other_data: bool
+) -> dict[str, Any]:
     """One finished teacher per modality, from ``--teachers`` folders (never the student's own
-    ``--out``, which the student would overwrite)."""
+    ``--out``, which the student would overwrite), trained on the student's dataset unless
+    ``other_data`` (--allow-teacher-data-mismatch)."""
     teachers: dict[str, Any] = {}
     dirs = _teacher_dirs(paths)
     target = Path(out).resolve()
@@ -283,7 +287,8 @@ def _teachers(paths: Sequence[str], out: str, modalities: Sequence[str]) -> dict
                 f"--out {out} is (inside) the teacher folder {d}; a student cannot write over its "
                 "own teacher: choose another --out"
             )
-    for run in (load_run(d) for d in dirs):
+    runs = [load_run(d) for d in dirs]
+    for run in runs:
         if run.metrics.get("role") != "teacher":
             raise KitError(
                 f"{run.run_dir} holds a {run.metrics.get('role')} run, not a teacher: --teachers "
@@ -297,8 +302,44 @@ def _teachers(paths: Sequence[str], out: str, modalities: Sequence[str]) -> dict
                 "pass one folder per modality"
             )
         teachers[modality] = (run.run_dir, run.model)
+    if not other_data:
+        _check_teachers_dataset(runs, cfg)
     _check_no_teacher_missing({m: d for m, (d, _) in teachers.items()}, modalities)
     return {m: model for m, (_, model) in teachers.items()}
+
+
+def _check_teachers_dataset(runs: Sequence[TrainResult], cfg: Config) -> None:
+    """Teachers of another dataset: name the data settings they were trained with, as the
+    student command line that uses them (the profile made for that dataset, when it matches)."""
+    other = next((r for r in runs if r.config.dataset != cfg.dataset), None)
+    if other is None:
+        return
+    theirs = other.config
+    keys = ("dataset", "encoder", "data_options")
+    profile = next(
+        (
+            name
+            for name, values in PROFILES.items()
+            if values.get("dataset") == theirs.dataset
+            and all(getattr(resolve(name), k) == getattr(theirs, k) for k in keys)
+        ),
+        None,
+    )
+    if profile is not None:
+        settings = [f"--profile {profile}"]
+    else:
+        settings = [f"dataset={theirs.dataset}"]
+        if theirs.encoder != Config().encoder:
+            settings.append(f"encoder={theirs.encoder}")
+        if theirs.data_options:  # a dict literal, quoted for the shell
+            settings.append(f'"data_options={dict(theirs.data_options)!r}"')
+    if theirs.data_root is not None:
+        settings.append(shlex.quote(f"data_root={theirs.data_root}"))
+    raise KitError(
+        f"the teachers in {other.run_dir} were trained on {theirs.dataset}, and this student's "
+        f"data is {cfg.dataset}: give the student their data settings ({' '.join(settings)}), "
+        f"or train teachers on {cfg.dataset}"
+    )
 
 
 def _check_no_teacher_missing(given: dict[str, Path], modalities: Sequence[str]) -> None:
@@ -408,7 +449,9 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
         )
     data = load_data(cfg)
     if cfg.needs_teachers:
-        teachers = _teachers(args.teachers, args.out, [m.name for m in data.info.modalities])
+        modalities = [m.name for m in data.info.modalities]
+        allowed = args.allow_teacher_data_mismatch
+        teachers = _teachers(args.teachers, args.out, modalities, cfg, allowed)
     result = train_student(
         cfg,
         data,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import json
 import logging
 import math
 import os
@@ -48,6 +47,7 @@ from g2d_lite.config import METHODS, PROFILES, resolve
 from g2d_lite.data.paths import missing_dataset, resolve_root
 from g2d_lite.data.synthetic import DEFAULT_MODALITIES, apply_knobs
 from g2d_lite.devices import DeviceError, resolve_device
+from g2d_lite.earlier_run import check_earlier_run
 from g2d_lite.errors import (
     KitError,
     OneLineParser,
@@ -737,10 +737,13 @@ def run_notebook(
     run_dir: Path,
     log_output: bool = False,
     env: Mapping[str, str] = RUN_ENV,
+    replace: bool = False,
 ) -> Path:
     """One papermill run into ``run_dir``: the executed notebook plus its metrics and figures.
 
     ``OUTPUT_DIR`` is set to ``run_dir`` (absolute, so it does not depend on the kernel's cwd).
+    A finished run there with other parameters, or a notebook the runner did not write as it
+    is, is replaced only when ``replace`` (:mod:`g2d_lite.earlier_run`).
     """
     run_dir = run_dir.resolve()
     if run_dir == NOTEBOOK_DIR or NOTEBOOK_DIR in run_dir.parents:
@@ -765,32 +768,15 @@ def run_notebook(
     with locked(run_dir, "another --out") as notes:  # a second runner would replace our results
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        _note_replaced(run_dir / notebook.name, values)
+        declared = declared_parameters(notebook)
+        replaced = check_earlier_run(run_dir / notebook.name, notebook, values, declared, replace)
+        if replaced:
+            print(f"note: {replaced}", file=sys.stderr)
         # the notebook writes metrics.json last: an earlier run's, left beside a rerun that is
         # killed or fails, would be read as this run's results
         (run_dir / "metrics.json").unlink(missing_ok=True)
         print(f"running {notebook.name} -> {run_dir}", flush=True)
         return execute(notebook, run_dir / notebook.name, values, log_output=log_output, env=env)
-
-
-def _note_replaced(executed: Path, values: Mapping[str, Any]) -> None:
-    """Say so when a run folder's earlier results, made with other parameters, are replaced."""
-    try:
-        old = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    changed = [
-        f"{k} {old.get(k)!r} -> {values.get(k)!r}"
-        for k in sorted(set(old) | set(values))
-        if k != "OUTPUT_DIR" and old.get(k) != values.get(k)
-    ]
-    if changed:
-        print(
-            f"note: {executed.parent} holds an earlier run of {executed.name} with other "
-            f"parameters ({', '.join(changed)}); its results are replaced (use another --out to "
-            "keep them)",
-            file=sys.stderr,
-        )
 
 
 def normalise(paths: Sequence[Path], verify: bool = False) -> bool:
@@ -896,6 +882,7 @@ def run_notebooks(
     out: Path,
     together: bool,
     log_output: bool = False,
+    replace: bool = False,
 ) -> dict[Path, float]:
     """Run each notebook into ``out/<its number>``, all at once when ``together``, else in
     order; return each one's wall seconds. Together, they share one pool of training slots,
@@ -910,7 +897,7 @@ def run_notebooks(
 
     def one(nb: Path) -> None:
         started = time.perf_counter()
-        run_notebook(nb, params, run_dirs[nb], log_output, env)
+        run_notebook(nb, params, run_dirs[nb], log_output, env, replace)
         seconds[run_dirs[nb]] = time.perf_counter() - started
         if together:
             print(f"finished {nb.name} in {seconds[run_dirs[nb]]:.0f} s", flush=True)
@@ -937,7 +924,7 @@ def _run_pipeline(args: argparse.Namespace, params: Params) -> None:
     together = side_by_side(fixed) and not args.log_output
     if together:
         print(f"running {len(notebooks)} notebooks side by side (they share the model cache)")
-    run_dirs = list(run_notebooks(notebooks, fixed, out, together, args.log_output))
+    run_dirs = list(run_notebooks(notebooks, fixed, out, together, args.log_output, args.replace))
     print_table("results (test accuracy %, mean ± std over seeds)", results_table(run_dirs))
     print_outputs(run_dirs)
 
@@ -947,7 +934,7 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
     check_grid(axes)
     if not axes:
         run_dir = Path(args.out) if args.out else RUNS_DIR / notebook.stem[:2]
-        run_notebook(notebook, fixed, run_dir, args.log_output)
+        run_notebook(notebook, fixed, run_dir, args.log_output, replace=args.replace)
         if writes_metrics(notebook):
             print_table("results (test accuracy %)", results_table([run_dir]))
         print_outputs([run_dir.resolve()])
@@ -965,7 +952,7 @@ def _run_single(args: argparse.Namespace, notebook: Path, params: Params) -> Non
     labels: dict[Path, Params] = {}
     for point in grid_points(axes):
         run_dir = (out / point_name(point)).resolve()
-        run_notebook(notebook, {**fixed, **point}, run_dir, args.log_output)
+        run_notebook(notebook, {**fixed, **point}, run_dir, args.log_output, replace=args.replace)
         labels[run_dir] = point
     if not writes_metrics(notebook):
         print_outputs(list(labels))
@@ -1010,6 +997,12 @@ def build_parser() -> argparse.ArgumentParser:
         "for its grid, all or demo for those targets; a relative --out starts from the current "
         "folder)",
     )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a finished run in --out made with other parameters, or a notebook there "
+        "that the runner did not write as it is (by default both are refused)",
+    )
     parser.add_argument("--log-output", action="store_true", help="stream cell outputs")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
@@ -1041,13 +1034,13 @@ def _main(args: argparse.Namespace) -> None:
     if args.target == "refresh":
         if args.param or args.file or args.grid or args.profile:
             raise RunError("refresh takes no parameters: it reruns the committed defaults")
+        chosen = [find_notebook(k) for k in args.only or []]  # a typo is named first
         if args.out is not None:
             first = (args.only or ["01"])[0]
             raise RunError(
                 "refresh re-executes the committed notebooks in place and takes no --out; to "
                 f"run one into a folder: python -m g2d_lite.run {first} --out {args.out}"
             )
-        chosen = [find_notebook(k) for k in args.only or []]
         outside = [nb for nb in chosen if NOTEBOOK_DIR not in nb.parents]
         if outside:
             raise RunError(
@@ -1061,6 +1054,7 @@ def _main(args: argparse.Namespace) -> None:
         refresh(notebooks)
         return
     if args.only:
+        find_notebook(args.only[0])  # a typo is named before a command that repeats it
         raise RunError(
             "--only applies to refresh; to run one notebook give it as the target"
             f" (python -m g2d_lite.run {args.only[0]})"

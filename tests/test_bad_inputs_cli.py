@@ -331,6 +331,9 @@ def test_debug_shows_the_traceback(tmp_path):
         (["refresh", "-p", "SEED", "1"], ["refresh takes no parameters"]),
         (["refresh", "--only", "01", "--out", "r22"], ["takes no --out", "run 01 --out r22"]),
         (["01", "--only", "02"], ["--only applies to refresh", "python -m g2d_lite.run 02"]),
+        # probe 30 BA22: the fix repeated a notebook that does not exist
+        (["refresh", "--only", "09", "--out", "r22"], ["'09' matches no notebook"]),
+        (["01", "--only", "09"], ["'09' matches no notebook"]),
         (["04", "--grid", "SEED=0,1", "--grid", "SEED=2"], ["--grid gives SEED twice"]),  # P75
         (["01", "--out", ""], ["--out is empty"]),  # probe P80
     ],
@@ -667,17 +670,6 @@ def test_runner_notes_a_parameter_given_twice_with_p(capsys):
     args = runner.build_parser().parse_args(["01", "-p", "EPOCHS", "1", "-p", "EPOCHS", "2"])
     assert runner._params(args)[1] == {"EPOCHS": 2}
     assert "note: -p EPOCHS is given twice; the last value (2) counts" in capsys.readouterr().err
-
-
-def test_runner_notes_results_it_replaces(tmp_path, capsys):
-    """Probe P85: a folder holding a run with other parameters was overwritten without a word."""
-    executed = tmp_path / "01_teacher_training.ipynb"
-    executed.write_text(json.dumps({"metadata": {"papermill": {"parameters": {"EPOCHS": 1}}}}))
-    runner._note_replaced(executed, {"EPOCHS": 2, "OUTPUT_DIR": str(tmp_path)})
-    err = capsys.readouterr().err
-    assert "EPOCHS 1 -> 2" in err and "its results are replaced" in err
-    runner._note_replaced(executed, {"EPOCHS": 1, "OUTPUT_DIR": "elsewhere"})
-    assert capsys.readouterr().err == ""
 
 
 def test_smp_stages_longer_than_the_window_name_the_config_settings():
@@ -1382,8 +1374,8 @@ def test_a_rerun_that_dies_leaves_no_earlier_metrics_as_its_own(tmp_path, monkey
         raise runner.NotebookFailedError("killed")
 
     monkeypatch.setattr(runner, "execute", killed)
-    with pytest.raises(runner.NotebookFailedError):
-        runner.run_notebook(notebook, {"SEED": 1}, out)
+    with pytest.raises(runner.NotebookFailedError):  # replacing it is asked for (probe 30 BA17)
+        runner.run_notebook(notebook, {"SEED": 1}, out, replace=True)
     assert not (out / "metrics.json").exists()
 
 
@@ -1661,3 +1653,26 @@ def test_the_runner_s_help_says_where_its_default_out_folder_is(capsys):
     assert runner.main(["--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert f"the kit's {runner.RUNS_DIR}/" in text and "NN-grid" in text
+
+
+def test_teachers_of_another_dataset_name_the_settings_they_were_trained_with(tmp_path):
+    """Probe 30 BA08: AV-MNIST teachers for a synthetic student were told "dataset=avmnist, or
+    the profile made for it"; dataset=avmnist alone was then refused for its other options."""
+    from types import SimpleNamespace
+
+    from g2d_lite.cli import _check_teachers_dataset
+    from g2d_lite.config import resolve
+
+    def teacher(cfg):
+        return SimpleNamespace(config=cfg, run_dir=tmp_path / "t" / "teacher-audio")
+
+    student = resolve("smoke")
+    avmnist = resolve("avmnist", data_root="/data/my avmnist")
+    with pytest.raises(KitError, match="were trained on avmnist") as error:
+        _check_teachers_dataset([teacher(avmnist)], student)
+    assert "(--profile avmnist 'data_root=/data/my avmnist')" in str(error.value)
+    plain = resolve("smoke", dataset="avmnist", data_options={"audio_pool": 2})
+    with pytest.raises(KitError) as error:
+        _check_teachers_dataset([teacher(plain)], student)
+    assert """(dataset=avmnist "data_options={'audio_pool': 2}")""" in str(error.value)
+    _check_teachers_dataset([teacher(resolve("smoke", epochs=3))], student)  # same dataset
