@@ -5,10 +5,10 @@ checkpoints/best.pt and last.pt). Re-running the same command on the same folder
 
 Examples::
 
-    python -m g2d_lite teacher --out runs/teachers                 # one teacher per modality
+    python -m g2d_lite teacher --out runs/teachers          # one teacher per modality
     python -m g2d_lite joint --out runs/joint
     python -m g2d_lite student --teachers runs/teachers --out runs/g2d
-    python -m g2d_lite student --method g2d_partial --teachers runs/teachers epochs=45
+    python -m g2d_lite student --method g2d_partial --teachers runs/teachers --out runs/p epochs=45
     python -m g2d_lite evaluate --run runs/g2d
 """
 
@@ -168,7 +168,7 @@ def _check_method_kept(
         nearest = ""
     elif command == "joint" or cfg.needs_teachers:
         teachers = " --teachers <teacher folder>" if cfg.needs_teachers else ""
-        command_line = f"python -m g2d_lite student --method {trained}{teachers}"
+        command_line = f"python -m g2d_lite student --method {trained}{teachers} --out <folder>"
         nearest = f"; the nearest named method is {trained}: `{command_line}`"
     else:
         nearest = f"; the nearest named method is {trained} (--method {trained})"
@@ -432,7 +432,7 @@ def _run_student(args: argparse.Namespace, method: str) -> None:
             raise KitError(
                 f"joint training takes no teachers, but balance={cfg.balance!r} with loss="
                 f"{cfg.loss!r} needs them; for joint training with SMP run `python -m g2d_lite "
-                "student --method joint+smp --teachers <teacher folder>`"
+                "student --method joint+smp --teachers <teacher folder> --out <folder>`"
             )
         why = (
             "reconboost_init='teachers' starts it from teachers"

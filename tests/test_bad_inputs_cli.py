@@ -594,8 +594,21 @@ def test_an_override_that_contradicts_the_method_is_refused(tmp_path, capsys):
     )
     refused(capsys, status, 2, "loss='ce' contradicts method g2d_partial", "joint+smp")
     status = main(["joint", "--out", str(tmp_path / "j"), *TINY, "balance=smp"])
-    refused(capsys, status, 2, "contradicts method joint", "--method joint+smp")
+    line = refused(capsys, status, 2, "contradicts method joint", "--method joint+smp")
+    assert "--teachers <teacher folder> --out <folder>`" in line  # probe 30 BA25: it lacked --out
     assert not (tmp_path / "s").exists() and not (tmp_path / "j").exists()
+
+
+def test_the_help_examples_parse_as_printed():
+    """Probe 30 BA25: an example in `python -m g2d_lite --help` lacked the required --out."""
+    import g2d_lite.cli as cli
+
+    lines = [line.strip() for line in cli.__doc__.splitlines()]
+    examples = [line.split() for line in lines if line.startswith("python -m g2d_lite ")]
+    assert len(examples) >= 5
+    for words in examples:
+        command = words[3 : words.index("#") if "#" in words else None]
+        assert cli.build_parser().parse_known_args(command)[0].command == command[0]
 
 
 def test_a_resume_that_spells_a_size_differently_is_the_same_run(tmp_path, capsys):
