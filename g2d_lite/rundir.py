@@ -247,6 +247,21 @@ class RunFolder:
             self.file(CHECKPOINTS)
         )
 
+    def finished_summary(self) -> str:
+        """What a finished run here is, in a few words (role, modality, recipe, test score), for
+        the note that starting over discards it."""
+        try:
+            metrics = json.loads(self.file(METRICS).read_text())
+            role = f"{metrics['role']}" + (
+                f" ({metrics['modality']})" if metrics.get("modality") else ""
+            )
+            metric = metrics.get("metric", "acc")
+            score = f"test {metric} {float(metrics['test'][metric]):.2f}"
+            recipe = metrics.get("recipe") or "defaults"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "finished run"
+        return f"finished {role} run ({recipe}; {score})"
+
     def discard(self) -> None:
         """Remove an earlier run's files, ``metrics.json`` first (the folder then never counts
         as finished while it is rewritten). Only the run's own files are touched."""

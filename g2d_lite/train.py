@@ -59,7 +59,12 @@ from g2d_lite.preflight import (
     require_splits,
 )
 from g2d_lite.progress import progress
-from g2d_lite.provenance import check_same_data, data_fingerprint, weights_digest
+from g2d_lite.provenance import (
+    check_same_data,
+    data_fingerprint,
+    fingerprint_differences,
+    weights_digest,
+)
 from g2d_lite.rundir import LAST, RunFolder
 from g2d_lite.seeding import epoch_generator, seed_everything
 from g2d_lite.smp import OGM, SMP, teacher_confidence
@@ -226,6 +231,7 @@ class Trainer:
             sync_free.check_supported(self.smp, self.ogm)
         self.watch = sync_free.NonFiniteWatch(self.device)
         self.train_split = self._train_split()
+        self.teacher_data_mismatch: dict[str, str] = {}
         self.teachers = self._teacher_bank(teachers)
         # Which teachers this student learns from: a folder resumes only under the same ones.
         self.teacher_weights = (
@@ -363,7 +369,24 @@ class Trainer:
                 )
         else:
             self._check_teachers_read_the_inputs(bank)
+            self.teacher_data_mismatch = self._teacher_data_differences(bank)
         return bank.to(self.device)
+
+    def _teacher_data_differences(self, bank: TeacherBank) -> dict[str, str]:
+        """How each teacher's data differ from the student's, when that was allowed: said now
+        and recorded in metrics.json, so that a table made from the run can tell."""
+        ours, differences = data_fingerprint(self.data), {}
+        for m, teacher in bank.teachers.items():
+            theirs = getattr(teacher, "data_fingerprint", None)
+            if theirs is not None and (found := fingerprint_differences(theirs, ours)):
+                differences[m] = "; ".join(found)
+        if differences and self.ctx.is_main:
+            print(
+                f"note: teachers trained on other data ({', '.join(differences)}) are used, as "
+                "allowed; metrics.json records it (teacher_data_mismatch)",
+                file=sys.stderr,
+            )
+        return differences
 
     def _check_teachers_read_the_inputs(self, bank: TeacherBank) -> None:
         """Teachers allowed other data must still read these inputs: try one sample each."""
@@ -462,6 +485,12 @@ class Trainer:
         assert folder is not None
         state = folder.state()
         if not resume:
+            if state == "finished":  # said, so that a wrong command on a folder is noticed
+                print(
+                    f"note: starting over (--no-resume): the {folder.finished_summary()} in "
+                    f"{folder.path} is deleted and trained again",
+                    file=sys.stderr,
+                )
             folder.discard()
         elif state in ("in_progress", "finished"):
             saved = folder.load_last(self.device)
@@ -888,6 +917,8 @@ class Trainer:
             "teachers": self.teacher_weights,
             "versions": versions(),
         }
+        if self.teacher_data_mismatch:
+            result_metrics["teacher_data_mismatch"] = self.teacher_data_mismatch
         if selected != self.history[-1]["epoch"] and self._best_weights is not None:
             self.model.load_state_dict(self._best_weights)
         self.model.eval()

@@ -1689,3 +1689,17 @@ def test_teachers_of_another_dataset_name_the_settings_they_were_trained_with(tm
         _check_teachers_dataset([teacher(plain)], student)
     assert """(dataset=avmnist "data_options={'audio_pool': 2}")""" in str(error.value)
     _check_teachers_dataset([teacher(resolve("smoke", epochs=3))], student)  # same dataset
+
+
+def test_starting_over_says_which_finished_run_it_deletes(tmp_path, capsys):
+    """Probe 30 BA06: `joint --no-resume` typed on a G²D student's folder replaced it without
+    a word; it was asked for, but the wrong command on a folder should be noticed."""
+    out = str(tmp_path / "run")
+    assert main(["joint", "--out", out, *TINY]) == 0
+    capsys.readouterr()
+    assert main(["joint", "--out", out, "--no-resume", *TINY, "epochs=2"]) == 0
+    err = capsys.readouterr().err
+    assert "starting over (--no-resume): the finished student run (" in err
+    assert "; test acc " in err and "is deleted and trained again" in err
+    assert main(["joint", "--out", str(tmp_path / "new"), "--no-resume", *TINY]) == 0
+    assert "starting over" not in capsys.readouterr().err  # nothing was there

@@ -333,6 +333,12 @@ def test_teachers_trained_on_other_data_are_refused_unless_asked(tmp_path, capsy
         [*student, "--out", str(tmp_path / "asked"), "seed=1", "--allow-teacher-data-mismatch"]
     )
     assert status == 0
+    # probe 30 BA07: the run did not say that its teachers saw other data
+    assert (
+        "note: teachers trained on other data (audio, visual) are used" in capsys.readouterr().err
+    )
+    recorded = json.loads((tmp_path / "asked" / METRICS).read_text())["teacher_data_mismatch"]
+    assert set(recorded) == {"audio", "visual"} and "option seed 0 vs 1" in recorded["audio"]
 
 
 def test_a_student_folder_is_not_resumed_or_reported_under_other_teachers(tmp_path, capsys):
