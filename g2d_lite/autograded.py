@@ -10,6 +10,7 @@ them, before the grades go out.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sqlite3
 from pathlib import Path
@@ -21,6 +22,31 @@ from g2d_lite.handins import Report
 def _notebooks(folder: Path) -> dict[str, float]:
     """The notebooks directly in ``folder`` (an assignment's folder), by name, with their mtimes."""
     return {p.name: p.stat().st_mtime for p in folder.glob("*.ipynb")}
+
+
+def _student_cells(path: Path) -> list[str] | None:
+    """The text of every cell of a notebook that autograde keeps as the student left it (all
+    but the locked cells it restores from the release), or None when it does not read."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        kept = [
+            c
+            for c in cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("locked") is not True
+            or c["metadata"]["nbgrader"].get("solution")
+        ]
+        return [
+            "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in kept
+        ]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _same_work(submitted: Path, graded: Path) -> bool:
+    """Whether a notebook collected again after grading holds the work that was graded (a
+    `zip_collect --force` collects every student again): then its grade is current."""
+    mine = _student_cells(submitted)
+    return mine is not None and mine == _student_cells(graded)
 
 
 def _autograded_students(course: Path, assignment: str) -> set[str] | None:
@@ -65,7 +91,8 @@ def _student_problem(
     regrade = (
         f"nbgrader autograde {shlex.quote(assignment)} --student {shlex.quote(student)} --force"
     )
-    submitted = _notebooks(course / "submitted" / student / assignment)
+    submitted_folder = course / "submitted" / student / assignment
+    submitted = _notebooks(submitted_folder)
     graded_folder = course / "autograded" / student / assignment
     if not graded_folder.is_dir():
         return _missing_grade(student, assignment, started, regrade)
@@ -73,7 +100,11 @@ def _student_problem(
     ungraded = sorted(set(submitted) - set(graded))
     if ungraded:
         return f"{student}: {', '.join(ungraded)} handed in but not graded: run `{regrade}`"
-    newer = sorted(name for name, mtime in submitted.items() if mtime > graded[name])
+    newer = sorted(
+        name
+        for name, mtime in submitted.items()
+        if mtime > graded[name] and not _same_work(submitted_folder / name, graded_folder / name)
+    )
     if newer:
         return (
             f"{student}: {', '.join(newer)} collected again after it was graded, so its grade is "

@@ -4,6 +4,7 @@ folders are laid out as nbgrader writes them (test_classroom.py checks nbgrader'
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -107,6 +108,40 @@ def test_work_collected_again_after_grading_is_named(tmp_path, capsys):
     assert status == 1
     assert f"alice: {NOTEBOOKS[0]} collected again after it was graded" in text
     assert "--student alice --force" in text
+
+
+def _notebook(answer: str, extra_cell: bool = False) -> str:
+    """A hand-in: a locked check cell (autograde restores it from the release), an answer."""
+    check = {"nbgrader": {"grade": True, "locked": True, "grade_id": "check"}}
+    answer_cell = {"nbgrader": {"solution": True, "locked": False, "grade_id": "answer"}}
+    cells = [
+        {"cell_type": "code", "metadata": answer_cell, "source": [answer]},
+        {"cell_type": "code", "metadata": check, "source": "assert f() == 1"},
+    ]
+    if extra_cell:  # a cell of the student's own: autograde runs it too
+        cells.append({"cell_type": "code", "metadata": {}, "source": "f = lambda: 2"})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_work_collected_again_unchanged_keeps_its_grade(tmp_path, capsys):
+    """Probe 30 BC30: `zip_collect --force` collects every student again, and every one was
+    listed as regraded work; only those whose own cells changed are."""
+    root = _graded_course(tmp_path, ("alice", "bob", "carol"))
+    for student, handed_in in (
+        ("alice", _notebook("def f(): return 1")),  # the same work: its grade is current
+        ("bob", _notebook("def f(): return 2")),  # a changed answer
+        ("carol", _notebook("def f(): return 1", extra_cell=True)),  # a cell added
+    ):
+        graded = root / "autograded" / student / "g2d" / NOTEBOOKS[0]
+        graded.write_text(_notebook("def f(): return 1").replace("== 1", "== 1  # restored"))
+        os.utime(graded, (2_000_000, 2_000_000))
+        late = root / "submitted" / student / "g2d" / NOTEBOOKS[0]
+        late.write_text(handed_in)
+        os.utime(late, (3_000_000, 3_000_000))
+    status, text = _graded(root, capsys)
+    assert status == 1 and "alice" not in text
+    assert f"bob: {NOTEBOOKS[0]} collected again" in text
+    assert f"carol: {NOTEBOOKS[0]} collected again" in text
 
 
 @pytest.mark.parametrize(
