@@ -10,6 +10,7 @@ them, before the grades go out.
 
 from __future__ import annotations
 
+import difflib
 import json
 import shlex
 import sqlite3
@@ -80,7 +81,9 @@ def _missing_grade(student: str, assignment: str, started: set[str] | None, regr
         )
     return (
         f"{lacks}: autograde failed for them (its output says 'Removing failed assignment'), "
-        f"so they would get 0; read that output for {student}, then run `{regrade}`"
+        f"so they would get 0; read that output for {student}, then run `{regrade}` (if it "
+        "fails again, their own code stops the kernel, e.g. exit() or a crash: grade them by "
+        "hand, or take that cell out of their submitted copy and run it again)"
     )
 
 
@@ -119,6 +122,13 @@ def check_autograded(course: str | Path, assignment: str = "g2d") -> Report:
     submitted = course / "submitted"
     students = [p.parent.name for p in sorted(submitted.glob(f"*/{assignment}")) if p.is_dir()]
     if not students:
+        collected = {p.name for p in submitted.glob("*/*") if p.is_dir()}
+        near = difflib.get_close_matches(assignment, sorted(collected), n=1)
+        if near:
+            raise KitError(
+                f"no student in {submitted} has a {assignment}/ folder, but they have "
+                f"{near[0]}/: did you mean --assignment {near[0]}?"
+            )
         raise KitError(
             f"no student in {submitted} has a {assignment}/ folder: run `nbgrader zip_collect "
             f"{assignment}` and `nbgrader autograde {assignment}` in the course folder first"

@@ -56,6 +56,52 @@ class SetupNotRunError(AssertionError):
 
 
 _ORIGINALS: dict[tuple[str, str], object] = {}  # (module, name) -> the kit's own object
+_EMPTY_CELL = object()
+
+
+def _insides(function: object) -> tuple[object, ...]:
+    """What a function runs with besides its identity: its code, defaults and closure cells.
+    An answer can swap these in place (``expect_close.__code__ = ...``) and keep the object."""
+    cells = []
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # a cell not yet filled
+            cells.append(_EMPTY_CELL)
+    kwdefaults = getattr(function, "__kwdefaults__", None)
+    return (
+        getattr(function, "__code__", None),
+        getattr(function, "__defaults__", None),
+        dict(kwdefaults) if kwdefaults else None,
+        tuple(cells),
+    )
+
+
+def _same_insides(function: object, remembered: tuple[object, ...]) -> bool:
+    """Whether ``function`` still runs what it did when remembered (cells compared by identity:
+    their contents may be tensors)."""
+    code, defaults, kwdefaults, cells = _insides(function)
+    return (
+        code is remembered[0]
+        and defaults == remembered[1]
+        and kwdefaults == remembered[2]
+        and len(cells) == len(remembered[3])
+        and all(a is b for a, b in zip(cells, remembered[3], strict=True))
+    )
+
+
+_INSIDES: dict[int, tuple[object, tuple[object, ...]]] = {}  # id -> (function, its insides)
+
+
+def _remember_insides(function: object) -> None:
+    if id(function) not in _INSIDES:
+        _INSIDES[id(function)] = (function, _insides(function))
+
+
+def _changed_inside(function: object) -> bool:
+    """Whether a remembered function's code, defaults or closure was replaced in place."""
+    held = _INSIDES.get(id(function))
+    return held is not None and held[0] is function and not _same_insides(function, held[1])
 
 
 def _kit_modules() -> list[tuple[str, Any]]:
@@ -74,7 +120,7 @@ def _remember_kit() -> None:
                 module_name == __name__ and not name.startswith("__")
             )
             if own and callable(value) and shown:
-                _ORIGINALS.setdefault((module_name, name), value)
+                _remember_insides(_ORIGINALS.setdefault((module_name, name), value))
 
 
 # What the checks and the kit compute with: an answer that sets torch.allclose to "always
@@ -86,7 +132,7 @@ def _remember_libraries() -> None:
     for module_name in _GUARDED_LIBRARIES:
         for name, value in list(vars(sys.modules[module_name]).items()):
             if callable(value) and not name.startswith("_") and not inspect.isclass(value):
-                _ORIGINALS.setdefault((module_name, name), value)
+                _remember_insides(_ORIGINALS.setdefault((module_name, name), value))
 
 
 def _intact(current: object, original: object) -> bool:
@@ -94,7 +140,7 @@ def _intact(current: object, original: object) -> bool:
     optimiser step imports ``torch._dynamo``, which rewraps ``torch.manual_seed`` (a wrapper whose
     code lives in torch's files, unlike one an answer cell defines)."""
     if current is original:
-        return True
+        return not _changed_inside(current)
     code = getattr(current, "__code__", None)
     return (
         getattr(current, "__wrapped__", None) is original
@@ -138,6 +184,9 @@ def seal_checkers(namespace: Mapping[str, Any]) -> None:
         and (inspect.ismodule(value) or inspect.isfunction(value) or inspect.isclass(value))
     }
     _SEALED[:] = [(namespace, names)]
+    for value in names.values():
+        if inspect.isfunction(value):
+            _remember_insides(value)
 
 
 def checkers_intact(namespace: Mapping[str, Any]) -> None:
@@ -158,6 +207,13 @@ def checkers_intact(namespace: Mapping[str, Any]) -> None:
             f"{rebound[0]} was rebound in this notebook (by a cell that assigns to it or defines"
             " it?). The checks call it, so they cannot run: remove that assignment, restart the "
             "kernel and run all cells again."
+        )
+    altered = [name for name, value in (names or {}).items() if _changed_inside(value)]
+    if altered:
+        raise KitReplacedError(
+            f"{altered[0]}'s code was replaced in this notebook (by a cell that assigns to its "
+            "__code__, defaults or closure?). The checks call it, so they cannot run: remove "
+            "that assignment, restart the kernel and run all cells again."
         )
     check_kit_intact()
 

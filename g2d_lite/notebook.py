@@ -201,8 +201,24 @@ def save_metrics(
             f"{type(metrics).__name__}"
         )
     path = _output_folder(output_dir) / _file_name(name)
+    _check_same_notebook(path, metrics)
     atomic_write_text(path, json.dumps(_plain(metrics), indent=2, sort_keys=True))
     return path
+
+
+def _check_same_notebook(path: Path, metrics: Mapping[str, Any]) -> None:
+    """Two notebooks given one OUTPUT_DIR: the second's metrics would replace the first's
+    (in Jupyter no runner stands between them), so refuse to write over another notebook's."""
+    try:
+        theirs = json.loads(path.read_text()).get("notebook")
+    except (OSError, ValueError, AttributeError):
+        return
+    ours = metrics.get("notebook")
+    if theirs is not None and ours is not None and str(theirs) != str(ours):
+        raise ValueError(
+            f"{path} holds notebook {theirs}'s metrics, which notebook {ours}'s would replace: "
+            f"give each notebook its own OUTPUT_DIR (e.g. ../runs/{ours})"
+        )
 
 
 # Extensions of other figure formats: a name ending in one is a mistake, while a name like

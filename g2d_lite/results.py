@@ -103,6 +103,14 @@ def _check_method_matches_run(method: str, metrics: Mapping[str, Any]) -> None:
             f"these are the {metrics['modality']} teacher's metrics, not a {key} run's: name the "
             f"row after the teacher, e.g. result_row('{metrics['modality']} teacher', ...)"
         )
+    if "method" in metrics and metrics["method"] != key:  # runs record it since probe 30
+        trained = metrics["method"]
+        what = f"a {trained} run" if trained else "a run of no named method"
+        fix = f", e.g. result_row('{trained}', ...)" if trained else " (a label of your own)"
+        raise ValueError(
+            f"these metrics are of {what} (its settings), not a {key} run: name the row after "
+            f"the method the run used{fix}"
+        )
     if "teachers" not in metrics:  # metrics written before runs recorded their teachers
         return
     needs, has = Config().replace(**METHODS[key]).needs_teachers, bool(metrics["teachers"])

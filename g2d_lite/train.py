@@ -32,7 +32,7 @@ from g2d_lite import slots, sync_free
 from g2d_lite.api_checks import require_bool
 from g2d_lite.batches import Batch, batch_order, iterate_batches
 from g2d_lite.checkpoint import info_to_dict, rng_state, set_rng_state, versions
-from g2d_lite.config import Config, recipe, require_config, unused_settings
+from g2d_lite.config import Config, method_name, recipe, require_config, unused_settings
 from g2d_lite.data.base import DatasetSplits, MultimodalDataset
 from g2d_lite.data.resident import ResidentSplit
 from g2d_lite.data.validate import DatasetError
@@ -898,6 +898,8 @@ class Trainer:
         result_metrics: dict[str, Any] = {
             "role": self.role,
             "modality": self.modality,
+            # the named method a student's settings are (None for a combination of no name)
+            "method": method_name(self.cfg.to_dict()) if self.role == "student" else None,
             "dataset": self.data.info.name,
             "task": self.task,
             "metric": self.metric,

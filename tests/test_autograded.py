@@ -79,6 +79,7 @@ def test_a_student_never_autograded_is_not_called_a_failure(tmp_path, capsys):
     bob, carol = (line for line in text.splitlines() if line.startswith(("bob", "carol")))
     assert status == 1
     assert "autograde failed for them" in bob and "Removing failed assignment" in bob
+    assert "if it fails again, their own code stops the kernel" in bob  # probe 31 CC38
     assert "autograde has not run for them" in carol and "failed" not in carol
     assert "`nbgrader autograde g2d --student carol --force`" in carol
 
@@ -150,14 +151,16 @@ def test_work_collected_again_unchanged_keeps_its_grade(tmp_path, capsys):
         ("nothing collected", "run `nbgrader zip_collect g2d`"),
         ("not autograded", "autograded does not exist: run `nbgrader autograde g2d`"),
         ("other assignment", "no student in"),
+        ("mistyped", "have g2d/: did you mean --assignment g2d?"),  # probe 31 CC40
     ],
 )
 def test_a_course_not_yet_graded_is_named_with_the_step_to_run(tmp_path, capsys, layout, expected):
     if layout == "not autograded":
         (tmp_path / "submitted" / "alice" / "g2d").mkdir(parents=True)
-    if layout == "other assignment":
+    if layout in ("other assignment", "mistyped"):
         _graded_course(tmp_path)
-    extra = ("--assignment", "ps1") if layout == "other assignment" else ()
+    extra = {"other assignment": ("--assignment", "ps1"), "mistyped": ("--assignment", "g2d_")}
+    extra = extra.get(layout, ())
     status, text = _graded(tmp_path, capsys, *extra)
     assert status == 2 and expected in text
     with pytest.raises(KitError):

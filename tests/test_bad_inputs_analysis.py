@@ -1037,3 +1037,15 @@ def test_an_empty_table_is_not_summarised():
     for rows in ([], pd.DataFrame({"method": [], "acc": []})):
         with pytest.raises(ValueError, match="rows is empty: there is nothing to summarise"):
             results.summarise(rows)
+
+
+def test_two_notebooks_in_one_output_dir_do_not_replace_each_others_metrics(tmp_path):
+    """Probe 31 CC21: notebooks 01 and 03 given one OUTPUT_DIR in Jupyter: 03's save_metrics
+    replaced 01's finished metrics.json without a word (only the runner checked)."""
+    first = notebook.save_metrics(tmp_path, {"notebook": "01", "results": [1]})
+    before = first.read_bytes()
+    with pytest.raises(ValueError, match=r"holds notebook 01's metrics.*\.\./runs/03"):
+        notebook.save_metrics(tmp_path, {"notebook": "03", "results": [2]})
+    assert first.read_bytes() == before
+    notebook.save_metrics(tmp_path, {"notebook": "01", "results": [3]})  # its own rerun
+    notebook.save_metrics(tmp_path, {"acc": 1.0}, name="other.json")  # no notebook: no claim

@@ -396,6 +396,13 @@ def test_result_rows_under_a_method_s_name_hold_that_kind_of_run_and_datasets_ta
     teacher = {**student, "role": "teacher", "modality": "audio", "teachers": {}}
     with pytest.raises(ValueError, match="these are the audio teacher's metrics, not a g2d run"):
         results.result_row("g2d", teacher)
+    # probe 30 CC42: setup(method="g2d").replace(loss="ce") trained joint + SMP, reported as g2d
+    recorded = {**student, "method": "joint+smp"}
+    with pytest.raises(ValueError, match=r"of a joint\+smp run .*result_row\('joint\+smp'"):
+        results.result_row("g2d", recorded)
+    assert results.result_row("joint+smp", recorded)["acc"] == 50.0
+    with pytest.raises(ValueError, match="of a run of no named method"):
+        results.result_row("g2d", {**student, "method": None})
     with pytest.raises(TypeError, match=r"load_dataset takes a dataset name.*load_data\(cfg\)"):
         load_dataset(tiny_config())
 

@@ -138,6 +138,39 @@ def test_a_checker_rebound_in_the_sealed_globals_is_refused_before_and_after_the
     seal_checkers({})
 
 
+def test_a_checker_whose_code_is_swapped_in_place_is_refused():
+    """Probe 31 CC37: `expect_close.__code__ = (lambda *a, **k: None).__code__` in an answer
+    cell kept the function's identity, and every later check passed a wrong answer (6/6)."""
+    import g2d_lite.exercise_checks as checks
+
+    def checker(x, tolerance=0.1):
+        return abs(x) < tolerance
+
+    notebook = {"checker": checker, "expect_close": expect_close}
+    seal_checkers(notebook)
+    original = checker.__code__
+    checker.__code__ = (lambda *a, **k: True).__code__
+    try:
+        with pytest.raises(KitReplacedError, match=r"^checker's code was replaced in this not"):
+            checkers_intact(notebook)
+    finally:
+        checker.__code__ = original
+    checkers_intact(notebook)
+    checker.__defaults__ = (1e9,)  # a tolerance nothing fails
+    with pytest.raises(KitReplacedError, match="checker's code was replaced"):
+        checkers_intact(notebook)
+    checker.__defaults__ = (0.1,)
+    code = checks._close.__code__  # the kit's own helpers, reached through the module
+    checks._close.__code__ = (lambda *a, **k: True).__code__
+    try:
+        with pytest.raises(KitReplacedError, match=r"exercise_checks\._close was replaced"):
+            check_kit_intact()
+    finally:
+        checks._close.__code__ = code
+    check_kit_intact()
+    seal_checkers({})
+
+
 def test_a_check_run_in_a_kernel_where_the_setup_cell_has_not_run_says_so():
     """Probe M37: after a kernel restart, running an answer and its check cell (not the setup
     cell) gave "NameError: name 'smp' is not defined", which reads as a bug in the answer."""
