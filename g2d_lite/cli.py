@@ -225,6 +225,12 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
         else:
             dirs.extend(p for p in sorted(path.glob("teacher-*")) if p.is_dir())
     if not dirs:
+        below = sorted({p.parent for path in map(Path, paths) for p in path.glob("*/teacher-*")})
+        if below:  # a folder of runs given, the teachers' folder one level down
+            listed = " or ".join(f"--teachers {b}" for b in below[:3])
+            raise KitError(
+                f"no teacher runs directly in {', '.join(paths)}, but one level down: give {listed}"
+            )
         raise KitError(
             f"no teacher runs found in {list(paths)}; "
             "train them first: python -m g2d_lite teacher --out runs/teachers"
@@ -388,6 +394,12 @@ def _run_teachers(args: argparse.Namespace) -> None:
             f"--modality {args.modality!r} is not in {cfg.dataset}; it has {', '.join(names)}"
         )
     wanted = cfg.modalities if cfg.modalities is not None else names
+    unknown = [m for m in wanted if m not in names]
+    if unknown:  # before the first teacher trains, not after it (probe 31 CA03)
+        raise KitError(
+            f"modalities={list(wanted)} names {', '.join(map(repr, unknown))}, which "
+            f"{cfg.dataset} does not have; it has {', '.join(names)}"
+        )
     if args.modality and args.modality not in wanted:
         raise KitError(
             f"--modality {args.modality} contradicts modalities={list(wanted)}; give one of them"

@@ -1703,3 +1703,23 @@ def test_starting_over_says_which_finished_run_it_deletes(tmp_path, capsys):
     assert "; test acc " in err and "is deleted and trained again" in err
     assert main(["joint", "--out", str(tmp_path / "new"), "--no-resume", *TINY]) == 0
     assert "starting over" not in capsys.readouterr().err  # nothing was there
+
+
+def test_an_unknown_modality_anywhere_in_the_list_is_refused_before_training(tmp_path, capsys):
+    """Probe 31 CA03: `teacher modalities=audio,smell` trained the audio teacher for the whole
+    recipe and only then refused 'smell', leaving teacher-audio behind."""
+    out = tmp_path / "t"
+    status = main(["teacher", "--out", str(out), *TINY, "modalities=audio,smell"])
+    refused(capsys, status, 2, "names 'smell', which synthetic does not have", "audio, visual")
+    assert not out.exists()
+
+
+def test_a_folder_of_runs_given_as_teachers_names_the_teachers_folder_inside(
+    teacher_dir, tmp_path, capsys
+):
+    """Probe 31 CA05: `--teachers runs` (holding runs/teachers/) said to train teachers, and
+    that command was then refused: the teachers were there, one level down."""
+    runs = tmp_path / "runs"
+    shutil.copytree(teacher_dir, runs / "teachers")
+    argv = ["student", "--teachers", str(runs), "--out", str(tmp_path / "s"), *TINY]
+    refused(capsys, main(argv), 2, f"but one level down: give --teachers {runs / 'teachers'}")

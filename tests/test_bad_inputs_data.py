@@ -1014,6 +1014,20 @@ def test_a_labels_csv_row_with_an_empty_label_is_no_class(tmp_path):
     assert bad == [Skipped("labels.csv:3", "bad annotation line: 'clip05,,train': no label")]
 
 
+def test_a_labels_csv_row_with_a_field_too_many_is_a_bad_annotation_line(tmp_path):
+    """Probe 31 CB16: `vid03,car,train,test` went into train, its `test` dropped, skipped: 0.
+    A trailing comma (an empty last field, as spreadsheets write) is no extra field."""
+    from g2d_lite.data.cache import Skipped
+    from g2d_lite.data.prepare.clips import csv_rows
+
+    labels = tmp_path / "labels.csv"
+    labels.write_text("clip,label,split\nvid01,dog,train,\nvid03,car,train,test\n")
+    rows, bad = csv_rows(labels)
+    assert [r.key for r in rows] == ["vid01"]
+    reason = "bad annotation line: 'vid03,car,train,test': 4 fields for the header's 3"
+    assert bad == [Skipped("labels.csv:3", f"{reason} (quote a comma)")]
+
+
 def test_a_kinetics_sounds_class_index_below_zero_is_a_bad_annotation_line(tmp_path):
     """Probe L28: class index -1 (a common "unknown" marker) became class 30, "tickling"."""
     from g2d_lite.data.prepare.clips import kinetics_sounds_rows
@@ -1566,3 +1580,18 @@ def test_a_damaged_cache_built_from_local_folders_suggests_that_build_first(cach
         load_avmnist(cache)
     message = str(error.value)
     assert message.index("--mnist-dir") < message.index("--download")
+
+
+def test_a_cache_is_not_built_inside_a_cache(sources, cache, tmp_path, capsys, monkeypatch):
+    """Probe 31 CB09: G2D_LITE_DATA naming a cache itself was named by the loader, but the
+    build wrote a second cache inside the first, which the loader then read."""
+    before = tree_bytes(cache)
+    mnist, fsdd = sources
+    monkeypatch.setenv("G2D_LITE_DATA", str(cache))
+    argv = ["--mnist-dir", str(mnist), "--fsdd-dir", str(fsdd), "--no-progress"]
+    status = prepare_avmnist.main(argv)
+    needles = (f"G2D_LITE_DATA={cache} names a prepared avmnist cache itself", f"={tmp_path} (")
+    refused(capsys, status, 2, *needles)
+    status = build(cache / "inner", mnist, fsdd)
+    refused(capsys, status, 2, f"{cache} is a prepared avmnist cache; choose an --out outside")
+    assert tree_bytes(cache) == before

@@ -126,7 +126,7 @@ SOURCE_MARKS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _cache_dataset(folder: Path) -> str | None:
+def cache_dataset(folder: Path) -> str | None:
     """The dataset a kit cache at ``folder`` was built for (from its meta.json), else None."""
     try:
         identity = json.loads((folder / "meta.json").read_text()).get("identity", {})
@@ -138,14 +138,14 @@ def _cache_dataset(folder: Path) -> str | None:
 def other_cache_hint(name: str, root: Path) -> str | None:
     """When ``root`` is another dataset's cache, or a folder inside this dataset's cache."""
     root = Path(root)
-    other = _cache_dataset(root)
+    other = cache_dataset(root)
     if other is not None and other != name:
         return (
             f"{name}: {root} holds a prepared {other} cache, not a {name} one; give data_root "
             f"a {name} cache (or set dataset={other}). The {name} build: "
             f"{prepare_commands(name, default_root(name))}"
         )
-    if not (root / "meta.json").exists() and _cache_dataset(root.parent) == name:
+    if not (root / "meta.json").exists() and cache_dataset(root.parent) == name:
         return (
             f"{name}: {root} is a folder inside the {name} cache at {root.parent}; give "
             f"data_root={root.parent}"
@@ -174,7 +174,7 @@ def folder_hint(name: str, root: Path) -> str | None:
 def _cache_above_hint(name: str, root: Path) -> str | None:
     """When the absent ``root`` sits in a folder that is itself a cache: the folder was named
     where the folder that holds the caches was meant (``G2D_LITE_DATA=<cache>``)."""
-    above = _cache_dataset(root.parent)
+    above = cache_dataset(root.parent)
     if above is None:
         return None
     env = data_env()

@@ -236,8 +236,9 @@ def _under_root(clip: str, root: Path, where: str) -> str:
 def csv_rows(path: Path, root: Path | None = None) -> Rows:
     """A generic list: CSV with a ``clip,label,split`` header (names in any case, spaces
     around them allowed); clip is the file name stem (or the file name, see :func:`clip_stem`,
-    or its path under ``root``, --root). A row short of one of the three, or with it empty, is
-    a bad annotation line, like a damaged line of the datasets' own lists."""
+    or its path under ``root``, --root). A row short of one of the three, or with it empty, or
+    with more fields than the header (which of them counts?), is a bad annotation line, like
+    a damaged line of the datasets' own lists."""
     records = csv_records(path)
     first = next(records, (1, []))[1]
     header = [name.strip().lower() for name in first]  # "clip, label, split" and "Clip" too
@@ -252,10 +253,15 @@ def csv_rows(path: Path, root: Path | None = None) -> Rows:
             continue  # a blank line
         fields = {name: record[i].strip() for name, i in columns.items() if i < len(record)}
         missing = [name for name in columns if not fields.get(name)]
-        if missing:  # a half-written row: an empty label is no class, an empty split no split
+        extra = [field for field in record[len(header) :] if field.strip()]
+        if missing or extra:  # half-written, or a field too many (an unquoted comma?)
             line = ",".join(record)[:80]
-            reason = f"bad annotation line: {line!r}: no {' and no '.join(missing)}"
-            bad.append(Skipped(f"{path.name}:{n}", reason))
+            why = (
+                f"no {' and no '.join(missing)}"
+                if missing
+                else f"{len(record)} fields for the header's {len(header)} (quote a comma)"
+            )
+            bad.append(Skipped(f"{path.name}:{n}", f"bad annotation line: {line!r}: {why}"))
             continue
         clip = fields["clip"] if root is None else _under_root(fields["clip"], root, f"{path}:{n}")
         clip = clip_stem(clip)

@@ -31,7 +31,14 @@ from g2d_lite.data.cache import (
     kit_work_dir,
     read_meta,
 )
-from g2d_lite.data.paths import checkout_root, lost_meta
+from g2d_lite.data.paths import (
+    ENV_VAR,
+    PREPARE_COMMANDS,
+    cache_dataset,
+    checkout_root,
+    data_env,
+    lost_meta,
+)
 from g2d_lite.errors import path_argument, run_command
 from g2d_lite.locks import LOCK, locked
 from g2d_lite.parallel import die_with_parent
@@ -388,6 +395,7 @@ def check_cache_folder(root: Path) -> None:
             f"{root / META_FILE} is a folder where the cache keeps its manifest; move that folder "
             "away and rerun (the build then checks and rebuilds the cache)"
         )
+    _check_not_inside_a_cache(root)
     if root.is_dir():
         names = {p.name for p in root.iterdir()} - {LOCK}
         work = [WORK_DIR] if kit_work_dir(root) else []  # a .build not the kit's is refused
@@ -397,6 +405,24 @@ def check_cache_folder(root: Path) -> None:
                 f"--out {root} is not empty and holds no g2d-lite cache; choose a new or empty "
                 "folder (the build will not write over files it did not make)"
             )
+
+
+def _check_not_inside_a_cache(root: Path) -> None:
+    """A cache is not built inside another: the slip is G2D_LITE_DATA (or --out) naming a
+    prepared cache where the folder that holds the caches was meant; the loader, given the
+    same slip, would then read the nested copy."""
+    above = cache_dataset(root.parent)
+    if above is None:
+        return
+    env = data_env()
+    default = root.name in PREPARE_COMMANDS  # <G2D_LITE_DATA>/<dataset>: no --out given
+    if default and env and Path(env).expanduser().absolute() == root.parent.absolute():
+        slip = f"{ENV_VAR}={env} names a prepared {above} cache itself"
+        fix = f"set {ENV_VAR}={root.parent.parent} (the folder that holds the caches)"
+    else:
+        slip = f"{root.parent} is a prepared {above} cache"
+        fix = "choose an --out outside it"
+    raise BuildError(f"--out {root} would be a cache inside a cache: {slip}; {fix}")
 
 
 def verify_read_only(root: Path) -> str:
