@@ -143,8 +143,13 @@ def _without_meta(cache: Path) -> Path:
 def test_row_counts_that_disagree_are_refused(cache):
     labels = np.load(cache / "validation_labels.npy")
     np.save(cache / "validation_labels.npy", labels[:10])
-    with pytest.raises(DatasetError, match=r"row counts disagree.*validation_labels.npy has 10"):
+    with pytest.raises(
+        DatasetError, match=r"row counts disagree.*validation_labels.npy has 10"
+    ) as e:
         load_avmnist(_without_meta(cache))
+    # probe 31 CB38: the fix was a build into the folder, which refuses a folder it did not make
+    assert "was not built by the kit (no meta.json: MultiBench's release?)" in str(e.value)
+    assert "--out <new folder>" in str(e.value) and f"--out {cache}" not in str(e.value)
 
 
 def test_labels_out_of_range_are_refused(cache):

@@ -25,6 +25,7 @@ from g2d_lite.data.base import (
     TensorMultimodalDataset,
 )
 from g2d_lite.data.cache import (
+    META_FILE,
     cache_digest,
     check_kind,
     damaged_files,
@@ -56,7 +57,7 @@ def _files(root: Path, split: str) -> dict[str, Path]:
 
 def _checked_rows(root: Path, split: str) -> int:
     """Rows of one file split, after checking its three files belong together."""
-    fix = f"the cache is damaged or mixed from two builds; rebuild it: {_rebuild(root)}"
+    fix = _repair(root)
     arrays = {}
     for kind, path in _files(root, split).items():
         try:
@@ -80,8 +81,19 @@ def _checked_rows(root: Path, split: str) -> int:
     return n
 
 
-def _rebuild(root: Path) -> str:
-    return prepare_commands("avmnist", root)
+def _repair(root: Path) -> str:
+    """What to do about a damaged folder: the build into it for a kit cache; for a folder the
+    kit did not build (MultiBench's release, no meta.json), which the build will not write
+    over, fetching it again or a kit cache in a new folder."""
+    if (root / META_FILE).is_file():
+        return "the cache is damaged or mixed from two builds; rebuild it: " + prepare_commands(
+            "avmnist", root
+        )
+    return (
+        f"{root} was not built by the kit (no {META_FILE}: MultiBench's release?): fetch it "
+        "again, or build a kit cache into a new folder and give data_root that: "
+        + prepare_commands("avmnist", Path("<new folder>"))
+    )
 
 
 def _rows(root: Path) -> dict[str, tuple[str, np.ndarray]]:
