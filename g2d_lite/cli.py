@@ -129,7 +129,28 @@ def _config(args: argparse.Namespace, method: str | None) -> Config:
     check_profile_dataset(args.profile, overrides.get("dataset"))
     cfg = resolve(args.profile, method=method).updated(**overrides)  # bad values first
     _check_method_kept(method, overrides, cfg, args.command, from_file)
+    if args.command == "teacher":
+        _note_student_settings(overrides, resolve(args.profile))
     return cfg
+
+
+# What only a student reads: a teacher is one encoder and a classifier trained with CE alone.
+STUDENT_SETTINGS = ("fusion", "loss", "balance", "feature_weight", "logit_weight", "temperature")
+STUDENT_PREFIXES = ("smp_", "ogm_", "agm_", "mla_", "pmr_", "reconboost_", "mmpareto_", "balance_")
+
+
+def _note_student_settings(overrides: dict[str, Any], profile: Config) -> None:
+    """A student's setting given to ``teacher`` changes nothing the teacher trains, yet is
+    recorded in its config.json: say so, rather than let the folder claim it (a shared config
+    file given to both commands is fine, so this is a note, not a refusal)."""
+    for key, value in overrides.items():
+        student_only = key in STUDENT_SETTINGS or key.startswith(STUDENT_PREFIXES)
+        if student_only and value != getattr(profile, key, value):
+            print(
+                f"note: {key}={value!r} has no effect on a teacher (one encoder and a classifier, "
+                "trained with CE alone): it is a student setting",
+                file=sys.stderr,
+            )
 
 
 def _active_terms(weights: tuple[float, float]) -> tuple[str, ...]:

@@ -49,8 +49,10 @@ def changed_parameters(
 def _edited_cell(executed: Mapping[str, Any], source: Mapping[str, Any]) -> int | None:
     """The first cell (1-based) of an executed notebook that its run did not write: a cell
     without papermill's record (added in Jupyter), or one whose text differs from the source
-    notebook's (edited), apart from the parameters papermill injected."""
-    ran = [c for c in executed.get("cells", []) if "injected-parameters" not in _tags(c)]
+    notebook's (edited), apart from the cells papermill adds: the parameters it injected and,
+    in a notebook that failed, the banner naming the failed cell."""
+    ours = {"injected-parameters", "papermill-error-cell-tag"}
+    ran = [c for c in executed.get("cells", []) if not ours & set(_tags(c))]
     theirs = source.get("cells", [])
     for n, cell in enumerate(ran, 1):
         if "papermill" not in cell.get("metadata", {}):

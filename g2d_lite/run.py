@@ -503,8 +503,9 @@ def check_parameter_values(params: Mapping[str, Any], notebooks: Sequence[Path])
         try:  # a device the machine lacks too: with cached models a notebook might never use it
             cfg = resolve(profile, **fields)
             resolve_device(cfg.device)
-        except DeviceError as error:
-            raise RunError(f"parameter DEVICE: {error}") from None
+        except DeviceError as error:  # in the runner's own syntax, not the command line's
+            message = str(error).replace("device=cpu", "-p DEVICE cpu")
+            raise RunError(f"parameter DEVICE: {message}") from None
         except ValueError as error:
             given = ", ".join(f"{k}={v!r}" for k, v in sorted(point.items()))
             raise RunError(f"{error} (from the parameters {given})") from None
@@ -1068,6 +1069,7 @@ def _main(args: argparse.Namespace) -> None:
         raise RunError(f"--out {out} {nowhere}; point --out at a real folder")
     if out is not None and out.exists() and not out.is_dir():
         raise RunError(f"--out {out} is a file, not a folder; give a folder for the run")
+    training_slots()  # a G2D_LITE_JOBS typo is refused here, not in a notebook's cell 11
     shared, explicit = _params(args)
     if args.target in ("all", "demo"):
         check_parameter_names(explicit, numbered_notebooks())

@@ -359,7 +359,8 @@ def test_runner_refuses_a_device_this_machine_lacks(tmp_path, capsys, monkeypatc
         pytest.skip("this machine has a CUDA GPU")
     monkeypatch.chdir(tmp_path)  # with cached models the notebook would never touch the device
     status = runner.main(["01", "-p", "DEVICE", "cuda", "--out", "run"])
-    refused(capsys, status, 2, "parameter DEVICE", "no CUDA GPU", "cpu")
+    line = refused(capsys, status, 2, "parameter DEVICE", "no CUDA GPU", "use -p DEVICE cpu")
+    assert "device=cpu" not in line  # probe 31 CA: the command line's syntax, not the runner's
     assert not (tmp_path / "run").exists()
 
 
@@ -1188,6 +1189,10 @@ def test_a_bad_jobs_variable_is_refused_before_the_notebooks_start(tmp_path, cap
     status = runner.main(["demo", "--out", str(tmp_path / "demo")])
     refused(capsys, status, 2, "G2D_LITE_JOBS must be a whole number", "'two'")
     assert not (tmp_path / "demo").exists()
+    # probe 31 CA23: one notebook (which runs alone) failed in its cell 11 instead
+    status = runner.main(["01", "--out", str(tmp_path / "one")])
+    refused(capsys, status, 2, "G2D_LITE_JOBS must be a whole number", "'two'")
+    assert not (tmp_path / "one").exists()
 
 
 @pytest.mark.parametrize("given", ["params/smoke.yaml", "smoke.yaml"])
@@ -1723,3 +1728,13 @@ def test_a_folder_of_runs_given_as_teachers_names_the_teachers_folder_inside(
     shutil.copytree(teacher_dir, runs / "teachers")
     argv = ["student", "--teachers", str(runs), "--out", str(tmp_path / "s"), *TINY]
     refused(capsys, main(argv), 2, f"but one level down: give --teachers {runs / 'teachers'}")
+
+
+def test_a_student_setting_given_to_teacher_is_said_to_have_no_effect(tmp_path, capsys):
+    """Probe 31 CA21: `teacher fusion=film` (or loss=g2d, balance=smp) trained the same teacher
+    without a word and recorded fusion: film in its config.json."""
+    argv = ["teacher", "--out", str(tmp_path / "t"), "--modality", "audio", *TINY]
+    assert main([*argv, "fusion=film", "smp_alpha=0.5", "lr=0.05"]) == 0
+    err = capsys.readouterr().err
+    assert "note: fusion='film' has no effect on a teacher" in err
+    assert "note: smp_alpha=0.5 has no effect" in err and "lr=" not in err

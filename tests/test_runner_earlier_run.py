@@ -22,7 +22,12 @@ def notebook(tmp_path):
     nb = nbformat.v4.new_notebook()
     parameters = nbformat.v4.new_code_cell('OUTPUT_DIR = "."\nSEED = 0')
     parameters.metadata["tags"] = ["parameters"]
-    body = 'import pathlib\npathlib.Path(OUTPUT_DIR, "seed.txt").write_text(str(SEED))'
+    body = (
+        "import pathlib\n"
+        'if pathlib.Path(OUTPUT_DIR, "fail").exists():\n'
+        '    raise ValueError("asked to fail")\n'
+        'pathlib.Path(OUTPUT_DIR, "seed.txt").write_text(str(SEED))'
+    )
     nb.cells = [
         nbformat.v4.new_markdown_cell("# a run"),
         parameters,
@@ -91,3 +96,17 @@ def test_parameters_left_at_their_default_compare_as_the_default():
     assert changed_parameters({}, {"SEED": 1}, declared) == ["SEED 0 -> 1"]
     assert changed_parameters({"PROFILE": "smoke"}, {}, declared) == []
     assert changed_parameters({"OUTPUT_DIR": "a"}, {"OUTPUT_DIR": "b"}, declared) == []
+
+
+def test_a_notebook_that_failed_is_rerun_in_place(notebook, tmp_path):
+    """Probe 31 CA23: after a failed run, the same command was refused as "edited after its
+    run": papermill's own banner above the failed cell read as a cell someone added."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fail").write_text("")
+    with pytest.raises(runner.NotebookFailedError, match="asked to fail"):
+        runner.run_notebook(notebook, {}, out)
+    assert "papermill-error-cell-tag" in (out / notebook.name).read_text()
+    (out / "fail").unlink()
+    runner.run_notebook(notebook, {}, out)
+    assert (out / "seed.txt").read_text() == "0"
