@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 import pandas as pd
 import torch
 
@@ -29,3 +32,19 @@ def without_timing(history: pd.DataFrame) -> pd.DataFrame:
 def states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     """Two state dicts with the same keys and bit-identical tensors."""
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def write_notebook(path: Path, parameters: str, *bodies: str, markdown: str = "") -> Path:
+    """A notebook the runner can execute: an optional Markdown cell, a ``parameters`` cell and
+    code cells, in the kernel the kit's runner starts."""
+    from g2d_lite.run import KERNEL
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    head = [nbformat.v4.new_markdown_cell(markdown)] if markdown else []
+    nb.cells = [*head, cell, *map(nbformat.v4.new_code_cell, bodies)]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, path)
+    return path

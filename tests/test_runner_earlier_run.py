@@ -14,34 +14,21 @@ from g2d_lite import run as runner
 from g2d_lite.earlier_run import changed_parameters
 from g2d_lite.errors import KitError
 from tests.bad_inputs import tree_bytes
+from tests.helpers import write_notebook
 
 
 @pytest.fixture
 def notebook(tmp_path):
-    """A notebook that writes its SEED into OUTPUT_DIR, in a kernel of a second or so."""
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell('OUTPUT_DIR = "."\nSEED = 0')
-    parameters.metadata["tags"] = ["parameters"]
+    """A notebook that writes its SEED into OUTPUT_DIR (or fails when asked), in a second."""
     body = (
         "import pathlib\n"
         'if pathlib.Path(OUTPUT_DIR, "fail").exists():\n'
         '    raise ValueError("asked to fail")\n'
         'pathlib.Path(OUTPUT_DIR, "seed.txt").write_text(str(SEED))'
     )
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# a run"),
-        parameters,
-        nbformat.v4.new_code_cell(body),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": runner.KERNEL,
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    path = tmp_path / "01_seed.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(
+        tmp_path / "01_seed.ipynb", 'OUTPUT_DIR = "."\nSEED = 0', body, markdown="# a run"
+    )
 
 
 def test_a_finished_run_with_other_parameters_is_kept_unless_replace(notebook, tmp_path, capsys):

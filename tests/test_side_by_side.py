@@ -17,7 +17,7 @@ from g2d_lite import run as runner
 from g2d_lite.errors import KitError
 from g2d_lite.locks import locked
 from g2d_lite.rundir import RunLockedError
-from tests.helpers import states_equal, tiny_config, tiny_data
+from tests.helpers import states_equal, tiny_config, tiny_data, write_notebook
 
 
 def _hold_then_finish(run_dir, finished_copy, held: threading.Event, seconds: float) -> None:
@@ -78,9 +78,6 @@ def test_a_lock_this_host_cannot_check_is_not_waited_for_forever(tmp_path, monke
 
 
 def _timing_notebook(path) -> None:
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell('OUTPUT_DIR = "."')
-    parameters.metadata["tags"] = ["parameters"]
     body = (
         "import os, pathlib, time\n"
         "started = time.time()\n"
@@ -88,14 +85,7 @@ def _timing_notebook(path) -> None:
         "text = f\"{started} {time.time()} {os.environ.get('G2D_LITE_PROGRESS')} {os.getcwd()}\"\n"
         'pathlib.Path(OUTPUT_DIR, "times.txt").write_text(text)'
     )
-    nb.cells = [parameters, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {
-        "name": runner.KERNEL,
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
-    nbformat.write(nb, path)
+    write_notebook(path, 'OUTPUT_DIR = "."', body)
 
 
 def test_notebooks_run_side_by_side_each_with_the_kernel_environment(tmp_path, monkeypatch):
