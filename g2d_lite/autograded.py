@@ -11,10 +11,12 @@ them, before the grades go out.
 from __future__ import annotations
 
 import difflib
-import json
 import shlex
 import sqlite3
+import warnings
 from pathlib import Path
+
+import nbformat
 
 from g2d_lite.errors import KitError
 from g2d_lite.handins import Report
@@ -28,8 +30,10 @@ def _notebooks(folder: Path) -> dict[str, float]:
 def _student_cells(path: Path) -> list[str] | None:
     """The text of every cell of a notebook that autograde keeps as the student left it (all
     but the locked cells it restores from the release), or None when it does not read."""
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    try:  # read as version 4: a hand-in saved by an old Jupyter (version 3) has no "cells"
+        with warnings.catch_warnings():  # nbformat's notes on a hand-in's format: not ours
+            warnings.simplefilter("ignore")
+            cells = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)["cells"]
         kept = [
             c
             for c in cells
@@ -39,7 +43,7 @@ def _student_cells(path: Path) -> list[str] | None:
         return [
             "".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in kept
         ]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError):
         return None
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import functools
 import json
 import re
@@ -399,7 +400,16 @@ class ReadOnlyTable(Mapping[str, Any]):
         self._values, self._fix = dict(values), fix
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        try:
+            return self._values[key]
+        except (KeyError, TypeError):  # a typo (METHODS["G2D"]) is named with the valid keys
+            names = [str(k) for k in self._values]
+            near = difflib.get_close_matches(str(key).strip().lower(), names, n=1, cutoff=0.5)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise KeyError(f"no {key!r} here{hint}; the keys are {', '.join(names)}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)

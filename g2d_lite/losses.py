@@ -77,6 +77,23 @@ def align_regression(
     return prediction, target
 
 
+def _check_features_not_swapped(
+    student: Mapping[str, Tensor] | None, teacher: Mapping[str, Tensor] | None
+) -> None:
+    """Teacher features that carry a gradient beside student features that do not are the two
+    swapped (they are the 2nd and 4th arguments): the loss would read the same, but the
+    teacher side is detached, so the students' encoders would learn nothing from it."""
+    for m, value in (teacher or {}).items():
+        theirs = (student or {}).get(m)
+        if value.requires_grad and isinstance(theirs, Tensor) and not theirs.requires_grad:
+            raise ValueError(
+                f"teacher_features[{m!r}] carries a gradient and student_features[{m!r}] does "
+                "not: the two look swapped (the order is fused_logits, student_features, "
+                "teacher_logits, teacher_features, target); with them swapped the students' "
+                "encoders get no gradient from feature distillation"
+            )
+
+
 def g2d_loss(
     fused_logits: Tensor,
     student_features: Mapping[str, Tensor] | None,
@@ -135,6 +152,8 @@ def g2d_loss(
                     f"{name}[{m!r}] is a {kind}, not a tensor: pass torch tensors "
                     "(torch.from_numpy(x) for a NumPy array)"
                 )
+    if feature_weight > 0:
+        _check_features_not_swapped(student_features, teacher_features)
     if check_teachers:
         _check_teacher_values(
             teacher_logits if logit_weight > 0 else None,

@@ -115,12 +115,14 @@ def _notebook(answer: str, extra_cell: bool = False) -> str:
     """A hand-in: a locked check cell (autograde restores it from the release), an answer."""
     check = {"nbgrader": {"grade": True, "locked": True, "grade_id": "check"}}
     answer_cell = {"nbgrader": {"solution": True, "locked": False, "grade_id": "answer"}}
-    cells = [
-        {"cell_type": "code", "metadata": answer_cell, "source": [answer]},
-        {"cell_type": "code", "metadata": check, "source": "assert f() == 1"},
-    ]
+
+    def code(metadata: dict, source: str) -> dict:
+        fields = {"metadata": metadata, "source": source, "outputs": [], "execution_count": None}
+        return {"cell_type": "code", **fields}
+
+    cells = [code(answer_cell, answer), code(check, "assert f() == 1")]
     if extra_cell:  # a cell of the student's own: autograde runs it too
-        cells.append({"cell_type": "code", "metadata": {}, "source": "f = lambda: 2"})
+        cells.append(code({}, "f = lambda: 2"))
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 
@@ -165,3 +167,20 @@ def test_a_course_not_yet_graded_is_named_with_the_step_to_run(tmp_path, capsys,
     assert status == 2 and expected in text
     with pytest.raises(KitError):
         check_autograded(tmp_path, *extra[1:])
+
+
+def test_an_old_format_hand_in_collected_again_unchanged_keeps_its_grade(tmp_path, capsys):
+    """Probe 32 DC24: a hand-in saved as nbformat 3 (no "cells", "worksheets" instead) was
+    listed as regraded work after every `zip_collect --force`, though byte-identical."""
+    import nbformat
+
+    root = _graded_course(tmp_path, ("old",))
+    graded = root / "autograded" / "old" / "g2d" / NOTEBOOKS[0]
+    graded.write_text(_notebook("def f(): return 1"))
+    os.utime(graded, (2_000_000, 2_000_000))
+    version3 = nbformat.writes(nbformat.convert(nbformat.read(graded, as_version=4), 3), version=3)
+    late = root / "submitted" / "old" / "g2d" / NOTEBOOKS[0]
+    late.write_text(version3)
+    os.utime(late, (3_000_000, 3_000_000))
+    status, text = _graded(root, capsys)
+    assert status == 0 and "every one is graded" in text

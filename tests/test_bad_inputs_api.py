@@ -743,3 +743,24 @@ def test_a_damaged_model_cache_entry_says_what_to_do_from_a_notebook(tmp_path, d
     (run / "checkpoints" / "best.pt").unlink()
     with pytest.raises(RunFolderError, match=f"From a notebook.*remove {re.escape(str(run))}"):
         load_or_train_teacher(tiny_config(), data, "audio", cache)
+
+
+def test_swapped_student_and_teacher_features_and_a_mistyped_method_are_named():
+    """Probe 32 DC08: g2d_loss(fused, teacher_features, teacher_logits, student_features, y)
+    returned the right value, but the students' features got no gradient; DC11:
+    METHODS["G2D"] was a bare KeyError."""
+    from g2d_lite.config import METHODS
+    from g2d_lite.losses import g2d_loss
+
+    target, fused = torch.tensor([0, 2]), torch.randn(2, 3, requires_grad=True)
+    student, teacher = {"a": torch.randn(2, 4, requires_grad=True)}, {"a": torch.randn(2, 4)}
+    logits = {"a": torch.randn(2, 3)}
+    g2d_loss(fused, student, logits, teacher, target)[0].backward()
+    assert student["a"].grad is not None
+    with pytest.raises(ValueError, match=r"teacher_features\['a'\] carries a gradient .*swapped"):
+        g2d_loss(fused, teacher, logits, student, target)
+    detached = {"a": student["a"].detach()}  # evaluation: neither side carries a gradient
+    g2d_loss(fused, teacher, logits, detached, target)
+    with pytest.raises(KeyError, match=r"no 'G2D' here \(did you mean 'g2d'\?\); the keys are"):
+        METHODS["G2D"]
+    assert "g2d" in METHODS and "G2D" not in METHODS and METHODS.get("G2D") is None
