@@ -528,6 +528,24 @@ def test_a_changed_labels_file_names_the_clips_it_added(
     assert "clips_sha256" not in line and "--force" in line
 
 
+def test_one_clip_under_two_spellings_is_one_clip_with_conflicting_listings(
+    tmp_path: Path,
+) -> None:
+    """Probe 32 DB17, DB30: `AVE/v006.mp4,...,train` beside `v006.mp4,...,test` (or ./v006,
+    an absolute path under --root, AVE/v006) built one video twice, in train and in test, with
+    "skipped: 0": the path was the clip's key, not its file name."""
+    root = tmp_path / "root"
+    video = root / "AVE" / "v006.mp4"
+    for spelling in ("AVE/v006.mp4", "./v006.mp4", str(video), "AVE/v006"):
+        path = _labels_file(tmp_path, [f"{spelling},dog,train", "v006.mp4,dog,test"])
+        rows, _ = prepare.csv_rows(path, root)
+        assert {r.key for r in rows} == {"v006"}, spelling
+        kept, skipped = prepare.clips_from_rows(rows, ["dog"], {"v006": (video,)})
+        assert kept == [] and [s.reason for s in skipped] == [
+            "conflicting annotations: ['dog/test', 'dog/train']"
+        ]
+
+
 def test_a_labels_path_outside_root_is_refused(tmp_path: Path) -> None:
     """Probe 26 AB29: an absolute path outside --root built the file of that name under --root
     and wrote the absolute path into index.csv."""
@@ -536,7 +554,7 @@ def test_a_labels_path_outside_root_is_refused(tmp_path: Path) -> None:
     inside = root / "vids" / "dog02.mp4"
     path = _labels_file(tmp_path, [f"{inside},dog,train", "dog03,dog,test"])
     rows, _ = prepare.csv_rows(path, root)
-    assert [r.key for r in rows] == ["vids/dog02", "dog03"]  # no absolute path in the cache
+    assert [r.key for r in rows] == ["dog02", "dog03"]  # no absolute path in the cache
     path = _labels_file(tmp_path, ["dog03,dog,test", f"{outside},dog,train"])
     with pytest.raises(BuildError, match=f"labels.csv:3 names {outside}, which is not under"):
         prepare.csv_rows(path, root)

@@ -264,9 +264,10 @@ def csv_rows(path: Path, root: Path | None = None) -> Rows:
             bad.append(Skipped(f"{path.name}:{n}", f"bad annotation line: {line!r}: {why}"))
             continue
         clip = fields["clip"] if root is None else _under_root(fields["clip"], root, f"{path}:{n}")
-        clip = clip_stem(clip)
-        name = re.split(r"[\\/]", clip)[-1]  # a path under --root (vids/dog00): its file name
-        rows.append(Row(clip, fields["label"], fields["split"], (name,)))
+        # a path under --root (vids/dog00.mp4, ./dog00, an absolute one) is its file name, the
+        # clip's key: two spellings of one file are one clip, so their listings are compared
+        name = re.split(r"[\\/]", clip_stem(clip))[-1]
+        rows.append(Row(name, fields["label"], fields["split"], (name,)))
     return rows, bad
 
 
