@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -371,7 +372,7 @@ class RunFolder:
         if inside:
             return RunFolderError(
                 f"{where} is a folder of teacher runs ({', '.join(inside)}): name one of them, "
-                f"e.g. {self.path / inside[0]}"
+                f"e.g. {shlex.quote(str(self.path / inside[0]))}"
             )
         outer = enclosing_run(self.path.resolve().parent) if self.path.exists() else None
         if outer is not None:  # its checkpoints/ folder, say: the run is the folder around it

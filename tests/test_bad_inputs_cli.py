@@ -502,6 +502,14 @@ def test_evaluate_of_the_teachers_folder_names_the_runs_inside(teacher_dir, caps
     refused(capsys, status, 2, "is a folder of teacher runs (teacher-audio, teacher-visual)")
 
 
+def test_a_suggested_run_folder_with_a_space_is_quoted(teacher_dir, tmp_path, capsys):
+    """Probe 32 DA05: `e.g. runs/my teachers/teacher-audio`, pasted, split at the space."""
+    spaced = tmp_path / "my teachers"
+    shutil.copytree(teacher_dir, spaced)
+    status = main(["evaluate", "--run", str(spaced)])
+    refused(capsys, status, 2, f"e.g. '{spaced / 'teacher-audio'}'")
+
+
 def test_evaluate_notices_a_checkpoint_swapped_in_from_another_run(tmp_path, capsys):
     for name, seed in (("a", "seed=1"), ("b", "seed=2")):
         assert main(["joint", "--out", str(tmp_path / name), *TINY, seed]) == 0

@@ -1600,3 +1600,12 @@ def test_a_cache_is_not_built_inside_a_cache(sources, cache, tmp_path, capsys, m
     status = build(cache / "inner", mnist, fsdd)
     refused(capsys, status, 2, f"{cache} is a prepared avmnist cache; choose an --out outside")
     assert tree_bytes(cache) == before
+
+
+def test_the_folder_that_holds_a_cache_names_the_cache_inside(cache, tmp_path):
+    """Probe 32 DA22: `--data-root cache` (holding cache/avmnist/) printed a build into
+    cache/, which the build then refused as someone else's folder."""
+    with pytest.raises(MissingDatasetError, match="holds the avmnist cache") as error:
+        load_avmnist(tmp_path)
+    assert f"{cache}: give that folder itself" in str(error.value)
+    assert "data.prepare" not in str(error.value)

@@ -162,6 +162,12 @@ def folder_hint(name: str, root: Path) -> str | None:
     hint = other_cache_hint(name, root)
     if hint is not None:
         return hint
+    inside = sorted(p.parent for p in root.glob("*/meta.json") if cache_dataset(p.parent) == name)
+    if inside:  # the folder that holds the caches, given where a cache was meant
+        return (
+            f"{name}: {root} is no cache, but holds the {name} cache {inside[0]}: give that "
+            "folder itself (data_root, or --data-root for evaluate)"
+        )
     if (root / "config.json").is_file() or (root / "checkpoints").is_dir():
         return (
             f"{name}: {root} is a training run's folder (config.json, checkpoints), not a "
