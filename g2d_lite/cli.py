@@ -248,7 +248,7 @@ def _teacher_dirs(paths: Sequence[str]) -> list[Path]:
     if not dirs:
         below = sorted({p.parent for path in map(Path, paths) for p in path.glob("*/teacher-*")})
         if below:  # a folder of runs given, the teachers' folder one level down
-            listed = " or ".join(f"--teachers {b}" for b in below[:3])
+            listed = " or ".join(f"--teachers {shlex.quote(str(b))}" for b in below[:3])
             raise KitError(
                 f"no teacher runs directly in {', '.join(paths)}, but one level down: give {listed}"
             )
@@ -379,14 +379,15 @@ def _check_no_teacher_missing(given: dict[str, Path], modalities: Sequence[str])
     parents = sorted({d.parent for d in given.values()})
     found = [p / f"teacher-{m}" for p in parents for m in missing if (p / f"teacher-{m}").is_dir()]
     names = ", ".join(f"{m} from {d}" for m, d in given.items())
+    quoted = [shlex.quote(str(p)) for p in (*found, parents[0])]  # pasted into a shell
     if found:
         fix = (
-            f"add {' '.join(f'--teachers {f}' for f in found)}, or give the folder that holds "
-            f"them all: --teachers {parents[0]}"
+            f"add {' '.join(f'--teachers {f}' for f in quoted[:-1])}, or give the folder that "
+            f"holds them all: --teachers {quoted[-1]}"
         )
     else:
         fix = f"train {'it' if len(missing) == 1 else 'them'}: " + "; ".join(
-            f"python -m g2d_lite teacher --modality {m} --out {parents[0]}" for m in missing
+            f"python -m g2d_lite teacher --modality {m} --out {quoted[-1]}" for m in missing
         )
     raise KitError(
         f"teachers cover modalities {sorted(given)} but the student has {list(modalities)}: no "
@@ -688,6 +689,12 @@ def _option_slip(tokens: Sequence[str]) -> str | None:
             return (
                 f"--modality takes one modality ({left!r} is left over): drop --modality "
                 "to train a teacher for every modality, or run once per modality"
+            )
+        joined = f"{tokens[i + 1]} {left}"
+        if Path(joined).exists():  # an unquoted folder name with a space, split by the shell
+            return (
+                f"--teachers {tokens[i + 1]} {left}: {joined!r} is one folder, split at its "
+                f"space by the shell; quote it: --teachers {shlex.quote(joined)}"
             )
         return (
             f"--teachers takes one folder per flag ({left!r} is left over): repeat "

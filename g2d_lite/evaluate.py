@@ -55,6 +55,11 @@ def predict(
         )
     if isinstance(dataset, DatasetSplits):
         raise TypeError("predict and evaluate take one split, e.g. data.test, not DatasetSplits")
+    if not hasattr(dataset, "info"):  # a split's name ("test") or arrays given for the split
+        shown = repr(dataset) if isinstance(dataset, str) else type(dataset).__name__
+        raise TypeError(
+            f"predict and evaluate take one split of the data, e.g. data.test, got {shown}"
+        )
     _check_model_fits(model, dataset)
     device = torch.device("cpu") if device is None else resolve_device(device)
     was_training = model.training

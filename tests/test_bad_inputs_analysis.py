@@ -205,6 +205,9 @@ def test_scores_and_evaluation_check_lengths_and_batch_sizes(runs):
             evaluate.evaluate(joint.model, data.test, batch_size=size)
     with pytest.raises(TypeError, match="take one split"):
         evaluate.evaluate(joint.model, data)
+    # probe 33 EC11: the split's name gave AttributeError 'str' object has no attribute 'info'
+    with pytest.raises(TypeError, match=r"take one split of the data, e.g. data.test, got 'test'"):
+        evaluate.evaluate(joint.model, "test")
 
 
 def test_empty_batches_and_unknown_confidences_are_refused():

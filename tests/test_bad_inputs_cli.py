@@ -1746,3 +1746,20 @@ def test_a_student_setting_given_to_teacher_is_said_to_have_no_effect(tmp_path, 
     err = capsys.readouterr().err
     assert "note: fusion='film' has no effect on a teacher" in err
     assert "note: smp_alpha=0.5 has no effect" in err and "lr=" not in err
+
+
+def test_teacher_folders_with_a_space_are_quoted_and_a_split_one_is_named(
+    teacher_dir, tmp_path, capsys
+):
+    """Probe 33 EA08: `add --teachers runs/my teachers/teacher-visual` was printed unquoted;
+    pasted, it was read as two values and the advice then named a folder that does not exist."""
+    spaced = tmp_path / "my teachers"
+    shutil.copytree(teacher_dir, spaced)
+    audio, out = spaced / "teacher-audio", str(tmp_path / "s")
+    status = main(["student", "--teachers", str(audio), "--out", out, *TINY])
+    refused(capsys, status, 2, f"add --teachers '{spaced / 'teacher-visual'}', or give")
+    split = [*str(spaced / "teacher-visual").split(" ", 1)]
+    status = main(["student", "--teachers", str(audio), "--teachers", *split, "--out", out])
+    refused(
+        capsys, status, 2, "is one folder, split at its space", f"'{spaced / 'teacher-visual'}'"
+    )

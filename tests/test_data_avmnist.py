@@ -229,8 +229,10 @@ def test_interrupted_build_resumes_without_redoing_shards(
     interrupt_build(out, sources, monkeypatch)
     assert len(list((out / WORK_DIR).glob("shard-*"))) == 3
     assert not (out / "meta.json").exists()
-    with pytest.raises(MissingDatasetError, match="interrupted build"):
+    with pytest.raises(MissingDatasetError, match="interrupted build") as error:
         load_avmnist(out)
+    # probe 33 EB14: the command printed lacked the build's --shard-size, and was refused
+    assert f"--out {out} --no-mnist-train --shard-size 40)" in str(error.value)
     calls = count_shards(monkeypatch)
     assert build(out, sources) == 0
     assert len(calls) == 6 - 3  # shards of 40: train 144 -> 4, validation 16 -> 1, test 40 -> 1

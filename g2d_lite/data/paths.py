@@ -240,8 +240,26 @@ def missing_dataset(name: str, root: Path, what: str) -> MissingDatasetError:
         )
     return MissingDatasetError(
         f"{name}: no prepared cache at {root} ({what}). Build it with: "
-        f"{prepare_commands(name, root)}; data_scripts/README.md says where to get the sources"
+        f"{prepare_commands(name, root, interrupted_build_options(root))}; "
+        "data_scripts/README.md says where to get the sources"
     )
+
+
+def interrupted_build_options(root: Path) -> list[str]:
+    """The options of the build interrupted at ``root`` (its .build/identity.json), as words:
+    the command that resumes it must repeat them, or it is refused as other settings."""
+    try:
+        work = json.loads((Path(root) / ".build" / "identity.json").read_text())  # cache.WORK_DIR
+        identity, shard_size = work["identity"], int(work["shard_size"])
+        options = recorded_options(identity)
+        name = identity["dataset"]
+    except (OSError, ValueError, KeyError, TypeError, KitError):
+        return []
+    module = import_module(f"g2d_lite.data.prepare.{'clips' if name in CLIP_DATASETS else name}")
+    default = next(
+        (a.default for a in module.parser()._actions if a.dest == "shard_size"), shard_size
+    )
+    return options + (["--shard-size", str(shard_size)] if shard_size != default else [])
 
 
 CLIP_DATASETS = ("ave", "kinetics_sounds", "vggsound")  # built by ``prepare clips``
