@@ -1609,3 +1609,25 @@ def test_the_folder_that_holds_a_cache_names_the_cache_inside(cache, tmp_path):
         load_avmnist(tmp_path)
     assert f"{cache}: give that folder itself" in str(error.value)
     assert "data.prepare" not in str(error.value)
+
+
+def test_a_source_replaced_with_the_same_size_after_a_build_is_noted(release, tmp_path, capsys):
+    """Probe 33 EB30: a CREMA-D WAV replaced in place (same name and size) and the build rerun:
+    "already complete ... nothing to do", and the cache kept the old audio without a word."""
+    root = tmp_path / "CREMA-D"
+    shutil.copytree(release[0], root)
+    out = tmp_path / "cache"
+    assert build_cremad(root, out) == 0
+    capsys.readouterr()
+    assert build_cremad(root, out) == 0
+    assert "modified after this cache was built" not in capsys.readouterr().out
+    wav = sorted((root / "AudioWAV").glob("*.wav"))[0]
+    data = bytearray(wav.read_bytes())
+    data[-10:] = bytes(10)  # other samples, the same size
+    time.sleep(0.01)
+    wav.write_bytes(bytes(data))
+    assert build_cremad(root, out) == 0
+    printed = capsys.readouterr().out
+    assert "nothing to do" in printed
+    assert f"1 source file(s) were modified after this cache was built (e.g. {wav})" in printed
+    assert "rebuild with --force" in printed

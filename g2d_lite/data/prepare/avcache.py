@@ -201,6 +201,23 @@ def listing_digest(clips: Sequence[Clip]) -> str:
     return digest.hexdigest()
 
 
+def changed_since_build(clips: Sequence[Clip], root: Path) -> list[str]:
+    """Source files modified after the cache was written: a file replaced by one of the same
+    size passes the listing's size check, so a rerun that finds nothing to do says so (a
+    copy of the release made after the build is newer too, hence a note, not a refusal)."""
+    built = (root / "meta.json").stat().st_mtime
+    newer = [
+        p for clip in clips for p in (clip.video, clip.audio) if p and p.stat().st_mtime > built
+    ]
+    if not newer:
+        return []
+    return [
+        f"{len(newer)} source file(s) were modified after this cache was built (e.g. "
+        f"{newer[0]}); sizes cannot tell a file replaced by one of the same size: if one "
+        "was, rebuild with --force"
+    ]
+
+
 def frames_fix(skipped: Sequence[Skipped], wanted: int | None) -> str:
     """The option to change when clips were skipped for too few frames: how many frames the
     longest of them keeps, and the --frames-per-clip that would keep them."""
@@ -392,7 +409,8 @@ def build_av_cache(spec: AVBuild, args: argparse.Namespace) -> Summary:
         identity = check_same_listing(root, identity, spec)
     build = ShardedBuild(root, identity, args.shard_size, force=args.force, verify=args.verify)
     if build.complete:
-        return Summary(spec.name, root, build.meta, seconds=0.0, verified=args.verify)
+        notes = changed_since_build(spec.clips, root)
+        return Summary(spec.name, root, build.meta, 0.0, notes=notes, verified=args.verify)
     chunks = chunked(spec.clips, args.shard_size)
     work = partial(process_clips, recipe=spec.recipe, root=args.root)
     counts = run_shards(
