@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import json
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -833,11 +835,28 @@ def print_table(title: str, table: pd.DataFrame) -> None:
 
 
 def print_outputs(run_dirs: Sequence[Path]) -> None:
-    """Where the executed notebooks and figures of these runs are."""
+    """Where the executed notebooks and figures of these runs are: the files each run wrote
+    (since its notebook started), apart from others someone left in its folder."""
     print("\nexecuted notebooks and figures:")
     for d in run_dirs:
-        files = sorted(p.name for p in d.iterdir() if p.suffix in (".ipynb", ".png"))
-        print(f"  {d}: {', '.join(files)}")
+        started = _run_started(d)
+        shown = sorted(p for p in d.iterdir() if p.suffix in (".ipynb", ".png"))
+        ours = [p.name for p in shown if started is None or p.stat().st_mtime >= started]
+        others = [p.name for p in shown if p.name not in ours]
+        also = f" (also there, not written by this run: {', '.join(others)})" if others else ""
+        print(f"  {d}: {', '.join(ours)}{also}")
+
+
+def _run_started(run_dir: Path) -> float | None:
+    """When the run in ``run_dir`` started (its executed notebook's papermill record), as a
+    timestamp, or None when that cannot be read."""
+    for notebook in run_dir.glob("*.ipynb"):
+        try:
+            record = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["papermill"]
+            return datetime.fromisoformat(record["start_time"]).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 # ------------------------------------------------------------------------------ commands

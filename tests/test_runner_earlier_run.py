@@ -6,6 +6,7 @@ BA17, BA20: both were overwritten, the first with a note after the fact)."""
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -97,3 +98,18 @@ def test_a_notebook_that_failed_is_rerun_in_place(notebook, tmp_path):
     (out / "fail").unlink()
     runner.run_notebook(notebook, {}, out)
     assert (out / "seed.txt").read_text() == "0"
+
+
+def test_the_files_listed_after_a_run_are_the_runs_own(notebook, tmp_path, capsys):
+    """Probe 33 EA28: a figure someone left in a run's folder was listed, after a rerun, among
+    that run's "executed notebooks and figures"."""
+    out = tmp_path / "out"
+    runner.run_notebook(notebook, {}, out)
+    (out / "my_plot.png").write_bytes(b"png")
+    old = (out / "my_plot.png").stat().st_mtime - 3600
+    os.utime(out / "my_plot.png", (old, old))
+    runner.run_notebook(notebook, {}, out)
+    capsys.readouterr()
+    runner.print_outputs([out])
+    listed = capsys.readouterr().out
+    assert f"{out}: 01_seed.ipynb (also there, not written by this run: my_plot.png)" in listed
