@@ -496,9 +496,11 @@ def unused_settings(cfg: Config, role: str = "student") -> list[str]:
     return notes
 
 
-def method_name(values: Mapping[str, Any]) -> str | None:
+def method_name(values: Mapping[str, Any] | Config) -> str | None:
     """The named method a config's values are (the most specific of those that match), so a
     message can say "method g2d" rather than list the internal settings that differ."""
+    if isinstance(values, Config):  # a config itself, as a notebook holds it
+        values = values.to_dict()
     matching = [
         (len(overrides), name)
         for name, overrides in METHODS.items()

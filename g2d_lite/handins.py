@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import difflib
 import ntpath
+import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -212,13 +214,27 @@ def _source_markers(inside: str, notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def _lost_answers(inside: str, answers: set[str], stem: str, released: dict[str, Released]) -> str:
+def _lost_answers(
+    inside: str,
+    answers: set[str],
+    stem: str,
+    released: dict[str, Released],
+    present: Mapping[str, set[str]],
+) -> str:
     """The problem of a hand-in lacking answer cells of its release: another exercise saved
-    under this one's name (its cells are all there), or answers pasted into a new notebook."""
+    under this one's name (its cells are all there; a second copy of it when that one is
+    handed in too), or answers pasted into a new notebook."""
     lost = sorted(released[stem].answers - answers)
     owner = next(
         (other for other, r in released.items() if other != stem and r.answers <= answers), None
     )
+    real_copy = owner is not None and released[owner].answers <= present.get(owner, set())
+    if owner is not None and released[owner].answers and real_copy:
+        return (
+            f"{inside} is a second copy of {owner}.ipynb (its answer cells, not those of "
+            f"{stem}.ipynb), which is handed in too; autograde would stop on it and grade it "
+            f"0: ask the student for {stem}.ipynb"
+        )
     if owner is not None and released[owner].answers:
         return (
             f"{inside} holds the answer cells of {owner}.ipynb, not those of {stem}.ipynb (saved "
@@ -232,11 +248,45 @@ def _lost_answers(inside: str, answers: set[str], stem: str, released: dict[str,
     )
 
 
+def _answers_in(data: bytes) -> set[str]:
+    """The answer cells of a handed-in notebook's bytes (none when it does not read)."""
+    try:
+        with warnings.catch_warnings():  # nbformat's notes on a hand-in's ids: not ours to print
+            warnings.simplefilter("ignore")
+            return _answer_cells(nbformat.reads(data.decode("utf-8"), as_version=4))
+    except Exception:  # noqa: BLE001 - an unreadable notebook is named where it is checked
+        return set()
+
+
+def _foreign_answers(
+    inside: str, answers: set[str], stem: str, released: dict[str, Released]
+) -> list[str]:
+    """Answer cells of another exercise in this one (a cell copied between notebooks in
+    JupyterLab keeps its grade id): nbgrader finds no such cell in this notebook and fails
+    the student's whole assignment."""
+    owners: dict[str, list[str]] = {}
+    for other, release in sorted(released.items()):
+        for answer in release.answers if other != stem else ():
+            owners.setdefault(answer, []).append(f"{other}.ipynb")
+    return [
+        f"{inside} holds answer cell {cell} of {' or '.join(owners[cell])} (copied between "
+        "notebooks?), "
+        "which fails autograde for all of this student's work (0 points): delete that cell "
+        f"from {PurePosixPath(inside).name}"
+        for cell in sorted(answers - released[stem].answers)
+        if cell in owners
+    ]
+
+
 def _notebook_problems(
-    inside: str, data: bytes, stem: str, released: dict[str, Released]
+    inside: str,
+    data: bytes,
+    stem: str,
+    released: dict[str, Released],
+    present: Mapping[str, set[str]],
 ) -> list[str]:
     """Why autograde would fail on the notebook ``inside`` a hand-in (of the released notebook
-    ``stem``), or spoil its grade."""
+    ``stem``, beside the notebooks ``present`` with their answer cells), or spoil its grade."""
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # noqa: BLE001 - any reason it does not read is the same problem
@@ -248,7 +298,9 @@ def _notebook_problems(
     problems = _source_markers(inside, notebook)
     answers = _answer_cells(notebook)
     if released[stem].answers - answers:
-        problems.append(_lost_answers(inside, answers, stem, released))
+        problems.append(_lost_answers(inside, answers, stem, released, present))
+    else:
+        problems += _foreign_answers(inside, answers, stem, released)
     # JupyterLab's "Duplicate cell" copies the nbgrader metadata, grade_id included
     ids = Counter(_cell_ids(notebook))
     problems += [
@@ -342,13 +394,14 @@ def _handin_problems(
             )
     handed_in: dict[str, list[str]] = {}
     strays: list[str] = []
+    present = {PurePosixPath(i).stem: _answers_in(data) for i, data in notebooks.items()}
     for inside, data in notebooks.items():
         stem = PurePosixPath(inside).stem
         if stem not in released:
             strays.append(inside)
             continue
         handed_in.setdefault(stem, []).append(inside)
-        problems += _notebook_problems(inside, data, stem, released)
+        problems += _notebook_problems(inside, data, stem, released, present)
     problems += [
         f"{stem}.ipynb is handed in {len(copies)} times ({', '.join(copies)}): two copies stop "
         "zip_collect for the whole class; keep the one to grade"

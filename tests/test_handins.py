@@ -260,3 +260,29 @@ def test_two_exercises_saved_under_each_others_names_are_named_with_the_rename(c
     assert f"{ex02}.ipynb holds the answer cells of {EX01}.ipynb, not those of" in out
     assert f"rename it to {ex02}.ipynb (swap the names back" in out
     assert "2 problems to fix" in out
+
+
+def test_a_second_copy_of_one_exercise_and_a_cell_copied_between_notebooks_are_named(
+    course, capsys
+):
+    """Probe 34 FC23: ex01 saved again as ex02_smp.ipynb (ex01 handed in too) was told to be
+    renamed to ex01, over the real one; FC26: an answer cell of ex03 pasted into ex01 passed,
+    and autograde then failed the whole hand-in (0 of 22)."""
+    folder = _folder(course, "lee")
+    (folder / "ex02_smp.ipynb").write_bytes((folder / f"{EX01}.ipynb").read_bytes())
+    status, out = _handins(course, capsys)
+    assert status == 1 and "rename it" not in out
+    assert f"ex02_smp.ipynb is a second copy of {EX01}.ipynb" in out
+    assert "ask the student for ex02_smp.ipynb" in out
+    shutil.rmtree(folder)
+    folder = _folder(course, "omar")
+    ex01 = nbformat.read(folder / f"{EX01}.ipynb", as_version=4)
+    ex03 = nbformat.read(folder / "ex03_ogm_ge.ipynb", as_version=4)
+    answer = next(c for c in ex03.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    ex01.cells.append(copy.deepcopy(answer))
+    nbformat.write(ex01, folder / f"{EX01}.ipynb")
+    status, out = _handins(course, capsys)
+    grade_id = answer.metadata["nbgrader"]["grade_id"]
+    assert status == 1
+    assert f"holds answer cell {grade_id} of ex03_ogm_ge.ipynb" in out and "(copied betw" in out
+    assert f"delete that cell from {EX01}.ipynb" in out
