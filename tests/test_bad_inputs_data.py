@@ -641,13 +641,21 @@ def test_source_folders_half_right_say_what_is_wrong(sources, release, tmp_path,
 
 
 # ---------------------------------------------------------------- the eighth probe's cases
-def test_a_cache_named_where_its_parent_was_meant_says_which_folder_to_give(pristine, monkeypatch):
+def test_a_cache_named_where_its_parent_was_meant_says_which_folder_to_give(
+    pristine, monkeypatch, tmp_path
+):
     """Probe T15: G2D_LITE_DATA set to the cache itself got "no prepared cache … build it", a
     0.9 GB download for a cache that was there."""
     monkeypatch.setenv("G2D_LITE_DATA", str(pristine))
     with pytest.raises(MissingDatasetError, match=f"G2D_LITE_DATA={pristine} names a prepared"):
         load_avmnist(None)
     with pytest.raises(MissingDatasetError, match=f"set G2D_LITE_DATA={pristine.parent} "):
+        load_avmnist(None)
+    # probe 34 FB10: a cache folder named otherwise (av1) is not found as <parent>/avmnist
+    other = tmp_path / "av1"
+    shutil.copytree(pristine, other)
+    monkeypatch.setenv("G2D_LITE_DATA", str(other))
+    with pytest.raises(MissingDatasetError, match=f"give data_root={other} \\(or name the fold"):
         load_avmnist(None)
     monkeypatch.delenv("G2D_LITE_DATA")
     with pytest.raises(MissingDatasetError, match="give data_root the cache folder itself"):

@@ -185,8 +185,14 @@ def _cache_above_hint(name: str, root: Path) -> str | None:
         return None
     env = data_env()
     if env and root == default_root(name):
-        fix = f"set {ENV_VAR}={root.parent.parent} (the folder that holds the caches)"
         slip = f"{ENV_VAR}={env} names a prepared {above} cache itself"
+        if root.parent.name == above:  # <parent>/<dataset>: the folder the loader looks for
+            fix = f"set {ENV_VAR}={root.parent.parent} (the folder that holds the caches)"
+        else:  # a cache folder of another name is found only by its own path
+            fix = (
+                f"give data_root={root.parent} (or name the folder {above} and set {ENV_VAR} "
+                "to the folder above it)"
+            )
     else:
         fix = f"give data_root the cache folder itself ({root.parent})"
         slip = f"{root.parent} is a prepared {above} cache itself"
