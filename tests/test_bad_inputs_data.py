@@ -1639,3 +1639,11 @@ def test_a_source_replaced_with_the_same_size_after_a_build_is_noted(release, tm
     assert "nothing to do" in printed
     assert f"1 source file(s) were modified after this cache was built (e.g. {wav})" in printed
     assert "rebuild with --force" in printed
+
+
+def test_a_subset_too_small_to_split_names_subset(sources, tmp_path, capsys):
+    """Probe 34 FB14: --subset 0.0001 (one image) blamed --val-fraction, and raising that, as
+    told, gave the same line again."""
+    status = build(tmp_path / "tiny", *sources, "--subset", "0.005")
+    refused(capsys, status, 2, "--subset 0.005 leaves", "raise --subset (about")
+    assert not (tmp_path / "tiny").exists()

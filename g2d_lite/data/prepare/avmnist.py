@@ -209,6 +209,13 @@ def check_validation_images(sizes: dict[str, int], args: argparse.Namespace) -> 
     not cut (a --subset that keeps nothing at all is that line's case)."""
     if sizes["validation"] or not sizes["train"] or args.allow_empty:
         return
+    pool = sizes["train"] + sizes["validation"]
+    if args.subset < 1 and pool * args.val_fraction < 10:  # the subset left too few to split
+        raise BuildError(
+            f"--subset {args.subset:g} leaves {pool} image(s) for train and validation, too "
+            f"few for --val-fraction {args.val_fraction:g} to carve a validation split: raise "
+            f"--subset (about {10 / (args.val_fraction * pool / args.subset):.2g} or more)"
+        )
     raise BuildError(
         f"--val-fraction {args.val_fraction:g} leaves no validation images; every run selects "
         "its epoch on validation: use a larger --val-fraction (default 0.1), or pass "
