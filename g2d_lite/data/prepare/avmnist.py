@@ -210,7 +210,7 @@ def check_validation_images(sizes: dict[str, int], args: argparse.Namespace) -> 
     if sizes["validation"] or not sizes["train"] or args.allow_empty:
         return
     pool = sizes["train"] + sizes["validation"]
-    if args.subset < 1 and pool * args.val_fraction < 10:  # the subset left too few to split
+    if args.subset < 1 and 0 < pool * args.val_fraction < 10:  # the subset left too few
         raise BuildError(
             f"--subset {args.subset:g} leaves {pool} image(s) for train and validation, too "
             f"few for --val-fraction {args.val_fraction:g} to carve a validation split: raise "
