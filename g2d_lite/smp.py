@@ -331,14 +331,6 @@ class SMP(_Window):
                 "chosen to lead; that teacher's logits hold NaN or inf (damaged weights?), or "
                 "the batch is empty"
             )
-        outside = {m: r for m, r in rho.items() if not 0 <= r <= 1}
-        if outside:  # a mean probability (or 1/(1+MSE)) lies in [0, 1]
-            m, r = next(iter(outside.items()))
-            raise ValueError(
-                f"teacher confidence rho of {m!r} is {r}, outside [0, 1]: rho is a teacher's "
-                "mean probability of the true class (smp.teacher_confidence), not an accuracy "
-                "in % or a loss"
-            )
         if len(rho) < 2 or not self.active(epoch):
             return ones
         lowest = min(rho.values())
