@@ -219,23 +219,31 @@ def _lost_answers(
     answers: set[str],
     stem: str,
     released: dict[str, Released],
-    present: Mapping[str, set[str]],
+    present: Mapping[str, bytes],
 ) -> str:
     """The problem of a hand-in lacking answer cells of its release: another exercise saved
     under this one's name (its cells are all there; a second copy of it when that one is
-    handed in too), or answers pasted into a new notebook."""
+    handed in too, holding its own cells), or answers pasted into a new notebook."""
     lost = sorted(released[stem].answers - answers)
     owner = next(
-        (other for other, r in released.items() if other != stem and r.answers <= answers), None
+        (
+            other
+            for other, r in released.items()
+            if other != stem and r.answers and r.answers <= answers
+        ),
+        None,
     )
-    real_copy = owner is not None and released[owner].answers <= present.get(owner, set())
-    if owner is not None and released[owner].answers and real_copy:
+    if (
+        owner is not None
+        and owner in present
+        and released[owner].answers <= _answers_in(present[owner])
+    ):
         return (
             f"{inside} is a second copy of {owner}.ipynb (its answer cells, not those of "
             f"{stem}.ipynb), which is handed in too; autograde would stop on it and grade it "
             f"0: ask the student for {stem}.ipynb"
         )
-    if owner is not None and released[owner].answers:
+    if owner is not None:
         return (
             f"{inside} holds the answer cells of {owner}.ipynb, not those of {stem}.ipynb (saved "
             f"under the other exercise's name?); autograde would stop on it and grade it 0: "
@@ -270,8 +278,8 @@ def _foreign_answers(
             owners.setdefault(answer, []).append(f"{other}.ipynb")
     return [
         f"{inside} holds answer cell {cell} of {' or '.join(owners[cell])} (copied between "
-        "notebooks?), "
-        "which fails autograde for all of this student's work (0 points): delete that cell "
+        "notebooks?), which fails autograde for all of this student's work (0 points): delete "
+        "that cell "
         f"from {PurePosixPath(inside).name}"
         for cell in sorted(answers - released[stem].answers)
         if cell in owners
@@ -283,10 +291,10 @@ def _notebook_problems(
     data: bytes,
     stem: str,
     released: dict[str, Released],
-    present: Mapping[str, set[str]],
+    present: Mapping[str, bytes],
 ) -> list[str]:
     """Why autograde would fail on the notebook ``inside`` a hand-in (of the released notebook
-    ``stem``, beside the notebooks ``present`` with their answer cells), or spoil its grade."""
+    ``stem``, beside the notebooks ``present``, by name), or spoil its grade."""
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as error:  # noqa: BLE001 - any reason it does not read is the same problem
@@ -394,7 +402,7 @@ def _handin_problems(
             )
     handed_in: dict[str, list[str]] = {}
     strays: list[str] = []
-    present = {PurePosixPath(i).stem: _answers_in(data) for i, data in notebooks.items()}
+    present = {PurePosixPath(i).stem: data for i, data in notebooks.items()}
     for inside, data in notebooks.items():
         stem = PurePosixPath(inside).stem
         if stem not in released:

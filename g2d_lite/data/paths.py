@@ -261,9 +261,9 @@ def interrupted_build_options(root: Path) -> list[str]:
         name = identity["dataset"]
     except (OSError, ValueError, KeyError, TypeError, KitError):
         return []
-    module = import_module(f"g2d_lite.data.prepare.{'clips' if name in CLIP_DATASETS else name}")
     default = next(
-        (a.default for a in module.parser()._actions if a.dest == "shard_size"), shard_size
+        (a.default for a in _builder(name).parser()._actions if a.dest == "shard_size"),
+        shard_size,
     )
     return options + (["--shard-size", str(shard_size)] if shard_size != default else [])
 
@@ -271,13 +271,17 @@ def interrupted_build_options(root: Path) -> list[str]:
 CLIP_DATASETS = ("ave", "kinetics_sounds", "vggsound")  # built by ``prepare clips``
 
 
+def _builder(name: str) -> Any:
+    """The prepare module that builds dataset ``name`` (one for all clip datasets)."""
+    return import_module(f"g2d_lite.data.prepare.{'clips' if name in CLIP_DATASETS else name}")
+
+
 def recorded_options(identity: Any) -> list[str]:
     """The build options a cache's recorded identity holds off their defaults, as command-line
     words: a repair must rebuild the same data, and nobody remembers the options a year on."""
     if not isinstance(identity, Mapping) or identity.get("dataset") not in PREPARE_COMMANDS:
         return []
-    name = identity["dataset"]
-    module = import_module(f"g2d_lite.data.prepare.{'clips' if name in CLIP_DATASETS else name}")
+    module = _builder(identity["dataset"])
     params = dict(identity.get("params") or {})
     params.update(params.pop("recipe", None) or {})  # clip recipes: --frame-size and the like
     if "mnist_train" in params:
